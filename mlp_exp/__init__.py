@@ -1,0 +1,1 @@
+"""mlp_exp: d2l's multilayer perceptron from scratch as a configurable, sweepable, comparable experiment."""

@@ -1,0 +1,3 @@
+from mlp_exp.cli import main
+
+main()

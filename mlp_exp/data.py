@@ -1,0 +1,150 @@
+"""Datasets as in-memory tensors: uint8 images (N, 784) and int64 labels (N,) per split.
+
+The first use of a dataset reads it through torchvision's own dataset class (the real IDX parser) and saves
+both splits into one tensor file next to the raw files; every later run loads that file in milliseconds
+without importing torchvision (which alone costs seconds).
+
+Where the raw files come from, in order: the configured root (torchvision's layout, `<root>/<Class>/raw/`),
+a system copy of the gzipped files (Debian's `dataset-fashion-mnist`), then torchvision's download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mlp_exp.config import DatasetConfig, DatasetName
+
+log = logging.getLogger(__name__)
+
+PROJECT_DATA = Path(__file__).resolve().parents[1] / "data"
+TORCHVISION_CLASS = {
+    DatasetName.fashion_mnist: "FashionMNIST",
+    DatasetName.mnist: "MNIST",
+    DatasetName.kmnist: "KMNIST",
+}
+# The same four IDX file names for all three datasets, as torchvision stores them uncompressed.
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+CACHE_NAME = "mlp_exp_tensors.pt"
+
+
+class DataError(RuntimeError):
+    """The dataset cannot be found or read; the message names the paths and the fix."""
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # (N, 784) uint8, one flattened 28 x 28 image per row
+    labels: torch.Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device) -> Split:
+        return Split(self.images.to(device), self.labels.to(device))
+
+
+def data_root(cfg: DatasetConfig) -> Path:
+    return Path(cfg.root).expanduser() if cfg.root else PROJECT_DATA
+
+
+def cache_path(cfg: DatasetConfig) -> Path:
+    return data_root(cfg) / TORCHVISION_CLASS[cfg.name] / CACHE_NAME
+
+
+def load(cfg: DatasetConfig) -> tuple[Split, Split]:
+    """(train, test) splits, preparing the tensor cache on first use."""
+    path = cache_path(cfg)
+    if not path.exists():
+        prepare(cfg)
+    try:
+        # mmap: the splits are paged in from the file instead of copied into fresh memory.
+        blob = torch.load(path, weights_only=True, mmap=True)
+        return tuple(
+            Split(blob[f"{split}_images"].reshape(len(blob[f"{split}_labels"]), -1), blob[f"{split}_labels"])
+            for split in ("train", "test")
+        )
+    except Exception as e:
+        raise DataError(f"cannot read the prepared dataset {path} ({e}); delete it and run again to rebuild it") from e
+
+
+def prepare(cfg: DatasetConfig) -> Path:
+    """Write the tensor cache for `cfg` from the raw IDX files, finding or fetching them first."""
+    path = cache_path(cfg)
+    if path.exists():
+        return path
+    raw_dir = _find_raw_files(cfg)
+    train_images, train_labels = _read_with_torchvision(cfg, train=True)
+    test_images, test_labels = _read_with_torchvision(cfg, train=False)
+    blob = {
+        "train_images": train_images,
+        "train_labels": train_labels,
+        "test_images": test_images,
+        "test_labels": test_labels,
+    }
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)  # atomic: parallel jobs or a crash never leave a half-written cache
+    log.info("Prepared %s from %s into %s", cfg.name.name, raw_dir, path)
+    return path
+
+
+def _find_raw_files(cfg: DatasetConfig) -> Path:
+    root = data_root(cfg)
+    class_name = TORCHVISION_CLASS[cfg.name]
+    raw_dir = root / class_name / "raw"
+    tried = [f"{raw_dir} (uncompressed IDX files)"]
+    if _has_raw_files(raw_dir):
+        return raw_dir
+
+    if cfg.system_dir:
+        system_dir = Path(cfg.system_dir)
+        tried.append(f"{system_dir} (gzipped IDX files)")
+        if all((system_dir / f"{name}.gz").is_file() for name in RAW_FILES):
+            raw_dir.mkdir(parents=True, exist_ok=True)
+            for name in RAW_FILES:
+                if not (raw_dir / name).exists():  # never overwrite a file the user put there
+                    with gzip.open(system_dir / f"{name}.gz", "rb") as src, open(raw_dir / name, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+            return raw_dir
+
+    if cfg.download:
+        tried.append("torchvision's download")
+        try:
+            for train in (True, False):
+                _torchvision_dataset(cfg, train=train, download=True)
+            return raw_dir
+        except (RuntimeError, OSError) as e:  # torchvision's "error downloading", or a URLError (an OSError)
+            tried[-1] += f" ({type(e).__name__}: {e})"
+
+    fixes = f"put the four IDX files in {raw_dir}, or allow the download with internet access"
+    if cfg.name is DatasetName.fashion_mnist:
+        fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes
+    raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
+
+
+def _has_raw_files(raw_dir: Path) -> bool:
+    return all((raw_dir / name).is_file() for name in RAW_FILES)
+
+
+def _torchvision_dataset(cfg: DatasetConfig, train: bool, download: bool):
+    import torchvision.datasets  # imported here: it costs seconds and is needed only to prepare the cache
+
+    dataset_class = getattr(torchvision.datasets, TORCHVISION_CLASS[cfg.name])
+    return dataset_class(str(data_root(cfg)), train=train, download=download)
+
+
+def _read_with_torchvision(cfg: DatasetConfig, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    dataset = _torchvision_dataset(cfg, train=train, download=False)
+    return dataset.data.contiguous(), dataset.targets.to(torch.int64)

@@ -1,0 +1,86 @@
+"""What a run leaves behind for people and tools: TensorBoard events and metrics.json, both in the run dir.
+
+The event file sits directly in the run dir, so `tensorboard --logdir outputs` shows one run per run dir.
+The hyperparameters go into that same event file (not `SummaryWriter.add_hparams`, which writes into a
+new sub-directory that TensorBoard lists as an extra run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+# Final values of these tags are the HParams dashboard's metric columns.
+HPARAM_METRICS = ("test/acc", "train/acc", "train/loss")
+SESSION_STATUS = {
+    "completed": api_pb2.STATUS_SUCCESS,
+    "diverged": api_pb2.STATUS_FAILURE,
+    "interrupted": api_pb2.STATUS_UNKNOWN,  # the proto has no "aborted"; unknown is what TensorBoard shows for it
+}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Readers (a watching script, a sweep's compare) never see a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class Tracker:
+    """Writes one run's metrics per epoch to TensorBoard and metrics.json."""
+
+    def __init__(self, run_dir: Path, hparams: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.metrics_path = run_dir / "metrics.json"
+        self.history: list[dict[str, float]] = []
+        self.writer = SummaryWriter(log_dir=str(run_dir))
+        experiment, session_start, _ = hparams_summaries(hparams, dict.fromkeys(HPARAM_METRICS, 0.0))
+        self.writer.file_writer.add_summary(experiment)
+        self.writer.file_writer.add_summary(session_start)
+        self._write_metrics("running")
+
+    def log_epoch(self, record: dict[str, float]) -> None:
+        """`record`: epoch, train_loss, train_acc, test_acc, epoch_s, examples_per_s."""
+        epoch = record["epoch"]
+        self.writer.add_scalar("train/loss", record["train_loss"], epoch)
+        self.writer.add_scalar("train/acc", record["train_acc"], epoch)
+        self.writer.add_scalar("test/acc", record["test_acc"], epoch)
+        self.writer.add_scalar("time/epoch_s", record["epoch_s"], epoch)
+        self.writer.add_scalar("time/examples_per_s", record["examples_per_s"], epoch)
+        self.writer.flush()
+        self.history.append(record)
+        self._write_metrics("running")
+
+    def close(self, status: str) -> dict[str, Any]:
+        """Mark the run's end with `status` (completed, diverged, interrupted); returns metrics.json's content."""
+        self.writer.file_writer.add_summary(_session_end_summary(status))
+        self.writer.close()
+        return self._write_metrics(status)
+
+    def _write_metrics(self, status: str) -> dict[str, Any]:
+        last = self.history[-1] if self.history else {}
+        metrics = {
+            "status": status,
+            "epochs_done": len(self.history),
+            "train_loss": last.get("train_loss"),
+            "train_acc": last.get("train_acc"),
+            "test_acc": last.get("test_acc"),
+            "history": self.history,
+        }
+        write_json_atomic(self.metrics_path, metrics)
+        return metrics
+
+
+def _session_end_summary(status: str) -> Summary:
+    session_end = plugin_data_pb2.SessionEndInfo(status=SESSION_STATUS[status])
+    plugin_data = plugin_data_pb2.HParamsPluginData(session_end_info=session_end)
+    metadata = hparams_metadata.create_summary_metadata(plugin_data)
+    return Summary(value=[Summary.Value(tag=hparams_metadata.SESSION_END_INFO_TAG, metadata=metadata)])

@@ -1,0 +1,172 @@
+"""The training loop: d2l's `train_ch3`, with the data held in memory as tensors.
+
+Each split is one uint8 tensor; a batch is a shuffled index into it, converted to float in [0, 1] on the fly
+(what ToTensor does per image, done per batch). No DataLoader, no workers, no per-image Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from tqdm import tqdm
+
+from mlp_exp import data
+from mlp_exp.config import ConfigError, Device, OptimizerConfig, OptimizerName, check, flat_hparams, hidden_widths
+from mlp_exp.model import MLP
+from mlp_exp.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+NUM_INPUTS = 28 * 28
+# Test examples per forward pass: large enough for efficient matmuls, small enough (6 MB as float) that the
+# allocator reuses freed memory instead of mapping fresh pages for every chunk.
+EVAL_CHUNK = 2048
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def pick_device(device: Device) -> torch.device:
+    if device is Device.cuda and not torch.cuda.is_available():
+        raise ConfigError("device=cuda is not allowed: no CUDA GPU is visible here; use device=cpu or device=auto")
+    if device is Device.auto:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device.value)
+
+
+def make_optimizer(cfg: OptimizerConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    if cfg.name is OptimizerName.sgd:
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    optimizer_class = {OptimizerName.adam: torch.optim.Adam, OptimizerName.adamw: torch.optim.AdamW}[cfg.name]
+    return optimizer_class(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 784) -> float32 in [0, 1], as torchvision's ToTensor scales."""
+    return images.to(torch.float32).div_(255)
+
+
+def train_epoch(
+    net: MLP,
+    loss: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_set: data.Split,
+    batch_size: int,
+    shuffle: torch.Generator,
+    progress: tqdm,
+) -> tuple[float, float]:
+    """One pass over the shuffled training set; returns (mean per-example loss, accuracy)."""
+    net.train()
+    n = len(train_set)
+    order = torch.randperm(n, generator=shuffle).to(train_set.labels.device)
+    # Summed on the device, read once per epoch: no sync per batch.
+    loss_sum = torch.zeros((), device=train_set.labels.device)
+    correct = torch.zeros((), dtype=torch.int64, device=train_set.labels.device)
+    for start in range(0, n, batch_size):
+        batch = order[start : start + batch_size]
+        X = as_float(train_set.images.index_select(0, batch))  # (B, 784)
+        y = train_set.labels[batch]  # (B,)
+        y_hat = net(X)  # (B, num_classes)
+        l = loss(y_hat, y)  # mean over the batch
+        optimizer.zero_grad(set_to_none=True)
+        l.backward()
+        optimizer.step()
+        with torch.no_grad():
+            loss_sum += l * len(y)  # back to a sum of per-example losses, as train_ch3 reports
+            correct += (y_hat.argmax(dim=1) == y).sum()
+        progress.update(len(y))
+    return loss_sum.item() / n, correct.item() / n
+
+
+@torch.inference_mode()
+def evaluate(net: MLP, test_set: data.Split) -> float:
+    net.eval()
+    correct = 0
+    for start in range(0, len(test_set), EVAL_CHUNK):
+        X = as_float(test_set.images[start : start + EVAL_CHUNK])  # (chunk, 784)
+        y = test_set.labels[start : start + EVAL_CHUNK]  # (chunk,)
+        correct += (net(X).argmax(dim=1) == y).sum().item()
+    return correct / len(test_set)
+
+
+def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """Train one run as `cfg` says, writing its records into `out_dir`; returns metrics.json's content.
+
+    Raises ConfigError or data.DataError for a config or dataset that cannot run (before anything is written),
+    and Diverged after recording the epoch whose loss was not finite.
+    """
+    check(cfg)
+    device = pick_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
+
+    torch.manual_seed(cfg.seed)
+    widths = [NUM_INPUTS, *hidden_widths(cfg.hiddens), len(cfg.dataset.classes)]
+    net = MLP(widths[0], widths[1:-1], widths[-1], cfg.activation, cfg.init_scale)
+    net.to(device)
+    optimizer = make_optimizer(cfg.optimizer, net.parameters())
+    loss = nn.CrossEntropyLoss()
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tracker = Tracker(out_dir, flat_hparams(cfg))
+    log.info(
+        "Training %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
+        "-".join(map(str, widths)),
+        cfg.activation.name,
+        cfg.dataset.name.name,
+        len(train_set),
+        len(test_set),
+        cfg.optimizer.name.name,
+        cfg.lr,
+        device,
+    )
+    status = "interrupted"  # what the records say if anything below is cut short
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            started = time.perf_counter()
+            with tqdm(
+                total=len(train_set), desc=f"epoch {epoch}/{cfg.epochs}", unit="ex", leave=False, disable=None
+            ) as progress:
+                train_loss, train_acc = train_epoch(net, loss, optimizer, train_set, cfg.batch_size, shuffle, progress)
+            test_acc = evaluate(net, test_set)
+            epoch_s = time.perf_counter() - started
+            tracker.log_epoch(
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "train_acc": train_acc,
+                    "test_acc": test_acc,
+                    "epoch_s": epoch_s,
+                    "examples_per_s": len(train_set) / epoch_s,
+                }
+            )
+            log.info(
+                "epoch %2d/%d  train loss %.4f  train acc %.4f  test acc %.4f  (%.2f s)",
+                epoch,
+                cfg.epochs,
+                train_loss,
+                train_acc,
+                test_acc,
+                epoch_s,
+            )
+            if not math.isfinite(train_loss):
+                status = "diverged"
+                raise Diverged(
+                    f"training diverged at epoch {epoch} (train loss {train_loss}); "
+                    f"lower the learning rate (lr={cfg.lr}) or init_scale={cfg.init_scale}"
+                )
+        status = "completed"
+    finally:
+        metrics = tracker.close(status)
+    return metrics

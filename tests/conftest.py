@@ -1,0 +1,83 @@
+"""Shared fixtures: composed configs and tiny, learnable datasets in torchvision's raw IDX layout."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from mlp_exp import config
+from mlp_exp.cli import CONF_DIR
+from mlp_exp.config import DatasetName
+from mlp_exp.data import RAW_FILES, TORCHVISION_CLASS
+
+config.register()
+
+TINY_TRAIN, TINY_TEST = 600, 100
+
+
+def compose_cfg(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """IDX format: zero, zero, type code (0x08 = uint8), number of dims, big-endian dims, then the bytes."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def tiny_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class k lights up rows 2k+4 and 2k+5 on a noisy background: easy to learn, easy to check."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n).astype(np.uint8)
+    images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        images[i, 2 * k + 4 : 2 * k + 6, :] = 255
+    return images, labels
+
+
+def write_tiny_dataset(directory: Path, gz: bool = False) -> dict[str, np.ndarray]:
+    """The four IDX files (train 600, test 100 images) in `directory`; returns the arrays written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    train_images, train_labels = tiny_split(TINY_TRAIN, seed=1)
+    test_images, test_labels = tiny_split(TINY_TEST, seed=2)
+    arrays = dict(zip(RAW_FILES, (train_images, train_labels, test_images, test_labels)))
+    for name, array in arrays.items():
+        write_idx(directory / (f"{name}.gz" if gz else name), array)
+    return arrays
+
+
+@pytest.fixture
+def tiny_root(tmp_path: Path) -> Path:
+    """A data root holding tiny Fashion-MNIST-shaped files where torchvision looks for them."""
+    root = tmp_path / "data"
+    write_tiny_dataset(root / TORCHVISION_CLASS[DatasetName.fashion_mnist] / "raw")
+    return root
+
+
+def tiny_overrides(root: Path, *extra: str) -> list[str]:
+    return [f"dataset.root={root}", "dataset.system_dir=null", "dataset.download=false", *extra]
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "mlp_exp", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,99 @@
+"""`python -m mlp_exp` as a user runs it: a real subprocess on tiny data."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import run_cli, tiny_overrides
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_train import hparams_plugin_data
+
+FAST = ("epochs=2", "batch_size=100", "device=cpu")
+
+
+def test_a_run_fills_its_own_run_dir(tiny_root, tmp_path):
+    run_dir = tmp_path / "my_run"
+    result = run_cli(
+        *tiny_overrides(tiny_root, *FAST, "hiddens=512", "lr=0.05"), f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "epoch  1/2" in result.stdout and "epoch  2/2" in result.stdout
+    assert f"tensorboard --logdir {run_dir}" in result.stdout
+    assert (run_dir / "mlp_exp.log").is_file() and not (run_dir / "__main__.log").exists()
+    assert "epoch  2/2" in (run_dir / "mlp_exp.log").read_text()
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+
+    saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    assert saved["hiddens"] == 512 and saved["lr"] == 0.05
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    hparams = hparams_plugin_data(events)["session_start_info"].session_start_info.hparams
+    assert hparams["hiddens"].string_value == "512" and abs(hparams["lr"].number_value - 0.05) < 1e-12
+
+
+def test_default_run_dirs_are_readable_and_distinct_for_runs_started_together(tiny_root, tmp_path):
+    args = [sys.executable, "-m", "mlp_exp", *tiny_overrides(tiny_root, *FAST, "hiddens=16")]
+    runs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for run in runs:
+        assert run.wait(timeout=120) == 0, run.stderr.read()
+
+    run_dirs = sorted((tmp_path / "outputs" / "runs").iterdir())
+    assert len(run_dirs) == 2
+    for run_dir in run_dirs:
+        stamp, overrides = run_dir.name.split("_", 2)[:2], run_dir.name.split("_", 2)[2]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-\d+", "_".join(stamp))
+        assert overrides == "batch_size=100,dataset.download=false,device=cpu,epochs=2,hiddens=16"
+        assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
+
+
+def test_a_multirun_sweep_gives_each_job_its_own_dir(tiny_root, tmp_path):
+    result = run_cli("-m", *tiny_overrides(tiny_root, *FAST, "hiddens=16,32"), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    (sweep_dir,) = (tmp_path / "outputs" / "multirun").iterdir()
+    jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir())
+    assert len(jobs) == 2
+    assert jobs[0].startswith("0_") and "hiddens=16" in jobs[0]
+    assert jobs[1].startswith("1_") and "hiddens=32" in jobs[1]
+    for job in jobs:
+        assert json.loads((sweep_dir / job / "metrics.json").read_text())["status"] == "completed"
+        assert len(list((sweep_dir / job).glob("events.out.tfevents.*"))) == 1
+
+
+def test_the_console_script_runs_the_same_app(tiny_root, tmp_path):
+    script = Path(sys.executable).parent / "mlp-exp"
+    assert script.exists() or shutil.which("mlp-exp")
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [
+            str(script if script.exists() else shutil.which("mlp-exp")),
+            *tiny_overrides(tiny_root, *FAST),
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "mlp_exp.log").is_file() and (run_dir / "metrics.json").is_file()
+
+
+def test_missing_data_is_one_line_and_a_non_zero_exit(tmp_path):
+    result = run_cli(
+        f"dataset.root={tmp_path / 'none'}",
+        "dataset.system_dir=null",
+        "dataset.download=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stdout.splitlines() + result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: fashion_mnist not found")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,129 @@
+import os
+import re
+
+import pytest
+from conftest import compose_cfg
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+from omegaconf.errors import ValidationError
+
+from mlp_exp.config import (
+    Activation,
+    ConfigError,
+    DatasetName,
+    Device,
+    OptimizerName,
+    check,
+    flat_hparams,
+    hidden_widths,
+    job_dirname,
+    run_dirname,
+)
+
+
+def test_default_is_the_d2l_reference_experiment():
+    cfg = compose_cfg()
+    assert cfg.hiddens == 256
+    assert cfg.lr == 0.1
+    assert cfg.init_scale == 0.01
+    assert cfg.activation is Activation.relu
+    assert cfg.epochs == 10
+    assert cfg.batch_size == 256
+    assert cfg.device is Device.auto
+    assert cfg.dataset.name is DatasetName.fashion_mnist
+    assert cfg.dataset.system_dir == "/usr/share/datasets/fashion-mnist"
+    assert len(cfg.dataset.classes) == 10
+    assert cfg.optimizer.name is OptimizerName.sgd
+    assert cfg.optimizer.lr == 0.1 and cfg.optimizer.momentum == 0
+
+
+def test_short_top_level_keys_change_the_run_and_the_optimizer_follows_lr():
+    cfg = compose_cfg("hiddens=512", "lr=0.05")
+    assert cfg.hiddens == 512
+    assert cfg.optimizer.lr == 0.05
+
+
+def test_hiddens_takes_a_list_for_deeper_nets():
+    cfg = compose_cfg("hiddens=[512,256]")
+    assert hidden_widths(cfg.hiddens) == [512, 256]
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["lr=abc", "epochs=1.5", "batch_size=big", "activation=swish", "device=tpu", "seed=x", "init_scale=[1]"],
+)
+def test_wrong_types_fail_while_composing(override):
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose_cfg(override)
+
+
+@pytest.mark.parametrize("override", ["hiddenz=5", "optimizer.beta=0.9"])
+def test_unknown_keys_fail_while_composing(override):
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg(override)
+
+
+@pytest.mark.parametrize("override", ["dataset=cifar", "optimizer=rmsprop"])
+def test_unknown_group_options_fail_while_composing(override):
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg(override)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("hiddens=0", "hiddens"),
+        ("hiddens=-3", "hiddens"),
+        ("hiddens=[]", "hiddens"),
+        ("hiddens=[64,0]", "hiddens"),
+        ("hiddens=abc", "hiddens"),
+        ("hiddens=1.5", "hiddens"),
+        ("lr=0", "lr"),
+        ("lr=-0.1", "lr"),
+        ("init_scale=-1", "init_scale"),
+        ("epochs=0", "epochs"),
+        ("batch_size=-1", "batch_size"),
+        ("threads=-1", "threads"),
+        ("optimizer.momentum=1.5", "optimizer.momentum"),
+    ],
+)
+def test_values_no_run_can_use_are_rejected_with_the_key_named(override, key):
+    cfg = compose_cfg(override)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}=.* is not allowed: use "):
+        check(cfg)
+
+
+def test_group_options_compose():
+    assert compose_cfg("optimizer=momentum").optimizer.momentum == 0.9
+    adamw = compose_cfg("optimizer=adamw", "lr=0.001").optimizer
+    assert adamw.name is OptimizerName.adamw and adamw.weight_decay > 0 and adamw.lr == 0.001
+    assert compose_cfg("optimizer=adam").optimizer.name is OptimizerName.adam
+    for name in ("mnist", "kmnist", "fashion_mnist"):
+        dataset = compose_cfg(f"dataset={name}").dataset
+        assert dataset.name.name == name and len(dataset.classes) == 10
+
+
+def test_d2l_baseline_preset_is_the_default_and_deeper_adds_a_layer():
+    baseline = compose_cfg("experiment=d2l_baseline")
+    assert OmegaConf.to_container(baseline) == OmegaConf.to_container(compose_cfg())
+    deeper = compose_cfg("experiment=deeper")
+    assert hidden_widths(deeper.hiddens) == [256, 256]
+    # Command-line overrides still win over a preset.
+    assert compose_cfg("experiment=d2l_baseline", "lr=0.3").lr == 0.3
+
+
+def test_run_dirnames_are_unique_per_process_and_never_nest():
+    name = run_dirname("dataset.root=/tmp/x,lr=0.1")
+    assert f"-{os.getpid()}_" in name and "/" not in name
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-\d+", run_dirname(""))
+    assert job_dirname(3, "hiddens=64") == "3_hiddens=64"
+    assert job_dirname(0, "") == "0"
+
+
+def test_hparams_are_flat_scalars_with_the_same_keys_in_every_run():
+    default = flat_hparams(compose_cfg())
+    deeper = flat_hparams(compose_cfg("hiddens=[512,256]", "optimizer=adam", "activation=tanh"))
+    assert default.keys() == deeper.keys()
+    assert all(isinstance(v, (int, float, str, bool)) for v in {**default, **deeper}.values())
+    assert default["hiddens"] == "256" and deeper["hiddens"] == "512-256" and deeper["depth"] == 2
+    assert deeper["optimizer"] == "adam" and deeper["activation"] == "tanh"

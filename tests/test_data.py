@@ -1,0 +1,72 @@
+import pytest
+import torch
+from conftest import TINY_TEST, TINY_TRAIN, compose_cfg, tiny_overrides, write_tiny_dataset
+
+from mlp_exp import data
+from mlp_exp.config import DatasetName
+from mlp_exp.data import RAW_FILES, TORCHVISION_CLASS, DataError
+
+
+def dataset_cfg(*overrides):
+    return compose_cfg(*overrides).dataset
+
+
+@pytest.mark.parametrize("name", list(DatasetName), ids=lambda d: d.name)
+def test_each_dataset_loads_through_torchvision_from_its_raw_layout(tmp_path, name):
+    root = tmp_path / "data"
+    written = write_tiny_dataset(root / TORCHVISION_CLASS[name] / "raw")
+    cfg = dataset_cfg(f"dataset={name.name}", *tiny_overrides(root))
+
+    train_set, test_set = data.load(cfg)
+
+    assert train_set.images.shape == (TINY_TRAIN, 784) and train_set.images.dtype == torch.uint8
+    assert test_set.labels.shape == (TINY_TEST,) and test_set.labels.dtype == torch.int64
+    assert torch.equal(train_set.images, torch.from_numpy(written["train-images-idx3-ubyte"]).reshape(TINY_TRAIN, -1))
+    assert torch.equal(test_set.labels, torch.from_numpy(written["t10k-labels-idx1-ubyte"]).long())
+    assert data.cache_path(cfg).is_file()
+
+
+def test_later_loads_read_the_cache_without_torchvision(tiny_root, monkeypatch):
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    first_train, _ = data.load(cfg)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("torchvision was used although the cache exists")
+
+    monkeypatch.setattr(data, "_torchvision_dataset", fail)
+    again_train, _ = data.load(cfg)
+    assert torch.equal(first_train.images, again_train.images)
+
+
+def test_a_system_copy_of_gzipped_files_is_used_without_touching_user_files(tmp_path):
+    system_dir = tmp_path / "usr-share"
+    written = write_tiny_dataset(system_dir, gz=True)
+    root = tmp_path / "data"
+    raw_dir = root / "FashionMNIST" / "raw"
+    raw_dir.mkdir(parents=True)
+    # The user already has one of the files: it must be read, not replaced.
+    mine = written["t10k-labels-idx1-ubyte"].copy()
+    mine[:] = 7
+    from conftest import write_idx
+
+    write_idx(raw_dir / "t10k-labels-idx1-ubyte", mine)
+    cfg = dataset_cfg(f"dataset.root={root}", f"dataset.system_dir={system_dir}", "dataset.download=false")
+
+    train_set, test_set = data.load(cfg)
+
+    assert sorted(p.name for p in raw_dir.iterdir()) == sorted(RAW_FILES)
+    assert torch.equal(train_set.labels, torch.from_numpy(written["train-labels-idx1-ubyte"]).long())
+    assert torch.all(test_set.labels == 7)
+
+
+def test_missing_data_names_every_place_tried_and_both_fixes(tmp_path):
+    cfg = dataset_cfg(
+        f"dataset.root={tmp_path / 'nowhere'}", f"dataset.system_dir={tmp_path / 'nosys'}", "dataset.download=false"
+    )
+    with pytest.raises(DataError) as error:
+        data.load(cfg)
+    message = str(error.value)
+    assert str(tmp_path / "nowhere" / "FashionMNIST" / "raw") in message
+    assert str(tmp_path / "nosys") in message
+    assert "apt-get install dataset-fashion-mnist" in message and "download" in message
+    assert "\n" not in message

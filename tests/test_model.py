@@ -1,0 +1,57 @@
+import pytest
+import torch
+from torch import nn
+
+from mlp_exp.config import Activation
+from mlp_exp.model import ACTIVATIONS, MLP
+
+
+def test_d2l_parameters_are_explicit_tensors_with_d2l_names_and_shapes():
+    torch.manual_seed(0)
+    net = MLP(784, [256], 10, Activation.relu, init_scale=0.01)
+    shapes = {name: tuple(p.shape) for name, p in net.named_parameters()}
+    assert shapes == {"W1": (784, 256), "b1": (256,), "W2": (256, 10), "b2": (10,)}
+    assert not any(isinstance(m, nn.Linear) for m in net.modules())
+    assert torch.all(net.b1 == 0) and torch.all(net.b2 == 0)
+    assert net.W1.std().item() == pytest.approx(0.01, rel=0.05)
+
+
+def test_a_list_of_widths_builds_a_deeper_net():
+    net = MLP(784, [512, 256, 128], 10, Activation.relu, init_scale=0.01)
+    shapes = {name: tuple(p.shape) for name, p in net.named_parameters() if name.startswith("W")}
+    assert shapes == {"W1": (784, 512), "W2": (512, 256), "W3": (256, 128), "W4": (128, 10)}
+
+
+def test_forward_flattens_images_and_returns_logits():
+    net = MLP(784, [32], 10, Activation.relu, init_scale=0.01)
+    assert net(torch.rand(5, 28, 28)).shape == (5, 10)
+    assert net(torch.rand(7, 784)).shape == (7, 10)
+
+
+def test_forward_is_X_at_W_plus_b():
+    net = MLP(4, [3], 2, Activation.relu, init_scale=1.0)
+    X = torch.randn(6, 4)
+    expected = torch.relu(X @ net.W1 + net.b1) @ net.W2 + net.b2
+    torch.testing.assert_close(net(X), expected)
+
+
+REFERENCE = {
+    Activation.relu: torch.relu,
+    Activation.sigmoid: torch.sigmoid,
+    Activation.tanh: torch.tanh,
+    Activation.gelu: nn.functional.gelu,
+    Activation.leaky_relu: nn.functional.leaky_relu,
+}
+
+
+def test_every_activation_has_a_hand_written_formula():
+    assert set(ACTIVATIONS) == set(Activation) == set(REFERENCE)
+
+
+@pytest.mark.parametrize("activation", list(Activation), ids=lambda a: a.name)
+def test_activations_match_torch_and_have_finite_gradients_at_extremes(activation):
+    X = torch.cat([torch.linspace(-10, 10, 101), torch.tensor([-1e4, -100.0, 100.0, 1e4])]).requires_grad_()
+    Y = ACTIVATIONS[activation](X)
+    torch.testing.assert_close(Y, REFERENCE[activation](X.detach()), atol=1e-6, rtol=1e-5)
+    Y.sum().backward()
+    assert torch.isfinite(X.grad).all()

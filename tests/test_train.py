@@ -1,0 +1,94 @@
+import json
+
+import pytest
+from conftest import compose_cfg, tiny_overrides
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from mlp_exp.train import Diverged, train
+
+
+def tiny_cfg(root, *extra):
+    return compose_cfg(*tiny_overrides(root, "hiddens=32", "lr=0.5", "epochs=3", "batch_size=50", "device=cpu", *extra))
+
+
+def read_events(run_dir):
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return events
+
+
+def hparams_plugin_data(events):
+    """The HParams records in the run's own event file, by kind (experiment, session_start_info, ...)."""
+    contents = events.PluginTagToContent("hparams")
+    records = {}
+    for content in contents.values():
+        record = plugin_data_pb2.HParamsPluginData.FromString(content)
+        records[record.WhichOneof("data")] = record
+    return records
+
+
+def test_train_learns_and_writes_metrics_json(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    metrics = train(tiny_cfg(tiny_root), run_dir)
+
+    on_disk = json.loads((run_dir / "metrics.json").read_text())
+    assert on_disk == metrics
+    assert metrics["status"] == "completed" and metrics["epochs_done"] == 3
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    last = metrics["history"][-1]
+    assert metrics["test_acc"] == last["test_acc"] and metrics["train_loss"] == last["train_loss"]
+    assert set(last) == {"epoch", "train_loss", "train_acc", "test_acc", "epoch_s", "examples_per_s"}
+    assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
+    assert metrics["test_acc"] > 0.9  # the tiny classes are trivially separable
+
+
+def test_one_event_file_directly_in_the_run_dir_with_scalars_and_hparams(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    train(tiny_cfg(tiny_root, "lr=0.05", "hiddens=[32,16]"), run_dir)
+
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
+    assert [p for p in run_dir.iterdir() if p.is_dir()] == []  # no add_hparams sub-run
+    events = read_events(run_dir)
+    scalars = events.Tags()["scalars"]
+    for tag in ("train/loss", "train/acc", "test/acc", "time/epoch_s", "time/examples_per_s"):
+        assert tag in scalars
+        assert [e.step for e in events.Scalars(tag)] == [1, 2, 3]
+
+    records = hparams_plugin_data(events)
+    hparams = records["session_start_info"].session_start_info.hparams
+    assert hparams["hiddens"].string_value == "32-16"
+    assert hparams["lr"].number_value == pytest.approx(0.05)
+    assert hparams["activation"].string_value == "relu" and hparams["dataset"].string_value == "fashion_mnist"
+    metric_tags = {m.name.tag for m in records["experiment"].experiment.metric_infos}
+    assert metric_tags == {"test/acc", "train/acc", "train/loss"}
+    assert records["session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
+
+
+def without_times(metrics):
+    return [{k: v for k, v in h.items() if k not in ("epoch_s", "examples_per_s")} for h in metrics["history"]]
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tiny_root, tmp_path):
+    first = train(tiny_cfg(tiny_root), tmp_path / "a")
+    again = train(tiny_cfg(tiny_root), tmp_path / "b")
+    other = train(tiny_cfg(tiny_root, "seed=1"), tmp_path / "c")
+    assert without_times(first) == without_times(again)
+    assert without_times(first) != without_times(other)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"])
+def test_every_optimizer_and_activation_trains(tiny_root, tmp_path, optimizer, activation):
+    lr = "lr=0.01" if optimizer.startswith("adam") else "lr=0.5"
+    metrics = train(tiny_cfg(tiny_root, f"optimizer={optimizer}", f"activation={activation}", lr), tmp_path / "r")
+    assert metrics["test_acc"] > 0.5
+
+
+def test_a_diverging_run_stops_and_says_so(tiny_root, tmp_path):
+    with pytest.raises(Diverged, match="lower the learning rate"):
+        train(tiny_cfg(tiny_root, "lr=1e6", "init_scale=10"), tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "diverged"
+    events = read_events(tmp_path / "run")
+    assert hparams_plugin_data(events)["session_end_info"].session_end_info.status == 2  # STATUS_FAILURE
