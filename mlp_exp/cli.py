@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_exp import config
@@ -27,15 +28,15 @@ def main(cfg: DictConfig) -> float:
     from mlp_exp.data import DataError
     from mlp_exp.train import Diverged, train
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         metrics = train(cfg, run_dir)
-    except (config.ConfigError, DataError) as e:
+    except (config.ConfigError, DataError, Diverged) as e:
         log.error("error: %s", e)
-        sys.exit(EXIT_USER_ERROR)
-    except Diverged as e:
-        log.error("error: %s", e)
-        sys.exit(EXIT_DIVERGED)
+        if hydra_cfg.mode is RunMode.MULTIRUN:
+            raise  # Hydra marks this job failed and still runs the sweep's other jobs
+        sys.exit(EXIT_DIVERGED if isinstance(e, Diverged) else EXIT_USER_ERROR)
     log.info("Run dir: %s", run_dir)
     log.info("Open it in TensorBoard: tensorboard --logdir %s", run_dir)
     return metrics["test_acc"]
