@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,9 @@ from torch import nn
 from tqdm import tqdm
 
 from mlp_exp import data
-from mlp_exp.config import ConfigError, Device, OptimizerConfig, OptimizerName, check, flat_hparams, hidden_widths
+from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.model import MLP
+from mlp_exp.optim import Optimizer, make_optimizer
 from mlp_exp.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,6 @@ def pick_device(device: Device) -> torch.device:
     return torch.device(device.value)
 
 
-def make_optimizer(cfg: OptimizerConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-    if cfg.name is OptimizerName.sgd:
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    optimizer_class = {OptimizerName.adam: torch.optim.Adam, OptimizerName.adamw: torch.optim.AdamW}[cfg.name]
-    return optimizer_class(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
 def as_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, 784) -> float32 in [0, 1], as torchvision's ToTensor scales."""
     return images.to(torch.float32).div_(255)
@@ -58,7 +51,7 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
 def train_epoch(
     net: MLP,
     loss: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
     train_set: data.Split,
     batch_size: int,
     shuffle: torch.Generator,
@@ -77,7 +70,7 @@ def train_epoch(
         y = train_set.labels[batch]  # (B,)
         y_hat = net(X)  # (B, num_classes)
         l = loss(y_hat, y)  # mean over the batch
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         l.backward()
         optimizer.step()
         with torch.no_grad():
@@ -114,7 +107,7 @@ def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     widths = [NUM_INPUTS, *hidden_widths(cfg.hiddens), len(cfg.dataset.classes)]
     net = MLP(widths[0], widths[1:-1], widths[-1], cfg.activation, cfg.init_scale)
     net.to(device)
-    optimizer = make_optimizer(cfg.optimizer, net.parameters())
+    optimizer = make_optimizer(cfg.optimizer, list(net.parameters()))
     loss = nn.CrossEntropyLoss()
     shuffle = torch.Generator().manual_seed(cfg.seed)
 

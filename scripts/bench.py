@@ -1,0 +1,246 @@
+"""Benchmark: mlp_exp's training loop against the seed notebook's pipeline and the matmul floor.
+
+    .venv/bin/python scripts/bench.py            # the full table (about 2 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py --quick    # a smoke run (about 30 s)
+
+Per repeat it times one epoch of each pipeline in turn, (a) then (b) then (c), so drift of the machine's speed
+hits all three alike; the table shows medians over the repeats. Each pipeline keeps training its own model
+across repeats, so after N repeats both (a) and (b) have trained N epochs from the same initial weights, and
+their test accuracies must agree within seed noise.
+
+(a) mlp_exp: `mlp_exp.train.train_epoch` + `evaluate` on the default config, data held as uint8 tensors.
+(b) the seed notebook: torchvision FashionMNIST + ToTensor + DataLoader (batch 256, shuffled, 4 workers, as
+    d2l.load_data_fashion_mnist) feeding d2l's train_epoch_ch3 / evaluate_accuracy; same model, same optimizer.
+(c) the floor: only the matrix multiplications an epoch needs (forward and backward of both layers for every
+    training batch, forward for the test set), on the same shapes.
+Then, from subprocesses: start-up (launch of `python -m mlp_exp` to its "Training ..." line, printed just
+before the first step), and the wall time and peak RSS of a whole default run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from torch import nn
+from tqdm import tqdm
+
+from mlp_exp import config, data
+from mlp_exp.cli import CONF_DIR
+from mlp_exp.model import MLP
+from mlp_exp.optim import Optimizer, make_optimizer
+from mlp_exp.train import NUM_INPUTS, evaluate, train_epoch
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"a/b": 15.0, "a/c": 1.5, "startup_s": 3.0, "run_s": 10.0, "rss_mb": 1000.0}
+
+
+def default_config():
+    config.register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=["device=cpu"])
+
+
+def new_model(cfg) -> tuple[MLP, Optimizer]:
+    torch.manual_seed(cfg.seed)
+    net = MLP(NUM_INPUTS, [cfg.hiddens], len(cfg.dataset.classes), cfg.activation, cfg.init_scale)
+    return net, make_optimizer(cfg.optimizer, list(net.parameters()))
+
+
+class MlpExpPipeline:
+    """(a): mlp_exp's own loop."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.train_set, self.test_set = data.load(cfg.dataset)
+        self.net, self.optimizer = new_model(cfg)
+        self.loss = nn.CrossEntropyLoss()
+        self.shuffle = torch.Generator().manual_seed(cfg.seed)
+
+    def epoch(self) -> float:
+        with tqdm(total=len(self.train_set), disable=True) as progress:
+            train_epoch(
+                self.net, self.loss, self.optimizer, self.train_set, self.cfg.batch_size, self.shuffle, progress
+            )
+        return evaluate(self.net, self.test_set)
+
+
+class SeedNotebookPipeline:
+    """(b): the notebook's d2l pipeline, reproduced without the d2l package."""
+
+    def __init__(self, cfg):
+        import torchvision
+        from torchvision import transforms
+
+        data.prepare(cfg.dataset)  # makes sure the raw IDX files are where torchvision looks
+        root = str(data.data_root(cfg.dataset))
+        to_tensor = transforms.ToTensor()
+        train = torchvision.datasets.FashionMNIST(root, train=True, transform=to_tensor, download=False)
+        test = torchvision.datasets.FashionMNIST(root, train=False, transform=to_tensor, download=False)
+        # d2l.get_dataloader_workers() is 4.
+        self.train_iter = torch.utils.data.DataLoader(train, cfg.batch_size, shuffle=True, num_workers=4)
+        self.test_iter = torch.utils.data.DataLoader(test, cfg.batch_size, shuffle=False, num_workers=4)
+        self.net, self.updater = new_model(cfg)
+        self.loss = nn.CrossEntropyLoss(reduction="none")
+
+    def epoch(self) -> float:
+        # d2l.train_epoch_ch3
+        self.net.train()
+        metric = [0.0, 0.0, 0.0]  # d2l.Accumulator(3): loss sum, correct, examples
+        for X, y in self.train_iter:
+            y_hat = self.net(X)
+            l = self.loss(y_hat, y)
+            self.updater.zero_grad()
+            l.mean().backward()
+            self.updater.step()
+            metric[0] += float(l.sum())
+            metric[1] += float((y_hat.argmax(axis=1) == y).sum())
+            metric[2] += y.numel()
+        # d2l.evaluate_accuracy
+        self.net.eval()
+        correct, total = 0.0, 0
+        with torch.no_grad():
+            for X, y in self.test_iter:
+                correct += float((self.net(X).argmax(axis=1) == y).sum())
+                total += y.numel()
+        return correct / total
+
+
+class MatmulFloor:
+    """(c): the epoch's matrix multiplications alone."""
+
+    def __init__(self, cfg, n_train: int, n_test: int):
+        hidden, classes = cfg.hiddens, len(cfg.dataset.classes)
+        self.batches = [min(cfg.batch_size, n_train - start) for start in range(0, n_train, cfg.batch_size)]
+        self.W1, self.W2 = torch.randn(NUM_INPUTS, hidden), torch.randn(hidden, classes)
+        self.X = torch.rand(cfg.batch_size, NUM_INPUTS)
+        self.dO = torch.rand(cfg.batch_size, classes)
+        self.X_test = torch.rand(n_test, NUM_INPUTS)
+
+    def epoch(self) -> float:
+        for b in self.batches:
+            X, dO = self.X[:b], self.dO[:b]
+            H = X @ self.W1  # (b, hidden)
+            H @ self.W2  # (b, classes)
+            H.T @ dO  # dW2
+            dH = dO @ self.W2.T  # (b, hidden)
+            X.T @ dH  # dW1
+        self.X_test @ self.W1 @ self.W2
+        return float("nan")
+
+
+def time_epochs(pipelines: dict, repeats: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    seconds = {name: [] for name in pipelines}
+    accuracy = {}
+    for _ in range(repeats):
+        for name, pipeline in pipelines.items():
+            started = time.perf_counter()
+            accuracy[name] = pipeline.epoch()
+            seconds[name].append(time.perf_counter() - started)
+    return seconds, accuracy
+
+
+def launch(*overrides: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlp_exp", "device=cpu", *overrides],
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def startup_seconds(run_dir: Path) -> float:
+    """Launch to the line mlp_exp prints right before its first training step."""
+    started = time.perf_counter()
+    process = launch("epochs=1", f"hydra.run.dir={run_dir}")
+    for line in process.stdout:
+        if line.startswith("Training "):
+            elapsed = time.perf_counter() - started
+            break
+    else:
+        raise RuntimeError("mlp_exp never printed its 'Training ...' line")
+    process.stdout.read()
+    process.wait()
+    return elapsed
+
+
+def whole_run(run_dir: Path, epochs: int) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, final test accuracy) of one `python -m mlp_exp` run."""
+    import json
+
+    started = time.perf_counter()
+    process = launch(f"epochs={epochs}", f"hydra.run.dir={run_dir}")
+    process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, not all children's
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"mlp_exp exited with {process.returncode}")
+    test_acc = json.loads((run_dir / "metrics.json").read_text())["test_acc"]
+    return wall, usage.ru_maxrss / 1024, test_acc
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10, help="epochs timed per pipeline (default 10)")
+    parser.add_argument("--quick", action="store_true", help="2 repeats, 1 start-up probe, a 2-epoch run")
+    args = parser.parse_args()
+    repeats, probes, run_epochs = (2, 1, 2) if args.quick else (args.repeats, 3, None)
+
+    cfg = default_config()
+    run_epochs = run_epochs or cfg.epochs
+    a = MlpExpPipeline(cfg)
+    pipelines = {"a": a, "b": SeedNotebookPipeline(cfg), "c": MatmulFloor(cfg, len(a.train_set), len(a.test_set))}
+    seconds, accuracy = time_epochs(pipelines, repeats)
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        startup = statistics.median(startup_seconds(Path(tmp) / f"probe{i}") for i in range(probes))
+        run_s, rss_mb, run_acc = whole_run(Path(tmp) / "run", run_epochs)
+
+    rows = [
+        ("(a) mlp_exp epoch: train + test eval", f"{median['a']:.3f} s", ""),
+        ("(b) seed notebook pipeline epoch", f"{median['b']:.3f} s", ""),
+        ("(c) matmul floor per epoch", f"{median['c']:.3f} s", ""),
+        ("speed-up b/a", f"{median['b'] / median['a']:.1f}x", f">= {TARGETS['a/b']:.0f}x"),
+        ("a/c (1.0 = at the floor)", f"{median['a'] / median['c']:.2f}", f"<= {TARGETS['a/c']}"),
+        ("start-up to first training step", f"{startup:.2f} s", f"<= {TARGETS['startup_s']:.0f} s"),
+        (f"whole default run ({run_epochs} epochs), wall", f"{run_s:.2f} s", f"<= {TARGETS['run_s']:.0f} s"),
+        ("whole default run, peak RSS", f"{rss_mb:.0f} MB", f"<= {TARGETS['rss_mb']:.0f} MB"),
+        (f"test acc after {repeats} epochs: (a) / (b)", f"{accuracy['a']:.4f} / {accuracy['b']:.4f}", "agree"),
+        (f"test acc of the whole run ({run_epochs} epochs)", f"{run_acc:.4f}", ""),
+    ]
+    print(
+        f"mlp_exp benchmark: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    )
+    print(f"default config, {repeats} repeats (medians); epoch times per repeat:")
+    for name in pipelines:
+        print(f"  {name}: " + " ".join(f"{s:.3f}" for s in seconds[name]))
+    width = max(len(r[0]) for r in rows)
+    print(f"\n| {'measure':<{width}} | {'value':>15} | {'target':>8} |")
+    print(f"| {'-' * width} | {'-' * 15}: | {'-' * 8} |")
+    for label, value, target in rows:
+        print(f"| {label:<{width}} | {value:>15} | {target:>8} |")
+
+
+if __name__ == "__main__":
+    main()
