@@ -81,3 +81,16 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture
+def real_fashion_mnist() -> None:
+    """Real Fashion-MNIST, prepared; skipped where it is not installed, but a failure in CI (CI=true)."""
+    from mlp_exp import data
+
+    try:
+        data.prepare(compose_cfg("dataset.download=false").dataset)
+    except data.DataError as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"real Fashion-MNIST is required in CI: {e}")
+        pytest.skip(f"real Fashion-MNIST is not installed here: {e}")

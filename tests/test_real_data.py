@@ -1,22 +1,14 @@
 """The real experiment on real Fashion-MNIST. In CI (CI=true) missing data fails instead of skipping."""
 
-import os
-
-import pytest
 from conftest import compose_cfg
 
 from mlp_exp import data
 from mlp_exp.train import train
 
 
-def test_one_epoch_of_the_default_config_learns_real_fashion_mnist(tmp_path):
+def test_one_epoch_of_the_default_config_learns_real_fashion_mnist(real_fashion_mnist, tmp_path):
     cfg = compose_cfg("epochs=1", "dataset.download=false", "device=cpu")
-    try:
-        train_set, test_set = data.load(cfg.dataset)
-    except data.DataError as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"real Fashion-MNIST is required in CI: {e}")
-        pytest.skip(f"real Fashion-MNIST is not installed here: {e}")
+    train_set, test_set = data.load(cfg.dataset)
     assert (len(train_set), len(test_set)) == (60_000, 10_000)
 
     metrics = train(cfg, tmp_path / "run")

@@ -1,0 +1,36 @@
+"""scripts/bench.py --quick runs end to end on real Fashion-MNIST and prints its full table (no time asserted)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_prints_every_measure_and_both_pipelines_learn_alike(real_fashion_mnist):
+    result = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = dict(re.findall(r"^\| (.+?) +\| +(.+?) \|", result.stdout, flags=re.MULTILINE))
+    for measure in (
+        "(a) mlp_exp epoch",
+        "(b) seed notebook pipeline epoch",
+        "(c) matmul floor per epoch",
+        "speed-up b/a",
+        "start-up to first training step",
+        "peak RSS",
+    ):
+        (value,) = [v for k, v in rows.items() if k.startswith(measure) or measure in k]
+        assert re.search(r"\d", value)
+    (accuracies,) = [v for k, v in rows.items() if k.startswith("test acc after")]
+    acc_a, acc_b = map(float, accuracies.split(" / "))
+    # Same model, same optimizer, same initial weights: two epochs land within seed noise of each other.
+    assert acc_a > 0.75 and abs(acc_a - acc_b) < 0.03
