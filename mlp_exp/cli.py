@@ -12,6 +12,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_exp import config
+from mlp_exp.sweep import threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -30,6 +31,8 @@ def main(cfg: DictConfig) -> float:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode is RunMode.MULTIRUN and not cfg.threads:  # threads=0: torch's default, unless jobs share cores
+        cfg.threads = threads_per_job(hydra_cfg.launcher)
     try:
         metrics = train(cfg, run_dir)
     except (config.ConfigError, DataError, Diverged) as e:

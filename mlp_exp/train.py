@@ -122,7 +122,7 @@ def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         len(test_set),
         cfg.optimizer.name.name,
         cfg.lr,
-        device,
+        f"{device} (threads: {torch.get_num_threads()})" if device.type == "cpu" else device,
     )
     status = "interrupted"  # what the records say if anything below is cut short
     try:

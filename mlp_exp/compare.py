@@ -1,0 +1,273 @@
+"""`python -m mlp_exp.compare DIR`: the runs under DIR (one run, a sweep, or all of outputs/) side by side.
+
+Reads each run's TensorBoard event file: its knobs (the HParams record), its per-epoch metrics and how it
+ended. Prints one row per run with the knobs that differ between runs, the final metrics and the status,
+completed runs first and the best test accuracy first; and writes a PNG with the final test accuracy against
+the swept knob next to each run's learning curves. A sweep job that failed before training has no event
+file, only Hydra's record of it (.hydra/); it is listed as failed, with its error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from mlp_exp.config import Config, ConfigError, flat_hparams
+from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS
+
+EXIT_USER_ERROR = 2
+# TensorBoard's reader logs every event file it finishes reading, which would bury the table.
+logging.getLogger("tensorboard").setLevel(logging.WARNING)
+STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_STATUS.items()}
+COMPLETED = "completed"
+FAILED = "failed"
+
+
+@dataclass
+class Run:
+    name: str  # the run dir, relative to the compared dir
+    status: str  # completed, diverged, interrupted, running (no end recorded yet) or failed (no event file)
+    hparams: dict[str, Any]
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> [(epoch, value)]
+    error: str | None = None  # why a failed job failed, from its log
+
+    def final(self, tag: str) -> float | None:
+        return self.curves[tag][-1][1] if self.curves.get(tag) else None
+
+    @property
+    def rank(self) -> tuple[bool, float]:
+        """Completed runs first, then by test accuracy, best first; runs without one last."""
+        test_acc = self.final("test/acc")
+        return self.status != COMPLETED, -test_acc if test_acc is not None and math.isfinite(test_acc) else math.inf
+
+
+def find_runs(root: Path) -> list[Run]:
+    """Every run under `root`, best first: dirs with event files, and sweep jobs that failed before writing one."""
+    event_dirs = {path.parent for path in root.rglob("events.out.tfevents.*")}
+    failed_dirs = {path.parent for path in root.rglob(".hydra") if path.is_dir()} - event_dirs
+    runs = [read_run(d, root) for d in event_dirs] + [read_failed_job(d, root) for d in failed_dirs]
+    return sorted(runs, key=lambda run: (run.rank, run.name))
+
+
+def read_run(run_dir: Path, root: Path) -> Run:
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    records = {}
+    for content in events.PluginTagToContent("hparams").values():
+        record = plugin_data_pb2.HParamsPluginData.FromString(content)
+        records[record.WhichOneof("data")] = record
+    start = records.get("session_start_info")
+    hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
+    if "experiment" in records:  # its list keeps the run's order of the knobs (the session's map does not)
+        order = [info.name for info in records["experiment"].experiment.hparam_infos]
+        hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
+    end = records.get("session_end_info")
+    status = STATUS_OF_SESSION[end.session_end_info.status] if end else "running"
+    scalars = set(events.Tags()["scalars"])
+    curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in HPARAM_METRICS if tag in scalars}
+    return Run(_name(run_dir, root), status, hparams, curves)
+
+
+def _value(value: Any) -> Any:
+    """A google.protobuf Value as the plain Python value it holds (every number a float, as TensorBoard has it)."""
+    return getattr(value, value.WhichOneof("kind"))
+
+
+def _as_recorded(value: Any) -> Any:
+    """A knob's value as TensorBoard records it, so that one from a job record compares equal to it."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def read_failed_job(job_dir: Path, root: Path) -> Run:
+    hydra_dir = job_dir / ".hydra"
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(hydra_dir / "config.yaml"))
+        hparams = {key: _as_recorded(value) for key, value in flat_hparams(cfg).items()}
+    except (OSError, ConfigError, OmegaConfBaseException):
+        # A value no run can use (hiddens=0) fails flat_hparams too: show what the job was given instead.
+        overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if hydra_dir.is_dir() else []
+        given = (override.partition("=") for override in overrides or [])
+        hparams = {
+            key: _as_recorded(yaml.safe_load(value)) for key, _, value in given if key in Config.__dataclass_fields__
+        }
+    errors = [
+        line.split("error: ", 1)[1].strip()
+        for log_file in job_dir.glob("*.log")
+        for line in log_file.read_text(errors="replace").splitlines()
+        if "error: " in line
+    ]
+    return Run(_name(job_dir, root), FAILED, hparams, error=errors[-1] if errors else None)
+
+
+def _name(run_dir: Path, root: Path) -> str:
+    return str(run_dir.relative_to(root)) if run_dir != root else run_dir.name
+
+
+def differing_knobs(runs: list[Run]) -> list[str]:
+    """The knobs whose values are not the same in every run that records them, in the order the runs do."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.hparams))
+    return [key for key in keys if len({repr(run.hparams[key]) for run in runs if key in run.hparams}) > 1]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _show_knob(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else _show(value)
+
+
+def table(runs: list[Run], knobs: list[str]) -> str:
+    header = ["run", *knobs, "test_acc", "train_acc", "train_loss", "epochs_done", "status"]
+    rows = [
+        [
+            run.name,
+            *(_show_knob(run.hparams.get(knob)) for knob in knobs),
+            *(_show(run.final(tag)) for tag in ("test/acc", "train/acc", "train/loss")),
+            str(len(run.curves.get("test/acc", []))),
+            run.status,
+        ]
+        for run in runs
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]
+    )
+
+
+def label(run: Run, knobs: list[str]) -> str:
+    return " ".join(f"{knob}={_show_knob(run.hparams.get(knob))}" for knob in knobs) or run.name
+
+
+def swept_knob(runs: list[Run], knobs: list[str]) -> str | None:
+    """The knob with the most distinct values: the x axis of the final-accuracy plot (others, e.g. a seed, repeat)."""
+    knobs = [knob for knob in knobs if knob != "depth"] or knobs  # depth only restates hiddens
+    return max(knobs, key=lambda knob: len({repr(run.hparams.get(knob)) for run in runs}), default=None)
+
+
+def _as_number(value: Any) -> float | None:
+    try:
+        return float(value)  # also "512", how hiddens records one layer
+    except (TypeError, ValueError):
+        return None
+
+
+def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:
+    """Final test accuracy against the swept knob; train loss and test accuracy per epoch of each run."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    trained = [run for run in runs if run.curves]
+    fig, (ax_final, ax_loss, ax_acc) = plt.subplots(1, 3, figsize=(16, 4.8), layout="constrained")
+    plot_final(ax_final, trained, swept_knob(trained, knobs))
+    plot_curves(ax_loss, trained, knobs, "train/loss", "train loss")
+    plot_curves(ax_acc, trained, knobs, "test/acc", "test accuracy")
+    losses = [v for run in trained for _, v in run.curves.get("train/loss", []) if math.isfinite(v) and v > 0]
+    if losses and max(losses) / min(losses) > 20:  # a run on its way to diverging would flatten all the others
+        ax_loss.set_yscale("log")
+    if len(trained) <= 12:
+        ax_acc.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_final(ax, runs: list[Run], knob: str | None) -> None:
+    """One point per run at its value of `knob`; runs that did not complete are red crosses, named."""
+    xs = [run.hparams.get(knob) if knob else run.name for run in runs]
+    numbers = [_as_number(x) for x in xs]
+    numeric = all(n is not None for n in numbers)
+    if numeric:
+        positions = numbers
+        if min(numbers) > 0 and max(numbers) / min(numbers) >= 20:
+            ax.set_xscale("log")
+    else:  # categories (activation, optimizer, "256-256") in sorted order
+        categories = sorted({str(x) for x in xs})
+        positions = [categories.index(str(x)) for x in xs]
+        ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
+    points = [(x, run.final("test/acc"), run.status) for x, run in zip(positions, runs)]
+    done = [(x, y) for x, y, status in points if status == COMPLETED]
+    ax.scatter([x for x, _ in done], [y for _, y in done])
+    for x, y, status in points:
+        if status != COMPLETED:
+            ax.scatter([x], [y], marker="x", color="red")
+            ax.annotate(status, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8, color="red")
+    at_x: dict[float, list[float]] = {}
+    for x, y in done:
+        at_x.setdefault(x, []).append(y)
+    repeats = any(len(ys) > 1 for ys in at_x.values())  # e.g. several seeds per value: the line is their mean
+    if numeric or repeats:
+        ax.plot(sorted(at_x), [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)], label="mean")
+    if repeats:
+        ax.legend()
+    ax.set(xlabel=knob or "run", ylabel="final test accuracy", title="final test accuracy")
+    ax.grid(alpha=0.3)
+
+
+def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    for run in runs:
+        epochs = [epoch for epoch, _ in run.curves.get(tag, [])]
+        values = [v if math.isfinite(v) else math.nan for _, v in run.curves.get(tag, [])]
+        ax.plot(epochs, values, marker="o", markersize=3, label=label(run, knobs))
+    ax.set(xlabel="epoch", title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
+def report(root: Path, png: Path | None = None) -> list[Run]:
+    """Print the comparison of the runs under `root` and write its plot (default: `root`/compare.png)."""
+    runs = find_runs(root)
+    if not runs:
+        return runs
+    knobs = differing_knobs(runs)
+    same = {key: value for key, value in runs[0].hparams.items() if key not in knobs}
+    print(f"{len(runs)} runs under {root}, best first")
+    if same and len(runs) > 1:
+        print("same in all: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
+    print(table(runs, knobs))
+    for run in runs:
+        if run.error:
+            print(f"{run.name} failed: {run.error}")
+    if any(run.curves for run in runs):
+        png = png or root / "compare.png"
+        plot(runs, knobs, png, title=str(root))
+        print(f"plot: {png}")
+    print(f"in TensorBoard: tensorboard --logdir {root}")
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
+    parser.add_argument("--png", type=Path, help="where to write the plot (default: DIR/compare.png)")
+    args = parser.parse_args(argv)
+    if not args.dir.is_dir():
+        print(f"error: {args.dir} is not a directory; give a run dir, a sweep dir or outputs/", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if not report(args.dir, args.png):
+        print(f"error: no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Comparing a sweep's jobs: the terminal table and plot of `python -m mlp_exp.compare`, and TensorBoard's
+HParams dashboard as a real TensorBoard server shows it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+from conftest import tiny_overrides, write_tiny_dataset
+
+from mlp_exp.train import train
+
+# Two jobs that train, one that diverges, one that fails before training (lr=-1 is rejected).
+LRS = {"0.05": "completed", "0.5": "completed", "1e6": "diverged", "-1": "failed"}
+REQUIRED_HPARAMS = {"hiddens", "lr", "init_scale", "activation", "optimizer", "batch_size", "epochs", "dataset", "seed"}
+
+
+def sweep_dir_of(cwd: Path) -> Path:
+    (sweep_dir,) = (cwd / "outputs" / "multirun").iterdir()
+    return sweep_dir
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    """A sweep's job dirs in job order."""
+    jobs = [path for path in sweep_dir.iterdir() if path.is_dir() and not path.name.startswith(".")]
+    return sorted(jobs, key=lambda job: int(job.name.split("_", 1)[0]))
+
+
+def metrics_of(job_dir: Path) -> dict:
+    return json.loads((job_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def mixed_sweep(tmp_path_factory) -> Path:
+    """A real sweep over lr, run once for this module; returns its sweep dir."""
+    cwd = tmp_path_factory.mktemp("sweep")
+    root = cwd / "data"
+    write_tiny_dataset(root / "FashionMNIST" / "raw")
+    result = subprocess.run(
+        [sys.executable, "-m", "mlp_exp", "-m", f"lr={','.join(LRS)}", "hiddens=32"]
+        + tiny_overrides(root, "epochs=2", "batch_size=100", "device=cpu"),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode != 0  # Hydra reports the failed jobs once all have run
+    return sweep_dir_of(cwd)
+
+
+def lr_of(job_dir: Path) -> str:
+    return job_dir.name.rsplit("lr=", 1)[1]
+
+
+def test_a_failed_or_diverged_job_keeps_the_other_jobs_results(mixed_sweep):
+    jobs = job_dirs(mixed_sweep)
+    assert len(jobs) == len(LRS)
+    for job in jobs:
+        expected = LRS[{"1000000.0": "1e6"}.get(lr_of(job), lr_of(job))]
+        if expected == "failed":
+            assert not (job / "metrics.json").exists() and "lr=-1.0 is not allowed" in (job / "mlp_exp.log").read_text()
+        else:
+            assert metrics_of(job)["status"] == expected
+
+
+def run_compare(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlp_exp.compare", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_compare_prints_the_jobs_best_first_and_marks_the_ones_that_did_not_complete(mixed_sweep, tmp_path):
+    png = tmp_path / "plot.png"
+    result = run_compare(str(mixed_sweep), "--png", str(png))
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header_at = next(i for i, line in enumerate(lines) if line.startswith("run "))
+    header, rows = lines[header_at].split(), [line.split() for line in lines[header_at + 1 : header_at + 1 + len(LRS)]]
+    # Only lr differs between the jobs; what they share is said once above the table.
+    assert header == ["run", "lr", "test_acc", "train_acc", "train_loss", "epochs_done", "status"]
+    assert any(line.startswith("same in all: hiddens=32 ") for line in lines[:header_at])
+    assert [(row[1], row[-1]) for row in rows] == [
+        ("0.5", "completed"),
+        ("0.05", "completed"),
+        ("1e+06", "diverged"),
+        ("-1", "failed"),
+    ]
+    by_name = {job.name: job for job in job_dirs(mixed_sweep)}
+    for row in rows[:3]:
+        assert row[2] == f"{metrics_of(by_name[row[0]])['test_acc']:.4f}"
+    assert rows[3][2:5] == ["-", "-", "-"]
+    assert any(line.endswith("failed: lr=-1.0 is not allowed: use a positive number, e.g. lr=0.1") for line in lines)
+
+    image = matplotlib.image.imread(png)
+    assert image.shape[1] > image.shape[0] > 100 and image.std() > 0
+
+
+def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
+    from conftest import compose_cfg
+
+    run_dir = tmp_path / "my_run"
+    metrics = train(compose_cfg(*tiny_overrides(tiny_root, "epochs=2", "batch_size=100", "device=cpu")), run_dir)
+    result = run_compare(str(run_dir))
+
+    assert result.returncode == 0, result.stderr
+    (row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("run ")]
+    assert row == ["run", "test_acc", "train_acc", "train_loss", "epochs_done", "status"]
+    assert f"my_run  {metrics['test_acc']:.4f}" in result.stdout
+    assert (run_dir / "compare.png").is_file()
+
+
+def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
+    result = run_compare(str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: no runs under {tmp_path} (no TensorBoard event files, no .hydra/ job records)"
+    ]
+
+
+@contextmanager
+def tensorboard_server(logdir: Path, log_file: Path):
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with open(log_file, "w") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tensorboard.main",
+                "--logdir",
+                str(logdir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/data/runs", timeout=5)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, f"TensorBoard exited: {log_file.read_text()}"
+                assert time.monotonic() < deadline, f"TensorBoard never answered: {log_file.read_text()}"
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def ask(url: str, body: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_tensorboard_hparams_dashboard_lists_every_job_with_its_knobs_and_final_metrics(mixed_sweep, tmp_path):
+    trained = {job.name: metrics_of(job) for job in job_dirs(mixed_sweep) if (job / "metrics.json").exists()}
+
+    with tensorboard_server(mixed_sweep, tmp_path / "tensorboard.log") as url:
+        runs = ask(f"{url}/data/runs")
+        experiment = ask(f"{url}/data/plugin/hparams/experiment", {"experimentName": ""})
+        groups = ask(
+            f"{url}/data/plugin/hparams/session_groups",
+            {
+                "experimentName": "",
+                "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+                "colParams": [],
+                "startIndex": 0,
+                "sliceSize": 100,
+            },
+        )["sessionGroups"]
+
+    assert sorted(runs) == sorted(trained)  # one TensorBoard run per job that trained
+    assert REQUIRED_HPARAMS <= {info["name"] for info in experiment["hparamInfos"]}
+    assert {info["name"]["tag"] for info in experiment["metricInfos"]} == {"test/acc", "train/acc", "train/loss"}
+    assert sorted(group["name"] for group in groups) == sorted(trained)
+    for group in groups:
+        metrics = trained[group["name"]]
+        (session,) = group["sessions"]
+        assert session["status"] == {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE"}[metrics["status"]]
+        assert group["hparams"]["lr"] == pytest.approx(float(lr_of(Path(group["name"]))))
+        assert group["hparams"]["hiddens"] == "32" and group["hparams"]["dataset"] == "fashion_mnist"
+        shown = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
+        assert shown["test/acc"] == pytest.approx(metrics["test_acc"])
+        assert shown["train/acc"] == pytest.approx(metrics["train_acc"])
+        if metrics["status"] == "completed":
+            assert shown["train/loss"] == pytest.approx(metrics["train_loss"])

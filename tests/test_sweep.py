@@ -1,0 +1,178 @@
+"""Sweeps as users start them: presets, parallel and cluster launchers, Optuna search; real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import yaml
+from conftest import run_cli, tiny_overrides, write_tiny_dataset
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
+from test_compare import job_dirs, metrics_of, sweep_dir_of
+
+from mlp_exp.cli import CONF_DIR
+from mlp_exp.sweep import threads_per_job
+
+FAST = ("epochs=2", "batch_size=100", "device=cpu")
+PRESETS = {
+    "widths": "hiddens",
+    "depths": "hiddens",
+    "lrs": "lr",
+    "activations": "activation",
+    "init_scales": "init_scale",
+    "seeds": "seed",
+}
+
+
+def compose_hydra(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides), return_hydra_config=True).hydra
+
+
+@pytest.mark.parametrize("preset, knob", PRESETS.items())
+def test_each_sweep_preset_sweeps_its_knob_and_needs_no_dash_m(preset, knob):
+    hydra_cfg = compose_hydra(f"sweep={preset}")
+    assert hydra_cfg.mode is RunMode.MULTIRUN
+    (override,) = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in hydra_cfg.sweeper.params.items()])
+    assert override.key_or_group == knob
+    assert len(list(override.sweep_string_iterator())) >= 3
+
+
+def test_a_preset_runs_one_job_per_value_in_readable_dirs(tiny_root, tmp_path):
+    result = run_cli("sweep=activations", *tiny_overrides(tiny_root, *FAST, "hiddens=16"), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    jobs = job_dirs(sweep_dir_of(tmp_path))
+    activations = [re.search(r"activation=(\w+)", job.name).group(1) for job in jobs]
+    assert activations == ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"]
+    assert not any("sweep=" in job.name for job in jobs)
+    assert all(metrics_of(job)["status"] == "completed" for job in jobs)
+    assert "5 runs under" in result.stdout  # the comparison printed when the sweep ends
+
+
+def test_parallel_jobs_share_the_cores_and_read_data_prepared_before_they_start(tmp_path):
+    root = tmp_path / "data"
+    for name in ("MNIST", "FashionMNIST"):
+        write_tiny_dataset(root / name / "raw")
+    result = run_cli(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "dataset=mnist,fashion_mnist",
+        *tiny_overrides(root, *FAST, "hiddens=16"),
+        cwd=tmp_path,
+        timeout=240,
+    )
+
+    assert result.returncode == 0, result.stderr
+    launched = result.stdout.index("is launching 2 jobs")
+    for name in ("mnist", "fashion_mnist"):
+        assert result.stdout.index(f"Prepared {name} from") < launched
+    jobs = job_dirs(sweep_dir_of(tmp_path))
+    assert len(jobs) == 2
+    import joblib
+
+    expected_threads = max(1, joblib.cpu_count() // 2)
+    for job in jobs:
+        log = (job / "mlp_exp.log").read_text()
+        assert "Prepared" not in log
+        assert f"(threads: {expected_threads})" in log
+        assert metrics_of(job)["status"] == "completed"
+
+
+def test_threads_per_job_divides_the_cores_among_parallel_jobs():
+    joblib = compose_hydra("hydra/launcher=joblib").launcher
+    joblib.n_jobs = 4
+    assert threads_per_job(joblib, cores=8) == 2
+    joblib.n_jobs = 3
+    assert threads_per_job(joblib, cores=2) == 1
+    joblib.n_jobs = -1  # joblib's "one job per core"
+    assert threads_per_job(joblib, cores=8) == 1
+    joblib.n_jobs = -2  # "all cores but one"
+    assert threads_per_job(joblib, cores=8) == 1
+    assert threads_per_job(compose_hydra("hydra/launcher=slurm").launcher, cores=64) == 4  # its cpus_per_task
+    assert threads_per_job(compose_hydra().launcher, cores=8) == 0  # one job at a time: torch's default
+
+
+def test_a_sweep_without_data_stops_before_any_job_with_one_line(tmp_path):
+    result = run_cli("-m", "hiddens=16,32", *tiny_overrides(tmp_path / "nowhere", *FAST), cwd=tmp_path)
+
+    assert result.returncode == 2
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "error: fashion_mnist not found" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists()  # no job started
+
+
+def test_submitit_local_runs_a_sweep_through_the_plugin_with_the_cpus_it_asks_for(tiny_root, tmp_path):
+    result = run_cli(
+        "-m",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.cpus_per_task=1",
+        "hiddens=16,32",
+        *tiny_overrides(tiny_root, *FAST),
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    sweep_dir = sweep_dir_of(tmp_path)
+    jobs = job_dirs(sweep_dir)
+    assert [re.search(r"hiddens=(\d+)", job.name).group(1) for job in jobs] == ["16", "32"]
+    for job in jobs:
+        assert metrics_of(job)["status"] == "completed"
+        assert "(threads: 1)" in (job / "mlp_exp.log").read_text()
+    assert len(list((sweep_dir / ".submitit").glob("*/*_result.pkl"))) == 2  # each job ran as a submitit job
+
+
+def test_the_slurm_launcher_submits_the_documented_settings(tiny_root, tmp_path, monkeypatch):
+    # No cluster here: a stand-in `sbatch` keeps the script the real plugin submits, then refuses it.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = tmp_path / "submitted.sh"
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {script}\necho "sbatch: not a cluster" >&2\nexit 1\n')
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")  # submitit checks that srun exists
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = run_cli(
+        "-m",
+        "hydra/launcher=slurm",
+        "hydra.launcher.partition=gpu",
+        "hydra.launcher.gpus_per_node=1",
+        "hiddens=16,32",
+        *tiny_overrides(tiny_root, *FAST),
+        cwd=tmp_path,
+    )
+
+    assert "sbatch: not a cluster" in result.stderr
+    options = set(re.findall(r"^#SBATCH (--\S+)$", script.read_text(), flags=re.MULTILINE))
+    assert {"--array=0-1%2", "--partition=gpu", "--time=30", "--cpus-per-task=4", "--mem=4GB"} <= options
+    assert "--gpus-per-node=1" in options  # array=0-1: one Slurm task per job of the sweep
+
+
+def test_the_optuna_search_covers_the_d2l_knobs_on_a_log_scale_for_lr():
+    sweeper = compose_hydra("hparams_search=optuna").sweeper
+    assert set(sweeper.params) == {"lr", "hiddens", "init_scale", "activation", "optimizer"}
+    assert sweeper.params.lr.startswith("tag(log") and sweeper.direction == "maximize"
+
+
+def test_an_optuna_search_survives_diverged_trials_and_reports_the_best(tiny_root, tmp_path):
+    # Only lr is searched, between a good value and one that always diverges; the sampler's seed is fixed.
+    fixed = ("hiddens=32", "init_scale=0.01", "activation=relu", "optimizer=sgd", "lr=choice(0.5,1e6)")
+    result = run_cli(
+        "hparams_search=optuna", "hydra.sweeper.n_trials=4", *fixed, *tiny_overrides(tiny_root, *FAST), cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    sweep_dir = sweep_dir_of(tmp_path)
+    statuses = {job.name: metrics_of(job)["status"] for job in job_dirs(sweep_dir)}
+    assert len(statuses) == 4
+    assert "diverged" in statuses.values() and "completed" in statuses.values()
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert best["best_params"] == {"lr": 0.5}
+    completed = [job for job in job_dirs(sweep_dir) if metrics_of(job)["status"] == "completed"]
+    assert best["best_value"] == max(metrics_of(job)["test_acc"] for job in completed)
+    assert "Best parameters: {'lr': 0.5}" in result.stdout
