@@ -8,6 +8,7 @@ new sub-directory that TensorBoard lists as an extra run).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,19 @@ SESSION_STATUS = {
 def write_json_atomic(path: Path, data: Any) -> None:
     """Readers (a watching script, a sweep's compare) never see a half-written file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text(json.dumps(_finite_or_null(data), indent=2, allow_nan=False) + "\n")
     os.replace(tmp, path)
+
+
+def _finite_or_null(data: Any) -> Any:
+    """A diverged run's NaN or infinite loss as null: json.dumps would write NaN, which is not JSON (jq rejects it)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite_or_null(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_finite_or_null(value) for value in data]
+    return data
 
 
 class Tracker:
