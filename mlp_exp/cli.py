@@ -1,6 +1,7 @@
 """The `python -m mlp_exp` / `mlp-exp` entry point: Hydra composes the config, `train` does the rest.
 
-Exit codes: 0 done; 2 a config or data problem (one line says which and how to fix it); 3 training diverged.
+Exit codes: 0 done; 2 a config, data or checkpoint problem (one line says which and how to fix it);
+3 training diverged; 130 interrupted by Ctrl-C and 143 by SIGTERM (`python -m mlp_exp.resume RUN_DIR` goes on).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from mlp_exp import config, config_errors
+from mlp_exp import config, config_errors, interrupt
 from mlp_exp.sweep import threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
@@ -38,13 +39,17 @@ def run(cfg: DictConfig) -> float:
     return train_reporting(cfg, run_dir, multirun=multirun)["test_acc"]
 
 
-def train_reporting(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any]:
+def train_reporting(cfg: DictConfig, run_dir: Path, resume: bool = False, multirun: bool = False) -> dict[str, Any]:
     """`train`, with whatever ends it early said in one line and turned into the process's exit code."""
     # Imported here, not at the top: torch costs ~2 s, which `--help` and a rejected override should not pay.
     from mlp_exp.train import train
 
     try:
-        metrics = train(cfg, run_dir)
+        with interrupt.sigterm_raises():
+            metrics = train(cfg, run_dir, resume=resume)
+    except KeyboardInterrupt as e:
+        log.warning("Resume it with: python -m mlp_exp.resume %s", run_dir)
+        sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
     except Exception as e:
         code = _exit_code(e)
         if code is None:
@@ -59,13 +64,14 @@ def train_reporting(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> d
 
 
 def _exit_code(e: Exception) -> int | None:
-    """2 for a config or data problem, 3 for divergence, None for anything else (a bug)."""
+    """2 for a config, data or checkpoint problem, 3 for divergence, None for anything else (a bug)."""
+    from mlp_exp.checkpoint import CheckpointError
     from mlp_exp.data import DataError
     from mlp_exp.train import Diverged
 
     if isinstance(e, Diverged):
         return EXIT_DIVERGED
-    if isinstance(e, (config.ConfigError, DataError)):
+    if isinstance(e, (config.ConfigError, DataError, CheckpointError)):
         return EXIT_USER_ERROR
     return None
 
@@ -77,6 +83,8 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         run()
+    except KeyboardInterrupt as e:  # while Hydra composed the config, before any run started
+        sys.exit(interrupt.exit_code(e))
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])
         code = EXIT_USER_ERROR if message is not None else _exit_code(e)  # the latter: a failed job of a sweep
