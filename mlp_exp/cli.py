@@ -1,17 +1,23 @@
-"""The `python -m mlp_exp` / `mlp-exp` entry point: Hydra composes the config, `train` does the rest."""
+"""The `python -m mlp_exp` / `mlp-exp` entry point: Hydra composes the config, `train` does the rest.
+
+Exit codes: 0 done; 2 a config, data or checkpoint problem (one line says which and how to fix it);
+3 training diverged; 130 interrupted by Ctrl-C and 143 by SIGTERM (`python -m mlp_exp.resume RUN_DIR` goes on).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from mlp_exp import config
+from mlp_exp import config, config_errors, interrupt
 from mlp_exp.sweep import threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
@@ -24,22 +30,70 @@ config.register()
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def main(cfg: DictConfig) -> float:
-    # Imported here, not at the top: torch costs ~2 s, which `--help` and a rejected override should not pay.
-    from mlp_exp.data import DataError
-    from mlp_exp.train import Diverged, train
-
+def run(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    if hydra_cfg.mode is RunMode.MULTIRUN and not cfg.threads:  # threads=0: torch's default, unless jobs share cores
+    multirun = hydra_cfg.mode is RunMode.MULTIRUN
+    if multirun and not cfg.threads:  # threads=0: torch's default, unless jobs share cores
         cfg.threads = threads_per_job(hydra_cfg.launcher)
+    return train_reporting(cfg, run_dir, multirun=multirun)["test_acc"]
+
+
+def train_reporting(cfg: DictConfig, run_dir: Path, resume: bool = False, multirun: bool = False) -> dict[str, Any]:
+    """`train`, with whatever ends it early said in one line and turned into the process's exit code."""
+    # Imported here, not at the top: torch costs ~2 s, which `--help` and a rejected override should not pay.
+    from mlp_exp.train import train
+
     try:
-        metrics = train(cfg, run_dir)
-    except (config.ConfigError, DataError, Diverged) as e:
+        with interrupt.sigterm_raises():
+            metrics = train(cfg, run_dir, resume=resume)
+    except KeyboardInterrupt as e:
+        log.warning("Resume it with: python -m mlp_exp.resume %s", run_dir)
+        sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
+    except Exception as e:
+        code = _exit_code(e)
+        if code is None:
+            raise
         log.error("error: %s", e)
-        if hydra_cfg.mode is RunMode.MULTIRUN:
+        if multirun:
             raise  # Hydra marks this job failed and still runs the sweep's other jobs
-        sys.exit(EXIT_DIVERGED if isinstance(e, Diverged) else EXIT_USER_ERROR)
+        sys.exit(code)
     log.info("Run dir: %s", run_dir)
     log.info("Open it in TensorBoard: tensorboard --logdir %s", run_dir)
-    return metrics["test_acc"]
+    return metrics
+
+
+def _exit_code(e: Exception) -> int | None:
+    """2 for a config, data or checkpoint problem, 3 for divergence, None for anything else (a bug)."""
+    from mlp_exp.checkpoint import CheckpointError
+    from mlp_exp.data import DataError
+    from mlp_exp.train import Diverged
+
+    if isinstance(e, Diverged):
+        return EXIT_DIVERGED
+    if isinstance(e, (config.ConfigError, DataError, CheckpointError)):
+        return EXIT_USER_ERROR
+    return None
+
+
+def main() -> None:
+    """Hydra's command line, with a bad override said in one line (exit 2) instead of Hydra's several."""
+    full_error = os.environ.get("HYDRA_FULL_ERROR")
+    # Hydra then raises its errors instead of printing them, so they can be reworded here.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        run()
+    except KeyboardInterrupt as e:  # while Hydra composed the config, before any run started
+        sys.exit(interrupt.exit_code(e))
+    except Exception as e:
+        message = config_errors.one_line(e, sys.argv[1:])
+        code = EXIT_USER_ERROR if message is not None else _exit_code(e)  # the latter: a failed job of a sweep
+        if full_error == "1" or code is None:
+            raise
+        print(f"error: {message or e}", file=sys.stderr)
+        sys.exit(code)
+    finally:
+        if full_error is None:
+            del os.environ["HYDRA_FULL_ERROR"]
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = full_error

@@ -7,12 +7,15 @@ only choose values. Checks that a type cannot express (positive widths, ...) liv
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import math
 import os
 import re
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, DictConfig, ListConfig, OmegaConf
@@ -122,20 +125,77 @@ def hidden_widths(hiddens: Any) -> list[int]:
 
 
 def check(cfg: DictConfig) -> None:
-    """Reject values that type checks let through but no run can use."""
+    """Reject keys the schema does not have and values that type checks let through but no run can use."""
+    _check_keys(cfg, Config)
     hidden_widths(cfg.hiddens)
+    # `< inf` because Hydra reads lr=inf and lr=nan as floats (and nan fails every comparison).
     rules = [
-        ("lr", cfg.lr > 0, "a positive number, e.g. lr=0.1"),
-        ("init_scale", cfg.init_scale >= 0, "a number >= 0, e.g. init_scale=0.01"),
+        ("lr", 0 < cfg.lr < math.inf, "a positive number, e.g. lr=0.1"),
+        ("init_scale", 0 <= cfg.init_scale < math.inf, "a number >= 0, e.g. init_scale=0.01"),
         ("epochs", cfg.epochs > 0, "a positive int, e.g. epochs=10"),
         ("batch_size", cfg.batch_size > 0, "a positive int, e.g. batch_size=256"),
+        ("seed", -(2**63) <= cfg.seed < 2**64, "an int that fits in 64 bits, e.g. seed=1"),
         ("threads", cfg.threads >= 0, "0 (torch's default) or a positive int"),
         ("optimizer.momentum", 0 <= cfg.optimizer.momentum < 1, "a number in [0, 1)"),
-        ("optimizer.weight_decay", cfg.optimizer.weight_decay >= 0, "a number >= 0"),
+        ("optimizer.weight_decay", 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
     ]
     for key, ok, allowed in rules:
         if not ok:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not allowed: use {allowed}")
+
+
+def _check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:
+    """Hydra's `+key=value` adds keys the schema lacks and `~key` deletes keys it needs: neither can run."""
+    fields = get_type_hints(schema)
+    unknown = sorted(node.keys() - fields.keys())
+    if unknown:
+        raise ConfigError(unknown_key_message(prefix + unknown[0], node[unknown[0]]))
+    missing = sorted(fields.keys() - node.keys())
+    if missing:
+        raise ConfigError(
+            f"{prefix}{missing[0]} is missing: every run needs it; drop the ~{prefix}{missing[0]} override"
+        )
+    for key, field_type in fields.items():
+        if dataclasses.is_dataclass(field_type):
+            _check_keys(node[key], field_type, f"{prefix}{key}.")
+
+
+def schema_keys(schema: type = Config, prefix: str = "") -> list[str]:
+    """Every dotted key a config has: hiddens, lr, ..., dataset.root, ..., optimizer.momentum, ..."""
+    keys = []
+    for key, field_type in get_type_hints(schema).items():
+        nested = dataclasses.is_dataclass(field_type)
+        keys += schema_keys(field_type, f"{prefix}{key}.") if nested else [f"{prefix}{key}"]
+    return keys
+
+
+def allowed_values(key: str) -> str:
+    """What the schema's type for a dotted key allows, in words: `a number`, `one of relu, sigmoid, ...`."""
+    kind: Any = Config
+    for part in key.split("."):
+        kind = get_type_hints(kind)[part]
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return "one of " + ", ".join(member.name for member in kind)
+    words = {
+        float: "a number",
+        int: "an int",
+        bool: "true or false",
+        str | None: "a path, or null",
+        list[str]: "a list",
+    }
+    return words.get(kind, f"a value of type {kind}")
+
+
+def unknown_key_message(key: str, value: Any = None) -> str:
+    """`hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens? ...`"""
+    # Matched on the last part only, so `momentum=0.9` suggests optimizer.momentum.
+    names = {known: known.rsplit(".", 1)[-1] for known in schema_keys()}
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names.values(), n=1)
+    suggestion = next((f"; did you mean {known}?" for known, name in names.items() if close and name == close[0]), "")
+    typed = key if value is None else f"{key}={_show(value)}"
+    return (
+        f"{typed} is not allowed: mlp_exp has no key {key}{suggestion} (`python -m mlp_exp --cfg job` lists them all)"
+    )
 
 
 def _show(value: Any) -> str:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import os
 import shutil
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +79,9 @@ def load(cfg: DatasetConfig) -> tuple[Split, Split]:
             for split in ("train", "test")
         )
     except Exception as e:
-        raise DataError(f"cannot read the prepared dataset {path} ({e}); delete it and run again to rebuild it") from e
+        raise DataError(
+            f"cannot read the prepared dataset {path} ({_one_line(e)}); delete it, and the next run rebuilds it"
+        ) from e
 
 
 def prepare(cfg: DatasetConfig) -> Path:
@@ -85,6 +90,7 @@ def prepare(cfg: DatasetConfig) -> Path:
     if path.exists():
         return path
     raw_dir = _find_raw_files(cfg)
+    _check_raw_files(raw_dir)
     train_images, train_labels = _read_with_torchvision(cfg, train=True)
     test_images, test_labels = _read_with_torchvision(cfg, train=False)
     blob = {
@@ -105,7 +111,8 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
     class_name = TORCHVISION_CLASS[cfg.name]
     raw_dir = root / class_name / "raw"
     tried = [f"{raw_dir} (uncompressed IDX files)"]
-    if _has_raw_files(raw_dir):
+    present = [name for name in RAW_FILES if (raw_dir / name).is_file()]
+    if len(present) == len(RAW_FILES):
         return raw_dir
 
     if cfg.system_dir:
@@ -114,11 +121,17 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         if all((system_dir / f"{name}.gz").is_file() for name in RAW_FILES):
             raw_dir.mkdir(parents=True, exist_ok=True)
             for name in RAW_FILES:
-                if not (raw_dir / name).exists():  # never overwrite a file the user put there
-                    with gzip.open(system_dir / f"{name}.gz", "rb") as src, open(raw_dir / name, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
+                if name not in present:  # never overwrite a file the user put there
+                    _unpack(system_dir / f"{name}.gz", raw_dir / name)
             return raw_dir
 
+    if present:
+        # Some files are there: the user's. torchvision's download would rewrite all four, theirs among them.
+        missing = ", ".join(name for name in RAW_FILES if name not in present)
+        raise DataError(
+            f"{raw_dir} lacks {missing}; add them (mlp_exp never downloads over files that are there), "
+            "or move the folder away to start afresh"
+        )
     if cfg.download:
         tried.append("torchvision's download")
         try:
@@ -126,7 +139,7 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
                 _torchvision_dataset(cfg, train=train, download=True)
             return raw_dir
         except (RuntimeError, OSError) as e:  # torchvision's "error downloading", or a URLError (an OSError)
-            tried[-1] += f" ({type(e).__name__}: {e})"
+            tried[-1] += f" ({type(e).__name__}: {_one_line(e)})"
 
     fixes = f"put the four IDX files in {raw_dir}, or allow the download with internet access"
     if cfg.name is DatasetName.fashion_mnist:
@@ -134,8 +147,63 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 
 
-def _has_raw_files(raw_dir: Path) -> bool:
-    return all((raw_dir / name).is_file() for name in RAW_FILES)
+def _unpack(gz_path: Path, path: Path) -> None:
+    """gunzip into a temporary file first: a corrupt archive or a crash never leaves a partial file at `path`."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with gzip.open(gz_path, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        _idx_shape(tmp)
+        os.replace(tmp, path)
+    except (OSError, EOFError, zlib.error, ValueError) as e:  # gzip.BadGzipFile is an OSError
+        raise DataError(
+            f"{gz_path} is corrupt ({_one_line(e)}); replace it with a good copy, "
+            "or set dataset.system_dir=null to download the data instead"
+        ) from e
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _check_raw_files(raw_dir: Path) -> None:
+    """Each split: N images of 28 x 28 and N labels, every file whole. Caught here, a truncated or corrupt file is
+    named in one line; torchvision would stop with an assertion or a reshape error."""
+    fix = f"replace it with a good copy, or delete {raw_dir} to have all four files unpacked or downloaded again"
+    for images_name, labels_name in (RAW_FILES[:2], RAW_FILES[2:]):
+        shapes = {}
+        for name in (images_name, labels_name):
+            try:
+                shapes[name] = _idx_shape(raw_dir / name)
+            except ValueError as e:
+                raise DataError(f"{raw_dir / name} is corrupt ({e}); {fix}") from e
+        n = shapes[images_name][0]
+        for name, expected in ((images_name, (n, 28, 28)), (labels_name, (n,))):
+            if shapes[name] != expected:
+                raise DataError(f"{raw_dir / name} holds an array of shape {shapes[name]}, expected {expected}; {fix}")
+
+
+def _idx_shape(path: Path) -> tuple[int, ...]:
+    """The array shape an IDX file of unsigned bytes announces in its header; ValueError if the file is not one,
+    or holds more or fewer bytes than announced (truncated)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        # Two zero bytes, the element type (0x08: unsigned byte), the number of dimensions, then each dimension.
+        magic = f.read(4)
+        if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 3:
+            raise ValueError(f"not an IDX file of unsigned bytes: it starts with {magic.hex() or 'nothing'}")
+        dims = f.read(4 * magic[3])
+    if len(dims) < 4 * magic[3]:
+        raise ValueError(f"truncated: {size} bytes, not even a whole header")
+    shape = struct.unpack(f">{magic[3]}I", dims)
+    announced = 4 + len(dims) + math.prod(shape)
+    if size != announced:
+        raise ValueError(
+            f"{'truncated' if size < announced else 'too long'}: {size} bytes, its header announces {announced}"
+        )
+    return shape
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _torchvision_dataset(cfg: DatasetConfig, train: bool, download: bool):

@@ -8,6 +8,7 @@ new sub-directory that TensorBoard lists as an extra run).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
+METRICS_FILE = "metrics.json"
 # Final values of these tags are the HParams dashboard's metric columns.
 HPARAM_METRICS = ("test/acc", "train/acc", "train/loss")
 SESSION_STATUS = {
@@ -30,18 +32,33 @@ SESSION_STATUS = {
 def write_json_atomic(path: Path, data: Any) -> None:
     """Readers (a watching script, a sweep's compare) never see a half-written file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text(json.dumps(_finite_or_null(data), indent=2, allow_nan=False) + "\n")
     os.replace(tmp, path)
+
+
+def _finite_or_null(data: Any) -> Any:
+    """A diverged run's NaN or infinite loss as null: json.dumps would write NaN, which is not JSON (jq rejects it)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite_or_null(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_finite_or_null(value) for value in data]
+    return data
 
 
 class Tracker:
     """Writes one run's metrics per epoch to TensorBoard and metrics.json."""
 
-    def __init__(self, run_dir: Path, hparams: dict[str, Any]) -> None:
+    def __init__(self, run_dir: Path, hparams: dict[str, Any], resumed: list[dict[str, float]] | None = None) -> None:
+        """`resumed`: the records of the epochs done before, when continuing an interrupted run."""
         self.run_dir = run_dir
-        self.metrics_path = run_dir / "metrics.json"
-        self.history: list[dict[str, float]] = []
-        self.writer = SummaryWriter(log_dir=str(run_dir))
+        self.metrics_path = run_dir / METRICS_FILE
+        self.history = list(resumed or [])
+        # A resumed run appends a second event file to the run dir. Steps after the checkpoint that the first one
+        # may hold (a crash between logging an epoch and saving its checkpoint) are purged: TensorBoard hides them.
+        purge_step = len(self.history) + 1 if resumed is not None else None
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
         experiment, session_start, _ = hparams_summaries(hparams, dict.fromkeys(HPARAM_METRICS, 0.0))
         self.writer.file_writer.add_summary(experiment)
         self.writer.file_writer.add_summary(session_start)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
 
-from mlp_exp import data
+from mlp_exp import checkpoint, data, interrupt
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, make_optimizer
@@ -91,14 +91,24 @@ def evaluate(net: MLP, test_set: data.Split) -> float:
     return correct / len(test_set)
 
 
-def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train one run as `cfg` says, writing its records into `out_dir`; returns metrics.json's content.
 
-    Raises ConfigError or data.DataError for a config or dataset that cannot run (before anything is written),
-    and Diverged after recording the epoch whose loss was not finite.
+    After each epoch the records and a checkpoint are written. With `resume`, the run in `out_dir` goes on
+    from its checkpoint (from epoch 1 if it has none) to `cfg.epochs`, with the numbers an uninterrupted run gets.
+
+    Raises ConfigError, data.DataError or checkpoint.CheckpointError for a config, dataset or checkpoint that
+    cannot be used (before any epoch runs); Diverged after recording the epoch whose loss was not finite;
+    KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises) after recording `interrupted`.
     """
     check(cfg)
     device = pick_device(cfg.device)
+    checkpoint_path = out_dir / checkpoint.FILE_NAME
+    if checkpoint_path.exists() and not resume:
+        raise ConfigError(
+            f"{out_dir} already holds a run: continue it with `python -m mlp_exp.resume {out_dir}`, "
+            "or choose another hydra.run.dir"
+        )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
@@ -110,11 +120,14 @@ def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     optimizer = make_optimizer(cfg.optimizer, list(net.parameters()))
     loss = nn.CrossEntropyLoss()
     shuffle = torch.Generator().manual_seed(cfg.seed)
+    hparams = flat_hparams(cfg)
+    done = []  # records of the epochs already trained, when resuming
+    if resume and checkpoint_path.exists():
+        done = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker(out_dir, flat_hparams(cfg))
     log.info(
-        "Training %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
+        "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
+        f"Resuming after epoch {len(done)}:" if resume else "Training",
         "-".join(map(str, widths)),
         cfg.activation.name,
         cfg.dataset.name.name,
@@ -124,9 +137,11 @@ def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         cfg.lr,
         f"{device} (threads: {torch.get_num_threads()})" if device.type == "cpu" else device,
     )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     status = "interrupted"  # what the records say if anything below is cut short
     try:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(len(done) + 1, cfg.epochs + 1):
             started = time.perf_counter()
             with tqdm(
                 total=len(train_set), desc=f"epoch {epoch}/{cfg.epochs}", unit="ex", leave=False, disable=None
@@ -134,16 +149,19 @@ def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                 train_loss, train_acc = train_epoch(net, loss, optimizer, train_set, cfg.batch_size, shuffle, progress)
             test_acc = evaluate(net, test_set)
             epoch_s = time.perf_counter() - started
-            tracker.log_epoch(
-                {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "train_acc": train_acc,
-                    "test_acc": test_acc,
-                    "epoch_s": epoch_s,
-                    "examples_per_s": len(train_set) / epoch_s,
-                }
-            )
+            record = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "test_acc": test_acc,
+                "epoch_s": epoch_s,
+                "examples_per_s": len(train_set) / epoch_s,
+            }
+            diverged = not math.isfinite(train_loss)
+            with interrupt.deferred():  # the epoch's records and its checkpoint: all of them or none
+                tracker.log_epoch(record)
+                if not diverged:  # a NaN model is no place to resume from
+                    checkpoint.save(checkpoint_path, hparams, net, optimizer, shuffle, tracker.history)
             log.info(
                 "epoch %2d/%d  train loss %.4f  train acc %.4f  test acc %.4f  (%.2f s)",
                 epoch,
@@ -153,7 +171,7 @@ def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                 test_acc,
                 epoch_s,
             )
-            if not math.isfinite(train_loss):
+            if diverged:
                 status = "diverged"
                 raise Diverged(
                     f"training diverged at epoch {epoch} (train loss {train_loss}); "
@@ -161,5 +179,13 @@ def train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                 )
         status = "completed"
     finally:
-        metrics = tracker.close(status)
+        with interrupt.deferred():
+            metrics = tracker.close(status)
+        if status == "interrupted":
+            log.warning(
+                "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
+                len(tracker.history),
+                cfg.epochs,
+                out_dir,
+            )
     return metrics

@@ -70,10 +70,11 @@ def tiny_overrides(root: Path, *extra: str) -> list[str]:
     return [f"dataset.root={root}", "dataset.system_dir=null", "dataset.download=false", *extra]
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path, timeout: float = 120, module: str = "mlp_exp") -> subprocess.CompletedProcess:
+    """`python -m mlp_exp ARGS` (or another module's command) as a user runs it."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "mlp_exp", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -1,0 +1,122 @@
+"""The run's checkpoint: everything needed to continue training exactly where the last completed epoch ended.
+
+`<run dir>/checkpoint.pt` holds tensors and plain data only (dicts, lists, numbers, strings), so it loads
+with `torch.load(weights_only=True)`, which refuses to unpickle anything else: a checkpoint from someone
+else cannot run code on this machine. It is written atomically: a crash mid-write leaves the previous one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mlp_exp.optim import Optimizer
+
+FILE_NAME = "checkpoint.pt"
+FORMAT = 1
+# What a checkpoint holds, and the type each entry must have.
+ENTRIES = {
+    "format": int,
+    "hparams": dict,  # config.flat_hparams of the run, to tell whose checkpoint it is
+    "model": dict,  # net.state_dict(): W1, b1, W2, b2, ...
+    "optimizer": dict,  # optimizer.state_dict(): the step count, momentum buffers, Adam's moments
+    "shuffle": torch.Tensor,  # the state of the generator that shuffles the training set each epoch
+    "history": list,  # metrics.json's records of the completed epochs
+}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot or must not be loaded; the message names the file and what to do."""
+
+
+def save(
+    path: Path,
+    hparams: dict[str, Any],
+    net: nn.Module,
+    optimizer: Optimizer,
+    shuffle: torch.Generator,
+    history: list[dict[str, Any]],
+) -> None:
+    """Write the training state after the last epoch in `history`, atomically and durably (it survives a power cut)."""
+    state = {
+        "format": FORMAT,
+        "hparams": hparams,
+        "model": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "shuffle": shuffle.get_state(),
+        "history": history,
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # still there only if writing failed
+
+
+def restore(
+    path: Path,
+    hparams: dict[str, Any],
+    net: nn.Module,
+    optimizer: Optimizer,
+    shuffle: torch.Generator,
+) -> list[dict[str, Any]]:
+    """Put the model, the optimizer and the shuffling generator back as `path` saved them; returns the history.
+
+    Raises CheckpointError for a file that is unreadable, holds pickled objects, is not an mlp_exp checkpoint,
+    was saved by a run with other hparams, or does not fit the network.
+    """
+    state = _load(path, device=next(net.parameters()).device)
+    differences = [
+        f"{key} {state['hparams'].get(key)!r} in the checkpoint, {value!r} in the config"
+        for key, value in hparams.items()
+        if state["hparams"].get(key) != value
+    ]
+    if differences:
+        raise CheckpointError(
+            f"{path} belongs to a different run ({'; '.join(differences)}); resume it with the config it was saved with"
+        )
+    try:
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        shuffle.set_state(state["shuffle"].cpu())  # a generator state is a CPU tensor, wherever the run is
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path} does not fit this run's network ({_first_line(e)}); delete it") from e
+    return state["history"]
+
+
+def _load(path: Path, device: torch.device) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        detail = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n\n|$)", str(e), re.DOTALL)
+        raise CheckpointError(
+            f"refusing to load {path}: it holds pickled Python objects, not only tensors and plain data "
+            f"({detail.group(1) if detail else 'not allowed by weights_only'}), and loading those can run any code; "
+            "resume only from checkpoints that mlp_exp wrote"
+        ) from e
+    except Exception as e:
+        raise CheckpointError(
+            f"cannot read {path} ({_first_line(e)}); restore it from a copy, or delete it to train the run from epoch 1"
+        ) from e
+    if (
+        not isinstance(state, dict)
+        or any(not isinstance(state.get(key), kind) for key, kind in ENTRIES.items())
+        or state["format"] != FORMAT
+    ):
+        raise CheckpointError(f"{path} is not an mlp_exp checkpoint (format {FORMAT}); delete it or use the right file")
+    return state
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -1,0 +1,60 @@
+"""Hydra's and OmegaConf's errors about what the user typed, as the one line mlp_exp prints for every user error.
+
+Hydra reports a bad override in several lines, plus a hint about HYDRA_FULL_ERROR; these messages name the
+key, the value and what is allowed instead, in the words `config.check` uses for values out of range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from mlp_exp.config import allowed_values, schema_keys, unknown_key_message
+
+GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
+
+
+def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
+    """The message for a config error Hydra or OmegaConf raised, None for anything else.
+
+    `overrides`: the command line's arguments, where an unknown key's value is looked up.
+    """
+    if isinstance(e, OverrideParseException):
+        return (
+            f"{e.override} is not a valid override ({_first_line(e.message)}); "
+            f"write key=value, e.g. hiddens=[512,256] (see {GRAMMAR_DOCS})"
+        )
+    if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
+        group, option = e.missing_cfg_file.rsplit("/", 1)
+        return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
+    # Hydra wraps OmegaConf's error, which names the key, in its own ("Error merging override lr=abc").
+    cause = e.__cause__ if isinstance(e, ConfigCompositionException) and e.__cause__ is not None else e
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key not in schema_keys():
+        return unknown_key_message(cause.full_key, _typed_value(cause.full_key, overrides))
+    if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
+        return f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
+    if isinstance(e, (HydraException, OmegaConfBaseException)):
+        if str(e).startswith("Ambiguous value"):  # `lr=0.1,0.05` without -m
+            return f"{_first_line(str(e))}: add -m to sweep over the values, or write a list as key=[a,b]"
+        return _first_line(str(e))
+    return None
+
+
+def _typed_value(key: str, overrides: Sequence[str]) -> str | None:
+    """The value given for `key` on the command line (`hiddenz=5` -> "5"), None if it is not there."""
+    for override in overrides:
+        name, sep, value = override.partition("=")
+        if sep and name.lstrip("+~") == key:
+            return value
+    return None
+
+
+def _show(value: Any) -> str:
+    return "''" if value == "" else str(value)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"

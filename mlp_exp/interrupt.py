@@ -1,0 +1,64 @@
+"""Ctrl-C and SIGTERM end a run the same way: as a KeyboardInterrupt, which the training loop records as
+`interrupted` before the process exits.
+
+The exit codes follow the shell's convention for a process ended by a signal, 128 + the signal's number:
+130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a scheduler's time limit, a shutdown), raised wherever the program is, as Ctrl-C is."""
+
+
+def exit_code(interrupt: KeyboardInterrupt) -> int:
+    return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _can_handle_signals() -> bool:
+    # Python runs signal handlers in the main thread only, and only the main thread may install them.
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Inside the block SIGTERM raises Terminated; by default it kills the process with no cleanup at all."""
+    if not _can_handle_signals():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Ctrl-C or SIGTERM arriving inside the block takes effect when the block ends, so the block always runs
+    to completion: an epoch's records and its checkpoint are written together or not at all."""
+    if not _can_handle_signals():
+        yield
+        return
+    received: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            signal.raise_signal(received[0])  # now handled as it would have been: KeyboardInterrupt or Terminated

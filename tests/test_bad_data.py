@@ -1,0 +1,155 @@
+"""Missing, truncated or corrupt dataset files: one line naming the file and the fix; the user's files stay."""
+
+import gzip
+
+import pytest
+import torch
+from conftest import compose_cfg, run_cli, tiny_overrides, write_tiny_dataset
+
+from mlp_exp import data
+from mlp_exp.data import DataError
+
+
+def dataset_cfg(*overrides):
+    return compose_cfg(*overrides).dataset
+
+
+def raw_dir(root):
+    return root / "FashionMNIST" / "raw"
+
+
+def snapshot(directory):
+    return {path.name: path.read_bytes() for path in directory.iterdir()}
+
+
+def load_error(cfg) -> str:
+    with pytest.raises(DataError) as error:
+        data.load(cfg)
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda b: b[: len(b) // 2], "truncated"),
+        (lambda b: b[:6], "truncated: 6 bytes, not even a whole header"),
+        (lambda b: b + b"\0" * 10, "too long"),
+        (lambda b: b"PK\x03\x04" + b[4:], "not an IDX file"),
+    ],
+    ids=["half", "header-cut", "extra-bytes", "not-idx"],
+)
+def test_a_damaged_raw_file_is_named_with_the_fix_and_left_alone(tiny_root, damage, problem):
+    path = raw_dir(tiny_root) / "train-images-idx3-ubyte"
+    path.write_bytes(damage(path.read_bytes()))
+    before = snapshot(raw_dir(tiny_root))
+
+    message = load_error(dataset_cfg(*tiny_overrides(tiny_root)))
+
+    assert message.startswith(f"{path} is corrupt ({problem}")
+    assert message.endswith(f"or delete {raw_dir(tiny_root)} to have all four files unpacked or downloaded again")
+    assert snapshot(raw_dir(tiny_root)) == before
+    assert not data.cache_path(dataset_cfg(*tiny_overrides(tiny_root))).exists()
+
+
+def test_labels_that_do_not_match_the_images_are_named(tiny_root):
+    from conftest import tiny_split, write_idx
+
+    _, labels = tiny_split(50, seed=3)  # 50 labels for 600 images
+    path = raw_dir(tiny_root) / "train-labels-idx1-ubyte"
+    write_idx(path, labels)
+
+    message = load_error(dataset_cfg(*tiny_overrides(tiny_root)))
+    assert message.startswith(f"{path} holds an array of shape (50,), expected (600,)")
+
+
+def test_a_corrupt_system_copy_is_named_and_leaves_no_partial_file(tmp_path):
+    system_dir = tmp_path / "usr-share"
+    write_tiny_dataset(system_dir, gz=True)
+    broken = system_dir / "train-images-idx3-ubyte.gz"
+    broken.write_bytes(broken.read_bytes()[:200])  # a cut-off download or a bad disk
+    root = tmp_path / "data"
+    cfg = dataset_cfg(f"dataset.root={root}", f"dataset.system_dir={system_dir}", "dataset.download=false")
+
+    message = load_error(cfg)
+
+    assert message.startswith(f"{broken} is corrupt (")
+    assert "replace it with a good copy" in message
+    assert not (raw_dir(root) / "train-images-idx3-ubyte").exists()
+    assert [p.name for p in raw_dir(root).iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_system_copy_with_a_truncated_array_is_named(tmp_path):
+    system_dir = tmp_path / "usr-share"
+    write_tiny_dataset(system_dir, gz=True)
+    path = system_dir / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-5]))  # a valid gzip of a cut-off IDX file
+    cfg = dataset_cfg(f"dataset.root={tmp_path / 'data'}", f"dataset.system_dir={system_dir}", "dataset.download=false")
+
+    assert load_error(cfg).startswith(f"{path} is corrupt (truncated")
+
+
+def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch):
+    (raw_dir(tiny_root) / "t10k-images-idx3-ubyte").unlink()
+    before = snapshot(raw_dir(tiny_root))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("torchvision was asked to download over the user's files")
+
+    monkeypatch.setattr(data, "_torchvision_dataset", no_download)
+    cfg = dataset_cfg(f"dataset.root={tiny_root}", "dataset.system_dir=null", "dataset.download=true")
+
+    message = load_error(cfg)
+
+    assert message.startswith(f"{raw_dir(tiny_root)} lacks t10k-images-idx3-ubyte; add them")
+    assert snapshot(raw_dir(tiny_root)) == before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda b: b[: len(b) // 2], lambda b: b"not a zip file", lambda b: b""],
+    ids=["truncated", "garbage", "empty"],
+)
+def test_a_damaged_tensor_cache_is_named_with_the_fix(tiny_root, damage):
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    data.load(cfg)
+    cache = data.cache_path(cfg)
+    cache.write_bytes(damage(cache.read_bytes()))
+
+    message = load_error(cfg)
+
+    assert message.startswith(f"cannot read the prepared dataset {cache} (")
+    assert message.endswith("delete it, and the next run rebuilds it")
+
+
+def test_a_tensor_cache_carrying_code_is_refused_without_running_it(tiny_root, tmp_path):
+    marker = tmp_path / "code-ran"
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    data.cache_path(cfg).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"train_images": Payload(marker)}, data.cache_path(cfg))
+
+    assert "cannot read the prepared dataset" in load_error(cfg)
+    assert not marker.exists()
+
+
+class Payload:
+    """Unpickling this runs code: it writes `marker`."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+def test_the_real_command_names_a_truncated_file_in_one_line(tiny_root, tmp_path):
+    path = raw_dir(tiny_root) / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:1000])
+
+    result = run_cli(*tiny_overrides(tiny_root), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+
+    assert result.returncode == 2
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path} is corrupt (truncated: 1000 bytes"), lines
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,129 @@
+"""Every bad override or config value: one line naming the key, the value and what is allowed, exit 2, no traceback."""
+
+import os
+import sys
+
+import pytest
+from conftest import compose_cfg, run_cli, tiny_overrides
+from hydra.errors import ConfigCompositionException
+
+from mlp_exp import cli
+from mlp_exp.config import ConfigError, Device, check
+from mlp_exp.train import pick_device
+
+
+def run_main(monkeypatch, capsys, *args):
+    """`python -m mlp_exp ARGS` in this process: (exit code, stdout lines, stderr lines)."""
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    out, err = capsys.readouterr()
+    return exit_.value.code, out.splitlines(), err.splitlines()
+
+
+# Errors Hydra finds while composing the config, before anything runs.
+COMPOSE_ERRORS = [
+    ("lr=abc", "lr=abc is not allowed: use a number"),
+    ("lr=", "lr='' is not allowed: use a number"),
+    ("epochs=1.5", "epochs=1.5 is not allowed: use an int"),
+    ("batch_size=big", "batch_size=big is not allowed: use an int"),
+    ("init_scale=[1]", "init_scale=[1] is not allowed: use a number"),
+    ("activation=swish", "activation=swish is not allowed: use one of relu, sigmoid, tanh, gelu, leaky_relu"),
+    ("device=tpu", "device=tpu is not allowed: use one of auto, cpu, cuda"),
+    ("optimizer=rmsprop", "optimizer=rmsprop is not allowed: use one of adam, adamw, momentum, sgd"),
+    ("optimizer.name=rmsprop", "optimizer.name=rmsprop is not allowed: use one of sgd, adam, adamw"),
+    ("dataset=cifar", "dataset=cifar is not allowed: use one of fashion_mnist, kmnist, mnist"),
+    ("dataset.name=cifar", "dataset.name=cifar is not allowed: use one of fashion_mnist, mnist, kmnist"),
+    ("dataset.download=maybe", "dataset.download=maybe is not allowed: use true or false"),
+    ("experiment=nope", "experiment=nope is not allowed: use one of d2l_baseline, deeper"),
+    ("hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
+    ("momentum=0.9", "momentum=0.9 is not allowed: mlp_exp has no key momentum; did you mean optimizer.momentum?"),
+    ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
+    ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
+]
+
+
+@pytest.mark.parametrize("override, message", COMPOSE_ERRORS)
+def test_a_bad_override_is_one_line_naming_key_value_and_what_is_allowed(
+    override, message, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    code, out, err = run_main(monkeypatch, capsys, override, f"hydra.run.dir={tmp_path / 'run'}")
+
+    assert code == 2
+    assert out == [] and len(err) == 1 and err[0].startswith(f"error: {message}")
+    assert not (tmp_path / "run").exists()  # rejected before a run dir was made
+    assert "HYDRA_FULL_ERROR" not in os.environ  # borrowed while Hydra ran, then given back
+
+
+@pytest.mark.parametrize("args", [["-m", "lr=0.1,abc"], ["--cfg", "job", "lr=abc"]])
+def test_sweeps_and_cfg_report_bad_overrides_the_same_way(args, monkeypatch, capsys, tmp_path):
+    code, _, err = run_main(monkeypatch, capsys, *args, f"hydra.sweep.dir={tmp_path}")
+    assert code == 2 and err == ["error: lr=abc is not allowed: use a number"]
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no job ran
+
+
+def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "lr=0.1,0.05")
+    assert code == 2 and len(err) == 1 and "lr=0.1,0.05" in err[0] and "add -m to sweep" in err[0]
+
+
+def test_hydra_full_error_still_gives_the_full_traceback(monkeypatch):
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", "lr=abc"])
+    with pytest.raises(ConfigCompositionException):
+        cli.main()
+    assert os.environ["HYDRA_FULL_ERROR"] == "1"
+
+
+def test_cfg_job_still_prints_the_config(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", "--cfg", "job", "lr=0.05"])
+    cli.main()
+    assert "lr: 0.05" in capsys.readouterr().out
+
+
+# Values of the right type that no run can use, and keys added with `+` or deleted with `~`: caught by `check`.
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("lr=inf", "lr=inf is not allowed: use a positive number"),
+        ("lr=nan", "lr=nan is not allowed: use a positive number"),
+        ("init_scale=inf", "init_scale=inf is not allowed: use a number >= 0"),
+        ("optimizer.weight_decay=nan", "optimizer.weight_decay=nan is not allowed: use a number >= 0"),
+        ("seed=18446744073709551616", "seed=18446744073709551616 is not allowed: use an int that fits in 64 bits"),
+        ("hiddens=[[64]]", "hiddens=[[64]] is not allowed: use a positive int"),
+        ("+hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
+        (
+            "+optimizer.betas=[0.9,0.99]",
+            "optimizer.betas=[0.9, 0.99] is not allowed: mlp_exp has no key optimizer.betas",
+        ),
+        ("~hiddens", "hiddens is missing: every run needs it; drop the ~hiddens override"),
+    ],
+)
+def test_values_and_keys_no_run_can_use_are_named_by_check(override, message):
+    with pytest.raises(ConfigError) as error:
+        check(compose_cfg(override))
+    assert str(error.value).startswith(message)
+
+
+def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"^device=cuda is not allowed: no CUDA GPU is visible here; use device=cpu"):
+        pick_device(Device.cuda)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("lr=abc", "error: lr=abc is not allowed: use a number"),  # rejected by Hydra
+        ("hiddens=[]", "error: hiddens=[] is not allowed: use a positive int"),  # rejected by check, inside the job
+        ("+foo=1", "error: foo=1 is not allowed: mlp_exp has no key foo"),
+    ],
+)
+def test_the_real_command_says_it_in_one_line_and_exits_2(override, message, tiny_root, tmp_path):
+    result = run_cli(*tiny_overrides(tiny_root, override), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+
+    assert result.returncode == 2
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), lines
+    assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr

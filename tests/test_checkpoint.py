@@ -1,0 +1,127 @@
+"""Checkpoints hold tensors and plain data only, load with torch.load(weights_only=True), and refuse anything else."""
+
+import json
+import pickle
+
+import pytest
+import torch
+from conftest import run_cli, tiny_overrides
+from test_train import tiny_cfg
+
+from mlp_exp.checkpoint import FILE_NAME, CheckpointError
+from mlp_exp.train import train
+
+
+class Payload:
+    """What a doctored checkpoint could carry: unpickling it runs code (here: writes `marker`)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+def plain(value) -> bool:
+    """Tensors, numbers, strings, None, and lists, tuples and dicts of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(plain(v) for v in value)
+    return value is None or isinstance(value, (torch.Tensor, bool, int, float, str))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_each_epoch_leaves_a_checkpoint_of_tensors_and_plain_data(tiny_root, tmp_path, optimizer):
+    lr = "lr=0.01" if optimizer == "adam" else "lr=0.5"
+    metrics = train(tiny_cfg(tiny_root, f"optimizer={optimizer}", lr), tmp_path / "run")
+
+    state = torch.load(tmp_path / "run" / FILE_NAME, weights_only=True)
+
+    assert plain(state)
+    assert state["history"] == metrics["history"]  # the state after the last completed epoch
+    assert sorted(state["model"]) == ["W1", "W2", "b1", "b2"]
+    assert state["hparams"]["optimizer"] == ("adam" if optimizer == "adam" else "sgd")
+    assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")] == []  # no temporary file
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the pickle.dumps file
+@pytest.mark.parametrize(
+    "write, detail, unsafe_load",
+    [
+        (torch.save, "Unsupported global: GLOBAL exec", lambda path: torch.load(path, weights_only=False)),
+        (
+            lambda obj, path: path.write_bytes(pickle.dumps(obj)),
+            "Unsupported operand",  # pickle protocol 4's FRAME, refused before anything else
+            lambda path: pickle.loads(path.read_bytes()),
+        ),
+    ],
+    ids=["torch.save", "pickle.dumps"],
+)
+def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(tiny_root, tmp_path, write, detail, unsafe_load):
+    run_dir = tmp_path / "run"
+    train(tiny_cfg(tiny_root), run_dir)
+    path = run_dir / FILE_NAME
+    state = torch.load(path, weights_only=True)
+    marker = tmp_path / "code-ran"
+    state["history"].append(Payload(marker))  # someone else's checkpoint, doctored
+    write(state, path)
+
+    with pytest.raises(CheckpointError) as error:
+        train(tiny_cfg(tiny_root), run_dir, resume=True)
+
+    assert str(error.value).startswith(f"refusing to load {path}: it holds pickled Python objects")
+    assert f"({detail}" in str(error.value) and "\n" not in str(error.value)
+    assert not marker.exists()
+    unsafe_load(path)  # the payload is live: an unsafe load runs it
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda path: path.write_bytes(path.read_bytes()[:1000]), "cannot read"),
+        (lambda path: path.write_bytes(b""), "cannot read"),
+        (lambda path: torch.save([torch.zeros(3)], path), "is not an mlp_exp checkpoint"),
+        (lambda path: torch.save({"model": {}, "format": 99}, path), "is not an mlp_exp checkpoint"),
+    ],
+    ids=["truncated", "empty", "a-list", "other-format"],
+)
+def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_path, damage, message):
+    run_dir = tmp_path / "run"
+    train(tiny_cfg(tiny_root), run_dir)
+    damage(run_dir / FILE_NAME)
+
+    with pytest.raises(CheckpointError) as error:
+        train(tiny_cfg(tiny_root), run_dir, resume=True)
+
+    assert message in str(error.value) and str(run_dir / FILE_NAME) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, tmp_path):
+    train(tiny_cfg(tiny_root, "hiddens=16"), tmp_path / "theirs")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / FILE_NAME).write_bytes((tmp_path / "theirs" / FILE_NAME).read_bytes())
+
+    with pytest.raises(CheckpointError, match=r"belongs to a different run \(hiddens '16' in the checkpoint, '32'"):
+        train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
+
+
+def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*tiny_overrides(tiny_root, "epochs=2"), f"hydra.run.dir={run_dir}", cwd=tmp_path).returncode == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["status"] = "running"  # as a lost machine leaves it
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    marker = tmp_path / "code-ran"
+    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    torch.save({**state, "model": Payload(marker)}, run_dir / FILE_NAME)
+
+    result = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
+
+    assert result.returncode == 2
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: refusing to load {run_dir / FILE_NAME}")
+    assert "Traceback" not in result.stderr
+    assert not marker.exists()

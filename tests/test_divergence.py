@@ -1,0 +1,57 @@
+"""A NaN or infinite loss stops the run at that epoch, says `diverged`, keeps the epochs before, and exits 3."""
+
+import json
+
+from conftest import run_cli, tiny_overrides
+from test_train import hparams_plugin_data, read_events
+
+# On the tiny data set this loss is finite for two epochs and NaN in the third.
+DIVERGES_AT_EPOCH_3 = ("activation=leaky_relu", "lr=50", "epochs=6", "batch_size=100", "device=cpu")
+
+
+def strict_json(path):
+    """metrics.json as any JSON reader sees it: NaN and Infinity are not JSON."""
+
+    def refuse(constant):
+        raise ValueError(f"{path} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(*tiny_overrides(tiny_root, *DIVERGES_AT_EPOCH_3), f"hydra.run.dir={run_dir}", cwd=tmp_path)
+
+    assert result.returncode == 3
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert errors == [errors[0]] and errors[0].startswith("error: training diverged at epoch 3 (train loss nan)")
+    assert "Traceback" not in result.stderr
+
+    metrics = strict_json(run_dir / "metrics.json")
+    assert metrics["status"] == "diverged"
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    assert all(h["train_loss"] > 0 for h in metrics["history"][:2])
+    assert metrics["train_loss"] is None  # NaN, written as JSON's null
+
+    events = read_events(run_dir)
+    assert [e.step for e in events.Scalars("test/acc")] == [1, 2, 3]
+    assert hparams_plugin_data(events)["session_end_info"].session_end_info.status == 2  # STATUS_FAILURE
+
+
+def test_in_a_sweep_the_other_jobs_go_on(tiny_root, tmp_path):
+    result = run_cli(
+        "-m",
+        *tiny_overrides(tiny_root, *DIVERGES_AT_EPOCH_3),
+        "lr=50,0.1",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 3
+    assert result.stderr.splitlines()[-1].startswith("error: training diverged at epoch 3")
+    assert "Traceback" not in result.stderr
+    (diverged,) = (tmp_path / "sweep").glob("0_*")
+    (completed,) = (tmp_path / "sweep").glob("1_*")
+    assert strict_json(diverged / "metrics.json")["status"] == "diverged"
+    assert strict_json(completed / "metrics.json")["status"] == "completed"
+    assert strict_json(completed / "metrics.json")["epochs_done"] == 6

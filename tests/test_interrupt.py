@@ -1,0 +1,221 @@
+"""Ctrl-C, SIGTERM and crashes: the run dir keeps its records and the last completed epoch's checkpoint, and
+`python -m mlp_exp.resume` finishes the run with the numbers of a run that was never interrupted."""
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import run_cli, tiny_overrides, write_tiny_dataset
+from test_train import read_events, tiny_cfg, without_times
+
+from mlp_exp import checkpoint, interrupt, resume
+from mlp_exp import train as train_module
+from mlp_exp.checkpoint import FILE_NAME
+from mlp_exp.config import ConfigError
+from mlp_exp.train import train
+
+EPOCHS = 5
+
+
+def signal_during_epoch(monkeypatch, epoch, signum=signal.SIGINT):
+    """A real signal to this process while epoch `epoch` runs: after its training steps, before its records."""
+    calls = itertools.count(1)
+    evaluate = train_module.evaluate
+
+    def evaluate_then_signal(net, test_set):
+        if next(calls) == epoch:
+            os.kill(os.getpid(), signum)
+        return evaluate(net, test_set)
+
+    monkeypatch.setattr(train_module, "evaluate", evaluate_then_signal)
+
+
+def metrics_of(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def scalar_steps(run_dir):
+    events = read_events(run_dir)
+    return {tag: [e.step for e in events.Scalars(tag)] for tag in ("train/loss", "train/acc", "test/acc")}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_resuming_after_ctrl_c_gives_the_numbers_of_an_uninterrupted_run(tiny_root, tmp_path, monkeypatch, optimizer):
+    lr = ["lr=0.01"] if optimizer == "adam" else []
+    cfg = tiny_cfg(tiny_root, f"epochs={EPOCHS}", f"optimizer={optimizer}", *lr)
+    reference = train(cfg, tmp_path / "reference")
+
+    run_dir = tmp_path / "run"
+    signal_during_epoch(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, run_dir)
+
+    interrupted = metrics_of(run_dir)
+    assert interrupted["status"] == "interrupted" and interrupted["epochs_done"] == 2
+    assert torch.load(run_dir / FILE_NAME, weights_only=True)["history"] == interrupted["history"]
+    assert scalar_steps(run_dir)["test/acc"] == [1, 2]  # the event file was flushed
+
+    resumed = train(cfg, run_dir, resume=True)
+
+    assert resumed["status"] == "completed" and resumed == metrics_of(run_dir)
+    assert without_times(resumed) == without_times(reference)
+    assert all(steps == list(range(1, EPOCHS + 1)) for steps in scalar_steps(run_dir).values())  # no step twice
+
+
+def test_sigterm_is_recorded_like_ctrl_c(tiny_root, tmp_path, monkeypatch):
+    signal_during_epoch(monkeypatch, 2, signal.SIGTERM)
+    with pytest.raises(interrupt.Terminated), interrupt.sigterm_raises():
+        train(tiny_cfg(tiny_root), tmp_path / "run")
+    assert metrics_of(tmp_path / "run")["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # given back
+
+
+def test_a_run_interrupted_in_its_first_epoch_resumes_from_the_start(tiny_root, tmp_path, monkeypatch):
+    cfg = tiny_cfg(tiny_root)
+    reference = train(cfg, tmp_path / "reference")
+    signal_during_epoch(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / FILE_NAME).exists()
+
+    assert without_times(train(cfg, tmp_path / "run", resume=True)) == without_times(reference)
+
+
+def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_root, tmp_path, monkeypatch):
+    save = checkpoint.save
+
+    def signal_then_save(*args):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the epoch's records
+        save(*args)
+
+    monkeypatch.setattr(checkpoint, "save", signal_then_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(tiny_root), tmp_path / "run")
+
+    metrics = metrics_of(tmp_path / "run")
+    assert metrics["status"] == "interrupted" and metrics["epochs_done"] == 1
+    assert torch.load(tmp_path / "run" / FILE_NAME, weights_only=True)["history"] == metrics["history"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_a_crash_while_the_checkpoint_is_written_leaves_the_previous_one(tiny_root, tmp_path, monkeypatch):
+    cfg = tiny_cfg(tiny_root)
+    reference = train(cfg, tmp_path / "reference")
+    calls = itertools.count(1)
+    torch_save = torch.save
+
+    # The reference run prepared the data cache: every torch.save from here on writes a checkpoint.
+    def crash_in_the_second(state, f):
+        if next(calls) == 2:
+            f.write(b"PK\x03\x04 half a checkpoint")
+            raise OSError(28, "No space left on device")
+        torch_save(state, f)
+
+    monkeypatch.setattr(torch, "save", crash_in_the_second)
+    with pytest.raises(OSError, match="No space left"):
+        train(cfg, tmp_path / "run")
+    monkeypatch.undo()
+
+    state = torch.load(tmp_path / "run" / FILE_NAME, weights_only=True)
+    assert [h["epoch"] for h in state["history"]] == [1]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
+    assert without_times(train(cfg, tmp_path / "run", resume=True)) == without_times(reference)
+    # Epoch 2 was logged before the crash and again after the resume; TensorBoard shows it once.
+    assert all(steps == [1, 2, 3] for steps in scalar_steps(tmp_path / "run").values())
+
+
+def test_a_new_run_never_overwrites_a_run_dir(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    train(tiny_cfg(tiny_root), run_dir)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+
+    with pytest.raises(
+        ConfigError, match=rf"^{run_dir} already holds a run: continue it with `python -m mlp_exp.resume"
+    ):
+        train(tiny_cfg(tiny_root, "lr=0.1"), run_dir)
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+# The real command, stopped by real signals. Tiny data, one thread (steady epochs of a few ms on a busy machine),
+# and enough epochs that the run is still going when the test has seen two of them done.
+CLI_ARGS = ("hiddens=32", "batch_size=50", "epochs=100", "threads=1", "device=cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_tiny_dataset(root / "FashionMNIST" / "raw")
+    return root
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_data_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted") / "run"
+    result = run_cli(*tiny_overrides(tiny_data_root, *CLI_ARGS), f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return metrics_of(run_dir)
+
+
+def wait_for_epochs(run_dir, epochs, process):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if metrics_of(run_dir)["epochs_done"] >= epochs:
+                return
+        except (OSError, ValueError):  # not written yet
+            pass
+        time.sleep(0.01)
+    raise AssertionError(f"the run did not get to epoch {epochs} while running")
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
+    tiny_data_root, uninterrupted, tmp_path, signum, code
+):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlp_exp", *tiny_overrides(tiny_data_root, *CLI_ARGS), f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_epochs(run_dir, 2, process)
+    process.send_signal(signum)  # at whatever point of an epoch it happens to be
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == code
+    assert "Traceback" not in stderr
+    assert f"Resume it with: python -m mlp_exp.resume {run_dir}" in stdout
+    interrupted = metrics_of(run_dir)
+    assert interrupted["status"] == "interrupted" and 2 <= interrupted["epochs_done"] < 100
+    assert torch.load(run_dir / FILE_NAME, weights_only=True)["history"] == interrupted["history"]
+    assert scalar_steps(run_dir)["test/acc"] == list(range(1, interrupted["epochs_done"] + 1))
+
+    resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming after epoch {interrupted['epochs_done']}:" in resumed.stdout
+    final = metrics_of(run_dir)
+    assert final["status"] == "completed" and without_times(final) == without_times(uninterrupted)
+    assert scalar_steps(run_dir)["test/acc"] == list(range(1, 101))
+    assert f"Resuming after epoch {interrupted['epochs_done']}:" in (run_dir / "mlp_exp.log").read_text()
+
+    again = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert again.returncode == 0 and "completed all its 100 epochs: nothing to resume" in again.stdout
+
+
+def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {tmp_path} is not a run dir of mlp_exp: it has no .hydra/config.yaml and hydra.yaml"
+    ]
