@@ -140,7 +140,7 @@ def test_confusion_matrix_rows_are_the_true_classes_and_show_each_class_accuracy
     (ax, *_) = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a (67%)", "b (100%)", "c (0%)"]
     assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "2", "2"]  # non-zero cells only
-    assert "test accuracy 0.667 of 6 images" in ax.get_title()
+    assert "test accuracy 0.667 on 6 images" in ax.get_title()
 
 
 def test_first_layer_units_show_each_units_weights_as_a_28x28_tile_red_positive_blue_negative():
