@@ -129,7 +129,7 @@ def log_histogram(writer: SummaryWriter, tag: str, values: torch.Tensor, step: i
     if not flat.size:
         return
     counts, edges = np.histogram(flat, bins=HISTOGRAM_BINS)
-    sum_squares = np.square(flat).sum(dtype=np.float64)
+    sum_squares = np.square(flat, dtype=np.float64).sum()  # float32 squares of blown-up weights overflow
     # TensorBoard reads each bucket's right edge; the first bucket's left edge is the min.
     writer.add_histogram_raw(
         tag, flat.min(), flat.max(), flat.size, flat.sum(dtype=np.float64), sum_squares, edges[1:], counts, step
