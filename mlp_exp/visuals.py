@@ -86,19 +86,29 @@ class Visuals:
             log_histogram(self.writer, f"params/{name}", param, epoch)
             if param.grad is not None:
                 log_histogram(self.writer, f"grads/{name}", param.grad, epoch)
-
         if final or (self.cfg.every and epoch % self.cfg.every == 0):
-            n = min(self.cfg.predictions, len(test_set))
-            images = test_set.images[:n].cpu().numpy()  # (n, 784) uint8
-            labels, predicted = test_set.labels[:n].cpu().numpy(), y_pred[:n].cpu().numpy()  # (n,) each
-            predictions = predictions_picture(images, labels, predicted, self.classes, epoch)
-            self._save(picture_png(predictions), "predictions", "test/predictions", epoch)
-            confusion_png = figure_png(confusion_figure(confusion, self.classes, epoch))
-            self._save(confusion_png, "confusion_matrix", "test/confusion_matrix", epoch)
-            write_confusion_csv(self.run_dir / "confusion_matrix.csv", confusion, self.classes)
-            self._save(picture_png(units_picture(net.W1, epoch)), "first_layer_weights", "params/W1_units", epoch)
-            self._save(figure_png(learning_curves_figure(history)), "learning_curves")
+            self._draw(epoch, net, test_set, y_pred, confusion, history)
         self.writer.flush()
+
+    def _draw(
+        self,
+        epoch: int,
+        net: MLP,
+        test_set: Split,
+        y_pred: torch.Tensor,
+        confusion: np.ndarray,
+        history: list[dict[str, float]],
+    ) -> None:
+        n = min(self.cfg.predictions, len(test_set))
+        images = test_set.images[:n].cpu().numpy()  # (n, 784) uint8
+        labels, predicted = test_set.labels[:n].cpu().numpy(), y_pred[:n].cpu().numpy()  # (n,) each
+        predictions = predictions_picture(images, labels, predicted, self.classes, epoch)
+        self._save(picture_png(predictions), "predictions", "test/predictions", epoch)
+        confusion_png = figure_png(confusion_figure(confusion, self.classes, epoch))
+        self._save(confusion_png, "confusion_matrix", "test/confusion_matrix", epoch)
+        write_confusion_csv(self.run_dir / "confusion_matrix.csv", confusion, self.classes)
+        self._save(picture_png(units_picture(net.W1, epoch)), "first_layer_weights", "params/W1_units", epoch)
+        self._save(figure_png(learning_curves_figure(history)), "learning_curves")
 
     def _save(self, png: bytes, name: str, tag: str | None = None, epoch: int | None = None) -> None:
         """`<run dir>/<name>.png`, and, given a tag, the same PNG as a TensorBoard image at step `epoch`."""
