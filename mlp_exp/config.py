@@ -13,7 +13,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, get_type_hints
 
@@ -72,6 +72,16 @@ class OptimizerConfig:
 
 
 @dataclass
+class VisualsConfig:
+    # False: only the scalars and metrics.json; no histograms, images or PNGs (see mlp_exp/visuals.py).
+    enabled: bool = True
+    # Draw the figures (predictions, confusion matrix, ...) every k epochs as well as at the end; 0: at the end only.
+    every: int = 0
+    # How many test images the predictions grid shows: the first ones of the test set, the same in every run.
+    predictions: int = 24
+
+
+@dataclass
 class Config:
     dataset: DatasetConfig = MISSING
     optimizer: OptimizerConfig = MISSING
@@ -89,6 +99,7 @@ class Config:
     device: Device = Device.auto
     # Intra-op CPU threads; 0 keeps torch's default (one per core).
     threads: int = 0
+    visuals: VisualsConfig = field(default_factory=VisualsConfig)
 
 
 def register() -> None:
@@ -138,6 +149,8 @@ def check(cfg: DictConfig) -> None:
         ("threads", cfg.threads >= 0, "0 (torch's default) or a positive int"),
         ("optimizer.momentum", 0 <= cfg.optimizer.momentum < 1, "a number in [0, 1)"),
         ("optimizer.weight_decay", 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
+        ("visuals.every", cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
+        ("visuals.predictions", cfg.visuals.predictions > 0, "a positive int, e.g. visuals.predictions=24"),
     ]
     for key, ok, allowed in rules:
         if not ok:

@@ -22,6 +22,7 @@ from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widt
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, make_optimizer
 from mlp_exp.tracking import Tracker
+from mlp_exp.visuals import Visuals
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +82,11 @@ def train_epoch(
 
 
 @torch.inference_mode()
-def evaluate(net: MLP, test_set: data.Split) -> float:
+def predict(net: MLP, images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, 784) -> the predicted class of each (N,)."""
     net.eval()
-    correct = 0
-    for start in range(0, len(test_set), EVAL_CHUNK):
-        X = as_float(test_set.images[start : start + EVAL_CHUNK])  # (chunk, 784)
-        y = test_set.labels[start : start + EVAL_CHUNK]  # (chunk,)
-        correct += (net(X).argmax(dim=1) == y).sum().item()
-    return correct / len(test_set)
+    chunks = (as_float(images[start : start + EVAL_CHUNK]) for start in range(0, len(images), EVAL_CHUNK))
+    return torch.cat([net(X).argmax(dim=1) for X in chunks])  # X: (chunk, 784)
 
 
 def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any]:
@@ -139,6 +137,7 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
+    visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
     status = "interrupted"  # what the records say if anything below is cut short
     try:
         for epoch in range(len(done) + 1, cfg.epochs + 1):
@@ -147,7 +146,8 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
                 total=len(train_set), desc=f"epoch {epoch}/{cfg.epochs}", unit="ex", leave=False, disable=None
             ) as progress:
                 train_loss, train_acc = train_epoch(net, loss, optimizer, train_set, cfg.batch_size, shuffle, progress)
-            test_acc = evaluate(net, test_set)
+            y_pred = predict(net, test_set.images)  # (N_test,)
+            test_acc = (y_pred == test_set.labels).sum().item() / len(test_set)
             epoch_s = time.perf_counter() - started
             record = {
                 "epoch": epoch,
@@ -177,6 +177,8 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
                     f"training diverged at epoch {epoch} (train loss {train_loss}); "
                     f"lower the learning rate (lr={cfg.lr}) or init_scale={cfg.init_scale}"
                 )
+            if visuals:
+                visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
         status = "completed"
     finally:
         with interrupt.deferred():

@@ -85,6 +85,8 @@ def test_unknown_group_options_fail_while_composing(override):
         ("batch_size=-1", "batch_size"),
         ("threads=-1", "threads"),
         ("optimizer.momentum=1.5", "optimizer.momentum"),
+        ("visuals.every=-1", "visuals.every"),
+        ("visuals.predictions=0", "visuals.predictions"),
     ],
 )
 def test_values_no_run_can_use_are_rejected_with_the_key_named(override, key):

@@ -26,14 +26,14 @@ EPOCHS = 5
 def signal_during_epoch(monkeypatch, epoch, signum=signal.SIGINT):
     """A real signal to this process while epoch `epoch` runs: after its training steps, before its records."""
     calls = itertools.count(1)
-    evaluate = train_module.evaluate
+    predict = train_module.predict
 
-    def evaluate_then_signal(net, test_set):
+    def predict_then_signal(net, images):
         if next(calls) == epoch:
             os.kill(os.getpid(), signum)
-        return evaluate(net, test_set)
+        return predict(net, images)
 
-    monkeypatch.setattr(train_module, "evaluate", evaluate_then_signal)
+    monkeypatch.setattr(train_module, "predict", predict_then_signal)
 
 
 def metrics_of(run_dir):

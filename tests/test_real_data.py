@@ -16,3 +16,5 @@ def test_one_epoch_of_the_default_config_learns_real_fashion_mnist(real_fashion_
     assert metrics["status"] == "completed"
     assert metrics["test_acc"] > 0.75
     assert 0.3 < metrics["train_loss"] < 1.5  # d2l's first epoch: about 1.0
+    counts = [row.split(",")[1:] for row in (tmp_path / "run" / "confusion_matrix.csv").read_text().splitlines()[1:]]
+    assert sum(int(n) for row in counts for n in row) == 10_000

@@ -1,0 +1,51 @@
+"""`python -m mlp_exp --help`: every knob with its true default, the groups with their options, working examples."""
+
+import re
+
+import pytest
+import yaml
+from conftest import compose_cfg, run_cli
+from omegaconf import OmegaConf
+
+
+@pytest.fixture(scope="module")
+def help_run(tmp_path_factory):
+    # PYTHONPROFILEIMPORTTIME lists every module imported on stderr: the help must not pay for torch.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPROFILEIMPORTTIME", "1")
+        return run_cli("--help", cwd=tmp_path_factory.mktemp("help"), timeout=60)
+
+
+def section(text, title):
+    return text.split(f"== {title}")[1].split("\n== ")[0]
+
+
+def test_help_exits_zero_without_importing_torch_or_matplotlib(help_run):
+    assert help_run.returncode == 0, help_run.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in help_run.stderr.splitlines() if "|" in line}
+    assert "hydra" in imported
+    assert not imported & {"torch", "matplotlib"}
+
+
+def test_help_lists_every_knob_with_its_default(help_run):
+    knobs = dict(re.findall(r"^  ([\w.]+)=(\S+) ", section(help_run.stdout, "Knobs"), re.MULTILINE))
+    default = OmegaConf.to_container(compose_cfg(), enum_to_str=True)
+    top_level = {key for key, value in default.items() if not isinstance(value, dict)}
+    assert top_level | {f"visuals.{key}" for key in default["visuals"]} <= set(knobs)
+    for key, shown in knobs.items():
+        assert yaml.safe_load(shown) == OmegaConf.select(OmegaConf.create(default), key), key
+
+
+def test_help_lists_the_groups_with_their_options(help_run):
+    groups = section(help_run.stdout, "Config groups")
+    assert "dataset: fashion_mnist, kmnist, mnist" in groups
+    assert "optimizer: adam, adamw, momentum, sgd" in groups
+    assert "experiment: d2l_baseline, deeper" in groups
+
+
+def test_help_examples_are_commands_that_compose(help_run):
+    examples = re.findall(r"^  python -m mlp_exp(.*?)(?:  |$)", section(help_run.stdout, "Examples"), re.MULTILINE)
+    assert len(examples) >= 5
+    for args in examples:
+        overrides = [arg.split(",")[0] for arg in args.split() if arg != "-m"]  # a sweep's first job
+        compose_cfg(*overrides)
