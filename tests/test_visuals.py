@@ -104,7 +104,10 @@ def test_the_switch_turns_the_pictures_off_and_leaves_the_numbers_alone(tiny_run
     run_dir = tmp_path / "run"
     metrics = train(tiny_cfg(tiny_root, "visuals.enabled=false"), run_dir)
 
-    assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("events.")) == ["metrics.json"]
+    assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("events.")) == [
+        "checkpoint.pt",
+        "metrics.json",
+    ]
     tags = read_all_events(run_dir).Tags()
     assert tags["images"] == [] and tags["histograms"] == []
     assert not [tag for tag in tags["scalars"] if tag.startswith("test_acc_by_class/")]
