@@ -6,6 +6,7 @@ Exit codes: 0 done; 2 a config, data or checkpoint problem (one line says which 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -44,6 +45,9 @@ def train_reporting(cfg: DictConfig, run_dir: Path, resume: bool = False, multir
     # Imported here, not at the top: torch costs ~2 s, which `--help` and a rejected override should not pay.
     from mlp_exp.train import train
 
+    # torch's import leaves about a million objects; frozen, the garbage collector stops walking them in its
+    # full passes and at interpreter exit, which saves about 0.4 s of every run's wall time.
+    gc.freeze()
     try:
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)

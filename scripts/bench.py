@@ -20,6 +20,7 @@ before the first step), and the wall time and peak RSS of a whole default run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -102,7 +103,7 @@ class SeedNotebookPipeline:
             self.updater.zero_grad()
             l.mean().backward()
             self.updater.step()
-            metric[0] += float(l.sum())
+            metric[0] += l.sum().item()  # d2l: float(l.sum()), which newer torch warns about
             metric[1] += float((y_hat.argmax(axis=1) == y).sum())
             metric[2] += y.numel()
         # d2l.evaluate_accuracy
@@ -177,18 +178,22 @@ def startup_seconds(run_dir: Path) -> float:
 
 def whole_run(run_dir: Path, epochs: int) -> tuple[float, float, float]:
     """(wall seconds, peak RSS in MB, final test accuracy) of one `python -m mlp_exp` run."""
-    import json
-
-    started = time.perf_counter()
-    process = launch(f"epochs={epochs}", f"hydra.run.dir={run_dir}")
-    process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, not all children's
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"mlp_exp exited with {process.returncode}")
+    # A small parent reports its child's peak RSS: a child forked from this big process would count the
+    # pages it shares with it until its exec.
+    measure = (
+        "import resource, subprocess, sys, time; started = time.perf_counter(); "
+        "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+        "print(code, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    command = [sys.executable, "-m", "mlp_exp", "device=cpu", f"epochs={epochs}", f"hydra.run.dir={run_dir}"]
+    output = subprocess.run(
+        [sys.executable, "-c", measure, *command], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    code, wall, rss_kb = output.stdout.split()
+    if code != "0":
+        raise RuntimeError(f"mlp_exp exited with {code}")
     test_acc = json.loads((run_dir / "metrics.json").read_text())["test_acc"]
-    return wall, usage.ru_maxrss / 1024, test_acc
+    return float(wall), int(rss_kb) / 1024, test_acc
 
 
 def cpu_name() -> str:
