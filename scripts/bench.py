@@ -1,6 +1,6 @@
 """Benchmark: mlp_exp's training loop against the seed notebook's pipeline and the matmul floor.
 
-    .venv/bin/python scripts/bench.py            # the full table (about 2 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py            # the full table (about 3 minutes on 2 cores)
     .venv/bin/python scripts/bench.py --quick    # a smoke run (about 30 s)
 
 Per repeat it times one epoch of each pipeline in turn, (a) then (b) then (c), so drift of the machine's speed
@@ -14,7 +14,8 @@ their test accuracies must agree within seed noise.
 (c) the floor: only the matrix multiplications an epoch needs (forward and backward of both layers for every
     training batch, forward for the test set), on the same shapes.
 Then, from subprocesses: start-up (launch of `python -m mlp_exp` to its "Training ..." line, printed just
-before the first step), and the wall time and peak RSS of a whole default run.
+before the first step), and the wall time and peak RSS of whole default runs, with the pictures
+(mlp_exp/visuals.py) and without them (`visuals.enabled=false`), alternating.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from mlp_exp.optim import Optimizer, make_optimizer
 from mlp_exp.train import NUM_INPUTS, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
-TARGETS = {"a/b": 15.0, "a/c": 1.5, "startup_s": 3.0, "run_s": 10.0, "rss_mb": 1000.0}
+TARGETS = {"a/b": 15.0, "a/c": 1.5, "startup_s": 3.0, "run_s": 10.0, "rss_mb": 1000.0, "visuals_pct": 10.0}
 
 
 def default_config():
@@ -176,7 +177,7 @@ def startup_seconds(run_dir: Path) -> float:
     return elapsed
 
 
-def whole_run(run_dir: Path, epochs: int) -> tuple[float, float, float]:
+def whole_run(run_dir: Path, epochs: int, *overrides: str) -> tuple[float, float, float]:
     """(wall seconds, peak RSS in MB, final test accuracy) of one `python -m mlp_exp` run."""
     # A small parent reports its child's peak RSS: a child forked from this big process would count the
     # pages it shares with it until its exec.
@@ -185,7 +186,15 @@ def whole_run(run_dir: Path, epochs: int) -> tuple[float, float, float]:
         "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
         "print(code, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    command = [sys.executable, "-m", "mlp_exp", "device=cpu", f"epochs={epochs}", f"hydra.run.dir={run_dir}"]
+    command = [
+        sys.executable,
+        "-m",
+        "mlp_exp",
+        "device=cpu",
+        f"epochs={epochs}",
+        f"hydra.run.dir={run_dir}",
+        *overrides,
+    ]
     output = subprocess.run(
         [sys.executable, "-c", measure, *command], cwd=REPO, capture_output=True, text=True, check=True
     )
@@ -206,7 +215,7 @@ def cpu_name() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10, help="epochs timed per pipeline (default 10)")
-    parser.add_argument("--quick", action="store_true", help="2 repeats, 1 start-up probe, a 2-epoch run")
+    parser.add_argument("--quick", action="store_true", help="2 repeats, 1 start-up probe, 2-epoch whole runs")
     args = parser.parse_args()
     repeats, probes, run_epochs = (2, 1, 2) if args.quick else (args.repeats, 3, None)
 
@@ -219,7 +228,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         startup = statistics.median(startup_seconds(Path(tmp) / f"probe{i}") for i in range(probes))
-        run_s, rss_mb, run_acc = whole_run(Path(tmp) / "run", run_epochs)
+        # Whole runs with and without the pictures (visuals), alternating; the medians give the pictures' share.
+        with_visuals, without_visuals = [], []
+        for i in range(probes):
+            with_visuals.append(whole_run(Path(tmp) / f"run{i}", run_epochs))
+            without_visuals.append(whole_run(Path(tmp) / f"plain{i}", run_epochs, "visuals.enabled=false"))
+        run_s = statistics.median(wall for wall, _, _ in with_visuals)
+        visuals_pct = 100 * (run_s / statistics.median(wall for wall, _, _ in without_visuals) - 1)
+        rss_mb = max(rss for _, rss, _ in with_visuals)
+        run_acc = with_visuals[0][2]
 
     rows = [
         ("(a) mlp_exp epoch: train + test eval", f"{median['a']:.3f} s", ""),
@@ -230,6 +247,7 @@ def main() -> None:
         ("start-up to first training step", f"{startup:.2f} s", f"<= {TARGETS['startup_s']:.0f} s"),
         (f"whole default run ({run_epochs} epochs), wall", f"{run_s:.2f} s", f"<= {TARGETS['run_s']:.0f} s"),
         ("whole default run, peak RSS", f"{rss_mb:.0f} MB", f"<= {TARGETS['rss_mb']:.0f} MB"),
+        ("pictures' share of the whole run", f"{visuals_pct:+.1f}%", f"<= {TARGETS['visuals_pct']:.0f}%"),
         (f"test acc after {repeats} epochs: (a) / (b)", f"{accuracy['a']:.4f} / {accuracy['b']:.4f}", "agree"),
         (f"test acc of the whole run ({run_epochs} epochs)", f"{run_acc:.4f}", ""),
     ]

@@ -27,6 +27,7 @@ def test_quick_benchmark_prints_every_measure_and_both_pipelines_learn_alike(rea
         "speed-up b/a",
         "start-up to first training step",
         "peak RSS",
+        "pictures' share",
     ):
         (value,) = [v for k, v in rows.items() if k.startswith(measure) or measure in k]
         assert re.search(r"\d", value)
