@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mlp_exp.config import ConfigError
 from mlp_exp.optim import Optimizer
 
 FILE_NAME = "checkpoint.pt"
@@ -33,6 +34,15 @@ ENTRIES = {
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot or must not be loaded; the message names the file and what to do."""
+
+
+def refuse_used_run_dir(run_dir: Path) -> None:
+    """A new run must not write into a dir that holds another run: its records and checkpoint would be lost."""
+    if (run_dir / FILE_NAME).exists():
+        raise ConfigError(
+            f"{run_dir} already holds a run: continue it with `python -m mlp_exp.resume {run_dir}`, "
+            "or choose another hydra.run.dir"
+        )
 
 
 def save(

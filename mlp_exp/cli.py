@@ -15,11 +15,13 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.sweep import threads_per_job
+from mlp_exp.config import ConfigError
+from mlp_exp.sweep import report_failed_sweep, threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -28,6 +30,20 @@ EXIT_DIVERGED = 3
 
 log = logging.getLogger("mlp_exp")
 config.register()
+
+
+class RefuseUsedRunDir(Callback):
+    """Listed under hydra.callbacks: Hydra writes .hydra/ into the run dir before the task starts, so a dir that
+    holds another run is refused here, before that, and the old run keeps the config its resume needs."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from mlp_exp.checkpoint import refuse_used_run_dir
+
+        try:
+            refuse_used_run_dir(Path(config.hydra.run.dir))
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -46,8 +62,10 @@ def train_reporting(cfg: DictConfig, run_dir: Path, resume: bool = False, multir
     from mlp_exp.train import train
 
     # torch's import leaves about a million objects; frozen, the garbage collector stops walking them in its
-    # full passes and at interpreter exit, which saves about 0.4 s of every run's wall time.
-    gc.freeze()
+    # full passes and at interpreter exit, which saves about 0.4 s of every run's wall time. Once per process:
+    # in a sequential sweep, a later freeze would also keep an earlier job's garbage for good.
+    if not gc.get_freeze_count():
+        gc.freeze()
     try:
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
@@ -75,7 +93,7 @@ def _exit_code(e: Exception) -> int | None:
 
     if isinstance(e, Diverged):
         return EXIT_DIVERGED
-    if isinstance(e, (config.ConfigError, DataError, CheckpointError)):
+    if isinstance(e, (ConfigError, DataError, CheckpointError)):
         return EXIT_USER_ERROR
     return None
 
@@ -94,6 +112,8 @@ def main() -> None:
         code = EXIT_USER_ERROR if message is not None else _exit_code(e)  # the latter: a failed job of a sweep
         if full_error == "1" or code is None:
             raise
+        if message is None:
+            report_failed_sweep()
         print(f"error: {message or e}", file=sys.stderr)
         sys.exit(code)
     finally:

@@ -10,6 +10,7 @@ file, only Hydra's record of it (.hydra/); it is listed as failed, with its erro
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import sys
@@ -24,7 +25,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.config import Config, ConfigError, flat_hparams
-from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS
+from mlp_exp.tracking import HPARAM_METRICS, METRICS_FILE, SESSION_STATUS
 
 EXIT_USER_ERROR = 2
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
@@ -72,8 +73,12 @@ def read_run(run_dir: Path, root: Path) -> Run:
     if "experiment" in records:  # its list keeps the run's order of the knobs (the session's map does not)
         order = [info.name for info in records["experiment"].experiment.hparam_infos]
         hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
-    end = records.get("session_end_info")
-    status = STATUS_OF_SESSION[end.session_end_info.status] if end else "running"
+    metrics_path = run_dir / METRICS_FILE
+    if metrics_path.exists():  # it has the last word: rewritten by a resume, unlike the first event file
+        status = json.loads(metrics_path.read_text())["status"]
+    else:
+        end = records.get("session_end_info")
+        status = STATUS_OF_SESSION[end.session_end_info.status] if end else "running"
     scalars = set(events.Tags()["scalars"])
     curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in HPARAM_METRICS if tag in scalars}
     return Run(_name(run_dir, root), status, hparams, curves)

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import II, MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 
 class ConfigError(ValueError):
@@ -66,7 +66,6 @@ class DatasetConfig:
 @dataclass
 class OptimizerConfig:
     name: OptimizerName = MISSING
-    lr: float = II("lr")
     momentum: float = 0.0
     weight_decay: float = 0.0
 

@@ -93,7 +93,8 @@ class Adam(Optimizer):
         p.addcdiv_(m, denominator, value=-self.lr / m_correction)
 
 
-def make_optimizer(cfg: OptimizerConfig, params: list[nn.Parameter]) -> Optimizer:
+def make_optimizer(cfg: OptimizerConfig, lr: float, params: list[nn.Parameter]) -> Optimizer:
+    """The optimizer `cfg` names, stepping by the run's top-level `lr`."""
     if cfg.name is OptimizerName.sgd:
-        return SGD(params, cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    return Adam(params, cfg.lr, weight_decay=cfg.weight_decay, decoupled=cfg.name is OptimizerName.adamw)
+        return SGD(params, lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return Adam(params, lr, weight_decay=cfg.weight_decay, decoupled=cfg.name is OptimizerName.adamw)

@@ -22,6 +22,9 @@ JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLau
 
 
 class SweepCallback(Callback):
+    # The sweep this process runs, for `report_failed_sweep`.
+    sweep_dir: Path | None = None
+
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
         # Jobs running side by side would each unpack or download a missing dataset into the same files
         # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
@@ -34,13 +37,21 @@ class SweepCallback(Callback):
         except DataError as e:
             log.error("error: %s", e)
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
-        sweep_dir = config.hydra.sweep.dir
+        sweep_dir = SweepCallback.sweep_dir = Path(config.hydra.sweep.dir)
         log.info("Sweep dir: %s (compare its jobs: python -m mlp_exp.compare %s)", sweep_dir, sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare
 
         compare.report(Path(config.hydra.sweep.dir))
+
+
+def report_failed_sweep() -> None:
+    """The comparison, after a sweep that ended on a failed job: Hydra then skips `on_multirun_end`."""
+    from mlp_exp import compare
+
+    if SweepCallback.sweep_dir is not None:
+        compare.report(SweepCallback.sweep_dir)
 
 
 def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:

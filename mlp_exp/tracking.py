@@ -22,10 +22,11 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 METRICS_FILE = "metrics.json"
 # Final values of these tags are the HParams dashboard's metric columns.
 HPARAM_METRICS = ("test/acc", "train/acc", "train/loss")
+# How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
+# TensorBoard keeps the first one it reads, so one here would hide the "completed" of a later resume.
 SESSION_STATUS = {
     "completed": api_pb2.STATUS_SUCCESS,
     "diverged": api_pb2.STATUS_FAILURE,
-    "interrupted": api_pb2.STATUS_UNKNOWN,  # the proto has no "aborted"; unknown is what TensorBoard shows for it
 }
 
 
@@ -77,8 +78,9 @@ class Tracker:
         self._write_metrics("running")
 
     def close(self, status: str) -> dict[str, Any]:
-        """Mark the run's end with `status` (completed, diverged, interrupted); returns metrics.json's content."""
-        self.writer.file_writer.add_summary(_session_end_summary(status))
+        """Mark the run's end with `status` (completed, diverged, interrupted, running); returns metrics.json's content."""
+        if status in SESSION_STATUS:
+            self.writer.file_writer.add_summary(_session_end_summary(status))
         self.writer.close()
         return self._write_metrics(status)
 

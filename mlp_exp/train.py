@@ -102,11 +102,8 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     check(cfg)
     device = pick_device(cfg.device)
     checkpoint_path = out_dir / checkpoint.FILE_NAME
-    if checkpoint_path.exists() and not resume:
-        raise ConfigError(
-            f"{out_dir} already holds a run: continue it with `python -m mlp_exp.resume {out_dir}`, "
-            "or choose another hydra.run.dir"
-        )
+    if not resume:
+        checkpoint.refuse_used_run_dir(out_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
@@ -115,7 +112,7 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     widths = [NUM_INPUTS, *hidden_widths(cfg.hiddens), len(cfg.dataset.classes)]
     net = MLP(widths[0], widths[1:-1], widths[-1], cfg.activation, cfg.init_scale)
     net.to(device)
-    optimizer = make_optimizer(cfg.optimizer, list(net.parameters()))
+    optimizer = make_optimizer(cfg.optimizer, cfg.lr, list(net.parameters()))
     loss = nn.CrossEntropyLoss()
     shuffle = torch.Generator().manual_seed(cfg.seed)
     hparams = flat_hparams(cfg)
@@ -138,7 +135,8 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     out_dir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
-    status = "interrupted"  # what the records say if anything below is cut short
+    # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
+    status = "running"
     try:
         for epoch in range(len(done) + 1, cfg.epochs + 1):
             started = time.perf_counter()
@@ -180,14 +178,16 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
             if visuals:
                 visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
         status = "completed"
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
+        status = "interrupted"
+        log.warning(
+            "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
+            len(tracker.history),
+            cfg.epochs,
+            out_dir,
+        )
+        raise
     finally:
         with interrupt.deferred():
             metrics = tracker.close(status)
-        if status == "interrupted":
-            log.warning(
-                "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
-                len(tracker.history),
-                cfg.epochs,
-                out_dir,
-            )
     return metrics

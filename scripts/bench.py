@@ -55,7 +55,7 @@ def default_config():
 def new_model(cfg) -> tuple[MLP, Optimizer]:
     torch.manual_seed(cfg.seed)
     net = MLP(NUM_INPUTS, [cfg.hiddens], len(cfg.dataset.classes), cfg.activation, cfg.init_scale)
-    return net, make_optimizer(cfg.optimizer, list(net.parameters()))
+    return net, make_optimizer(cfg.optimizer, cfg.lr, list(net.parameters()))
 
 
 class MlpExpPipeline:

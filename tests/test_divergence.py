@@ -50,6 +50,9 @@ def test_in_a_sweep_the_other_jobs_go_on(tiny_root, tmp_path):
     assert result.returncode == 3
     assert result.stderr.splitlines()[-1].startswith("error: training diverged at epoch 3")
     assert "Traceback" not in result.stderr
+    # Hydra skips the sweep's end after a failed job; the comparison is printed all the same.
+    table = result.stdout[result.stdout.index("2 runs under") :]
+    assert "diverged" in table and "completed" in table and (tmp_path / "sweep" / "compare.png").is_file()
     (diverged,) = (tmp_path / "sweep").glob("0_*")
     (completed,) = (tmp_path / "sweep").glob("1_*")
     assert strict_json(diverged / "metrics.json")["status"] == "diverged"

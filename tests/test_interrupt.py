@@ -12,9 +12,9 @@ import time
 import pytest
 import torch
 from conftest import run_cli, tiny_overrides, write_tiny_dataset
-from test_train import read_events, tiny_cfg, without_times
+from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 
-from mlp_exp import checkpoint, interrupt, resume
+from mlp_exp import checkpoint, compare, interrupt, resume
 from mlp_exp import train as train_module
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
@@ -66,6 +66,10 @@ def test_resuming_after_ctrl_c_gives_the_numbers_of_an_uninterrupted_run(tiny_ro
     assert resumed["status"] == "completed" and resumed == metrics_of(run_dir)
     assert without_times(resumed) == without_times(reference)
     assert all(steps == list(range(1, EPOCHS + 1)) for steps in scalar_steps(run_dir).values())  # no step twice
+    # TensorBoard's HParams tab and the compare table show the resumed run as completed, not interrupted.
+    session_end = hparams_plugin_data(read_events(run_dir))["session_end_info"].session_end_info
+    assert session_end.status == 1  # STATUS_SUCCESS
+    assert [run.status for run in compare.find_runs(run_dir)] == ["completed"]
 
 
 def test_sigterm_is_recorded_like_ctrl_c(tiny_root, tmp_path, monkeypatch):
@@ -128,6 +132,21 @@ def test_a_crash_while_the_checkpoint_is_written_leaves_the_previous_one(tiny_ro
     assert without_times(train(cfg, tmp_path / "run", resume=True)) == without_times(reference)
     # Epoch 2 was logged before the crash and again after the resume; TensorBoard shows it once.
     assert all(steps == [1, 2, 3] for steps in scalar_steps(tmp_path / "run").values())
+
+
+def test_the_real_command_refuses_a_run_dir_before_hydra_writes_into_it(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*tiny_overrides(tiny_root, "epochs=1"), f"hydra.run.dir={run_dir}", cwd=tmp_path).returncode == 0
+    before = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+
+    result = run_cli(*tiny_overrides(tiny_root, "epochs=1", "hiddens=7"), f"hydra.run.dir={run_dir}", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {run_dir} already holds a run: continue it with `python -m mlp_exp.resume {run_dir}`, "
+        "or choose another hydra.run.dir"
+    )
+    assert {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
 
 
 def test_a_new_run_never_overwrites_a_run_dir(tiny_root, tmp_path):

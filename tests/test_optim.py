@@ -33,7 +33,7 @@ def test_matches_torch_optim_over_several_steps(overrides, reference):
     cfg = compose_cfg("lr=0.1", *overrides.split())
     ours, grads = params_and_grads(0)
     theirs, _ = params_and_grads(0)
-    mine, torch_optimizer = make_optimizer(cfg.optimizer, ours), reference(theirs)
+    mine, torch_optimizer = make_optimizer(cfg.optimizer, cfg.lr, ours), reference(theirs)
     for step_grads in grads:
         for optimizer, params in ((mine, ours), (torch_optimizer, theirs)):
             optimizer.zero_grad()
@@ -47,13 +47,13 @@ def test_matches_torch_optim_over_several_steps(overrides, reference):
 def test_state_round_trips_so_a_restored_optimizer_continues_identically():
     cfg = compose_cfg("optimizer=adam", "lr=0.01")
     params, grads = params_and_grads(1)
-    optimizer = make_optimizer(cfg.optimizer, params)
+    optimizer = make_optimizer(cfg.optimizer, cfg.lr, params)
     for p, g in zip(params, grads[0], strict=True):
         p.grad = g
     optimizer.step()
     saved = optimizer.state_dict()
     copy = [torch.nn.Parameter(p.detach().clone()) for p in params]
-    restored = make_optimizer(cfg.optimizer, copy)
+    restored = make_optimizer(cfg.optimizer, cfg.lr, copy)
     restored.load_state_dict(saved)
     for opt, ps in ((optimizer, params), (restored, copy)):
         for p, g in zip(ps, grads[1], strict=True):
