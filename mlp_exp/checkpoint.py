@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mlp_exp.config import ConfigError
+from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
 
 FILE_NAME = "checkpoint.pt"
@@ -62,15 +63,10 @@ def save(
         "shuffle": shuffle.get_state(),
         "history": history,
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # still there only if writing failed
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def restore(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import logging
 import math
-import os
 import shutil
 import struct
 import zlib
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 
 from mlp_exp.config import DatasetConfig, DatasetName
+from mlp_exp.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,8 @@ def prepare(cfg: DatasetConfig) -> Path:
         "test_images": test_images,
         "test_labels": test_labels,
     }
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)  # atomic: parallel jobs or a crash never leave a half-written cache
+    with atomic_write(path) as tmp:
+        torch.save(blob, tmp)
     log.info("Prepared %s from %s into %s", cfg.name.name, raw_dir, path)
     return path
 
@@ -149,19 +148,16 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
 
 def _unpack(gz_path: Path, path: Path) -> None:
     """gunzip into a temporary file first: a corrupt archive or a crash never leaves a partial file at `path`."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with gzip.open(gz_path, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        _idx_shape(tmp)
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            with gzip.open(gz_path, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            _idx_shape(tmp)
     except (OSError, EOFError, zlib.error, ValueError) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(
             f"{gz_path} is corrupt ({_one_line(e)}); replace it with a good copy, "
             "or set dataset.system_dir=null to download the data instead"
         ) from e
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_raw_files(raw_dir: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+from mlp_exp.files import atomic_write
 
 METRICS_FILE = "metrics.json"
 # Final values of these tags are the HParams dashboard's metric columns.
@@ -32,9 +33,8 @@ SESSION_STATUS = {
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Readers (a watching script, a sweep's compare) never see a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_finite_or_null(data), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(_finite_or_null(data), indent=2, allow_nan=False) + "\n")
 
 
 def _finite_or_null(data: Any) -> Any:

@@ -1,0 +1,23 @@
+"""Files written so that no reader, parallel job or crash ever sees one half-written."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yields a temporary path beside `path`; once the block has written it, it replaces `path` in one rename.
+
+    If the block fails, `path` is left as it was and the temporary file is removed. The process id in the
+    temporary name keeps parallel jobs preparing the same file from writing into each other's.
+    """
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
