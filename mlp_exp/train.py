@@ -107,6 +107,12 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
+    num_classes = int(train_set.labels.max()) + 1
+    if len(cfg.dataset.classes) != num_classes:
+        raise ConfigError(
+            f"dataset.classes has {len(cfg.dataset.classes)} names but {cfg.dataset.name.name} has {num_classes} "
+            "classes: give one name per class, in label order"
+        )
 
     torch.manual_seed(cfg.seed)
     widths = [NUM_INPUTS, *hidden_widths(cfg.hiddens), len(cfg.dataset.classes)]

@@ -127,3 +127,15 @@ def test_the_real_command_says_it_in_one_line_and_exits_2(override, message, tin
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(message), lines
     assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr
+
+
+def test_class_names_that_do_not_match_the_data_are_named_once_the_data_is_read(tiny_root, tmp_path):
+    result = run_cli(
+        *tiny_overrides(tiny_root, "dataset.classes=[a,b]"), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
+    )
+
+    assert result.returncode == 2
+    assert result.stdout.splitlines()[-1] == (
+        "error: dataset.classes has 2 names but fashion_mnist has 10 classes: give one name per class, in label order"
+    )
+    assert "Traceback" not in result.stderr
