@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlp_exp.config import ConfigError
+from mlp_exp.config import ConfigError, first_line
 from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
 
@@ -96,7 +96,7 @@ def restore(
         optimizer.load_state_dict(state["optimizer"])
         shuffle.set_state(state["shuffle"].cpu())  # a generator state is a CPU tensor, wherever the run is
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{path} does not fit this run's network ({_first_line(e)}); delete it") from e
+        raise CheckpointError(f"{path} does not fit this run's network ({first_line(e)}); delete it") from e
     return state["history"]
 
 
@@ -112,7 +112,7 @@ def _load(path: Path, device: torch.device) -> dict[str, Any]:
         ) from e
     except Exception as e:
         raise CheckpointError(
-            f"cannot read {path} ({_first_line(e)}); restore it from a copy, or delete it to train the run from epoch 1"
+            f"cannot read {path} ({first_line(e)}); restore it from a copy, or delete it to train the run from epoch 1"
         ) from e
     if (
         not isinstance(state, dict)
@@ -121,8 +121,3 @@ def _load(path: Path, device: torch.device) -> dict[str, Any]:
     ):
         raise CheckpointError(f"{path} is not an mlp_exp checkpoint (format {FORMAT}); delete it or use the right file")
     return state
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

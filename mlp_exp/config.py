@@ -25,6 +25,12 @@ class ConfigError(ValueError):
     """A config value the user chose that cannot run; the message names the key, the value and the fix."""
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's message cut to its first line (its type's name if it has none), for one-line errors."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 # OmegaConf 2.3 checks Enums, not typing.Literal, so each choice list is an Enum.
 class Activation(Enum):
     relu = "relu"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from mlp_exp.config import DatasetConfig, DatasetName
+from mlp_exp.config import DatasetConfig, DatasetName, first_line
 from mlp_exp.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def load(cfg: DatasetConfig) -> tuple[Split, Split]:
         )
     except Exception as e:
         raise DataError(
-            f"cannot read the prepared dataset {path} ({_one_line(e)}); delete it, and the next run rebuilds it"
+            f"cannot read the prepared dataset {path} ({first_line(e)}); delete it, and the next run rebuilds it"
         ) from e
 
 
@@ -138,7 +138,7 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
                 _torchvision_dataset(cfg, train=train, download=True)
             return raw_dir
         except (RuntimeError, OSError) as e:  # torchvision's "error downloading", or a URLError (an OSError)
-            tried[-1] += f" ({type(e).__name__}: {_one_line(e)})"
+            tried[-1] += f" ({type(e).__name__}: {first_line(e)})"
 
     fixes = f"put the four IDX files in {raw_dir}, or allow the download with internet access"
     if cfg.name is DatasetName.fashion_mnist:
@@ -155,7 +155,7 @@ def _unpack(gz_path: Path, path: Path) -> None:
             _idx_shape(tmp)
     except (OSError, EOFError, zlib.error, ValueError) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(
-            f"{gz_path} is corrupt ({_one_line(e)}); replace it with a good copy, "
+            f"{gz_path} is corrupt ({first_line(e)}); replace it with a good copy, "
             "or set dataset.system_dir=null to download the data instead"
         ) from e
 
@@ -196,10 +196,6 @@ def _idx_shape(path: Path) -> tuple[int, ...]:
             f"{'truncated' if size < announced else 'too long'}: {size} bytes, its header announces {announced}"
         )
     return shape
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _torchvision_dataset(cfg: DatasetConfig, train: bool, download: bool):

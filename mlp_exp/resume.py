@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import EXIT_DIVERGED, EXIT_USER_ERROR, train_reporting
-from mlp_exp.config import Config, ConfigError
+from mlp_exp.config import Config, ConfigError, first_line
 from mlp_exp.tracking import METRICS_FILE
 
 
@@ -33,7 +33,7 @@ def load_run_config(run_dir: Path) -> DictConfig:
     except OmegaConfBaseException as e:
         raise ConfigError(f"{path}: {config_errors.one_line(e, [])}") from e
     except Exception as e:  # a file that is not YAML at all
-        raise ConfigError(f"cannot read {path} ({str(e).splitlines()[0]}); restore it from a copy") from e
+        raise ConfigError(f"cannot read {path} ({first_line(e)}); restore it from a copy") from e
 
 
 def _status(run_dir: Path) -> str | None:
