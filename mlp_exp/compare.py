@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.config import Config, ConfigError, flat_hparams
+from mlp_exp.resume import load_run_config
 from mlp_exp.tracking import HPARAM_METRICS, METRICS_FILE, SESSION_STATUS
 
 EXIT_USER_ERROR = 2
@@ -97,9 +96,8 @@ def _as_recorded(value: Any) -> Any:
 def read_failed_job(job_dir: Path, root: Path) -> Run:
     hydra_dir = job_dir / ".hydra"
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(hydra_dir / "config.yaml"))
-        hparams = {key: _as_recorded(value) for key, value in flat_hparams(cfg).items()}
-    except (OSError, ConfigError, OmegaConfBaseException):
+        hparams = {key: _as_recorded(value) for key, value in flat_hparams(load_run_config(job_dir)).items()}
+    except ConfigError:
         # A value no run can use (hiddens=0) fails flat_hparams too: show what the job was given instead.
         overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if hydra_dir.is_dir() else []
         given = (override.partition("=") for override in overrides or [])

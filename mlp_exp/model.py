@@ -64,9 +64,9 @@ class MLP(nn.Module):
         super().__init__()
         self.num_inputs = num_inputs
         self.activation = ACTIVATIONS[activation]
-        widths = [num_inputs, *hiddens, num_outputs]
-        self.num_layers = len(widths) - 1
-        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(widths), start=1):
+        self.widths = [num_inputs, *hiddens, num_outputs]
+        self.num_layers = len(self.widths) - 1
+        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(self.widths), start=1):
             self.register_parameter(f"W{layer}", nn.Parameter(torch.randn(fan_in, fan_out) * init_scale))
             self.register_parameter(f"b{layer}", nn.Parameter(torch.zeros(fan_out)))
 

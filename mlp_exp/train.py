@@ -81,6 +81,14 @@ def train_epoch(
     return loss_sum.item() / n, correct.item() / n
 
 
+def new_net(cfg: DictConfig, device: torch.device) -> tuple[MLP, Optimizer]:
+    """The network `cfg` describes, its weights drawn from `cfg.seed`, and its optimizer."""
+    torch.manual_seed(cfg.seed)
+    net = MLP(NUM_INPUTS, hidden_widths(cfg.hiddens), len(cfg.dataset.classes), cfg.activation, cfg.init_scale)
+    net.to(device)
+    return net, make_optimizer(cfg.optimizer, cfg.lr, list(net.parameters()))
+
+
 @torch.inference_mode()
 def predict(net: MLP, images: torch.Tensor) -> torch.Tensor:
     """uint8 images (N, 784) -> the predicted class of each (N,)."""
@@ -114,11 +122,7 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
             "classes: give one name per class, in label order"
         )
 
-    torch.manual_seed(cfg.seed)
-    widths = [NUM_INPUTS, *hidden_widths(cfg.hiddens), len(cfg.dataset.classes)]
-    net = MLP(widths[0], widths[1:-1], widths[-1], cfg.activation, cfg.init_scale)
-    net.to(device)
-    optimizer = make_optimizer(cfg.optimizer, cfg.lr, list(net.parameters()))
+    net, optimizer = new_net(cfg, device)
     loss = nn.CrossEntropyLoss()
     shuffle = torch.Generator().manual_seed(cfg.seed)
     hparams = flat_hparams(cfg)
@@ -129,7 +133,7 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     log.info(
         "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
         f"Resuming after epoch {len(done)}:" if resume else "Training",
-        "-".join(map(str, widths)),
+        "-".join(map(str, net.widths)),
         cfg.activation.name,
         cfg.dataset.name.name,
         len(train_set),

@@ -38,11 +38,10 @@ from tqdm import tqdm
 
 from mlp_exp import config, data
 from mlp_exp.cli import CONF_DIR
-from mlp_exp.model import MLP
-from mlp_exp.optim import Optimizer, make_optimizer
-from mlp_exp.train import NUM_INPUTS, predict, train_epoch
+from mlp_exp.train import NUM_INPUTS, new_net, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
+CPU = torch.device("cpu")
 TARGETS = {"a/b": 15.0, "a/c": 1.5, "startup_s": 3.0, "run_s": 10.0, "rss_mb": 1000.0, "visuals_pct": 10.0}
 
 
@@ -52,19 +51,13 @@ def default_config():
         return compose(config_name="config", overrides=["device=cpu"])
 
 
-def new_model(cfg) -> tuple[MLP, Optimizer]:
-    torch.manual_seed(cfg.seed)
-    net = MLP(NUM_INPUTS, [cfg.hiddens], len(cfg.dataset.classes), cfg.activation, cfg.init_scale)
-    return net, make_optimizer(cfg.optimizer, cfg.lr, list(net.parameters()))
-
-
 class MlpExpPipeline:
     """(a): mlp_exp's own loop."""
 
     def __init__(self, cfg):
         self.cfg = cfg
         self.train_set, self.test_set = data.load(cfg.dataset)
-        self.net, self.optimizer = new_model(cfg)
+        self.net, self.optimizer = new_net(cfg, CPU)
         self.loss = nn.CrossEntropyLoss()
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
 
@@ -91,7 +84,7 @@ class SeedNotebookPipeline:
         # d2l.get_dataloader_workers() is 4.
         self.train_iter = torch.utils.data.DataLoader(train, cfg.batch_size, shuffle=True, num_workers=4)
         self.test_iter = torch.utils.data.DataLoader(test, cfg.batch_size, shuffle=False, num_workers=4)
-        self.net, self.updater = new_model(cfg)
+        self.net, self.updater = new_net(cfg, CPU)
         self.loss = nn.CrossEntropyLoss(reduction="none")
 
     def epoch(self) -> float:
