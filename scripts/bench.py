@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from mlp_exp import config, data
 from mlp_exp.cli import CONF_DIR
-from mlp_exp.train import NUM_INPUTS, new_net, predict, train_epoch
+from mlp_exp.train import NUM_INPUTS, as_float, new_net, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -57,6 +57,7 @@ class MlpExpPipeline:
     def __init__(self, cfg):
         self.cfg = cfg
         self.train_set, self.test_set = data.load(cfg.dataset)
+        self.test_X = as_float(self.test_set.images)  # as train() does, once
         self.net, self.optimizer = new_net(cfg, CPU)
         self.loss = nn.CrossEntropyLoss()
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
@@ -66,7 +67,7 @@ class MlpExpPipeline:
             train_epoch(
                 self.net, self.loss, self.optimizer, self.train_set, self.cfg.batch_size, self.shuffle, progress
             )
-        return (predict(self.net, self.test_set.images) == self.test_set.labels).float().mean().item()
+        return (predict(self.net, self.test_X) == self.test_set.labels).float().mean().item()
 
 
 class SeedNotebookPipeline:
