@@ -6,23 +6,25 @@ import io
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_TEST, compose_cfg, write_tiny_dataset
-from matplotlib import font_manager
-from matplotlib.ft2font import FT2Font
-from matplotlib.image import imread
+from conftest import TINY_TEST, compose_cfg, run_cli, tiny_overrides, write_tiny_dataset
+from PIL import Image, ImageDraw, ImageFont
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import tiny_cfg, without_times
 
 from mlp_exp.train import train
 from mlp_exp.visuals import (
+    CELL,
     FRAME,
     GRID_SCALE,
     SIDE,
+    TEXT_SIZE,
     TITLE_BAND,
-    confusion_figure,
+    confusion_chart,
     confusion_matrix,
+    confusion_picture,
+    curves_picture,
     first_layer_units,
-    learning_curves_figure,
+    learning_curves_chart,
     predictions_picture,
 )
 
@@ -56,15 +58,15 @@ def tiny_run(tmp_path_factory):
 def test_a_run_leaves_its_pictures_as_pngs_and_the_same_pngs_in_tensorboard_at_its_end(tiny_run):
     run_dir, _, events = tiny_run
     for name in PNGS:
-        height, width, _ = imread(run_dir / f"{name}.png").shape
+        width, height = Image.open(run_dir / f"{name}.png").size
         assert height > 200 and width > 200
     assert set(events.Tags()["images"]) == IMAGE_TAGS
     for tag in IMAGE_TAGS:
         assert [image.step for image in events.Images(tag)] == [3]  # by default, at the end only
     (image,) = events.Images("test/predictions")
     assert image.encoded_image_string == (run_dir / "predictions.png").read_bytes()
-    height, width, _ = imread(io.BytesIO(image.encoded_image_string)).shape
-    assert (width, height) == (image.width, image.height)  # the size TensorBoard is told
+    shown = Image.open(io.BytesIO(image.encoded_image_string))
+    assert shown.size == (image.width, image.height)  # the size TensorBoard is told
     assert [p for p in run_dir.iterdir() if p.is_dir()] == []  # pictures sit in the run dir, not in a sub-run
 
 
@@ -90,6 +92,19 @@ def test_confusion_matrix_counts_every_test_image_and_agrees_with_the_accuracies
         if total:
             assert [s.step for s in events.Scalars(tag)] == [1, 2, 3]
             assert events.Scalars(tag)[-1].value == pytest.approx(right / total)
+
+
+def test_a_run_draws_its_pictures_without_importing_matplotlib(tiny_root, tmp_path):
+    # matplotlib alone takes 0.5-0.75 s to import: more than the pictures' share of a run's time.
+    run_dir = tmp_path / "run"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPROFILEIMPORTTIME", "1")  # every module imported, on stderr
+        result = run_cli(*tiny_overrides(tiny_root, "epochs=1", "device=cpu"), f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert all((run_dir / f"{name}.png").is_file() for name in PNGS)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert {"torch", "PIL.Image"} <= imported
+    assert not [module for module in imported if module.split(".")[0] == "matplotlib"]
 
 
 def test_figures_every_k_epochs_keep_each_in_tensorboard(tiny_root, tmp_path):
@@ -143,11 +158,36 @@ def test_confusion_matrix_rows_are_the_true_classes_and_show_each_class_accuracy
     confusion = confusion_matrix(labels, y_pred, num_classes=3)
     assert confusion.tolist() == [[2, 1, 0], [0, 2, 0], [1, 0, 0]]
 
-    fig = confusion_figure(confusion.numpy(), ["a", "b", "c"], epoch=4)
-    (ax, *_) = fig.axes
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["a (67%)", "b (100%)", "c (0%)"]
-    assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "2", "2"]  # non-zero cells only
-    assert "test accuracy 0.667 on 6 images" in ax.get_title()
+    chart = confusion_chart(confusion.numpy(), ["a", "b", "c"], epoch=4)
+    assert chart.row_labels == ["a (67%)", "b (100%)", "c (0%)"]
+    assert chart.column_labels == ["a", "b", "c"]
+    assert sorted(text for row in chart.counts for text in row if text) == ["1", "1", "2", "2"]  # non-zero cells
+    assert chart.counts[1] == ["", "2", ""]
+    assert chart.title.startswith("Confusion matrix after epoch 4")
+    assert "test accuracy 0.667 on 6 images" in chart.title
+
+    picture = np.asarray(confusion_picture(chart)).astype(int)  # (H, W, 3)
+    assert picture.shape == (chart.size[1], chart.size[0], 3)
+    assert 200 < chart.size[1] < 600 and 400 < chart.size[0] < 800
+    x0, y0 = chart.origin
+    cells = picture[y0 : y0 + 3 * CELL, x0 : x0 + 3 * CELL].reshape(3, CELL, 3, CELL, 3).transpose(0, 2, 1, 3, 4)
+    darkness = 3 * 255 - cells[:, :, 2, 2].sum(axis=-1)  # (3, 3) at each cell's corner, clear of its count
+    shares = confusion.numpy() / confusion.numpy().sum(axis=1, keepdims=True)
+    for share, dark in zip(shares.ravel(), darkness.ravel()):
+        assert (dark > darkness.ravel()[shares.ravel() < share]).all()  # the larger the share, the darker
+    assert cells[1, 1].min(axis=-1).max() > 200  # a full cell's count, in white
+    assert cells[0, 1].max(axis=-1).min() < 100  # a light cell's count, in black
+    assert cells[2, 2].sum(axis=-1).min() > 600  # an empty cell: no count
+
+
+@pytest.mark.parametrize("classes", [["a", "b", "c"], CLASSES])
+def test_the_whole_confusion_matrix_fits_in_its_picture(classes):
+    rng = np.random.default_rng(0)
+    confusion = rng.integers(0, 50, size=(len(classes), len(classes))) + np.eye(len(classes), dtype=int) * 900
+    picture = np.asarray(confusion_picture(confusion_chart(confusion, classes, epoch=10))).astype(int)
+    border = np.concatenate([picture[:3].reshape(-1, 3), picture[-3:].reshape(-1, 3),
+                             picture[:, :3].reshape(-1, 3), picture[:, -3:].reshape(-1, 3)])  # fmt: skip
+    assert (border == 255).all()  # nothing cut off at the edges
 
 
 def test_first_layer_units_show_each_units_weights_as_a_28x28_tile_red_positive_blue_negative():
@@ -167,17 +207,53 @@ def test_learning_curves_plot_train_loss_train_acc_and_test_acc_per_epoch():
         {"epoch": 1, "train_loss": 1.0, "train_acc": 0.6, "test_acc": 0.7},
         {"epoch": 2, "train_loss": 0.6, "train_acc": 0.8, "test_acc": 0.79},
     ]
-    (ax,) = learning_curves_figure(history).axes
-    lines = {line.get_label(): line for line in ax.get_lines()}
-    assert set(lines) == {"train loss", "train acc", "test acc"}
-    for label, key in (("train loss", "train_loss"), ("train acc", "train_acc"), ("test acc", "test_acc")):
-        assert list(lines[label].get_xdata()) == [1, 2]
-        assert list(lines[label].get_ydata()) == [h[key] for h in history]
+    chart = learning_curves_chart(history)
+    assert [series.label for series in chart.series] == ["train loss", "train acc", "test acc"]
+    for series, key in zip(chart.series, ("train_loss", "train_acc", "test_acc")):
+        assert series.epochs == [1, 2]
+        assert series.values == [h[key] for h in history]
+    assert len({series.color for series in chart.series}) == len({series.dashes for series in chart.series}) == 3
+    assert chart.title == "Learning curves: test acc 0.790 after epoch 2"
+    assert [label for _, label in chart.x.ticks] == ["1", "2"]
+    assert [label for _, label in chart.y.ticks] == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+    assert chart.markers
+
+    picture = np.asarray(curves_picture(chart)).astype(int)  # (H, W, 3)
+    assert picture.shape == (chart.size[1], chart.size[0], 3) and 400 < chart.size[0] < 1000
+    for series in chart.series:
+        x, y = chart.point(1, series.values[0])  # epoch 1's values are far apart: one marker each
+        assert np.abs(picture[round(y), round(x)] - series.color).max() < 40
+
+
+@pytest.mark.parametrize(
+    ("epochs", "x_labels", "markers"),
+    [(1, ["1"], True), (10, [str(e) for e in range(1, 11)], True), (100, [str(e) for e in range(0, 101, 20)], False)],
+)
+def test_learning_curves_label_a_few_epochs_and_scale_to_the_loss(epochs, x_labels, markers):
+    history = [{"epoch": e, "train_loss": 2.3 / e, "train_acc": 1 - 0.9 / e, "test_acc": 1 - 0.91 / e}
+               for e in range(1, epochs + 1)]  # fmt: skip
+    chart = learning_curves_chart(history)
+    assert [label for _, label in chart.x.ticks] == x_labels
+    assert chart.markers == markers  # not where the dots would hide the lines
+    assert [label for _, label in chart.y.ticks] == ["0.0", "0.5", "1.0", "1.5", "2.0", "2.5"]  # a loss of 2.3
+    assert chart.x.lo < 1 and chart.x.hi > epochs  # the first and last markers whole
+    assert curves_picture(chart).size == chart.size
+
+
+def drawn(font, text):
+    image = Image.new("L", (4 * TEXT_SIZE, 2 * TEXT_SIZE))
+    ImageDraw.Draw(image).text((2, 2), text, 255, font)
+    return np.asarray(image)
 
 
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist", "kmnist"])
-def test_class_names_draw_in_matplotlibs_default_font(dataset):
-    font = FT2Font(font_manager.findfont(font_manager.FontProperties()))
-    glyphs = font.get_charmap()
+def test_class_names_draw_in_the_pictures_font(dataset):
+    font = ImageFont.load_default(size=TEXT_SIZE)
+    missing = drawn(font, "\uffff")  # not a character: the font's box for characters it lacks
+
+    def has_glyph(char):
+        return not np.array_equal(drawn(font, char), missing)
+
+    assert not has_glyph("\u304a")  # hiragana "o": this check would see it drawn as a box
     for name in compose_cfg(f"dataset={dataset}").dataset.classes:
-        assert all(ord(char) in glyphs for char in name), f"{name!r} would draw as empty boxes"
+        assert all(map(has_glyph, name)), f"{name!r} would draw as boxes"
