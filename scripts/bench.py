@@ -37,7 +37,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mlp_exp import config, data
-from mlp_exp.cli import CONF_DIR
+from mlp_exp.cli import CONF_DIR, tune_process
 from mlp_exp.train import NUM_INPUTS, as_float, new_net, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -213,6 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     repeats, probes, run_epochs = (2, 1, 2) if args.quick else (args.repeats, 3, None)
 
+    tune_process()  # as in every run's process: all three pipelines get it
     cfg = default_config()
     run_epochs = run_epochs or cfg.epochs
     a = MlpExpPipeline(cfg)
