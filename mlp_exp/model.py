@@ -12,28 +12,13 @@ from torch import nn
 from mlp_exp.config import Activation
 
 
-class ReLU(torch.autograd.Function):
-    """max(x, 0), with its derivative written out too.
-
-    Autograd's derivative of clamp builds a boolean mask and selects with it, three ops that cost ~3% of a
-    default epoch on CPU; multiplying by a float 0/1 mask costs two cheap ones.
-    """
-
-    @staticmethod
-    def forward(ctx, X: torch.Tensor) -> torch.Tensor:
-        H = torch.clamp(X, min=0)
-        ctx.save_for_backward(H)
-        return H
-
-    @staticmethod
-    def backward(ctx, dH: torch.Tensor) -> torch.Tensor:
-        (H,) = ctx.saved_tensors
-        return dH * torch.sign(H)  # d max(x, 0) / dx: 1 where x > 0, else 0, which is sign(max(x, 0))
-
-
 def relu(X: torch.Tensor) -> torch.Tensor:
-    """max(x, 0)"""
-    return ReLU.apply(X)
+    """max(x, 0): x where x > 0, else 0.
+
+    Written with threshold, whose derivative autograd computes in one fused op; clamp(X, min=0) computes the same
+    values, but its derivative builds a boolean mask and selects with it, ~5% of a default epoch on CPU.
+    """
+    return torch.threshold(X, 0, 0)
 
 
 def sigmoid(X: torch.Tensor) -> torch.Tensor:
