@@ -27,8 +27,8 @@ from mlp_exp.visuals import Visuals
 log = logging.getLogger(__name__)
 
 NUM_INPUTS = 28 * 28
-# Test examples per forward pass: large enough for efficient matmuls, small enough that each chunk's activations
-# (2 MB at 256 hidden units) fit where the last chunk's were freed instead of in freshly mapped pages.
+# Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
+# once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
 
 
@@ -58,13 +58,17 @@ def train_epoch(
     shuffle: torch.Generator,
     progress: tqdm,
 ) -> tuple[float, float]:
-    """One pass over the shuffled training set; returns (mean per-example loss, accuracy)."""
+    """One pass over the shuffled training set; returns (mean per-example loss, accuracy).
+
+    `loss` must average over the examples (nn.CrossEntropyLoss's default): the epoch's loss is that over all its
+    outputs at once.
+    """
     net.train()
     n = len(train_set)
     order = torch.randperm(n, generator=shuffle).to(train_set.labels.device)
     labels = train_set.labels[order]  # (n,): in the order trained; one gather per epoch, not one per batch
     # Each batch's output, for the epoch's loss and accuracy in two ops at its end instead of ~6 per batch;
-    # no sync per batch. 60000 x 10 floats: 2.4 MB.
+    # no sync per batch. n x num_classes floats: 2.4 MB for Fashion-MNIST.
     outputs = []
     for start in range(0, n, batch_size):
         X = as_float(train_set.images.index_select(0, order[start : start + batch_size]))  # (B, 784)

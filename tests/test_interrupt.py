@@ -28,10 +28,10 @@ def signal_during_epoch(monkeypatch, epoch, signum=signal.SIGINT):
     calls = itertools.count(1)
     predict = train_module.predict
 
-    def predict_then_signal(net, images):
+    def predict_then_signal(net, X):
         if next(calls) == epoch:
             os.kill(os.getpid(), signum)
-        return predict(net, images)
+        return predict(net, X)
 
     monkeypatch.setattr(train_module, "predict", predict_then_signal)
 
