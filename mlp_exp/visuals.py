@@ -94,10 +94,9 @@ class Visuals:
     ) -> None:
         """`y_pred`: the predicted class of every test image (N_test,); `history`: metrics.json's, up to `epoch`."""
         confusion = confusion_matrix(test_set.labels.cpu(), y_pred.cpu(), len(self.classes)).numpy()  # (C, C)
-        totals = confusion.sum(axis=1)  # (C,) test images per true class
-        for name, right, total in zip(self.classes, confusion.diagonal(), totals):
-            if total:  # a class missing from the test set has no accuracy
-                self.writer.add_scalar(f"test_acc_by_class/{name.replace(' ', '_')}", right / total, epoch)
+        for name, accuracy in zip(self.classes, class_accuracies(confusion)):
+            if accuracy is not None:
+                self.writer.add_scalar(f"test_acc_by_class/{name.replace(' ', '_')}", accuracy, epoch)
         for name, param in net.named_parameters():
             log_histogram(self.writer, f"params/{name}", param, epoch)
             if param.grad is not None:
@@ -136,6 +135,11 @@ class Visuals:
 def confusion_matrix(labels: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(C, C) counts: row i, column j = images of class i predicted as class j."""
     return torch.bincount(labels * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def class_accuracies(confusion: np.ndarray) -> list[float | None]:
+    """confusion (C, C), rows true: each class's test accuracy; None for a class missing from the test set."""
+    return [right / total if total else None for right, total in zip(confusion.diagonal(), confusion.sum(axis=1))]
 
 
 def write_confusion_csv(path: Path, confusion: np.ndarray, classes: Sequence[str]) -> None:
@@ -198,7 +202,7 @@ def predictions_picture(
     framed[:, FRAME:-FRAME, FRAME:-FRAME] = images.reshape(-1, SIDE, SIDE, 1)  # gray into all three channels
     cols = min(GRID_COLS, len(images))
     mosaic = tile(framed, cols, gap=1, gap_above=TITLE_BAND, background=255)
-    cell_h, cell_w = TITLE_BAND + SIDE + 2 * FRAME + 1, SIDE + 2 * FRAME + 2
+    cell_h, cell_w = mosaic.shape[0] // math.ceil(len(images) / cols), mosaic.shape[1] // cols
     titles = [
         ((i % cols + 0.5) * cell_w, (i // cols) * cell_h + TITLE_BAND, f"{classes[true]}\n{classes[predicted]}", bad)
         for i, (true, predicted, bad) in enumerate(zip(labels, y_pred, wrong))
@@ -309,9 +313,8 @@ class ConfusionChart:
 
 def confusion_chart(confusion: np.ndarray, classes: Sequence[str], epoch: int) -> ConfusionChart:
     """confusion (C, C) counts, rows true: the chart, laid out around its labels' measured lengths."""
-    totals = confusion.sum(axis=1)  # (C,)
-    row_labels = [f"{name} ({right / total:.0%})" if total else name for name, right, total in
-                  zip(classes, confusion.diagonal(), totals)]  # fmt: skip
+    row_labels = [name if accuracy is None else f"{name} ({accuracy:.0%})"
+                  for name, accuracy in zip(classes, class_accuracies(confusion))]  # fmt: skip
     accuracy = confusion.trace() / max(confusion.sum(), 1)
     title = f"Confusion matrix after epoch {epoch}\ntest accuracy {accuracy:.3f} on {confusion.sum()} images"
     y_label = "true (accuracy of the class)"
@@ -331,7 +334,7 @@ def confusion_chart(confusion: np.ndarray, classes: Sequence[str], epoch: int) -
         title=title,
         row_labels=row_labels,
         column_labels=list(classes),
-        shares=confusion / np.maximum(totals, 1)[:, None],
+        shares=confusion / np.maximum(confusion.sum(axis=1), 1)[:, None],
         counts=[[str(n) if n else "" for n in row] for row in confusion.tolist()],
         x_label="predicted",
         y_label=y_label,
