@@ -1,6 +1,6 @@
 """Benchmark: mlp_exp's training loop against the seed notebook's pipeline and the matmul floor.
 
-    .venv/bin/python scripts/bench.py            # the full table (about 3 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py            # the full table (about 4 minutes on 2 cores)
     .venv/bin/python scripts/bench.py --quick    # a smoke run (about 30 s)
 
 Per repeat it times one epoch of each pipeline in turn, (a) then (b) then (c), so drift of the machine's speed
@@ -211,7 +211,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="epochs timed per pipeline (default 10)")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 1 start-up probe, 2-epoch whole runs")
     args = parser.parse_args()
-    repeats, probes, run_epochs = (2, 1, 2) if args.quick else (args.repeats, 3, None)
+    # Whole runs vary by ~0.5 s with the host's load: five pairs keep the pictures' share (a ~0.4 s difference)
+    # from swinging by more than a few percent.
+    repeats, probes, run_pairs, run_epochs = (2, 1, 1, 2) if args.quick else (args.repeats, 3, 5, None)
 
     tune_process()  # as in every run's process: all three pipelines get it
     cfg = default_config()
@@ -225,7 +227,7 @@ def main() -> None:
         startup = statistics.median(startup_seconds(Path(tmp) / f"probe{i}") for i in range(probes))
         # Whole runs with and without the pictures (visuals), alternating; the medians give the pictures' share.
         with_visuals, without_visuals = [], []
-        for i in range(probes):
+        for i in range(run_pairs):
             with_visuals.append(whole_run(Path(tmp) / f"run{i}", run_epochs))
             without_visuals.append(whole_run(Path(tmp) / f"plain{i}", run_epochs, "visuals.enabled=false"))
         run_s = statistics.median(wall for wall, _, _ in with_visuals)
