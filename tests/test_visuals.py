@@ -11,8 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import tiny_cfg, without_times
 
-from mlp_exp.train import train
-from mlp_exp.visuals import (
+from mlp_exp.pictures import (
     CELL,
     FRAME,
     GRID_SCALE,
@@ -20,13 +19,14 @@ from mlp_exp.visuals import (
     TEXT_SIZE,
     TITLE_BAND,
     confusion_chart,
-    confusion_matrix,
     confusion_picture,
     curves_picture,
     first_layer_units,
     learning_curves_chart,
     predictions_picture,
 )
+from mlp_exp.train import train
+from mlp_exp.visuals import confusion_matrix
 
 PNGS = ("predictions", "confusion_matrix", "first_layer_weights", "learning_curves")
 IMAGE_TAGS = {"test/predictions", "test/confusion_matrix", "params/W1_units"}
