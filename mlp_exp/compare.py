@@ -22,11 +22,11 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams
 from mlp_exp.resume import load_run_config
 from mlp_exp.tracking import HPARAM_METRICS, METRICS_FILE, SESSION_STATUS
 
-EXIT_USER_ERROR = 2
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
 STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_STATUS.items()}
