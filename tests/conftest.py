@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import struct
 import subprocess
@@ -22,6 +23,21 @@ from mlp_exp.data import RAW_FILES, TORCHVISION_CLASS
 config.register()
 
 TINY_TRAIN, TINY_TEST = 600, 100
+FAST = ("epochs=2", "batch_size=100", "device=cpu")  # overrides for a quick end-to-end run on the tiny data
+
+
+def metrics_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+class Payload:
+    """What a doctored file could carry: unpickling it runs code (here: writes `marker`)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
 
 
 def compose_cfg(*overrides: str) -> DictConfig:

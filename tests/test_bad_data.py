@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 import torch
-from conftest import compose_cfg, run_cli, tiny_overrides, write_tiny_dataset
+from conftest import Payload, compose_cfg, run_cli, tiny_overrides, write_tiny_dataset
 
 from mlp_exp import data
 from mlp_exp.data import DataError
@@ -131,16 +131,6 @@ def test_a_tensor_cache_carrying_code_is_refused_without_running_it(tiny_root, t
 
     assert "cannot read the prepared dataset" in load_error(cfg)
     assert not marker.exists()
-
-
-class Payload:
-    """Unpickling this runs code: it writes `marker`."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
 
 
 def test_the_real_command_names_a_truncated_file_in_one_line(tiny_root, tmp_path):

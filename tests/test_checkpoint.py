@@ -5,21 +5,11 @@ import pickle
 
 import pytest
 import torch
-from conftest import run_cli, tiny_overrides
+from conftest import Payload, run_cli, tiny_overrides
 from test_train import tiny_cfg
 
 from mlp_exp.checkpoint import FILE_NAME, CheckpointError
 from mlp_exp.train import train
-
-
-class Payload:
-    """What a doctored checkpoint could carry: unpickling it runs code (here: writes `marker`)."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
 
 
 def plain(value) -> bool:

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli, tiny_overrides
+from conftest import FAST, run_cli, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import hparams_plugin_data
-
-FAST = ("epochs=2", "batch_size=100", "device=cpu")
 
 
 def test_a_run_fills_its_own_run_dir(tiny_root, tmp_path):

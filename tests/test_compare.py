@@ -15,7 +15,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-from conftest import tiny_overrides, write_tiny_dataset
+from conftest import metrics_of, tiny_overrides, write_tiny_dataset
 
 from mlp_exp.train import train
 
@@ -33,10 +33,6 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     """A sweep's job dirs in job order."""
     jobs = [path for path in sweep_dir.iterdir() if path.is_dir() and not path.name.startswith(".")]
     return sorted(jobs, key=lambda job: int(job.name.split("_", 1)[0]))
-
-
-def metrics_of(job_dir: Path) -> dict:
-    return json.loads((job_dir / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")

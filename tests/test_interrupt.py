@@ -2,7 +2,6 @@
 `python -m mlp_exp.resume` finishes the run with the numbers of a run that was never interrupted."""
 
 import itertools
-import json
 import os
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import time
 
 import pytest
 import torch
-from conftest import run_cli, tiny_overrides, write_tiny_dataset
+from conftest import metrics_of, run_cli, tiny_overrides, write_tiny_dataset
 from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 
 from mlp_exp import checkpoint, compare, interrupt, resume
@@ -34,10 +33,6 @@ def signal_during_epoch(monkeypatch, epoch, signum=signal.SIGINT):
         return predict(net, X)
 
     monkeypatch.setattr(train_module, "predict", predict_then_signal)
-
-
-def metrics_of(run_dir):
-    return json.loads((run_dir / "metrics.json").read_text())
 
 
 def scalar_steps(run_dir):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from conftest import run_cli, tiny_overrides, write_tiny_dataset
+from conftest import FAST, run_cli, tiny_overrides, write_tiny_dataset
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
@@ -16,7 +16,6 @@ from test_compare import job_dirs, metrics_of, sweep_dir_of
 from mlp_exp.cli import CONF_DIR
 from mlp_exp.sweep import threads_per_job
 
-FAST = ("epochs=2", "batch_size=100", "device=cpu")
 PRESETS = {
     "widths": "hiddens",
     "depths": "hiddens",
