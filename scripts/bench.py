@@ -10,7 +10,8 @@ their test accuracies must agree within seed noise.
 
 (a) mlp_exp: `mlp_exp.train.train_epoch` + `predict` on the default config, data held as uint8 tensors.
 (b) the seed notebook: torchvision FashionMNIST + ToTensor + DataLoader (batch 256, shuffled, 4 workers, as
-    d2l.load_data_fashion_mnist) feeding d2l's train_epoch_ch3 / evaluate_accuracy; same model, same optimizer.
+    d2l.load_data_fashion_mnist) feeding d2l's train_epoch_ch3 / evaluate_accuracy, with d2l's accuracy and
+    Accumulator; the same model and optimizer as (a), so only the pipeline differs.
 (c) the floor: only the matrix multiplications an epoch needs (forward and backward of both layers for every
     training batch, forward for the test set), on the same shapes.
 Then, from subprocesses: start-up (launch of `python -m mlp_exp` to its "Training ..." line, printed just
@@ -70,8 +71,32 @@ class MlpExpPipeline:
         return (predict(self.net, self.test_X) == self.test_set.labels).float().mean().item()
 
 
+def d2l_accuracy(y_hat, y):
+    """d2l.accuracy, as d2l writes it: the number of correct predictions."""
+    if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(axis=1)
+    cmp = y_hat.type(y.dtype) == y
+    return float(cmp.type(y.dtype).sum())
+
+
+class D2lAccumulator:
+    """d2l.Accumulator: sums over n variables."""
+
+    def __init__(self, n):
+        self.data = [0.0] * n
+
+    def add(self, *args):
+        self.data = [a + float(b) for a, b in zip(self.data, args)]
+
+    def __getitem__(self, idx):
+        return self.data[idx]
+
+
 class SeedNotebookPipeline:
-    """(b): the notebook's d2l pipeline, reproduced without the d2l package."""
+    """(b): the notebook's d2l pipeline, d2l's code reproduced here (the d2l package is not installed).
+
+    d2l.train_ch3 also draws an Animator plot after each epoch; that is left out, as it is not the pipeline.
+    """
 
     def __init__(self, cfg):
         import torchvision
@@ -79,36 +104,33 @@ class SeedNotebookPipeline:
 
         data.prepare(cfg.dataset)  # makes sure the raw IDX files are where torchvision looks
         root = str(data.data_root(cfg.dataset))
-        to_tensor = transforms.ToTensor()
-        train = torchvision.datasets.FashionMNIST(root, train=True, transform=to_tensor, download=False)
-        test = torchvision.datasets.FashionMNIST(root, train=False, transform=to_tensor, download=False)
-        # d2l.get_dataloader_workers() is 4.
+        # d2l.load_data_fashion_mnist(batch_size): ToTensor in a Compose, 4 workers (d2l.get_dataloader_workers()).
+        trans = transforms.Compose([transforms.ToTensor()])
+        train = torchvision.datasets.FashionMNIST(root, train=True, transform=trans, download=False)
+        test = torchvision.datasets.FashionMNIST(root, train=False, transform=trans, download=False)
         self.train_iter = torch.utils.data.DataLoader(train, cfg.batch_size, shuffle=True, num_workers=4)
         self.test_iter = torch.utils.data.DataLoader(test, cfg.batch_size, shuffle=False, num_workers=4)
         self.net, self.updater = new_net(cfg, CPU)
         self.loss = nn.CrossEntropyLoss(reduction="none")
 
     def epoch(self) -> float:
-        # d2l.train_epoch_ch3
+        # d2l.train_epoch_ch3, on the branch the notebook's torch.optim.SGD takes; (a)'s SGD here, the same rule
         self.net.train()
-        metric = [0.0, 0.0, 0.0]  # d2l.Accumulator(3): loss sum, correct, examples
+        metric = D2lAccumulator(3)  # loss sum, correct, examples
         for X, y in self.train_iter:
             y_hat = self.net(X)
             l = self.loss(y_hat, y)
             self.updater.zero_grad()
             l.mean().backward()
             self.updater.step()
-            metric[0] += l.sum().item()  # d2l: float(l.sum()), which newer torch warns about
-            metric[1] += float((y_hat.argmax(axis=1) == y).sum())
-            metric[2] += y.numel()
+            metric.add(l.sum().item(), d2l_accuracy(y_hat, y), y.numel())  # d2l: float(l.sum()), which warns
         # d2l.evaluate_accuracy
         self.net.eval()
-        correct, total = 0.0, 0
+        metric = D2lAccumulator(2)  # correct, examples
         with torch.no_grad():
             for X, y in self.test_iter:
-                correct += float((self.net(X).argmax(axis=1) == y).sum())
-                total += y.numel()
-        return correct / total
+                metric.add(d2l_accuracy(self.net(X), y), y.numel())
+        return metric[0] / metric[1]
 
 
 class MatmulFloor:
