@@ -33,5 +33,6 @@ def test_quick_benchmark_prints_every_measure_and_both_pipelines_learn_alike(rea
         assert re.search(r"\d", value)
     (accuracies,) = [v for k, v in rows.items() if k.startswith("test acc after")]
     acc_a, acc_b = map(float, accuracies.split(" / "))
-    # Same model, same optimizer, same initial weights: two epochs land within seed noise of each other.
-    assert acc_a > 0.75 and abs(acc_a - acc_b) < 0.03
+    # Same model, same optimizer, same initial weights, different shuffles: two epochs land within seed noise of
+    # each other, a few points this early (0.796 and 0.768 when written); a pipeline that does not learn is at 0.1.
+    assert acc_a > 0.7 and acc_b > 0.7 and abs(acc_a - acc_b) < 0.05
