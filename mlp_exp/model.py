@@ -58,7 +58,8 @@ class MLP(nn.Module):
 
     The output layer's W is stored column-major (the memory of its transpose): for its few columns (one per class)
     MKL computes H @ W about 2x faster that way, and autograd then computes its gradient in that layout too, at
-    the same speed. Together ~5% of a default CPU epoch (scripts/bench.py); the values are the same.
+    the same speed. Together ~5% of a default CPU epoch (scripts/bench.py); the values are the same up to float
+    rounding.
     """
 
     def __init__(
@@ -77,7 +78,7 @@ class MLP(nn.Module):
         for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(self.widths), start=1):
             W = torch.randn(fan_in, fan_out) * init_scale
             if layer == self.num_layers:
-                W = W.T.contiguous().T  # column-major, as the docstring explains
+                W = W.T.contiguous().T
             self.register_parameter(f"W{layer}", nn.Parameter(W))
             self.register_parameter(f"b{layer}", nn.Parameter(torch.zeros(fan_out)))
 

@@ -46,7 +46,7 @@ def pick_device(device: Device) -> torch.device:
 
 def as_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, 784) -> float32 in [0, 1], as torchvision's ToTensor scales."""
-    return images.div(255)  # true division: float32, in one pass
+    return images.div(255)  # true division makes float32 in one pass; to() then div_() takes two
 
 
 def train_epoch(

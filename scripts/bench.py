@@ -146,10 +146,10 @@ class InOwnProcess:
     def __init__(self, pipeline_class: type) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, child_end = context.Pipe()
-        self.process = context.Process(target=serve, args=(child_end, pipeline_class))
+        self.process = context.Process(target=serve_epochs, args=(child_end, pipeline_class))
         self.process.start()
         child_end.close()  # so that a child that dies ends recv() with EOFError instead of a wait
-        self.connection.recv()  # built
+        self.connection.recv()  # the pipeline is built: no timing includes its set-up
 
     def epoch(self) -> float:
         self.connection.send("epoch")
@@ -160,7 +160,7 @@ class InOwnProcess:
         self.process.join()
 
 
-def serve(connection, pipeline_class: type) -> None:
+def serve_epochs(connection, pipeline_class: type) -> None:
     """InOwnProcess's child: builds the pipeline on the default config, then runs an epoch per request."""
     # A spawned child inherits "spawn" as its start method; a notebook's kernel has the platform's default (fork
     # on Linux), with which DataLoader workers start without importing torch again.
@@ -168,18 +168,19 @@ def serve(connection, pipeline_class: type) -> None:
     tune_process()
     pipeline = pipeline_class(default_config())
     connection.send("built")
-    with contextlib.suppress(EOFError):
+    with contextlib.suppress(EOFError, BrokenPipeError):  # the parent closed its end, or ended
         while connection.recv() == "epoch":
             connection.send(pipeline.epoch())
 
 
 class MatmulFloor:
-    """(c): the epoch's matrix multiplications alone."""
+    """(c): the epoch's matrix multiplications alone, on the weights of the model (a) trains, in their layouts."""
 
     def __init__(self, cfg, n_train: int, n_test: int):
-        hidden, classes = cfg.hiddens, len(cfg.dataset.classes)
+        classes = len(cfg.dataset.classes)
         self.batches = [min(cfg.batch_size, n_train - start) for start in range(0, n_train, cfg.batch_size)]
-        self.W1, self.W2 = torch.randn(NUM_INPUTS, hidden), torch.randn(hidden, classes)
+        net, _ = new_net(cfg, CPU)
+        self.W1, self.W2 = net.W1.detach(), net.W2.detach()  # W2 column-major, as mlp_exp.model explains
         self.X = torch.rand(cfg.batch_size, NUM_INPUTS)
         self.dO = torch.rand(cfg.batch_size, classes)
         self.X_test = torch.rand(n_test, NUM_INPUTS)
@@ -189,7 +190,7 @@ class MatmulFloor:
             X, dO = self.X[:b], self.dO[:b]
             H = X @ self.W1  # (b, hidden)
             H @ self.W2  # (b, classes)
-            H.T @ dO  # dW2
+            dO.T @ H  # dW2.T: autograd computes a column-major W2's gradient in that layout, as its transpose
             dH = dO @ self.W2.T  # (b, hidden)
             X.T @ dH  # dW1
         self.X_test @ self.W1 @ self.W2
@@ -277,16 +278,14 @@ def main() -> None:
     # from swinging by more than a few percent.
     repeats, probes, run_pairs, run_epochs = (2, 1, 1, 2) if args.quick else (args.repeats, 3, 5, None)
 
-    tune_process()  # as in every run's process: all three pipelines get it (serve calls it for (b))
+    tune_process()  # as in every run's process: all three pipelines get it (serve_epochs calls it for (b))
     cfg = default_config()
     run_epochs = run_epochs or cfg.epochs
     a = MlpExpPipeline(cfg)
-    b = InOwnProcess(SeedNotebookPipeline)
-    pipelines = {"a": a, "b": b, "c": MatmulFloor(cfg, len(a.train_set), len(a.test_set))}
-    try:
+    # closing: a child left waiting for its next request would keep this process from exiting.
+    with contextlib.closing(InOwnProcess(SeedNotebookPipeline)) as b:
+        pipelines = {"a": a, "b": b, "c": MatmulFloor(cfg, len(a.train_set), len(a.test_set))}
         seconds, accuracy = time_epochs(pipelines, repeats)
-    finally:
-        b.close()
     median = {name: statistics.median(values) for name, values in seconds.items()}
 
     with tempfile.TemporaryDirectory() as tmp:

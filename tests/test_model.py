@@ -4,7 +4,7 @@ from torch import nn
 
 from mlp_exp.config import Activation
 from mlp_exp.model import ACTIVATIONS, MLP
-from mlp_exp.optim import SGD
+from mlp_exp.optim import SGD, Adam
 
 
 def test_d2l_parameters_are_explicit_tensors_with_d2l_names_and_shapes():
@@ -36,19 +36,23 @@ def test_forward_is_X_at_W_plus_b():
     torch.testing.assert_close(net(X), expected)
 
 
-def test_the_output_layer_stays_column_major_through_training_steps():
+@pytest.mark.parametrize(
+    "make_optimizer", [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-4), lambda ps: Adam(ps, lr=1e-3)]
+)
+def test_the_output_layer_stays_column_major_through_training_steps(make_optimizer):
     """Its fast layout (see MLP's docstring) must survive autograd and the optimizer, or every step after the
     first pays the slow one."""
     net = MLP(784, [64, 32], 10, Activation.relu, init_scale=0.01)
-    optimizer = SGD(list(net.parameters()), lr=0.1, momentum=0.9)
+    optimizer = make_optimizer(list(net.parameters()))
     column_major = (1, 32)
     assert net.W3.stride() == column_major and net.W1.is_contiguous() and net.W2.is_contiguous()
     for _ in range(2):
         optimizer.zero_grad()
         nn.functional.cross_entropy(net(torch.rand(8, 784)), torch.arange(8)).backward()
         optimizer.step()
-    assert net.W3.grad.stride() == column_major
-    assert net.W3.stride() == column_major and optimizer.slot("momentum", 4).stride() == column_major
+    assert net.W3.grad.stride() == column_major and net.W3.stride() == column_major
+    W3_slots = [slots[4] for slots in optimizer.state.values()]
+    assert W3_slots and all(slot.stride() == column_major for slot in W3_slots)
 
 
 REFERENCE = {
