@@ -35,6 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import mlp_exp  # before torch, as in every mlp_exp run: mlp_exp/mkl_on_amd.py says why
+
+# isort: split
 import torch
 from hydra import compose, initialize_config_dir
 from torch import nn
@@ -316,6 +319,7 @@ def main() -> None:
     print(
         f"mlp_exp benchmark: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+        + (", MKL's AVX-512 kernels on AMD (mlp_exp/mkl_on_amd.py)" if mlp_exp.MKL_ON_AMD else "")
     )
     print(f"default config, {repeats} repeats (medians); epoch times per repeat:")
     for name in pipelines:

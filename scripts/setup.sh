@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything mlp_exp needs, and is safe to run again: Python packages into .venv/ at the repo root
-# and, where apt-get is usable as root, Debian's copy of Fashion-MNIST (and python3-venv if it is missing).
+# and, where apt-get is usable as root, Debian's copy of Fashion-MNIST (and python3-venv and gcc where needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=()
 [ -d /usr/share/datasets/fashion-mnist ] || apt_packages+=(dataset-fashion-mnist)
 python3 -c "import ensurepip" 2>/dev/null || apt_packages+=(python3-venv)
+# On AMD CPUs with AVX-512, a one-line C library lets MKL use its AVX-512 kernels (mlp_exp/mkl_on_amd.py says how).
+mkl_on_amd=false
+grep -q AuthenticAMD /proc/cpuinfo 2>/dev/null && grep -qw avx512f /proc/cpuinfo && mkl_on_amd=true
+if $mkl_on_amd && ! command -v cc >/dev/null; then apt_packages+=(gcc); fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
@@ -23,4 +27,9 @@ stamp=.venv/.mlp_exp-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --editable '.[dev]'
   touch "$stamp"
+fi
+
+shim=.venv/lib/mlp_exp_mkl_on_amd.so
+if $mkl_on_amd && command -v cc >/dev/null && [ ! "$shim" -nt mlp_exp/mkl_on_amd.c ]; then
+  cc -shared -fPIC -nostdlib -O2 -o "$shim" mlp_exp/mkl_on_amd.c
 fi

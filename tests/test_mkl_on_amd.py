@@ -1,0 +1,49 @@
+"""mlp_exp.mkl_on_amd: on AMD CPUs with AVX-512, MKL takes its AVX-512 path and computes the same numbers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mlp_exp import mkl_on_amd
+
+PROBE = """
+import ctypes, os, sys
+import mlp_exp, torch
+mkl = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+g = torch.Generator().manual_seed(0)
+X, W1 = torch.rand(256, 784, generator=g), torch.randn(784, 256, generator=g) * 0.01
+torch.save({"loaded": mlp_exp.MKL_ON_AMD, "cpu": mkl.mkl_serv_cpu_detect(), "H": X @ W1}, sys.argv[1])
+"""
+
+
+def amd_with_avx512() -> bool:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return "AuthenticAMD" in cpuinfo and "avx512f" in cpuinfo.split()
+
+
+def probe(path: Path, **env: str) -> dict:
+    subprocess.run([sys.executable, "-c", PROBE, str(path)], env={**os.environ, **env}, check=True)
+    return torch.load(path)
+
+
+@pytest.mark.skipif(not amd_with_avx512(), reason="MKL's vendor check slows only AMD CPUs with AVX-512")
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler, so scripts/setup.sh could not build it")
+def test_mkl_takes_its_avx512_path_with_the_same_results(tmp_path):
+    assert mkl_on_amd.LIBRARY.exists(), "scripts/setup.sh did not build the library"
+    on = probe(tmp_path / "on.pt")
+    off = probe(tmp_path / "off.pt", **{mkl_on_amd.OFF_SWITCH: "0"})
+    assert on["loaded"] and not off["loaded"]
+    assert on["cpu"] != off["cpu"]  # MKL's own CPU detection, which picks its kernels, sees another CPU
+    torch.testing.assert_close(on["H"], off["H"])  # equal up to float rounding
+
+
+def test_the_environment_turns_it_off(monkeypatch):
+    monkeypatch.setenv(mkl_on_amd.OFF_SWITCH, "0")
+    assert not mkl_on_amd.load()
