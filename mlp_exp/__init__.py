@@ -3,4 +3,4 @@
 from mlp_exp import mkl_on_amd
 
 # Here, before any of mlp_exp's modules imports torch.
-MKL_ON_AMD = mkl_on_amd.load()
+MKL_LIBRARY_LOADED = mkl_on_amd.load()

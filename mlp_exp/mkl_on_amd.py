@@ -1,4 +1,4 @@
-"""MKL's AVX-512 matrix kernels on AMD CPUs: matmuls about 2x faster there, a default epoch about 1.6x faster.
+"""MKL's AVX-512 matrix kernels on AMD CPUs: matmuls about 2x faster on a Zen 5 CPU, a default epoch about 1.6x.
 
 MKL, torch's BLAS on x86, picks its kernels by CPU vendor as well as by instruction set: on an AMD CPU with AVX-512
 (Zen 4 and later) it runs kernels made for AVX2. It decides by calling its own mkl_serv_intel_cpu_true().
@@ -11,6 +11,7 @@ up to float rounding (tests/test_mkl_on_amd.py). MLP_EXP_MKL_ON_AMD=0 in the env
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,13 +19,19 @@ from pathlib import Path
 LIBRARY = Path(sys.prefix) / "lib" / "mlp_exp_mkl_on_amd.so"  # where scripts/setup.sh builds it
 OFF_SWITCH = "MLP_EXP_MKL_ON_AMD"
 
+log = logging.getLogger(__name__)
+
 
 def load() -> bool:
-    """Loads the library where setup.sh built it, unless turned off; True if loaded.
-
-    Only before torch is imported: loaded later, it changes nothing.
-    """
+    """Loads the library where setup.sh built it, unless turned off; True if loaded."""
     if os.environ.get(OFF_SWITCH) == "0" or not LIBRARY.exists():
         return False
-    ctypes.CDLL(str(LIBRARY), mode=ctypes.RTLD_GLOBAL)
+    if "torch" in sys.modules:  # MKL has asked already, and keeps its answer
+        log.warning("torch was imported before mlp_exp, so MKL keeps its AVX2 kernels: import mlp_exp first")
+        return False
+    try:
+        ctypes.CDLL(str(LIBRARY), mode=ctypes.RTLD_GLOBAL)
+    except OSError as e:
+        log.warning("MKL keeps its AVX2 kernels: %s; run scripts/setup.sh again to rebuild it", e)
+        return False
     return True

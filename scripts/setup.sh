@@ -4,21 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=()
-[ -d /usr/share/datasets/fashion-mnist ] || apt_packages+=(dataset-fashion-mnist)
-python3 -c "import ensurepip" 2>/dev/null || apt_packages+=(python3-venv)
+# Installs Debian packages, where apt-get is usable as root; fails otherwise, saying so.
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "setup: not root with apt-get, so not installing $*." >&2
+    return 1
+  fi
+  if [ -z "${apt_updated:-}" ]; then apt-get update -qq || return 1; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+python3 -c "import ensurepip" 2>/dev/null || apt_install python3-venv
+[ -d /usr/share/datasets/fashion-mnist ] || apt_install dataset-fashion-mnist ||
+  echo "setup: without dataset-fashion-mnist, mlp_exp downloads Fashion-MNIST with torchvision (needs internet)." >&2
 # On AMD CPUs with AVX-512, a one-line C library lets MKL use its AVX-512 kernels (mlp_exp/mkl_on_amd.py says how).
 mkl_on_amd=false
 grep -q AuthenticAMD /proc/cpuinfo 2>/dev/null && grep -qw avx512f /proc/cpuinfo && mkl_on_amd=true
-if $mkl_on_amd && ! command -v cc >/dev/null; then apt_packages+=(gcc); fi
-if [ ${#apt_packages[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
-  else
-    echo "setup: not root, so not installing ${apt_packages[*]} with apt-get." >&2
-    echo "setup: without dataset-fashion-mnist, mlp_exp downloads Fashion-MNIST with torchvision (needs internet)." >&2
-  fi
+if $mkl_on_amd && ! command -v cc >/dev/null; then
+  apt_install gcc || echo "setup: without a C compiler, MKL's matrix products run at half speed on this CPU." >&2
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -29,7 +32,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-shim=.venv/lib/mlp_exp_mkl_on_amd.so
-if $mkl_on_amd && command -v cc >/dev/null && [ ! "$shim" -nt mlp_exp/mkl_on_amd.c ]; then
-  cc -shared -fPIC -nostdlib -O2 -o "$shim" mlp_exp/mkl_on_amd.c
+library=.venv/lib/mlp_exp_mkl_on_amd.so
+if $mkl_on_amd && command -v cc >/dev/null && [ ! "$library" -nt mlp_exp/mkl_on_amd.c ]; then
+  # Built beside it, then moved: an interrupted build leaves no half-written library to load.
+  cc -shared -fPIC -nostdlib -O2 -o "$library.tmp" mlp_exp/mkl_on_amd.c
+  mv "$library.tmp" "$library"
 fi

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import mlp_exp
 from mlp_exp import mkl_on_amd
 
 PROBE = """
@@ -19,7 +20,7 @@ import mlp_exp, torch
 mkl = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
 g = torch.Generator().manual_seed(0)
 X, W1 = torch.rand(256, 784, generator=g), torch.randn(784, 256, generator=g) * 0.01
-torch.save({"loaded": mlp_exp.MKL_ON_AMD, "cpu": mkl.mkl_serv_cpu_detect(), "H": X @ W1}, sys.argv[1])
+torch.save({"loaded": mlp_exp.MKL_LIBRARY_LOADED, "cpu": mkl.mkl_serv_cpu_detect(), "H": X @ W1}, sys.argv[1])
 """
 
 
@@ -34,9 +35,13 @@ def probe(path: Path, **env: str) -> dict:
 
 
 @pytest.mark.skipif(not amd_with_avx512(), reason="MKL's vendor check slows only AMD CPUs with AVX-512")
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler, so scripts/setup.sh could not build it")
+@pytest.mark.skipif(
+    not mkl_on_amd.LIBRARY.exists() and shutil.which("cc") is None,
+    reason="no C compiler, so scripts/setup.sh could not build the library",
+)
 def test_mkl_takes_its_avx512_path_with_the_same_results(tmp_path):
     assert mkl_on_amd.LIBRARY.exists(), "scripts/setup.sh did not build the library"
+    assert mlp_exp.MKL_LIBRARY_LOADED  # in this process too (conftest imports mlp_exp before torch), as in every run
     on = probe(tmp_path / "on.pt")
     off = probe(tmp_path / "off.pt", **{mkl_on_amd.OFF_SWITCH: "0"})
     assert on["loaded"] and not off["loaded"]
@@ -47,3 +52,12 @@ def test_mkl_takes_its_avx512_path_with_the_same_results(tmp_path):
 def test_the_environment_turns_it_off(monkeypatch):
     monkeypatch.setenv(mkl_on_amd.OFF_SWITCH, "0")
     assert not mkl_on_amd.load()
+
+
+def test_loaded_after_torch_it_says_to_import_mlp_exp_first(monkeypatch, tmp_path, caplog):
+    library = tmp_path / "library.so"
+    library.touch()
+    monkeypatch.setattr(mkl_on_amd, "LIBRARY", library)
+    monkeypatch.delenv(mkl_on_amd.OFF_SWITCH, raising=False)
+    assert not mkl_on_amd.load()  # torch is imported in this process
+    assert "import mlp_exp first" in caplog.text
