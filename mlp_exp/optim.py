@@ -48,8 +48,14 @@ class Optimizer:
         return {"steps": self.steps, "state": {name: list(slots) for name, slots in self.state.items()}}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Raises ValueError for state that does not fit the parameters, before changing anything."""
+        state = {name: [t.clone() for t in slots] for name, slots in state_dict["state"].items()}
+        for name, slots in state.items():
+            shapes, wanted = [tuple(t.shape) for t in slots], [tuple(p.shape) for p in self.params]
+            if shapes != wanted:
+                raise ValueError(f"optimizer state {name!r} has shapes {shapes}, the parameters {wanted}")
         self.steps = state_dict["steps"]
-        self.state = {name: [t.clone() for t in slots] for name, slots in state_dict["state"].items()}
+        self.state = state
 
 
 class SGD(Optimizer):

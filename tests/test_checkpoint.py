@@ -89,6 +89,22 @@ def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_pat
     assert "\n" not in str(error.value)
 
 
+def test_optimizer_state_that_does_not_fit_the_network_is_refused_in_one_line(tiny_root, tmp_path):
+    cfg = tiny_cfg(tiny_root, "optimizer=momentum")
+    run_dir = tmp_path / "run"
+    train(cfg, run_dir)
+    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    momentum = state["optimizer"]["state"]["momentum"]
+    momentum[0] = momentum[0][:-1]  # one row of W1's momentum lost
+    torch.save(state, run_dir / FILE_NAME)
+
+    with pytest.raises(CheckpointError) as error:
+        train(cfg, run_dir, resume=True)
+
+    assert str(error.value).startswith(f"{run_dir / FILE_NAME} does not fit this run's network (optimizer state")
+    assert "\n" not in str(error.value)
+
+
 def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, tmp_path):
     train(tiny_cfg(tiny_root, "hiddens=16"), tmp_path / "theirs")
     (tmp_path / "mine").mkdir()
