@@ -7,9 +7,12 @@ else cannot run code on this machine. It is written atomically: a crash mid-writ
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pickle
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,25 @@ def refuse_used_run_dir(run_dir: Path) -> None:
             f"{run_dir} already holds a run: continue it with `python -m mlp_exp.resume {run_dir}`, "
             "or choose another hydra.run.dir"
         )
+
+
+@contextlib.contextmanager
+def only_process_in(run_dir: Path) -> Iterator[None]:
+    """Holds `run_dir` for this process: a second run or resume there would interleave its records with ours.
+
+    An OS lock (flock) on the directory itself: it leaves no file behind, and a process that dies releases it.
+    """
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointError(
+                f"{run_dir} is being trained by another process; wait for it to end (or stop it), then resume it"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 def save(

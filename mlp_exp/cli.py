@@ -37,14 +37,19 @@ config.register()
 
 class RefuseUsedRunDir(Callback):
     """Listed under hydra.callbacks: Hydra writes .hydra/ into the run dir before the task starts, so a dir that
-    holds another run is refused here, before that, and the old run keeps the config its resume needs."""
+    holds another run, or that another process trains in, is refused here, before that, and the old run keeps the
+    config its resume needs."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from mlp_exp.checkpoint import refuse_used_run_dir
+        from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
 
+        run_dir = Path(config.hydra.run.dir)
         try:
-            refuse_used_run_dir(Path(config.hydra.run.dir))
-        except ConfigError as e:
+            refuse_used_run_dir(run_dir)
+            if run_dir.is_dir():
+                with only_process_in(run_dir):
+                    pass
+        except (ConfigError, CheckpointError) as e:
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
 

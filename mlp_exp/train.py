@@ -107,10 +107,18 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     from its checkpoint (from epoch 1 if it has none) to `cfg.epochs`, with the numbers an uninterrupted run gets.
 
     Raises ConfigError, data.DataError or checkpoint.CheckpointError for a config, dataset or checkpoint that
-    cannot be used (before any epoch runs); Diverged after recording the epoch whose loss was not finite;
-    KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises) after recording `interrupted`.
+    cannot be used, or a run dir another process trains in (before any epoch runs); Diverged after recording the
+    epoch whose loss was not finite; KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises) after
+    recording `interrupted`.
     """
     check(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with checkpoint.only_process_in(out_dir):
+        return _train(cfg, out_dir, resume)
+
+
+def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
+    """`train`'s work, in a run dir this process holds."""
     device = pick_device(cfg.device)
     checkpoint_path = out_dir / checkpoint.FILE_NAME
     if not resume:
@@ -147,7 +155,6 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
         cfg.lr,
         f"{device} (threads: {torch.get_num_threads()})" if device.type == "cpu" else device,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.

@@ -2,13 +2,15 @@
 
 import json
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
 from conftest import Payload, run_cli, tiny_overrides
 from test_train import tiny_cfg
 
-from mlp_exp.checkpoint import FILE_NAME, CheckpointError
+from mlp_exp.checkpoint import FILE_NAME, CheckpointError, only_process_in
 from mlp_exp.train import train
 
 
@@ -131,3 +133,51 @@ def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root,
     assert len(errors) == 1 and errors[0].startswith(f"error: refusing to load {run_dir / FILE_NAME}")
     assert "Traceback" not in result.stderr
     assert not marker.exists()
+
+
+HOLD_RUN_DIR = """
+import sys, time
+from pathlib import Path
+from mlp_exp.checkpoint import only_process_in
+with only_process_in(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+IN_USE = "is being trained by another process; wait for it to end (or stop it), then resume it"
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
+
+
+def test_a_run_dir_another_process_trains_in_is_refused_until_that_process_ends(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*tiny_overrides(tiny_root, "epochs=2"), f"hydra.run.dir={run_dir}", cwd=tmp_path).returncode == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["status"] = "running"  # as the other process shows it
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_RUN_DIR, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
+    finally:
+        holder.kill()  # a process that dies releases the dir
+        holder.wait()
+
+    assert resumed.returncode == 2 and error_lines(resumed) == [f"error: {run_dir} {IN_USE}"]
+    assert "Traceback" not in resumed.stderr
+    assert run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume").returncode == 0
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+
+
+def test_a_new_run_in_a_dir_another_process_trains_in_is_refused_before_hydra_writes_there(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with only_process_in(run_dir):  # a run in its first epoch: no checkpoint yet
+        result = run_cli(*tiny_overrides(tiny_root), f"hydra.run.dir={run_dir}", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert error_lines(result) == [f"error: {run_dir} {IN_USE}"]
+    assert not (run_dir / ".hydra").exists()
