@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import pickle
 import re
@@ -22,6 +23,8 @@ from torch import nn
 from mlp_exp.config import ConfigError, first_line
 from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "checkpoint.pt"
 FORMAT = 1
@@ -63,6 +66,8 @@ def only_process_in(run_dir: Path) -> Iterator[None]:
             raise CheckpointError(
                 f"{run_dir} is being trained by another process; wait for it to end (or stop it), then resume it"
             ) from None
+        except OSError as e:  # NFS, for one, locks no directory opened read-only
+            log.debug("%s cannot be locked (%s): going on without the lock", run_dir, e)
         yield
     finally:
         os.close(fd)  # and with it the lock

@@ -1,5 +1,6 @@
 """Checkpoints hold tensors and plain data only, load with torch.load(weights_only=True), and refuse anything else."""
 
+import errno
 import json
 import pickle
 import subprocess
@@ -10,6 +11,7 @@ import torch
 from conftest import Payload, run_cli, tiny_overrides
 from test_train import tiny_cfg
 
+from mlp_exp import checkpoint
 from mlp_exp.checkpoint import FILE_NAME, CheckpointError, only_process_in
 from mlp_exp.train import train
 
@@ -181,3 +183,11 @@ def test_a_new_run_in_a_dir_another_process_trains_in_is_refused_before_hydra_wr
     assert result.returncode == 2
     assert error_lines(result) == [f"error: {run_dir} {IN_USE}"]
     assert not (run_dir / ".hydra").exists()
+
+
+def test_a_run_dir_that_cannot_be_locked_still_trains(tiny_root, tmp_path, monkeypatch):
+    def unsupported(fd, operation):  # as NFS answers for a directory opened read-only
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(checkpoint.fcntl, "flock", unsupported)
+    assert train(tiny_cfg(tiny_root), tmp_path / "run")["status"] == "completed"
