@@ -103,11 +103,13 @@ def test_missing_data_is_one_line_and_a_non_zero_exit(tmp_path):
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tune_process sets glibc's malloc only")
 def test_a_run_process_reuses_freed_memory_instead_of_faulting_fresh_pages_in_every_epoch():
     """Evaluating the test set allocates and frees the same few MB every epoch. Under glibc's defaults the median
-    evaluation after the first two (which grow the heap) faulted 2000-7000 fresh pages in, in 14 of 16 processes
-    here (0 in the others, by the luck of the heap's layout): this test fails then."""
+    evaluation after the first two (which grow the heap) faulted 500-6000 fresh pages in, in 7 of 8 processes
+    here (0 in the other, by the luck of the heap's layout). With tune_process it faulted none, but now and then
+    a process faults 512 (one 2 MB activation) in every evaluation: so the median of three processes counts."""
     evaluate_ten_times = """
-import resource, sys, torch
-from mlp_exp.cli import tune_process
+import resource, sys
+from mlp_exp.cli import tune_process  # first, as in every run: see mlp_exp/mkl_on_amd.py
+import torch
 from mlp_exp.config import Activation
 from mlp_exp.model import MLP
 from mlp_exp.train import predict
@@ -123,4 +125,7 @@ print(sorted(faults[2:])[4])  # the median evaluation once warm
 
     command = [sys.executable, "-c", evaluate_ten_times]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
-    assert int(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout) < 100
+    medians = [
+        int(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout) for _ in range(3)
+    ]
+    assert sorted(medians)[1] < 100, medians
