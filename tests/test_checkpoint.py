@@ -5,6 +5,7 @@ import json
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -118,12 +119,17 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, t
         train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
 
 
-def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root, tmp_path):
+def run_left_running(tiny_root, tmp_path) -> Path:
+    """A run dir whose metrics.json says `running`, as a lost machine leaves it, or as a run in progress shows."""
     run_dir = tmp_path / "run"
     assert run_cli(*tiny_overrides(tiny_root, "epochs=2"), f"hydra.run.dir={run_dir}", cwd=tmp_path).returncode == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["status"] = "running"  # as a lost machine leaves it
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))
+    return run_dir
+
+
+def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root, tmp_path):
+    run_dir = run_left_running(tiny_root, tmp_path)
     marker = tmp_path / "code-ran"
     state = torch.load(run_dir / FILE_NAME, weights_only=True)
     torch.save({**state, "model": Payload(marker)}, run_dir / FILE_NAME)
@@ -155,11 +161,7 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
 
 
 def test_a_run_dir_another_process_trains_in_is_refused_until_that_process_ends(tiny_root, tmp_path):
-    run_dir = tmp_path / "run"
-    assert run_cli(*tiny_overrides(tiny_root, "epochs=2"), f"hydra.run.dir={run_dir}", cwd=tmp_path).returncode == 0
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["status"] = "running"  # as the other process shows it
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    run_dir = run_left_running(tiny_root, tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_RUN_DIR, str(run_dir)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
