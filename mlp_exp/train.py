@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
 
-from mlp_exp import checkpoint, data, interrupt
+from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, make_optimizer
@@ -30,6 +30,7 @@ NUM_INPUTS = 28 * 28
 # Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
 # once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
+MKL_KERNELS = " with MKL's AVX-512 kernels on AMD"  # mlp_exp/mkl_on_amd.py
 
 
 class Diverged(RuntimeError):
@@ -153,7 +154,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         len(test_set),
         cfg.optimizer.name.name,
         cfg.lr,
-        f"{device} (threads: {torch.get_num_threads()})" if device.type == "cpu" else device,
+        f"{device} (threads: {torch.get_num_threads()}){MKL_KERNELS if MKL_LIBRARY_LOADED else ''}"
+        if device.type == "cpu"
+        else device,
     )
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
