@@ -53,21 +53,20 @@ def refuse_used_run_dir(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def only_process_in(run_dir: Path) -> Iterator[None]:
+def only_process_in(run_dir: Path, advice: str = "wait for it to end (or stop it), then resume it") -> Iterator[None]:
     """Holds `run_dir` for this process: a second run or resume there would interleave its records with ours.
 
     An OS lock (flock) on the directory itself: it leaves no file behind, and a process that dies releases it.
+    Raises CheckpointError, ending with `advice`, while another process holds it.
     """
     fd = os.open(run_dir, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise CheckpointError(
-                f"{run_dir} is being trained by another process; wait for it to end (or stop it), then resume it"
-            ) from None
+            raise CheckpointError(f"{run_dir} is being trained by another process; {advice}") from None
         except OSError as e:  # NFS, for one, locks no directory opened read-only
-            log.debug("%s cannot be locked (%s): going on without the lock", run_dir, e)
+            log.info("%s cannot be locked (%s): nothing keeps a second process from training in it", run_dir, e)
         yield
     finally:
         os.close(fd)  # and with it the lock

@@ -47,7 +47,9 @@ class RefuseUsedRunDir(Callback):
         try:
             refuse_used_run_dir(run_dir)
             if run_dir.is_dir():
-                with only_process_in(run_dir):
+                # Only a probe: train takes the lock for the run. Two new runs started in one dir at the same
+                # moment may both pass it; the one that then loses the lock has left its .hydra/ there.
+                with only_process_in(run_dir, advice="choose another hydra.run.dir, or wait for it to end"):
                     pass
         except (ConfigError, CheckpointError) as e:
             print(f"error: {e}", file=sys.stderr)

@@ -144,16 +144,14 @@ def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root,
 
 
 HOLD_RUN_DIR = """
-import sys, time
+import sys
 from pathlib import Path
 from mlp_exp.checkpoint import only_process_in
 with only_process_in(Path(sys.argv[1])):
     print("held", flush=True)
-    time.sleep(120)
+    sys.stdin.read()  # until killed
 """
-
-
-IN_USE = "is being trained by another process; wait for it to end (or stop it), then resume it"
+IN_USE = "is being trained by another process"
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
@@ -162,16 +160,21 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
 
 def test_a_run_dir_another_process_trains_in_is_refused_until_that_process_ends(tiny_root, tmp_path):
     run_dir = run_left_running(tiny_root, tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_RUN_DIR, str(run_dir)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline() == "held\n"
-        resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
-    finally:
-        holder.kill()  # a process that dies releases the dir
-        holder.wait()
+    log_before = (run_dir / "mlp_exp.log").read_text()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_RUN_DIR, str(run_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    with holder:
+        try:
+            assert holder.stdout.readline() == "held\n"
+            resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
+        finally:
+            holder.kill()  # a process that dies releases the dir
 
-    assert resumed.returncode == 2 and error_lines(resumed) == [f"error: {run_dir} {IN_USE}"]
+    assert resumed.returncode == 2
+    assert error_lines(resumed) == [f"error: {run_dir} {IN_USE}; wait for it to end (or stop it), then resume it"]
     assert "Traceback" not in resumed.stderr
+    assert (run_dir / "mlp_exp.log").read_text() == log_before  # the other process's log holds only its own lines
     assert run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume").returncode == 0
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
 
@@ -183,7 +186,7 @@ def test_a_new_run_in_a_dir_another_process_trains_in_is_refused_before_hydra_wr
         result = run_cli(*tiny_overrides(tiny_root), f"hydra.run.dir={run_dir}", cwd=tmp_path)
 
     assert result.returncode == 2
-    assert error_lines(result) == [f"error: {run_dir} {IN_USE}"]
+    assert error_lines(result) == [f"error: {run_dir} {IN_USE}; choose another hydra.run.dir, or wait for it to end"]
     assert not (run_dir / ".hydra").exists()
 
 
