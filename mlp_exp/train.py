@@ -201,7 +201,10 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     f"lower the learning rate (lr={cfg.lr}) or init_scale={cfg.init_scale}"
                 )
             if visuals:
-                visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
+                # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and
+                # closing the writer would then wait for it forever.
+                with interrupt.deferred():
+                    visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
         status = "completed"
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
         status = "interrupted"
