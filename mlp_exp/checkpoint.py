@@ -27,6 +27,7 @@ from mlp_exp.optim import Optimizer
 log = logging.getLogger(__name__)
 
 FILE_NAME = "checkpoint.pt"
+WAIT_THEN_RESUME = "wait for it to end (or stop it), then resume it"  # what to do about a run dir in use
 FORMAT = 1
 # What a checkpoint holds, and the type each entry must have.
 ENTRIES = {
@@ -53,7 +54,7 @@ def refuse_used_run_dir(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def only_process_in(run_dir: Path, advice: str = "wait for it to end (or stop it), then resume it") -> Iterator[None]:
+def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[None]:
     """Holds `run_dir` for this process: a second run or resume there would interleave its records with ours.
 
     An OS lock (flock) on the directory itself: it leaves no file behind, and a process that dies releases it.
@@ -70,6 +71,12 @@ def only_process_in(run_dir: Path, advice: str = "wait for it to end (or stop it
         yield
     finally:
         os.close(fd)  # and with it the lock
+
+
+def refuse_run_dir_in_use(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> None:
+    """Raises CheckpointError, ending with `advice`, if another process holds `run_dir` now (only_process_in)."""
+    with only_process_in(run_dir, advice):
+        pass
 
 
 def save(

@@ -41,7 +41,7 @@ class RefuseUsedRunDir(Callback):
     config its resume needs."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
+        from mlp_exp.checkpoint import CheckpointError, refuse_run_dir_in_use, refuse_used_run_dir
 
         run_dir = Path(config.hydra.run.dir)
         try:
@@ -49,8 +49,7 @@ class RefuseUsedRunDir(Callback):
             if run_dir.is_dir():
                 # Only a probe: train takes the lock for the run. Two new runs started in one dir at the same
                 # moment may both pass it; the one that then loses the lock has left its .hydra/ there.
-                with only_process_in(run_dir, advice="choose another hydra.run.dir, or wait for it to end"):
-                    pass
+                refuse_run_dir_in_use(run_dir, advice="choose another hydra.run.dir, or wait for it to end")
         except (ConfigError, CheckpointError) as e:
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning

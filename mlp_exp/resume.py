@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
-from mlp_exp.checkpoint import CheckpointError, only_process_in
+from mlp_exp.checkpoint import CheckpointError, refuse_run_dir_in_use
 from mlp_exp.cli import EXIT_DIVERGED, EXIT_USER_ERROR, train_reporting
 from mlp_exp.config import Config, ConfigError, first_line
 from mlp_exp.tracking import METRICS_FILE
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
                 file=sys.stderr,
             )
             sys.exit(EXIT_DIVERGED)
-        with only_process_in(run_dir):  # refused before the refusal is logged into the running run's log
-            pass
+        # Refused here, before the refusal would be logged into the running run's log.
+        refuse_run_dir_in_use(run_dir)
         _log_into(run_dir)
         train_reporting(cfg, run_dir, resume=True)
     except (ConfigError, CheckpointError) as e:
