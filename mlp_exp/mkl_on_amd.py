@@ -18,6 +18,7 @@ from pathlib import Path
 
 LIBRARY = Path(sys.prefix) / "lib" / "mlp_exp_mkl_on_amd.so"  # where scripts/setup.sh builds it
 OFF_SWITCH = "MLP_EXP_MKL_ON_AMD"
+IN_USE = "MKL's AVX-512 kernels on AMD"  # how logs and the benchmark say the library is loaded
 
 log = logging.getLogger(__name__)
 

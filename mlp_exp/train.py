@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
 
-from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt
+from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, make_optimizer
@@ -30,7 +30,6 @@ NUM_INPUTS = 28 * 28
 # Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
 # once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
-MKL_KERNELS = " with MKL's AVX-512 kernels on AMD"  # mlp_exp/mkl_on_amd.py
 
 
 class Diverged(RuntimeError):
@@ -144,6 +143,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     if resume and checkpoint_path.exists():
         done = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
 
+    on = device
+    if device.type == "cpu":
+        on = f"cpu (threads: {torch.get_num_threads()})" + (f" with {mkl_on_amd.IN_USE}" if MKL_LIBRARY_LOADED else "")
     log.info(
         "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
         f"Resuming after epoch {len(done)}:" if resume else "Training",
@@ -154,9 +156,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         len(test_set),
         cfg.optimizer.name.name,
         cfg.lr,
-        f"{device} (threads: {torch.get_num_threads()}){MKL_KERNELS if MKL_LIBRARY_LOADED else ''}"
-        if device.type == "cpu"
-        else device,
+        on,
     )
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None

@@ -319,7 +319,7 @@ def main() -> None:
     print(
         f"mlp_exp benchmark: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
-        + (", MKL's AVX-512 kernels on AMD (mlp_exp/mkl_on_amd.py)" if mlp_exp.MKL_LIBRARY_LOADED else "")
+        + (f", {mlp_exp.mkl_on_amd.IN_USE} (mlp_exp/mkl_on_amd.py)" if mlp_exp.MKL_LIBRARY_LOADED else "")
     )
     print(f"default config, {repeats} repeats (medians); epoch times per repeat:")
     for name in pipelines:
