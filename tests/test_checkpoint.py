@@ -119,6 +119,10 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, t
         train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
 
 
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
+
+
 def run_left_running(tiny_root, tmp_path) -> Path:
     """A run dir whose metrics.json says `running`, as a lost machine leaves it, or as a run in progress shows."""
     run_dir = tmp_path / "run"
@@ -137,7 +141,7 @@ def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root,
     result = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
 
     assert result.returncode == 2
-    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
+    errors = error_lines(result)
     assert len(errors) == 1 and errors[0].startswith(f"error: refusing to load {run_dir / FILE_NAME}")
     assert "Traceback" not in result.stderr
     assert not marker.exists()
@@ -152,10 +156,6 @@ with only_process_in(Path(sys.argv[1])):
     sys.stdin.read()  # until killed
 """
 IN_USE = "is being trained by another process"
-
-
-def error_lines(result: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
 
 
 def test_a_run_dir_another_process_trains_in_is_refused_until_that_process_ends(tiny_root, tmp_path):
