@@ -1,7 +1,8 @@
 """The `python -m mlp_exp` / `mlp-exp` entry point: Hydra composes the config, `train` does the rest.
 
 Exit codes: 0 done; 2 a config, data or checkpoint problem (one line says which and how to fix it);
-3 training diverged; 130 interrupted by Ctrl-C and 143 by SIGTERM (`python -m mlp_exp.resume RUN_DIR` goes on).
+3 training diverged; 130 interrupted by Ctrl-C and 143 by SIGTERM (`python -m mlp_exp.resume RUN_DIR`, or SWEEP_DIR,
+goes on).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError
-from mlp_exp.sweep import report_failed_sweep, threads_per_job
+from mlp_exp.sweep import report_failed_sweep, resuming_job, threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -59,14 +60,21 @@ class RefuseUsedRunDir(Callback):
 def run(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode is RunMode.MULTIRUN
-    if multirun and not cfg.threads:  # threads=0: torch's default, unless jobs share cores
+    if hydra_cfg.mode is not RunMode.MULTIRUN:
+        return train_reporting(cfg, run_dir)["test_acc"]
+    if not cfg.threads:  # threads=0: torch's default, unless jobs share cores
         cfg.threads = threads_per_job(hydra_cfg.launcher)
-    return train_reporting(cfg, run_dir, multirun=multirun)["test_acc"]
+    resume = resuming_job(run_dir)  # a job of a resumed sweep, which started before: it goes on
+    return train_reporting(cfg, run_dir, resume=resume, sweep_dir=Path(hydra_cfg.sweep.dir))["test_acc"]
 
 
-def train_reporting(cfg: DictConfig, run_dir: Path, resume: bool = False, multirun: bool = False) -> dict[str, Any]:
-    """`train`, with whatever ends it early said in one line and turned into the process's exit code."""
+def train_reporting(
+    cfg: DictConfig, run_dir: Path, resume: bool = False, sweep_dir: Path | None = None
+) -> dict[str, Any]:
+    """`train`, with whatever ends it early said in one line and turned into the process's exit code.
+
+    `sweep_dir`: the sweep this run is a job of, if it is one.
+    """
     # Imported here, not at the top: torch costs ~2 s, which `--help` and a rejected override should not pay.
     from mlp_exp.train import train
 
@@ -75,14 +83,14 @@ def train_reporting(cfg: DictConfig, run_dir: Path, resume: bool = False, multir
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
     except KeyboardInterrupt as e:
-        log.warning("Resume it with: python -m mlp_exp.resume %s", run_dir)
+        log.warning("Resume it with: python -m mlp_exp.resume %s", run_dir if sweep_dir is None else sweep_dir)
         sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
     except Exception as e:
-        code = _exit_code(e)
+        code = exit_code_for(e)
         if code is None:
             raise
         log.error("error: %s", e)
-        if multirun:
+        if sweep_dir is not None:
             raise  # Hydra marks this job failed and still runs the sweep's other jobs
         sys.exit(code)
     log.info("Run dir: %s", run_dir)
@@ -116,7 +124,7 @@ def _keep_freed_memory() -> None:
             log.debug("glibc refused mallopt(%d, %d); its defaults stay", option, value)
 
 
-def _exit_code(e: Exception) -> int | None:
+def exit_code_for(e: Exception) -> int | None:
     """2 for a config, data or checkpoint problem, 3 for divergence, None for anything else (a bug)."""
     from mlp_exp.checkpoint import CheckpointError
     from mlp_exp.data import DataError
@@ -140,7 +148,7 @@ def main() -> None:
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])
-        code = EXIT_USER_ERROR if message is not None else _exit_code(e)  # the latter: a failed job of a sweep
+        code = EXIT_USER_ERROR if message is not None else exit_code_for(e)  # the latter: a failed job of a sweep
         if full_error == "1" or code is None:
             raise
         if message is None:

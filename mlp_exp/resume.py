@@ -4,44 +4,50 @@ The config is the one Hydra saved with the run (RUN_DIR/.hydra/config.yaml); tra
 checkpoint of the last completed epoch (RUN_DIR/checkpoint.pt) and gets the same numbers as a run that was
 never interrupted. The log, the TensorBoard events and metrics.json go on in RUN_DIR. Exit codes are those
 of `python -m mlp_exp`.
+
+`python -m mlp_exp.resume SWEEP_DIR` continues a sweep: it runs the sweep's command again in SWEEP_DIR, where
+each job that completed reports its recorded result, each one that started goes on as above, and each one that
+never started runs. A run or a job that diverged would diverge again: it is not resumed, and exits 3.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import re
+import shlex
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from hydra.core.utils import configure_log
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
-from mlp_exp.checkpoint import CheckpointError, refuse_run_dir_in_use
-from mlp_exp.cli import EXIT_DIVERGED, EXIT_USER_ERROR, train_reporting
+from mlp_exp.cli import exit_code_for, train_reporting
 from mlp_exp.config import Config, ConfigError, first_line
-from mlp_exp.tracking import METRICS_FILE
+from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 
 def load_run_config(run_dir: Path) -> DictConfig:
     """The config a run dir was made with, typed by the schema as Hydra typed it."""
     path = run_dir / ".hydra" / "config.yaml"
     if not (path.is_file() and (run_dir / ".hydra" / "hydra.yaml").is_file()):
-        raise ConfigError(f"{run_dir} is not a run dir of mlp_exp: it has no .hydra/config.yaml and hydra.yaml")
+        raise ConfigError(
+            f"{run_dir} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
+            f"nor a sweep dir (it has no {SWEEP_FILE})"
+        )
     try:
         return OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
     except OmegaConfBaseException as e:
         raise ConfigError(f"{path}: {config_errors.one_line(e, [])}") from e
     except Exception as e:  # a file that is not YAML at all
-        raise ConfigError(f"cannot read {path} ({first_line(e)}); restore it from a copy") from e
+        raise _unreadable(path, e) from e
 
 
-def _status(run_dir: Path) -> str | None:
-    try:
-        return json.loads((run_dir / METRICS_FILE).read_text())["status"]
-    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: the checkpoint says where to go on
-        return None
+def _unreadable(path: Path, e: Exception) -> ConfigError:
+    return ConfigError(f"cannot read {path} ({first_line(e)}); restore it from a copy")
 
 
 def _log_into(run_dir: Path) -> None:
@@ -51,35 +57,71 @@ def _log_into(run_dir: Path) -> None:
     configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
 
 
+def resume_sweep(sweep_dir: Path) -> NoReturn:
+    """Becomes the sweep's command again, in `sweep_dir` and from the dir the sweep was started in (so that
+    relative paths in its overrides mean what they meant); its jobs see RESUMING and go on where they left off."""
+    path = sweep_dir / SWEEP_FILE
+    try:
+        hydra_cfg = OmegaConf.load(path).hydra
+        args = [
+            f"--config-name={hydra_cfg.job.config_name}",
+            *(override for override in hydra_cfg.overrides.hydra if not override.startswith("hydra.sweep.dir=")),
+            f"hydra.sweep.dir={_override_value(sweep_dir)}",
+            *hydra_cfg.overrides.task,
+        ]
+        started_in = Path(hydra_cfg.runtime.cwd)
+    except Exception as e:  # not YAML, or not a sweep's config
+        raise _unreadable(path, e) from e
+    if started_in.is_dir():
+        os.chdir(started_in)
+    print(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: python -m mlp_exp {shlex.join(args)}", flush=True)
+    os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: "1"})
+
+
+def _override_value(path: Path) -> str:
+    """`path` as the value of a Hydra override: quoted where it has characters that Hydra's grammar reads, such
+    as the commas and equals signs of a job dir's name, or letters beyond ASCII."""
+    if re.fullmatch(r"[\w/.+:@%-]+", str(path), flags=re.ASCII):
+        return str(path)
+    return "'" + str(path).replace("'", "\\'") + "'"
+
+
+def resume_run(run_dir: Path) -> None:
+    """The run in `run_dir` goes on, with the config it was made with, logging into its log."""
+    # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
+    from mlp_exp.checkpoint import refuse_run_dir_in_use
+
+    cfg = load_run_config(run_dir)
+    refuse_run_dir_in_use(run_dir)  # here, before the refusal would be logged into the running run's log
+    _log_into(run_dir)
+    train_reporting(cfg, run_dir, resume=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m mlp_exp.resume",
-        description="Continue an interrupted mlp_exp run in its own dir, up to its configured epochs.",
+        description="Continue an interrupted mlp_exp run in its own dir, up to its configured epochs, "
+        "or a sweep in its sweep dir.",
     )
-    parser.add_argument("run_dir", type=Path, help="the run's dir (outputs/runs/..., or one job's dir of a sweep)")
-    run_dir = parser.parse_args(argv).run_dir.resolve()
+    parser.add_argument(
+        "dir",
+        type=Path,
+        metavar="DIR",
+        help="a run's dir (outputs/runs/..., or one job's dir of a sweep), or a sweep's dir (outputs/multirun/...)",
+    )
+    directory = parser.parse_args(argv).dir.resolve()
     try:
-        cfg = load_run_config(run_dir)
-        status = _status(run_dir)
-        if status == "completed":
-            print(f"{run_dir} completed all its {cfg.epochs} epochs: nothing to resume")
-            return
-        if status == "diverged":
-            print(
-                f"error: {run_dir} diverged and would diverge again from its last checkpoint; "
-                "start a new run with a lower lr",
-                file=sys.stderr,
-            )
-            sys.exit(EXIT_DIVERGED)
-        # Refused here, before the refusal would be logged into the running run's log.
-        refuse_run_dir_in_use(run_dir)
-        _log_into(run_dir)
-        train_reporting(cfg, run_dir, resume=True)
-    except (ConfigError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        if (directory / SWEEP_FILE).is_file():
+            resume_sweep(directory)
+        resume_run(directory)
     except KeyboardInterrupt as e:  # before training started
         sys.exit(interrupt.exit_code(e))
+    except Exception as e:
+        code = exit_code_for(e)
+        if code is None:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""What a sweep needs around its jobs: their data prepared once before they start, a fair share of the CPU
-cores for each job, and a comparison of the jobs when they are done.
+"""What a sweep needs around its jobs: a sweep dir of its own, their data prepared once before they start, a fair
+share of the CPU cores for each job, and a comparison of the jobs when they are done.
 
 `SweepCallback` is listed under `hydra.callbacks` in conf/config.yaml, so Hydra calls it in every multirun,
 whatever the sweeper (basic, Optuna) and the launcher (basic, joblib, submitit).
@@ -7,42 +7,89 @@ whatever the sweeper (basic, Optuna) and the launcher (basic, joblib, submitit).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from mlp_exp.config import ConfigError
 
 log = logging.getLogger("mlp_exp")
 
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+# The sweep's config, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it in the sweep dir,
+# the Optuna sweeper does not: SweepCallback saves it for every sweep.
+SWEEP_FILE = "multirun.yaml"
+# Set by `python -m mlp_exp.resume SWEEP_DIR` for the sweep it runs again: an environment variable reaches each job
+# wherever the launcher runs it (this process, joblib's workers, a Slurm job, which gets the environment it is
+# submitted with unless the cluster's sbatch is set to export none).
+RESUMING = "MLP_EXP_RESUMING_SWEEP"
+
+
+def resuming() -> bool:
+    """Whether this sweep is an earlier one run again by `python -m mlp_exp.resume`, in that sweep's dir."""
+    return os.environ.get(RESUMING) == "1"
+
+
+def resuming_job(job_dir: Path) -> bool:
+    """Whether this job of a sweep goes on from what it did before: its sweep is resumed, and it had started
+    (a job's metrics.json is written as its training starts). A job that never started runs as a new one."""
+    from mlp_exp.tracking import METRICS_FILE
+
+    return resuming() and (job_dir / METRICS_FILE).exists()
+
+
+def refuse_used_sweep_dir(sweep_dir: Path) -> None:
+    """A new sweep must not run in the dir of another: jobs of both would mix, and its jobs would be refused one by
+    one (their dirs hold runs), after Hydra had rewritten the other's records of them."""
+    if (sweep_dir / SWEEP_FILE).exists():
+        raise ConfigError(
+            f"{sweep_dir} already holds a sweep: continue it with `python -m mlp_exp.resume {sweep_dir}`, "
+            "or choose another hydra.sweep.dir"
+        )
 
 
 class SweepCallback(Callback):
     # The sweep this process runs, for `report_failed_sweep`.
     sweep_dir: Path | None = None
+    # The sweep dir's lock, while this process runs its jobs. On the class: the joblib launcher pickles the
+    # callbacks for its workers, and a held lock cannot be pickled.
+    hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
-        # Jobs running side by side would each unpack or download a missing dataset into the same files
-        # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
+        from mlp_exp.checkpoint import CheckpointError, only_process_in
         from mlp_exp.cli import EXIT_USER_ERROR
         from mlp_exp.data import DataError, prepare
 
+        sweep_dir = Path(config.hydra.sweep.dir)
         try:
+            if not resuming():
+                refuse_used_sweep_dir(sweep_dir)
+            # Jobs running side by side would each unpack or download a missing dataset into the same files
+            # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
             for dataset in sweep_datasets(config, config_name):
                 prepare(dataset)
-        except DataError as e:
-            log.error("error: %s", e)
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            # A second sweep started at the same moment, or a resume of this one, would run the same jobs.
+            self.hold.enter_context(only_process_in(sweep_dir))
+            OmegaConf.save(config, sweep_dir / SWEEP_FILE)
+        except (ConfigError, DataError, CheckpointError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)  # as every error a user can cause: one line, no log prefix
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
-        sweep_dir = SweepCallback.sweep_dir = Path(config.hydra.sweep.dir)
+        SweepCallback.sweep_dir = sweep_dir
         log.info("Sweep dir: %s (compare its jobs: python -m mlp_exp.compare %s)", sweep_dir, sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare
 
+        self.hold.close()
         compare.report(Path(config.hydra.sweep.dir))
 
 

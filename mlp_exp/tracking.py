@@ -31,6 +31,16 @@ SESSION_STATUS = {
 }
 
 
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """metrics.json of the run in `run_dir` (written when its training starts); None if it has none, or an
+    unreadable one."""
+    try:
+        metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Readers (a watching script, a sweep's compare) never see a half-written file."""
     with atomic_write(path) as tmp:

@@ -21,7 +21,7 @@ from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, make_optimizer
-from mlp_exp.tracking import Tracker
+from mlp_exp.tracking import Tracker, read_metrics
 from mlp_exp.visuals import Visuals
 
 log = logging.getLogger(__name__)
@@ -104,12 +104,13 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     """Train one run as `cfg` says, writing its records into `out_dir`; returns metrics.json's content.
 
     After each epoch the records and a checkpoint are written. With `resume`, the run in `out_dir` goes on
-    from its checkpoint (from epoch 1 if it has none) to `cfg.epochs`, with the numbers an uninterrupted run gets.
+    from its checkpoint (from epoch 1 if it has none) to `cfg.epochs`, with the numbers an uninterrupted run gets;
+    a run that completed is left as it is, and its metrics returned.
 
     Raises ConfigError, data.DataError or checkpoint.CheckpointError for a config, dataset or checkpoint that
     cannot be used, or a run dir another process trains in (before any epoch runs); Diverged after recording the
-    epoch whose loss was not finite; KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises) after
-    recording `interrupted`.
+    epoch whose loss was not finite, or at once for a resumed run that diverged; KeyboardInterrupt (Ctrl-C, or
+    SIGTERM under interrupt.sigterm_raises) after recording `interrupted`.
     """
     check(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +124,17 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     checkpoint_path = out_dir / checkpoint.FILE_NAME
     if not resume:
         checkpoint.refuse_used_run_dir(out_dir)
+    # Without metrics.json, or with an unreadable one, the checkpoint says where to go on.
+    recorded = (read_metrics(out_dir) or {}) if resume else {}
+    if recorded.get("status") == "completed":
+        if checkpoint_path.exists():  # a sweep resumed with other configs than it ran with is told so here
+            checkpoint.load(checkpoint_path, flat_hparams(cfg), device)
+        log.info("%s completed all its %d epochs: nothing to resume", out_dir, recorded["epochs_done"])
+        return recorded
+    if recorded.get("status") == "diverged":
+        raise Diverged(
+            f"{out_dir} diverged and would diverge again from its last checkpoint; start a new run with a lower lr"
+        )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))

@@ -102,6 +102,8 @@ def test_optimizer_state_that_does_not_fit_the_network_is_refused_in_one_line(ti
     momentum = state["optimizer"]["state"]["momentum"]
     momentum[0] = momentum[0][:-1]  # one row of W1's momentum lost
     torch.save(state, run_dir / FILE_NAME)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "interrupted"}))  # a run to go on with
 
     with pytest.raises(CheckpointError) as error:
         train(cfg, run_dir, resume=True)
@@ -117,6 +119,10 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, t
 
     with pytest.raises(CheckpointError, match=r"belongs to a different run \(hiddens '16' in the checkpoint, '32'"):
         train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
+    # Completed, it is not trained again; but a resume with another config (a sweep's, after conf/ changed) is
+    # told so, instead of being given that run's results as its own.
+    with pytest.raises(CheckpointError, match=r"belongs to a different run \(hiddens '16' in the checkpoint, '32'"):
+        train(tiny_cfg(tiny_root), tmp_path / "theirs", resume=True)
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

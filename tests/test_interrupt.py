@@ -230,6 +230,97 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         resume.main([str(tmp_path)])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.splitlines() == [
-        f"error: {tmp_path} is not a run dir of mlp_exp: it has no .hydra/config.yaml and hydra.yaml"
-    ]
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
+        "nor a sweep dir (it has no multirun.yaml)"
+    )
+
+
+@pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-a-sweep"])
+def test_resume_names_a_sweep_config_it_cannot_read(tmp_path, capsys, content):
+    (tmp_path / "multirun.yaml").write_text(content)
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(tmp_path)])
+    assert exit_.value.code == 2
+    (error,) = capsys.readouterr().err.splitlines()
+    assert error.startswith(f"error: cannot read {tmp_path / 'multirun.yaml'} (") and error.endswith(
+        "); restore it from a copy"
+    )
+
+
+def test_a_new_sweep_never_runs_in_the_dir_of_another(tiny_root, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    sweep = ("-m", "hiddens=8,16", *tiny_overrides(tiny_root, "epochs=1"), f"hydra.sweep.dir={sweep_dir}")
+    assert run_cli(*sweep, cwd=tmp_path).returncode == 0
+    before = {p.relative_to(sweep_dir): p.read_bytes() for p in sweep_dir.rglob("*") if p.is_file()}
+
+    result = run_cli(*sweep, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {sweep_dir} already holds a sweep: continue it with `python -m mlp_exp.resume {sweep_dir}`, "
+        "or choose another hydra.sweep.dir"
+    )
+    assert "Launching" not in result.stdout
+    assert {p.relative_to(sweep_dir): p.read_bytes() for p in sweep_dir.rglob("*") if p.is_file()} == before
+    with checkpoint.only_process_in(sweep_dir):  # the sweep still running: a resume would run its jobs twice
+        resumed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert resumed.returncode == 2
+    assert resumed.stderr.strip() == (
+        f"error: {sweep_dir} is being trained by another process; wait for it to end (or stop it), then resume it"
+    )
+    assert {p.relative_to(sweep_dir): p.read_bytes() for p in sweep_dir.rglob("*") if p.is_file()} == before
+
+
+def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_root, uninterrupted, tmp_path):
+    # Its second job is the uninterrupted run's config. A comma, an equals sign and a space in the sweep dir's
+    # name: the resume must hand it to Hydra quoted.
+    sweep_dir = tmp_path / "widths, v=1"
+    args = [arg for arg in CLI_ARGS if not arg.startswith("hiddens=")]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlp_exp",
+            "-m",
+            "hiddens=16,32,8",
+            *tiny_overrides(tiny_data_root, *args),
+            f"hydra.sweep.dir='{sweep_dir}'",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(sweep_dir.glob("1_*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first, second = sorted(sweep_dir.glob("[01]_*"))
+    wait_for_epochs(second, 2, process)
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert f"Resume it with: python -m mlp_exp.resume {sweep_dir}" in stdout
+    assert metrics_of(first)["status"] == "completed" and metrics_of(second)["status"] == "interrupted"
+    assert not list(sweep_dir.glob("2_*"))  # not started
+    first_records = {p.name: p.read_bytes() for p in first.iterdir() if p.name != "mlp_exp.log" and p.is_file()}
+    stopped_at = metrics_of(second)["epochs_done"]
+
+    resumed = run_cli(str(sweep_dir), cwd=sweep_dir, module="mlp_exp.resume")  # from anywhere
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith(f"Resuming the sweep in {sweep_dir}, from {tmp_path}: python -m mlp_exp ")
+    assert f"{first} completed all its 100 epochs: nothing to resume" in resumed.stdout
+    assert f"Resuming after epoch {stopped_at}:" in resumed.stdout
+    assert {p.name: p.read_bytes() for p in first.iterdir() if p.name != "mlp_exp.log" and p.is_file()} == (
+        first_records
+    )
+    assert without_times(metrics_of(second)) == without_times(uninterrupted)
+    assert scalar_steps(second)["test/acc"] == list(range(1, 101))
+    (third,) = sweep_dir.glob("2_*")
+    assert metrics_of(third)["status"] == "completed" and metrics_of(third)["epochs_done"] == 100
+    assert "3 runs under" in resumed.stdout  # the sweep's comparison, of all its jobs
+
+    again = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert again.returncode == 0 and again.stdout.count("nothing to resume") == 3

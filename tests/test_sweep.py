@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import pytest
 import yaml
@@ -178,3 +179,23 @@ def test_an_optuna_search_survives_diverged_trials_and_reports_the_best(tiny_roo
     completed = [job for job in job_dirs(sweep_dir) if metrics_of(job)["status"] == "completed"]
     assert best["best_value"] == max(metrics_of(job)["test_acc"] for job in completed)
     assert "Best parameters: {'lr': 0.5}" in result.stdout
+
+
+def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_done(tiny_root, tmp_path):
+    fixed = ("hiddens=16", "activation=relu", "optimizer=sgd", "lr=interval(0.05,0.5)", "init_scale=interval(0.01,0.1)")
+    sweep_dir = tmp_path / "search"
+    search = ("hparams_search=optuna", "hydra.sweeper.n_trials=3", *fixed, *tiny_overrides(tiny_root, *FAST))
+    assert run_cli(*search, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path).returncode == 0
+    # Hydra's Optuna sweeper saves no multirun.yaml; mlp_exp does, so that the search can be resumed or refused.
+    again = run_cli(*search, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr.startswith(f"error: {sweep_dir} already holds a sweep: ")
+    *done, stopped = job_dirs(sweep_dir)
+    best = (sweep_dir / "optimization_results.yaml").read_text()
+    shutil.rmtree(stopped)  # as if the search had stopped before its last trial
+
+    result = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+
+    assert result.returncode == 0, result.stderr
+    assert [f"{job} completed all its 2 epochs: nothing to resume" in result.stdout for job in done] == [True, True]
+    assert job_dirs(sweep_dir) == [*done, stopped] and metrics_of(stopped)["status"] == "completed"
+    assert (sweep_dir / "optimization_results.yaml").read_text() == best
