@@ -114,19 +114,7 @@ def restore(
     Raises CheckpointError for a file that is unreadable, holds pickled objects, is not an mlp_exp checkpoint,
     was saved by a run with other hparams, or does not fit the network.
     """
-    state = load(path, hparams, device=next(net.parameters()).device)
-    try:
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        shuffle.set_state(state["shuffle"].cpu())  # a generator state is a CPU tensor, wherever the run is
-    except (RuntimeError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{path} does not fit this run's network ({first_line(e)}); delete it") from e
-    return state["history"]
-
-
-def load(path: Path, hparams: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    """What `path` holds, if it is the checkpoint of the run `hparams` describe (as `restore` checks it)."""
-    state = _load(path, device)
+    state = _load(path, device=next(net.parameters()).device)
     differences = [
         f"{key} {state['hparams'].get(key)!r} in the checkpoint, {value!r} in the config"
         for key, value in hparams.items()
@@ -136,7 +124,13 @@ def load(path: Path, hparams: dict[str, Any], device: torch.device) -> dict[str,
         raise CheckpointError(
             f"{path} belongs to a different run ({'; '.join(differences)}); resume it with the config it was saved with"
         )
-    return state
+    try:
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        shuffle.set_state(state["shuffle"].cpu())  # a generator state is a CPU tensor, wherever the run is
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path} does not fit this run's network ({first_line(e)}); delete it") from e
+    return state["history"]
 
 
 def _load(path: Path, device: torch.device) -> dict[str, Any]:

@@ -64,8 +64,9 @@ def run(cfg: DictConfig) -> float:
         return train_reporting(cfg, run_dir)["test_acc"]
     if not cfg.threads:  # threads=0: torch's default, unless jobs share cores
         cfg.threads = threads_per_job(hydra_cfg.launcher)
-    resume = resuming_job(run_dir)  # a job of a resumed sweep, which started before: it goes on
-    return train_reporting(cfg, run_dir, resume=resume, sweep_dir=Path(hydra_cfg.sweep.dir))["test_acc"]
+    sweep_dir = Path(hydra_cfg.sweep.dir)
+    resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
+    return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir)["test_acc"]
 
 
 def train_reporting(

@@ -59,7 +59,7 @@ def _log_into(run_dir: Path) -> None:
 
 def resume_sweep(sweep_dir: Path) -> NoReturn:
     """Becomes the sweep's command again, in `sweep_dir` and from the dir the sweep was started in (so that
-    relative paths in its overrides mean what they meant); its jobs see RESUMING and go on where they left off."""
+    relative paths in its overrides mean what they meant); its jobs, told by RESUMING, go on where they left off."""
     path = sweep_dir / SWEEP_FILE
     try:
         hydra_cfg = OmegaConf.load(path).hydra
@@ -69,13 +69,14 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
             f"hydra.sweep.dir={_override_value(sweep_dir)}",
             *hydra_cfg.overrides.task,
         ]
+        args = [str(arg) for arg in args]  # a hand-edited file may hold numbers
         started_in = Path(hydra_cfg.runtime.cwd)
     except Exception as e:  # not YAML, or not a sweep's config
         raise _unreadable(path, e) from e
     if started_in.is_dir():
         os.chdir(started_in)
     print(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: python -m mlp_exp {shlex.join(args)}", flush=True)
-    os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: "1"})
+    os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: str(sweep_dir)})
 
 
 def _override_value(path: Path) -> str:

@@ -24,26 +24,27 @@ from mlp_exp.config import ConfigError
 log = logging.getLogger("mlp_exp")
 
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
 # The sweep's config, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it in the sweep dir,
 # the Optuna sweeper does not: SweepCallback saves it for every sweep.
 SWEEP_FILE = "multirun.yaml"
-# Set by `python -m mlp_exp.resume SWEEP_DIR` for the sweep it runs again: an environment variable reaches each job
-# wherever the launcher runs it (this process, joblib's workers, a Slurm job, which gets the environment it is
-# submitted with unless the cluster's sbatch is set to export none).
+# Set by `python -m mlp_exp.resume SWEEP_DIR` to the sweep dir it runs the sweep again in: an environment variable
+# reaches each job wherever the launcher runs it (this process, joblib's workers, a Slurm job, which gets the
+# environment it is submitted with unless the cluster's sbatch is set to export none).
 RESUMING = "MLP_EXP_RESUMING_SWEEP"
 
 
-def resuming() -> bool:
-    """Whether this sweep is an earlier one run again by `python -m mlp_exp.resume`, in that sweep's dir."""
-    return os.environ.get(RESUMING) == "1"
+def resuming(sweep_dir: Path) -> bool:
+    """Whether the sweep in `sweep_dir` is an earlier one run again there by `python -m mlp_exp.resume`."""
+    return os.environ.get(RESUMING) == str(sweep_dir)
 
 
-def resuming_job(job_dir: Path) -> bool:
+def resuming_job(job_dir: Path, sweep_dir: Path) -> bool:
     """Whether this job of a sweep goes on from what it did before: its sweep is resumed, and it had started
     (a job's metrics.json is written as its training starts). A job that never started runs as a new one."""
     from mlp_exp.tracking import METRICS_FILE
 
-    return resuming() and (job_dir / METRICS_FILE).exists()
+    return resuming(sweep_dir) and (job_dir / METRICS_FILE).exists()
 
 
 def refuse_used_sweep_dir(sweep_dir: Path) -> None:
@@ -56,6 +57,26 @@ def refuse_used_sweep_dir(sweep_dir: Path) -> None:
         )
 
 
+def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:
+    """A resumed sweep must run the jobs it ran before. Composed again from a conf/ that changed since, they would
+    differ, and Hydra would write their new configs over the old ones in the job dirs before any job could tell."""
+    path = sweep_dir / SWEEP_FILE
+    before, now = _what_jobs_are_made_of(OmegaConf.load(path)), _what_jobs_are_made_of(config)
+    changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
+    if changed:
+        raise ConfigError(
+            f"the config changed since the sweep in {sweep_dir} started ({', '.join(changed)} differ from {path}): "
+            "undo the change to resume it, or start a new sweep"
+        )
+
+
+def _what_jobs_are_made_of(config: DictConfig) -> dict[str, Any]:
+    """The config outside `hydra`, and the sweeper's params (Optuna's search space): each job is composed from them."""
+    container = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
+    hydra = container.pop("hydra", {})
+    return {**container, "hydra.sweeper.params": hydra.get("sweeper", {}).get("params")}
+
+
 class SweepCallback(Callback):
     # The sweep this process runs, for `report_failed_sweep`.
     sweep_dir: Path | None = None
@@ -64,21 +85,26 @@ class SweepCallback(Callback):
     hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
-        from mlp_exp.checkpoint import CheckpointError, only_process_in
+        from mlp_exp.checkpoint import WAIT_THEN_RESUME, CheckpointError, only_process_in
         from mlp_exp.cli import EXIT_USER_ERROR
         from mlp_exp.data import DataError, prepare
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        resumed = resuming(sweep_dir)
         try:
-            if not resuming():
-                refuse_used_sweep_dir(sweep_dir)
+            refuse_optuna_grid(config)
             # Jobs running side by side would each unpack or download a missing dataset into the same files
             # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
             for dataset in sweep_datasets(config, config_name):
                 prepare(dataset)
             sweep_dir.mkdir(parents=True, exist_ok=True)
-            # A second sweep started at the same moment, or a resume of this one, would run the same jobs.
-            self.hold.enter_context(only_process_in(sweep_dir))
+            # Another sweep in this dir, or a resume of this one, would run the same jobs.
+            advice = WAIT_THEN_RESUME if resumed else "choose another hydra.sweep.dir, or wait for it to end"
+            self.hold.enter_context(only_process_in(sweep_dir, advice))
+            if resumed:
+                refuse_changed_sweep(sweep_dir, config)
+            else:
+                refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
         except (ConfigError, DataError, CheckpointError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)  # as every error a user can cause: one line, no log prefix
@@ -97,8 +123,20 @@ def report_failed_sweep() -> None:
     """The comparison, after a sweep that ended on a failed job: Hydra then skips `on_multirun_end`."""
     from mlp_exp import compare
 
+    SweepCallback.hold.close()
     if SweepCallback.sweep_dir is not None:
         compare.report(SweepCallback.sweep_dir)
+
+
+def refuse_optuna_grid(config: DictConfig) -> None:
+    """Optuna's grid sampler (hydra/sweeper/sampler=grid) fails on the search's intervals with a traceback, even
+    where the command line replaced them with values, and this Optuna version may ask for one combination twice.
+    A plain sweep is the grid search: each combination once, in parallel if asked, resumable."""
+    if config.hydra.sweeper.get("sampler", {}).get("_target_") == OPTUNA_GRID_SAMPLER:
+        raise ConfigError(
+            "hydra/sweeper/sampler=grid is not allowed: for a grid search, sweep without Optuna, which runs each "
+            "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
+        )
 
 
 def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:

@@ -120,21 +120,19 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
 
 def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     """`train`'s work, in a run dir this process holds."""
-    device = pick_device(cfg.device)
-    checkpoint_path = out_dir / checkpoint.FILE_NAME
-    if not resume:
-        checkpoint.refuse_used_run_dir(out_dir)
     # Without metrics.json, or with an unreadable one, the checkpoint says where to go on.
     recorded = (read_metrics(out_dir) or {}) if resume else {}
     if recorded.get("status") == "completed":
-        if checkpoint_path.exists():  # a sweep resumed with other configs than it ran with is told so here
-            checkpoint.load(checkpoint_path, flat_hparams(cfg), device)
-        log.info("%s completed all its %d epochs: nothing to resume", out_dir, recorded["epochs_done"])
+        log.info("%s completed all its %s epochs: nothing to resume", out_dir, recorded.get("epochs_done"))
         return recorded
     if recorded.get("status") == "diverged":
         raise Diverged(
             f"{out_dir} diverged and would diverge again from its last checkpoint; start a new run with a lower lr"
         )
+    device = pick_device(cfg.device)
+    checkpoint_path = out_dir / checkpoint.FILE_NAME
+    if not resume:
+        checkpoint.refuse_used_run_dir(out_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -248,28 +249,42 @@ def test_resume_names_a_sweep_config_it_cannot_read(tmp_path, capsys, content):
     )
 
 
-def test_a_new_sweep_never_runs_in_the_dir_of_another(tiny_root, tmp_path):
+def files_under(directory):
+    return {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
+def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_config_changed(tiny_root, tmp_path):
     sweep_dir = tmp_path / "sweep"
     sweep = ("-m", "hiddens=8,16", *tiny_overrides(tiny_root, "epochs=1"), f"hydra.sweep.dir={sweep_dir}")
     assert run_cli(*sweep, cwd=tmp_path).returncode == 0
-    before = {p.relative_to(sweep_dir): p.read_bytes() for p in sweep_dir.rglob("*") if p.is_file()}
+    before = files_under(sweep_dir)
 
-    result = run_cli(*sweep, cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    again = run_cli(*sweep, cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip() == (
         f"error: {sweep_dir} already holds a sweep: continue it with `python -m mlp_exp.resume {sweep_dir}`, "
         "or choose another hydra.sweep.dir"
     )
-    assert "Launching" not in result.stdout
-    assert {p.relative_to(sweep_dir): p.read_bytes() for p in sweep_dir.rglob("*") if p.is_file()} == before
-    with checkpoint.only_process_in(sweep_dir):  # the sweep still running: a resume would run its jobs twice
-        resumed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
-    assert resumed.returncode == 2
-    assert resumed.stderr.strip() == (
+    assert "Launching" not in again.stdout
+
+    with checkpoint.only_process_in(sweep_dir):  # the sweep, or a resume of it, still running
+        second = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert second.returncode == 2
+    assert second.stderr.strip() == (
         f"error: {sweep_dir} is being trained by another process; wait for it to end (or stop it), then resume it"
     )
-    assert {p.relative_to(sweep_dir): p.read_bytes() for p in sweep_dir.rglob("*") if p.is_file()} == before
+
+    # As if conf/ had said init_scale: 0.02 when the sweep ran: its jobs would not be the same jobs now.
+    saved = sweep_dir / "multirun.yaml"
+    saved.write_text(saved.read_text().replace("init_scale: 0.01", "init_scale: 0.02"))
+    before[Path("multirun.yaml")] = saved.read_bytes()
+    changed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert changed.returncode == 2
+    assert changed.stderr.strip() == (
+        f"error: the config changed since the sweep in {sweep_dir} started (init_scale differ from {saved}): "
+        "undo the change to resume it, or start a new sweep"
+    )
+    assert files_under(sweep_dir) == before
 
 
 def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_root, uninterrupted, tmp_path):
@@ -304,7 +319,10 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     assert f"Resume it with: python -m mlp_exp.resume {sweep_dir}" in stdout
     assert metrics_of(first)["status"] == "completed" and metrics_of(second)["status"] == "interrupted"
     assert not list(sweep_dir.glob("2_*"))  # not started
-    first_records = {p.name: p.read_bytes() for p in first.iterdir() if p.name != "mlp_exp.log" and p.is_file()}
+    # All but the log, which the resume appends to, and Hydra's runtime record, which it writes anew.
+    first_records = {
+        path: content for path, content in files_under(first).items() if path.name not in ("mlp_exp.log", "hydra.yaml")
+    }
     stopped_at = metrics_of(second)["epochs_done"]
 
     resumed = run_cli(str(sweep_dir), cwd=sweep_dir, module="mlp_exp.resume")  # from anywhere
@@ -313,9 +331,7 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     assert resumed.stdout.startswith(f"Resuming the sweep in {sweep_dir}, from {tmp_path}: python -m mlp_exp ")
     assert f"{first} completed all its 100 epochs: nothing to resume" in resumed.stdout
     assert f"Resuming after epoch {stopped_at}:" in resumed.stdout
-    assert {p.name: p.read_bytes() for p in first.iterdir() if p.name != "mlp_exp.log" and p.is_file()} == (
-        first_records
-    )
+    assert {path: content for path, content in files_under(first).items() if path in first_records} == first_records
     assert without_times(metrics_of(second)) == without_times(uninterrupted)
     assert scalar_steps(second)["test/acc"] == list(range(1, 101))
     (third,) = sweep_dir.glob("2_*")

@@ -199,3 +199,14 @@ def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_do
     assert [f"{job} completed all its 2 epochs: nothing to resume" in result.stdout for job in done] == [True, True]
     assert job_dirs(sweep_dir) == [*done, stopped] and metrics_of(stopped)["status"] == "completed"
     assert (sweep_dir / "optimization_results.yaml").read_text() == best
+
+
+def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_path):
+    result = run_cli("hparams_search=optuna", "hydra/sweeper/sampler=grid", "lr=choice(0.1,0.5)", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: hydra/sweeper/sampler=grid is not allowed: for a grid search, sweep without Optuna, which runs each "
+        "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
+    )
+    assert not (tmp_path / "outputs").exists()
