@@ -53,13 +53,22 @@ def refuse_used_run_dir(run_dir: Path) -> None:
         )
 
 
+# The dirs this process holds (only_process_in), by their real paths.
+_held: set[str] = set()
+
+
 @contextlib.contextmanager
 def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[None]:
     """Holds `run_dir` for this process: a second run or resume there would interleave its records with ours.
 
     An OS lock (flock) on the directory itself: it leaves no file behind, and a process that dies releases it.
-    Raises CheckpointError, ending with `advice`, while another process holds it.
+    Raises CheckpointError, ending with `advice`, while another process holds it. Inside this process's own hold
+    of the dir (taken before Hydra writes into it, then again by train) it does nothing.
     """
+    key = os.path.realpath(run_dir)
+    if key in _held:
+        yield
+        return
     fd = os.open(run_dir, os.O_RDONLY)
     try:
         try:
@@ -68,15 +77,13 @@ def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[N
             raise CheckpointError(f"{run_dir} is being trained by another process; {advice}") from None
         except OSError as e:  # NFS, for one, locks no directory opened read-only
             log.info("%s cannot be locked (%s): nothing keeps a second process from training in it", run_dir, e)
-        yield
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
     finally:
         os.close(fd)  # and with it the lock
-
-
-def refuse_run_dir_in_use(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> None:
-    """Raises CheckpointError, ending with `advice`, if another process holds `run_dir` now (only_process_in)."""
-    with only_process_in(run_dir, advice):
-        pass
 
 
 def save(

@@ -7,6 +7,7 @@ goes on).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import gc
@@ -39,21 +40,26 @@ config.register()
 class RefuseUsedRunDir(Callback):
     """Listed under hydra.callbacks: Hydra writes .hydra/ into the run dir before the task starts, so a dir that
     holds another run, or that another process trains in, is refused here, before that, and the old run keeps the
-    config its resume needs."""
+    config its resume needs. The run's process holds the dir from here on (train's own hold then does nothing),
+    so two runs started in one dir at the same moment cannot both get past this."""
+
+    def __init__(self) -> None:
+        self.hold = contextlib.ExitStack()  # the run dir's lock, from before Hydra writes there to the run's end
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from mlp_exp.checkpoint import CheckpointError, refuse_run_dir_in_use, refuse_used_run_dir
+        from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
 
         run_dir = Path(config.hydra.run.dir)
         try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
-            if run_dir.is_dir():
-                # Only a probe: train takes the lock for the run. Two new runs started in one dir at the same
-                # moment may both pass it; the one that then loses the lock has left its .hydra/ there.
-                refuse_run_dir_in_use(run_dir, advice="choose another hydra.run.dir, or wait for it to end")
-        except (ConfigError, CheckpointError) as e:
+        except (ConfigError, CheckpointError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.hold.close()
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

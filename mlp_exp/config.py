@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import os
 import re
@@ -121,8 +122,15 @@ def _dirname_part(overrides: str) -> str:
 
 def run_dirname(overrides: str) -> str:
     """`2026-11-22_10-04-31-4711_hiddens=512,lr=0.05`: the pid keeps two runs started in one second apart."""
-    stamp = f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{os.getpid()}"
+    stamp = f"{_first_asked()}-{os.getpid()}"
     return f"{stamp}_{_dirname_part(overrides)}" if overrides else stamp
+
+
+@functools.cache
+def _first_asked() -> str:
+    """The time hydra.run.dir was first resolved in this process: each later resolution (the run-dir callback's,
+    Hydra's own) must give the same dir, even a second later."""
+    return time.strftime("%Y-%m-%d_%H-%M-%S")
 
 
 def job_dirname(num: int, overrides: str) -> str:

@@ -90,12 +90,12 @@ def _override_value(path: Path) -> str:
 def resume_run(run_dir: Path) -> None:
     """The run in `run_dir` goes on, with the config it was made with, logging into its log."""
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
-    from mlp_exp.checkpoint import refuse_run_dir_in_use
+    from mlp_exp.checkpoint import only_process_in
 
     cfg = load_run_config(run_dir)
-    refuse_run_dir_in_use(run_dir)  # here, before the refusal would be logged into the running run's log
-    _log_into(run_dir)
-    train_reporting(cfg, run_dir, resume=True)
+    with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
+        _log_into(run_dir)
+        train_reporting(cfg, run_dir, resume=True)
 
 
 def main(argv: list[str] | None = None) -> None:

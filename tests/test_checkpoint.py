@@ -161,6 +161,32 @@ with only_process_in(Path(sys.argv[1])):
     sys.stdin.read()  # until killed
 """
 IN_USE = "is being trained by another process"
+PROBE_RUN_DIR = """
+import sys
+from pathlib import Path
+from mlp_exp.checkpoint import CheckpointError, only_process_in
+try:
+    with only_process_in(Path(sys.argv[1])):
+        print("free")
+except CheckpointError:
+    print("held")
+"""
+
+
+def held_by_another_process(run_dir: Path) -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE_RUN_DIR, str(run_dir)], capture_output=True, text=True, check=True
+    )
+    return {"held\n": True, "free\n": False}[probe.stdout]
+
+
+def test_a_process_holds_its_run_dir_until_its_outermost_hold_ends(tmp_path):
+    # The run's Hydra callback holds the dir before Hydra writes into it; train holds it again inside that.
+    with only_process_in(tmp_path):
+        with only_process_in(tmp_path / "."):
+            pass
+        assert held_by_another_process(tmp_path)
+    assert not held_by_another_process(tmp_path)
 
 
 def test_a_run_dir_another_process_trains_in_is_refused_until_that_process_ends(tiny_root, tmp_path):

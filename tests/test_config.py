@@ -7,6 +7,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
+from mlp_exp import config
 from mlp_exp.config import (
     Activation,
     ConfigError,
@@ -128,3 +129,14 @@ def test_hparams_are_flat_scalars_with_the_same_keys_in_every_run():
     assert all(isinstance(v, (int, float, str, bool)) for v in {**default, **deeper}.values())
     assert default["hiddens"] == "256" and deeper["hiddens"] == "512-256" and deeper["depth"] == 2
     assert deeper["optimizer"] == "adam" and deeper["activation"] == "tanh"
+
+
+def test_a_runs_dir_name_is_the_same_however_often_and_late_it_is_resolved(monkeypatch):
+    # The run-dir callback resolves hydra.run.dir, then Hydra does: a second may tick between the two.
+    stamps = iter(["2026-11-22_10-04-31", "2026-11-22_10-04-32"])
+    monkeypatch.setattr(config.time, "strftime", lambda fmt: next(stamps))
+    config._first_asked.cache_clear()
+    try:
+        assert run_dirname("lr=0.1") == run_dirname("lr=0.1")
+    finally:
+        config._first_asked.cache_clear()
