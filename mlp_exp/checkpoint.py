@@ -53,8 +53,10 @@ def refuse_used_run_dir(run_dir: Path) -> None:
         )
 
 
-# The dirs this process holds (only_process_in), by their real paths.
-_held: set[str] = set()
+# The dirs this process holds (only_process_in), by device and inode, with why each could not be locked (None: it
+# was). Two flocks of one process on two descriptors of a dir refuse each other: a hold inside a hold of the same
+# dir (the run callback's around train's) must not take a second one.
+_held: dict[tuple[int, int], OSError | None] = {}
 
 
 @contextlib.contextmanager
@@ -62,28 +64,36 @@ def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[N
     """Holds `run_dir` for this process: a second run or resume there would interleave its records with ours.
 
     An OS lock (flock) on the directory itself: it leaves no file behind, and a process that dies releases it.
-    Raises CheckpointError, ending with `advice`, while another process holds it. Inside this process's own hold
-    of the dir (taken before Hydra writes into it, then again by train) it does nothing.
+    Raises CheckpointError, ending with `advice`, while another process holds it. Re-entrant: inside a hold this
+    process already has on the dir, it does nothing (per process, not per thread).
     """
-    key = os.path.realpath(run_dir)
-    if key in _held:
-        yield
-        return
     fd = os.open(run_dir, os.O_RDONLY)
     try:
+        stat = os.fstat(fd)
+        key = (stat.st_dev, stat.st_ino)
+        if key in _held:
+            if _held[key] is not None:  # said again, into the log this hold's caller writes
+                _say_unlocked(run_dir, _held[key])
+            yield
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _held[key] = None
         except BlockingIOError:
             raise CheckpointError(f"{run_dir} is being trained by another process; {advice}") from None
         except OSError as e:  # NFS, for one, locks no directory opened read-only
-            log.info("%s cannot be locked (%s): nothing keeps a second process from training in it", run_dir, e)
-        _held.add(key)
+            _held[key] = e
+            _say_unlocked(run_dir, e)
         try:
             yield
         finally:
-            _held.discard(key)
+            del _held[key]
     finally:
         os.close(fd)  # and with it the lock
+
+
+def _say_unlocked(run_dir: Path, e: OSError) -> None:
+    log.info("%s cannot be locked (%s): nothing keeps a second process from training in it", run_dir, e)
 
 
 def save(

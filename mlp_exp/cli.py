@@ -43,8 +43,9 @@ class RefuseUsedRunDir(Callback):
     config its resume needs. The run's process holds the dir from here on (train's own hold then does nothing),
     so two runs started in one dir at the same moment cannot both get past this."""
 
-    def __init__(self) -> None:
-        self.hold = contextlib.ExitStack()  # the run dir's lock, from before Hydra writes there to the run's end
+    # The run dir's lock. On the class, so that `main` releases it however the run ends: one that ends in
+    # sys.exit (an error, Ctrl-C) never reaches on_run_end.
+    hold = contextlib.ExitStack()
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
@@ -55,11 +56,9 @@ class RefuseUsedRunDir(Callback):
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
         except (ConfigError, CheckpointError, OSError) as e:
+            self.hold.close()
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
-
-    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self.hold.close()
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -163,6 +162,7 @@ def main() -> None:
         print(f"error: {message or e}", file=sys.stderr)
         sys.exit(code)
     finally:
+        RefuseUsedRunDir.hold.close()
         if full_error is None:
             del os.environ["HYDRA_FULL_ERROR"]
         else:

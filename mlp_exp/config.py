@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import math
 import os
 import re
@@ -112,7 +111,9 @@ def register() -> None:
     ConfigStore.instance().store(name="mlp_exp_schema", node=Config)
     for name, resolver in (("mlp_exp.run_dirname", run_dirname), ("mlp_exp.job_dirname", job_dirname)):
         if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver)
+            # Cached in the config, as Hydra's ${now:} is: the run-dir callback resolves hydra.run.dir, then Hydra
+            # does, and a second may tick between the two.
+            OmegaConf.register_new_resolver(name, resolver, use_cache=True)
 
 
 def _dirname_part(overrides: str) -> str:
@@ -122,15 +123,8 @@ def _dirname_part(overrides: str) -> str:
 
 def run_dirname(overrides: str) -> str:
     """`2026-11-22_10-04-31-4711_hiddens=512,lr=0.05`: the pid keeps two runs started in one second apart."""
-    stamp = f"{_first_asked()}-{os.getpid()}"
+    stamp = f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{os.getpid()}"
     return f"{stamp}_{_dirname_part(overrides)}" if overrides else stamp
-
-
-@functools.cache
-def _first_asked() -> str:
-    """The time hydra.run.dir was first resolved in this process: each later resolution (the run-dir callback's,
-    Hydra's own) must give the same dir, even a second later."""
-    return time.strftime("%Y-%m-%d_%H-%M-%S")
 
 
 def job_dirname(num: int, overrides: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -21,6 +22,13 @@ from mlp_exp.config import DatasetName
 from mlp_exp.data import RAW_FILES, TORCHVISION_CLASS
 
 config.register()
+
+
+def pytest_configure(config):
+    # The Ctrl-C tests need SIGINT as a terminal delivers it. A test run started in the background from a script
+    # (`... &`) inherits SIGINT ignored, and then neither pytest nor the commands the tests start would ever raise
+    # KeyboardInterrupt. With a handler here, the commands start with SIGINT's default again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TINY_TRAIN, TINY_TEST = 600, 100
 FAST = ("epochs=2", "batch_size=100", "device=cpu")  # overrides for a quick end-to-end run on the tiny data

@@ -2,6 +2,7 @@
 
 import errno
 import json
+import logging
 import pickle
 import subprocess
 import sys
@@ -10,10 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import Payload, run_cli, tiny_overrides
+from omegaconf import OmegaConf
 from test_train import tiny_cfg
 
 from mlp_exp import checkpoint
 from mlp_exp.checkpoint import FILE_NAME, CheckpointError, only_process_in
+from mlp_exp.cli import RefuseUsedRunDir
 from mlp_exp.train import train
 
 
@@ -161,14 +164,13 @@ with only_process_in(Path(sys.argv[1])):
     sys.stdin.read()  # until killed
 """
 IN_USE = "is being trained by another process"
+# Another process's attempt to lock a dir, as only_process_in does it (without importing torch for it).
 PROBE_RUN_DIR = """
-import sys
-from pathlib import Path
-from mlp_exp.checkpoint import CheckpointError, only_process_in
+import fcntl, os, sys
 try:
-    with only_process_in(Path(sys.argv[1])):
-        print("free")
-except CheckpointError:
+    fcntl.flock(os.open(sys.argv[1], os.O_RDONLY), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("free")
+except BlockingIOError:
     print("held")
 """
 
@@ -185,8 +187,24 @@ def test_a_process_holds_its_run_dir_until_its_outermost_hold_ends(tmp_path):
     with only_process_in(tmp_path):
         with only_process_in(tmp_path / "."):
             pass
+        with only_process_in(tmp_path):  # still this process's, after the inner hold ended
+            pass
         assert held_by_another_process(tmp_path)
     assert not held_by_another_process(tmp_path)
+
+
+def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_root, tmp_path):
+    callback = RefuseUsedRunDir()
+    run_dir = tmp_path / "run"
+    callback.on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run_dir)}}}))
+    assert held_by_another_process(run_dir)
+    RefuseUsedRunDir.hold.close()  # as cli.main does when the run ends, however it ends
+    assert not held_by_another_process(run_dir)
+
+    train(tiny_cfg(tiny_root), run_dir)
+    with pytest.raises(SystemExit):
+        callback.on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run_dir)}}}))
+    assert not held_by_another_process(run_dir)
 
 
 def test_a_run_dir_another_process_trains_in_is_refused_until_that_process_ends(tiny_root, tmp_path):
@@ -221,9 +239,14 @@ def test_a_new_run_in_a_dir_another_process_trains_in_is_refused_before_hydra_wr
     assert not (run_dir / ".hydra").exists()
 
 
-def test_a_run_dir_that_cannot_be_locked_still_trains(tiny_root, tmp_path, monkeypatch):
+def test_a_run_dir_that_cannot_be_locked_still_trains_and_says_so(tiny_root, tmp_path, monkeypatch, caplog):
     def unsupported(fd, operation):  # as NFS answers for a directory opened read-only
         raise OSError(errno.EBADF, "Bad file descriptor")
 
     monkeypatch.setattr(checkpoint.fcntl, "flock", unsupported)
-    assert train(tiny_cfg(tiny_root), tmp_path / "run")["status"] == "completed"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with caplog.at_level(logging.INFO, logger=checkpoint.log.name), only_process_in(run_dir):  # as the callback
+        assert train(tiny_cfg(tiny_root), run_dir)["status"] == "completed"
+    # Said by the callback's hold, and again by train's inside it: that one goes into the run's log.
+    assert caplog.text.count(f"{run_dir} cannot be locked ([Errno 9] Bad file descriptor)") == 2

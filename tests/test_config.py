@@ -1,3 +1,4 @@
+import copy
 import os
 import re
 
@@ -133,10 +134,9 @@ def test_hparams_are_flat_scalars_with_the_same_keys_in_every_run():
 
 def test_a_runs_dir_name_is_the_same_however_often_and_late_it_is_resolved(monkeypatch):
     # The run-dir callback resolves hydra.run.dir, then Hydra does: a second may tick between the two.
-    stamps = iter(["2026-11-22_10-04-31", "2026-11-22_10-04-32"])
-    monkeypatch.setattr(config.time, "strftime", lambda fmt: next(stamps))
-    config._first_asked.cache_clear()
-    try:
-        assert run_dirname("lr=0.1") == run_dirname("lr=0.1")
-    finally:
-        config._first_asked.cache_clear()
+    stamps = iter(["2026-11-22_10-04-31", "2026-11-22_10-04-32", "2026-11-22_10-04-33"])
+    monkeypatch.setattr(config.time, "strftime", lambda fmt, *when: next(stamps))
+    run = OmegaConf.create({"dir": "${mlp_exp.run_dirname:hiddens}"})
+    assert run.dir == run.dir == copy.deepcopy(run).dir
+    assert run.dir.startswith("2026-11-22_10-04-31-")
+    assert OmegaConf.create({"dir": "${mlp_exp.run_dirname:hiddens}"}).dir.startswith("2026-11-22_10-04-32-")
