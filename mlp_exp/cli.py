@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError
-from mlp_exp.sweep import report_failed_sweep, resuming_job, threads_per_job
+from mlp_exp.sweep import SweepCallback, report_failed_sweep, resuming_job, threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -69,7 +69,7 @@ def run(cfg: DictConfig) -> float:
         return train_reporting(cfg, run_dir)["test_acc"]
     if not cfg.threads:  # threads=0: torch's default, unless jobs share cores
         cfg.threads = threads_per_job(hydra_cfg.launcher)
-    sweep_dir = Path(hydra_cfg.sweep.dir)
+    sweep_dir = Path(hydra_cfg.sweep.dir).resolve()  # for messages that work from any dir, as run_dir's do
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
     return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir)["test_acc"]
 
@@ -150,7 +150,9 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         run()
-    except KeyboardInterrupt as e:  # while Hydra composed the config, before any run started
+    except KeyboardInterrupt as e:  # before any run or job trained: while Hydra composed the config, or set up a sweep
+        if SweepCallback.sweep_dir is not None:
+            print(f"Interrupted; resume the sweep with: python -m mlp_exp.resume {SweepCallback.sweep_dir.resolve()}")
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])

@@ -243,7 +243,7 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
         return runs
     knobs = differing_knobs(runs)
     same = {key: value for key, value in runs[0].hparams.items() if key not in knobs}
-    print(f"{len(runs)} runs under {root}, best first")
+    print(f"{len(runs)} run{'s' if len(runs) != 1 else ''} under {root}, best first")
     if same and len(runs) > 1:
         print("same in all: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
     print(table(runs, knobs))

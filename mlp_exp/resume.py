@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
-from mlp_exp.cli import exit_code_for, train_reporting
+from mlp_exp.cli import EXIT_USER_ERROR, exit_code_for, train_reporting
 from mlp_exp.config import Config, ConfigError, first_line
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         help="a run's dir (outputs/runs/..., or one job's dir of a sweep), or a sweep's dir (outputs/multirun/...)",
     )
     directory = parser.parse_args(argv).dir.resolve()
+    if not directory.is_dir():
+        print(f"error: {directory} is not a directory; give a run's dir or a sweep's dir", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
     try:
         if (directory / SWEEP_FILE).is_file():
             resume_sweep(directory)

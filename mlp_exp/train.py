@@ -123,7 +123,12 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     # Without metrics.json, or with an unreadable one, the checkpoint says where to go on.
     recorded = (read_metrics(out_dir) or {}) if resume else {}
     if recorded.get("status") == "completed":
-        log.info("%s completed all its %s epochs: nothing to resume", out_dir, recorded.get("epochs_done"))
+        log.info(
+            "%s completed all its %s epochs (test acc %s): nothing to resume",
+            out_dir,
+            recorded.get("epochs_done"),
+            recorded.get("test_acc"),
+        )
         return recorded
     if recorded.get("status") == "diverged":
         raise Diverged(
@@ -153,12 +158,15 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     if resume and checkpoint_path.exists():
         done = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
 
+    doing = "Training"
+    if resume:
+        doing = f"Resuming after epoch {len(done)}:" if done else "Resuming from the start:"
     on = device
     if device.type == "cpu":
         on = f"cpu (threads: {torch.get_num_threads()})" + (f" with {mkl_on_amd.IN_USE}" if MKL_LIBRARY_LOADED else "")
     log.info(
         "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
-        f"Resuming after epoch {len(done)}:" if resume else "Training",
+        doing,
         "-".join(map(str, net.widths)),
         cfg.activation.name,
         cfg.dataset.name.name,
@@ -218,12 +226,15 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         status = "completed"
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
         status = "interrupted"
-        log.warning(
-            "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
-            len(tracker.history),
-            cfg.epochs,
-            out_dir,
-        )
+        if tracker.history:
+            log.warning(
+                "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
+                len(tracker.history),
+                cfg.epochs,
+                out_dir,
+            )
+        else:
+            log.warning("Interrupted in epoch 1 of %d, before any epoch was done; a resume starts it again", cfg.epochs)
         raise
     finally:
         with interrupt.deferred():

@@ -30,6 +30,7 @@ def pytest_configure(config):
     # KeyboardInterrupt. With a handler here, the commands start with SIGINT's default again.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
 TINY_TRAIN, TINY_TEST = 600, 100
 FAST = ("epochs=2", "batch_size=100", "device=cpu")  # overrides for a quick end-to-end run on the tiny data
 

@@ -2,6 +2,7 @@
 `python -m mlp_exp.resume` finishes the run with the numbers of a run that was never interrupted."""
 
 import itertools
+import logging
 import os
 import signal
 import subprocess
@@ -76,15 +77,18 @@ def test_sigterm_is_recorded_like_ctrl_c(tiny_root, tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # given back
 
 
-def test_a_run_interrupted_in_its_first_epoch_resumes_from_the_start(tiny_root, tmp_path, monkeypatch):
+def test_a_run_interrupted_in_its_first_epoch_resumes_from_the_start(tiny_root, tmp_path, monkeypatch, caplog):
     cfg = tiny_cfg(tiny_root)
     reference = train(cfg, tmp_path / "reference")
     signal_during_epoch(monkeypatch, 1)
-    with pytest.raises(KeyboardInterrupt):
+    with caplog.at_level(logging.INFO, logger=train_module.log.name), pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run" / FILE_NAME).exists()
+    assert "Interrupted in epoch 1 of 3, before any epoch was done; a resume starts it again" in caplog.text
 
-    assert without_times(train(cfg, tmp_path / "run", resume=True)) == without_times(reference)
+    with caplog.at_level(logging.INFO, logger=train_module.log.name):
+        assert without_times(train(cfg, tmp_path / "run", resume=True)) == without_times(reference)
+    assert "Resuming from the start: 784-32-10 MLP" in caplog.text
 
 
 def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_root, tmp_path, monkeypatch):
@@ -224,7 +228,8 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
     assert f"Resuming after epoch {interrupted['epochs_done']}:" in (run_dir / "mlp_exp.log").read_text()
 
     again = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
-    assert again.returncode == 0 and "completed all its 100 epochs: nothing to resume" in again.stdout
+    assert again.returncode == 0
+    assert f"completed all its 100 epochs (test acc {uninterrupted['test_acc']}): nothing to resume" in again.stdout
 
 
 def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
@@ -234,6 +239,12 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
         "nor a sweep dir (it has no multirun.yaml)"
+    )
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(tmp_path / "typo")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'typo'} is not a directory; give a run's dir or a sweep's dir"
     )
 
 
@@ -329,7 +340,9 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
 
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith(f"Resuming the sweep in {sweep_dir}, from {tmp_path}: python -m mlp_exp ")
-    assert f"{first} completed all its 100 epochs: nothing to resume" in resumed.stdout
+    assert f"{first} completed all its 100 epochs (test acc {metrics_of(first)['test_acc']}): nothing to resume" in (
+        resumed.stdout
+    )
     assert f"Resuming after epoch {stopped_at}:" in resumed.stdout
     assert {path: content for path, content in files_under(first).items() if path in first_records} == first_records
     assert without_times(metrics_of(second)) == without_times(uninterrupted)
