@@ -76,18 +76,19 @@ def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[N
                 _say_unlocked(run_dir, _held[key])
             yield
             return
+        unlocked = None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _held[key] = None
         except BlockingIOError:
             raise CheckpointError(f"{run_dir} is being trained by another process; {advice}") from None
         except OSError as e:  # NFS, for one, locks no directory opened read-only
-            _held[key] = e
+            unlocked = e
             _say_unlocked(run_dir, e)
         try:
+            _held[key] = unlocked
             yield
         finally:
-            del _held[key]
+            _held.pop(key, None)
     finally:
         os.close(fd)  # and with it the lock
 

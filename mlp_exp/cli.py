@@ -69,7 +69,7 @@ def run(cfg: DictConfig) -> float:
         return train_reporting(cfg, run_dir)["test_acc"]
     if not cfg.threads:  # threads=0: torch's default, unless jobs share cores
         cfg.threads = threads_per_job(hydra_cfg.launcher)
-    sweep_dir = Path(hydra_cfg.sweep.dir).resolve()  # for messages that work from any dir, as run_dir's do
+    sweep_dir = Path(os.path.abspath(hydra_cfg.sweep.dir))  # for messages that work from any dir, as run_dir's do
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
     return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir)["test_acc"]
 
@@ -130,6 +130,16 @@ def _keep_freed_memory() -> None:
             log.debug("glibc refused mallopt(%d, %d); its defaults stay", option, value)
 
 
+def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
+    resume = f"python -m mlp_exp.resume {os.path.abspath(sweep_dir)}"
+    if on_slurm:
+        return (
+            f"Interrupted; the jobs submitted to Slurm keep running (their ids are in {sweep_dir}/.submitit/): "
+            f"scancel them, or wait for them to end, then resume the sweep with: {resume}"
+        )
+    return f"Interrupted; resume the sweep with: {resume}"
+
+
 def exit_code_for(e: Exception) -> int | None:
     """2 for a config, data or checkpoint problem, 3 for divergence, None for anything else (a bug)."""
     from mlp_exp.checkpoint import CheckpointError
@@ -150,9 +160,9 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         run()
-    except KeyboardInterrupt as e:  # before any run or job trained: while Hydra composed the config, or set up a sweep
+    except KeyboardInterrupt as e:  # outside a job's training: while Hydra composes, sets up a sweep, or between jobs
         if SweepCallback.sweep_dir is not None:
-            print(f"Interrupted; resume the sweep with: python -m mlp_exp.resume {SweepCallback.sweep_dir.resolve()}")
+            print(interrupted_sweep_line(SweepCallback.sweep_dir, SweepCallback.on_slurm))
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])
@@ -164,7 +174,11 @@ def main() -> None:
         print(f"error: {message or e}", file=sys.stderr)
         sys.exit(code)
     finally:
+        # Released however the run or sweep ended (one that ends in sys.exit skips Hydra's end callbacks), and
+        # forgotten, for a process that runs another (tests, a notebook).
         RefuseUsedRunDir.hold.close()
+        SweepCallback.hold.close()
+        SweepCallback.sweep_dir = None
         if full_error is None:
             del os.environ["HYDRA_FULL_ERROR"]
         else:

@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     directory = parser.parse_args(argv).dir.resolve()
     if not directory.is_dir():
-        print(f"error: {directory} is not a directory; give a run's dir or a sweep's dir", file=sys.stderr)
+        problem = "is not a directory" if directory.exists() else "does not exist"
+        print(f"error: {directory} {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     try:
         if (directory / SWEEP_FILE).is_file():

@@ -25,6 +25,7 @@ log = logging.getLogger("mlp_exp")
 
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
+SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 # The sweep's config, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it in the sweep dir,
 # the Optuna sweeper does not: SweepCallback saves it for every sweep.
 SWEEP_FILE = "multirun.yaml"
@@ -78,8 +79,10 @@ def _what_jobs_are_made_of(config: DictConfig) -> dict[str, Any]:
 
 
 class SweepCallback(Callback):
-    # The sweep this process runs, for `report_failed_sweep`.
+    # The sweep this process runs, for `report_failed_sweep` and cli.main's Ctrl-C line.
     sweep_dir: Path | None = None
+    # Whether its jobs were submitted to Slurm: a Ctrl-C here then leaves them running on the cluster.
+    on_slurm = False
     # The sweep dir's lock, while this process runs its jobs. On the class: the joblib launcher pickles the
     # callbacks for its workers, and a held lock cannot be pickled.
     hold = contextlib.ExitStack()
@@ -110,6 +113,7 @@ class SweepCallback(Callback):
             print(f"error: {e}", file=sys.stderr)  # as every error a user can cause: one line, no log prefix
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
         SweepCallback.sweep_dir = sweep_dir
+        SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info("Sweep dir: %s (compare its jobs: python -m mlp_exp.compare %s)", sweep_dir, sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -124,10 +124,10 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     recorded = (read_metrics(out_dir) or {}) if resume else {}
     if recorded.get("status") == "completed":
         log.info(
-            "%s completed all its %s epochs (test acc %s): nothing to resume",
+            "%s completed all its %s epochs (test acc %.4f): nothing to resume",
             out_dir,
             recorded.get("epochs_done"),
-            recorded.get("test_acc"),
+            recorded.get("test_acc") or math.nan,
         )
         return recorded
     if recorded.get("status") == "diverged":
@@ -234,7 +234,11 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 out_dir,
             )
         else:
-            log.warning("Interrupted in epoch 1 of %d, before any epoch was done; a resume starts it again", cfg.epochs)
+            log.warning(
+                "Interrupted in epoch 1 of %d, before any epoch was done, in %s; a resume starts it again",
+                cfg.epochs,
+                out_dir,
+            )
         raise
     finally:
         with interrupt.deferred():

@@ -84,7 +84,9 @@ def test_a_run_interrupted_in_its_first_epoch_resumes_from_the_start(tiny_root, 
     with caplog.at_level(logging.INFO, logger=train_module.log.name), pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run" / FILE_NAME).exists()
-    assert "Interrupted in epoch 1 of 3, before any epoch was done; a resume starts it again" in caplog.text
+    assert (
+        f"Interrupted in epoch 1 of 3, before any epoch was done, in {tmp_path / 'run'}; a resume starts" in caplog.text
+    )
 
     with caplog.at_level(logging.INFO, logger=train_module.log.name):
         assert without_times(train(cfg, tmp_path / "run", resume=True)) == without_times(reference)
@@ -229,7 +231,7 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
 
     again = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert again.returncode == 0
-    assert f"completed all its 100 epochs (test acc {uninterrupted['test_acc']}): nothing to resume" in again.stdout
+    assert f"completed all its 100 epochs (test acc {uninterrupted['test_acc']:.4f}): nothing to resume" in again.stdout
 
 
 def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
@@ -244,7 +246,7 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
         resume.main([str(tmp_path / "typo")])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: {tmp_path / 'typo'} is not a directory; give a run's dir or a sweep's dir"
+        f"error: {tmp_path / 'typo'} does not exist; give a run's dir or a sweep's dir"
     )
 
 
@@ -340,8 +342,9 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
 
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith(f"Resuming the sweep in {sweep_dir}, from {tmp_path}: python -m mlp_exp ")
-    assert f"{first} completed all its 100 epochs (test acc {metrics_of(first)['test_acc']}): nothing to resume" in (
-        resumed.stdout
+    assert (
+        f"{first} completed all its 100 epochs (test acc {metrics_of(first)['test_acc']:.4f}): nothing to resume"
+        in (resumed.stdout)
     )
     assert f"Resuming after epoch {stopped_at}:" in resumed.stdout
     assert {path: content for path, content in files_under(first).items() if path in first_records} == first_records

@@ -16,7 +16,7 @@ from test_compare import job_dirs, metrics_of, sweep_dir_of
 
 import mlp_exp
 from mlp_exp import mkl_on_amd
-from mlp_exp.cli import CONF_DIR
+from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
 from mlp_exp.sweep import threads_per_job
 
 PRESETS = {
@@ -196,7 +196,7 @@ def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_do
     result = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
 
     assert result.returncode == 0, result.stderr
-    assert all(f"{job} completed all its 2 epochs (test acc " in result.stdout for job in done)
+    assert len(done) == 2 and all(f"{job} completed all its 2 epochs (test acc " in result.stdout for job in done)
     assert job_dirs(sweep_dir) == [*done, stopped] and metrics_of(stopped)["status"] == "completed"
     assert (sweep_dir / "optimization_results.yaml").read_text() == best
 
@@ -210,3 +210,12 @@ def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_pat
         "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
     )
     assert not (tmp_path / "outputs").exists()
+
+
+def test_a_ctrl_c_between_jobs_says_how_to_resume_and_on_slurm_that_the_jobs_keep_running(tmp_path):
+    assert interrupted_sweep_line(tmp_path, on_slurm=False) == (
+        f"Interrupted; resume the sweep with: python -m mlp_exp.resume {tmp_path}"
+    )
+    on_slurm = interrupted_sweep_line(tmp_path, on_slurm=True)
+    assert f"the jobs submitted to Slurm keep running (their ids are in {tmp_path}/.submitit/)" in on_slurm
+    assert on_slurm.endswith(f"then resume the sweep with: python -m mlp_exp.resume {tmp_path}")
