@@ -83,8 +83,8 @@ class SweepCallback(Callback):
     sweep_dir: Path | None = None
     # Whether its jobs were submitted to Slurm: a Ctrl-C here then leaves them running on the cluster.
     on_slurm = False
-    # The sweep dir's lock, while this process runs its jobs. On the class: the joblib launcher pickles the
-    # callbacks for its workers, and a held lock cannot be pickled.
+    # The sweep dir's lock, while this process runs its jobs; cli.main releases it however the sweep ends. On the
+    # class: the joblib launcher pickles the callbacks for its workers, and a held lock cannot be pickled.
     hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
@@ -119,7 +119,6 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare
 
-        self.hold.close()
         compare.report(Path(config.hydra.sweep.dir))
 
 
@@ -127,7 +126,6 @@ def report_failed_sweep() -> None:
     """The comparison, after a sweep that ended on a failed job: Hydra then skips `on_multirun_end`."""
     from mlp_exp import compare
 
-    SweepCallback.hold.close()
     if SweepCallback.sweep_dir is not None:
         compare.report(SweepCallback.sweep_dir)
 

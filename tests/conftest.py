@@ -39,6 +39,11 @@ def metrics_of(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
+def files_under(directory: Path) -> dict[Path, bytes]:
+    """Every file under `directory` (by its path relative to it) and its bytes: to see that nothing changed."""
+    return {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
 class Payload:
     """What a doctored file could carry: unpickling it runs code (here: writes `marker`)."""
 

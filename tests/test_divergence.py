@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import run_cli, tiny_overrides
+from conftest import files_under, run_cli, tiny_overrides
 from test_train import hparams_plugin_data, read_events
 
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
@@ -37,13 +37,13 @@ def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path
     assert [e.step for e in events.Scalars("test/acc")] == [1, 2, 3]
     assert hparams_plugin_data(events)["session_end_info"].session_end_info.status == 2  # STATUS_FAILURE
 
-    records = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and p.name != "mlp_exp.log"}
+    records = {path: content for path, content in files_under(run_dir).items() if path.name != "mlp_exp.log"}
     resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert resumed.returncode == 3
     assert [line for line in resumed.stdout.splitlines() if line.startswith("error:")] == [
         f"error: {run_dir} diverged and would diverge again from its last checkpoint; start a new run with a lower lr"
     ]
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and p.name != "mlp_exp.log"} == records
+    assert {path: content for path, content in files_under(run_dir).items() if path.name != "mlp_exp.log"} == records
 
 
 def test_in_a_sweep_the_other_jobs_go_on(tiny_root, tmp_path):

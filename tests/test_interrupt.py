@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import metrics_of, run_cli, tiny_overrides, write_tiny_dataset
+from conftest import files_under, metrics_of, run_cli, tiny_overrides, write_tiny_dataset
 from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 
 from mlp_exp import checkpoint, compare, interrupt, resume
@@ -139,7 +139,7 @@ def test_a_crash_while_the_checkpoint_is_written_leaves_the_previous_one(tiny_ro
 def test_the_real_command_refuses_a_run_dir_before_hydra_writes_into_it(tiny_root, tmp_path):
     run_dir = tmp_path / "run"
     assert run_cli(*tiny_overrides(tiny_root, "epochs=1"), f"hydra.run.dir={run_dir}", cwd=tmp_path).returncode == 0
-    before = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    before = files_under(run_dir)
 
     result = run_cli(*tiny_overrides(tiny_root, "epochs=1", "hiddens=7"), f"hydra.run.dir={run_dir}", cwd=tmp_path)
 
@@ -148,7 +148,7 @@ def test_the_real_command_refuses_a_run_dir_before_hydra_writes_into_it(tiny_roo
         f"error: {run_dir} already holds a run: continue it with `python -m mlp_exp.resume {run_dir}`, "
         "or choose another hydra.run.dir"
     )
-    assert {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    assert files_under(run_dir) == before
 
 
 def test_a_new_run_never_overwrites_a_run_dir(tiny_root, tmp_path):
@@ -260,10 +260,6 @@ def test_resume_names_a_sweep_config_it_cannot_read(tmp_path, capsys, content):
     assert error.startswith(f"error: cannot read {tmp_path / 'multirun.yaml'} (") and error.endswith(
         "); restore it from a copy"
     )
-
-
-def files_under(directory):
-    return {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
 
 
 def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_config_changed(tiny_root, tmp_path):
