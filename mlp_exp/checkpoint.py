@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from mlp_exp.config import ConfigError, first_line
-from mlp_exp.files import atomic_write
+from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,9 @@ class CheckpointError(RuntimeError):
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run: its records and checkpoint would be lost."""
     if (run_dir / FILE_NAME).exists():
+        resume = command("python", "-m", "mlp_exp.resume", run_dir)
         raise ConfigError(
-            f"{run_dir} already holds a run: continue it with `python -m mlp_exp.resume {run_dir}`, "
-            "or choose another hydra.run.dir"
+            f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir"
         )
 
 

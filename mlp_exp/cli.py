@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError
+from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, report_failed_sweep, resuming_job, threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
@@ -89,7 +90,7 @@ def train_reporting(
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
     except KeyboardInterrupt as e:
-        log.warning("Resume it with: python -m mlp_exp.resume %s", run_dir if sweep_dir is None else sweep_dir)
+        log.warning("Resume it with: %s", command("python", "-m", "mlp_exp.resume", sweep_dir or run_dir))
         sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
     except Exception as e:
         code = exit_code_for(e)
@@ -100,7 +101,7 @@ def train_reporting(
             raise  # Hydra marks this job failed and still runs the sweep's other jobs
         sys.exit(code)
     log.info("Run dir: %s", run_dir)
-    log.info("Open it in TensorBoard: tensorboard --logdir %s", run_dir)
+    log.info("Open it in TensorBoard: %s", command("tensorboard", "--logdir", run_dir))
     return metrics
 
 
@@ -131,7 +132,7 @@ def _keep_freed_memory() -> None:
 
 
 def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
-    resume = f"python -m mlp_exp.resume {os.path.abspath(sweep_dir)}"
+    resume = command("python", "-m", "mlp_exp.resume", os.path.abspath(sweep_dir))
     if on_slurm:
         return (
             f"Interrupted; the jobs submitted to Slurm keep running (their ids are in {sweep_dir}/.submitit/): "

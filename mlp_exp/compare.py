@@ -24,6 +24,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams
+from mlp_exp.files import command
 from mlp_exp.resume import load_run_config
 from mlp_exp.tracking import HPARAM_METRICS, METRICS_FILE, SESSION_STATUS
 
@@ -254,7 +255,7 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
         png = png or root / "compare.png"
         plot(runs, knobs, png, title=str(root))
         print(f"plot: {png}")
-    print(f"in TensorBoard: tensorboard --logdir {root}")
+    print("in TensorBoard:", command("tensorboard", "--logdir", root))
     return runs
 
 

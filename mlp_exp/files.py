@@ -1,8 +1,9 @@
-"""Files written so that no reader, parallel job or crash ever sees one half-written."""
+"""Files written so that no reader, parallel job or crash ever sees one half-written; paths in commands to paste."""
 
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,3 +22,8 @@ def atomic_write(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def command(*words: object) -> str:
+    """A command line a user can paste into a shell: a path with a space, quote or bracket stays one word."""
+    return shlex.join(map(str, words))

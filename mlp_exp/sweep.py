@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from mlp_exp.config import ConfigError
+from mlp_exp.files import command
 
 log = logging.getLogger("mlp_exp")
 
@@ -52,9 +53,9 @@ def refuse_used_sweep_dir(sweep_dir: Path) -> None:
     """A new sweep must not run in the dir of another: jobs of both would mix, and its jobs would be refused one by
     one (their dirs hold runs), after Hydra had rewritten the other's records of them."""
     if (sweep_dir / SWEEP_FILE).exists():
+        resume = command("python", "-m", "mlp_exp.resume", sweep_dir)
         raise ConfigError(
-            f"{sweep_dir} already holds a sweep: continue it with `python -m mlp_exp.resume {sweep_dir}`, "
-            "or choose another hydra.sweep.dir"
+            f"{sweep_dir} already holds a sweep: continue it with `{resume}`, or choose another hydra.sweep.dir"
         )
 
 
@@ -114,7 +115,9 @@ class SweepCallback(Callback):
             raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
         SweepCallback.sweep_dir = sweep_dir
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
-        log.info("Sweep dir: %s (compare its jobs: python -m mlp_exp.compare %s)", sweep_dir, sweep_dir)
+        log.info(
+            "Sweep dir: %s (compare its jobs: %s)", sweep_dir, command("python", "-m", "mlp_exp.compare", sweep_dir)
+        )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare

@@ -127,7 +127,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             "%s completed all its %s epochs (test acc %.4f): nothing to resume",
             out_dir,
             recorded.get("epochs_done"),
-            recorded.get("test_acc") or math.nan,
+            recorded.get("test_acc", math.nan),
         )
         return recorded
     if recorded.get("status") == "diverged":

@@ -4,6 +4,7 @@
 import itertools
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -325,7 +326,9 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     process.send_signal(signal.SIGINT)
     stdout, _ = process.communicate(timeout=120)
     assert process.returncode == 130
-    assert f"Resume it with: python -m mlp_exp.resume {sweep_dir}" in stdout
+    (resume_line,) = (line for line in stdout.splitlines() if "Resume it with: " in line)
+    # A command to paste: the shell must read the dir as one word.
+    assert shlex.split(resume_line.split("Resume it with: ")[1]) == ["python", "-m", "mlp_exp.resume", str(sweep_dir)]
     assert metrics_of(first)["status"] == "completed" and metrics_of(second)["status"] == "interrupted"
     assert not list(sweep_dir.glob("2_*"))  # not started
     # All but the log, which the resume appends to, and Hydra's runtime record, which it writes anew.
