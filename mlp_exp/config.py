@@ -116,9 +116,20 @@ def register() -> None:
             OmegaConf.register_new_resolver(name, resolver, use_cache=True)
 
 
+# A float written with more significant digits than a person types: the values Optuna's sampler picks.
+_LONG_FLOAT = re.compile(r"(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w.])")
+
+
 def _dirname_part(overrides: str) -> str:
     # Override values may hold '/' (paths), which would nest directories.
-    return re.sub(r"[/\\\s]+", "_", overrides)
+    name = re.sub(r"[/\\\s]+", "_", overrides)
+    # lr=0.04743178681046319 as lr=0.04743; the dir's .hydra/ keeps the exact value, and the run's number or
+    # timestamp keeps two dirs apart.
+    return _LONG_FLOAT.sub(lambda m: f"{float(m[0]):.4g}" if _significant_digits(m[0]) > 6 else m[0], name)
+
+
+def _significant_digits(number: str) -> int:
+    return len(number.split("e")[0].replace(".", "").lstrip("0"))
 
 
 def run_dirname(overrides: str) -> str:

@@ -26,6 +26,7 @@ log = logging.getLogger("mlp_exp")
 
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
+OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 # The sweep's config, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it in the sweep dir,
 # the Optuna sweeper does not: SweepCallback saves it for every sweep.
@@ -95,6 +96,8 @@ class SweepCallback(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         resumed = resuming(sweep_dir)
+        if config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
+            log_optuna_as_hydra()
         try:
             refuse_optuna_grid(config)
             # Jobs running side by side would each unpack or download a missing dataset into the same files
@@ -131,6 +134,15 @@ def report_failed_sweep() -> None:
 
     if SweepCallback.sweep_dir is not None:
         compare.report(SweepCallback.sweep_dir)
+
+
+def log_optuna_as_hydra() -> None:
+    """Optuna's own lines in the sweep's log format, on stdout: its handler writes them to stderr with terminal
+    colour codes, which a log file or CI then shows as escape sequences."""
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
 
 
 def refuse_optuna_grid(config: DictConfig) -> None:

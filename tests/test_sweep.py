@@ -12,6 +12,7 @@ from conftest import FAST, run_cli, tiny_overrides, write_tiny_dataset
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
+from omegaconf import OmegaConf
 from test_compare import job_dirs, metrics_of, sweep_dir_of
 
 import mlp_exp
@@ -185,7 +186,15 @@ def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_do
     fixed = ("hiddens=16", "activation=relu", "optimizer=sgd", "lr=interval(0.05,0.5)", "init_scale=interval(0.01,0.1)")
     sweep_dir = tmp_path / "search"
     search = ("hparams_search=optuna", "hydra.sweeper.n_trials=3", *fixed, *tiny_overrides(tiny_root, *FAST))
-    assert run_cli(*search, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path).returncode == 0
+    first = run_cli(*search, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    # Optuna's own lines come in the sweep's log, without the terminal colour codes of its own handler.
+    assert "[HYDRA] A new study created in memory with name: mlp_exp" in first.stdout
+    assert "\x1b[" not in first.stdout + first.stderr
+    for job in job_dirs(sweep_dir):  # named with the sampled floats cut to 4 digits; .hydra/ has them exact
+        config = OmegaConf.load(job / ".hydra" / "config.yaml")
+        assert f"init_scale={config.init_scale:.4g},lr={config.lr:.4g}," in job.name
+        assert len(str(config.lr)) > len(f"{config.lr:.4g}")
     # Hydra's Optuna sweeper saves no multirun.yaml; mlp_exp does, so that the search can be resumed or refused.
     again = run_cli(*search, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
     assert again.returncode == 2 and again.stderr.startswith(f"error: {sweep_dir} already holds a sweep: ")
