@@ -64,7 +64,15 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
     try:
         hydra_cfg = OmegaConf.load(path).hydra
         args = [
+            # Said, though hydra.mode says it too: Hydra reads hydra.mode from a composed config, so a preset
+            # deleted since would fail as "Ambiguous value" for each sweep override instead of being named.
+            "--multirun",
             f"--config-name={hydra_cfg.job.config_name}",
+            *(
+                f"--config-dir={_config_dir(source)}"
+                for source in hydra_cfg.runtime.config_sources
+                if source.provider == "command-line"
+            ),
             *(override for override in hydra_cfg.overrides.hydra if not override.startswith("hydra.sweep.dir=")),
             f"hydra.sweep.dir={_override_value(sweep_dir)}",
             *hydra_cfg.overrides.task,
@@ -77,6 +85,11 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
         os.chdir(started_in)
     print(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: python -m mlp_exp {shlex.join(args)}", flush=True)
     os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: str(sweep_dir)})
+
+
+def _config_dir(source: DictConfig) -> str:
+    """A --config-dir the sweep's command gave, as Hydra recorded it: an absolute path, or pkg://module."""
+    return source.path if source.schema == "file" else f"{source.schema}://{source.path}"
 
 
 def _override_value(path: Path) -> str:

@@ -210,6 +210,29 @@ def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_do
     assert (sweep_dir / "optimization_results.yaml").read_text() == best
 
 
+def test_a_resumed_sweep_composes_its_jobs_from_the_config_dir_it_was_started_with(tiny_root, tmp_path):
+    presets = tmp_path / "my_conf" / "experiment"
+    presets.mkdir(parents=True)
+    (presets / "narrow.yaml").write_text("# @package _global_\nhiddens: 8\n")
+    sweep_dir = tmp_path / "sweep"
+    sweep = ("-m", "--config-dir", "my_conf", "experiment=narrow", "seed=1,2", *tiny_overrides(tiny_root, *FAST))
+    assert run_cli(*sweep, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path).returncode == 0
+    _, stopped = job_dirs(sweep_dir)
+    shutil.rmtree(stopped)  # as if the sweep had stopped before its last job
+    (presets / "narrow.yaml").rename(tmp_path / "narrow.yaml")
+    without_preset = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert without_preset.returncode == 2
+    assert without_preset.stderr.startswith("error: experiment=narrow is not allowed: use one of ")
+    (tmp_path / "narrow.yaml").rename(presets / "narrow.yaml")
+
+    result = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+
+    assert result.returncode == 0, result.stderr
+    assert f" --config-dir={tmp_path / 'my_conf'} " in result.stdout
+    assert metrics_of(stopped)["status"] == "completed"
+    assert OmegaConf.load(stopped / ".hydra" / "config.yaml").hiddens == 8
+
+
 def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_path):
     result = run_cli("hparams_search=optuna", "hydra/sweeper/sampler=grid", "lr=choice(0.1,0.5)", cwd=tmp_path)
 
