@@ -116,20 +116,23 @@ def register() -> None:
             OmegaConf.register_new_resolver(name, resolver, use_cache=True)
 
 
-# A float written with more significant digits than a person types: the values Optuna's sampler picks.
-_LONG_FLOAT = re.compile(r"(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w.])")
+# A decimal number in an override's value; with more significant digits than a person types (Optuna's sampled
+# floats have about 16), a dir name shows it to 4.
+_DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w.])")
+TYPED_DIGITS, SHOWN_DIGITS = 8, 4
 
 
 def _dirname_part(overrides: str) -> str:
     # Override values may hold '/' (paths), which would nest directories.
     name = re.sub(r"[/\\\s]+", "_", overrides)
-    # lr=0.04743178681046319 as lr=0.04743; the dir's .hydra/ keeps the exact value, and the run's number or
+    # lr=0.04743178681046319 as lr=0.04743: the dir's .hydra/ keeps the exact value, and the run's number or
     # timestamp keeps two dirs apart.
-    return _LONG_FLOAT.sub(lambda m: f"{float(m[0]):.4g}" if _significant_digits(m[0]) > 6 else m[0], name)
+    return _DECIMAL.sub(_shorten, name)
 
 
-def _significant_digits(number: str) -> int:
-    return len(number.split("e")[0].replace(".", "").lstrip("0"))
+def _shorten(number: re.Match) -> str:
+    digits = number[0].split("e")[0].replace(".", "").strip("0")
+    return f"{float(number[0]):.{SHOWN_DIGITS}g}" if len(digits) > TYPED_DIGITS else number[0]
 
 
 def run_dirname(overrides: str) -> str:

@@ -68,8 +68,9 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
             # deleted since would fail as "Ambiguous value" for each sweep override instead of being named.
             "--multirun",
             f"--config-name={hydra_cfg.job.config_name}",
+            # The sweep's --config-dir, if it had one (Hydra records it as an absolute path).
             *(
-                f"--config-dir={_config_dir(source)}"
+                f"--config-dir={source.path}"
                 for source in hydra_cfg.runtime.config_sources
                 if source.provider == "command-line"
             ),
@@ -85,11 +86,6 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
         os.chdir(started_in)
     print(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: python -m mlp_exp {shlex.join(args)}", flush=True)
     os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: str(sweep_dir)})
-
-
-def _config_dir(source: DictConfig) -> str:
-    """A --config-dir the sweep's command gave, as Hydra recorded it: an absolute path, or pkg://module."""
-    return source.path if source.schema == "file" else f"{source.schema}://{source.path}"
 
 
 def _override_value(path: Path) -> str:

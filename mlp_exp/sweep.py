@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
@@ -73,6 +75,21 @@ def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:
         )
 
 
+def refuse_renamed_jobs(sweep_dir: Path) -> None:
+    """A resumed job goes on in the dir its name leads to. A job dir that mlp_exp now names otherwise (an earlier
+    version named it) would be passed by, and its job trained again from the start in a second dir."""
+    for hydra_file in sorted(sweep_dir.glob("*/.hydra/hydra.yaml")):
+        job_dir = hydra_file.parent.parent
+        try:
+            name = OmegaConf.load(hydra_file).hydra.sweep.subdir
+        except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException):  # Hydra writes it anew for its job
+            continue
+        if name != job_dir.name:
+            raise ConfigError(
+                f"{job_dir} is now named {name} by mlp_exp: rename the dir to resume the sweep, or start a new sweep"
+            )
+
+
 def _what_jobs_are_made_of(config: DictConfig) -> dict[str, Any]:
     """The config outside `hydra`, and the sweeper's params (Optuna's search space): each job is composed from them."""
     container = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
@@ -110,6 +127,7 @@ class SweepCallback(Callback):
             self.hold.enter_context(only_process_in(sweep_dir, advice))
             if resumed:
                 refuse_changed_sweep(sweep_dir, config)
+                refuse_renamed_jobs(sweep_dir)
             else:
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)

@@ -122,8 +122,10 @@ def test_run_dirnames_are_unique_per_process_and_never_nest():
     assert job_dirname(3, "hiddens=64") == "3_hiddens=64"
     assert job_dirname(0, "") == "0"
     # Floats with more digits than a person types (Optuna's) are cut to 4; those typed stay as typed.
-    assert job_dirname(2, "init_scale=0.007177873855741625,lr=0.123456") == "2_init_scale=0.007178,lr=0.123456"
+    assert job_dirname(2, "init_scale=0.007177873855741625,lr=0.12345678") == "2_init_scale=0.007178,lr=0.12345678"
     assert job_dirname(1, "lr=1.2345678901e-05,seed=12345678901") == "1_lr=1.235e-05,seed=12345678901"
+    typed = "lr=1000000.0,x=123456.7,v=v1.23456789012,ver=1.2.3456789012,neg=-0.5"
+    assert job_dirname(3, typed) == f"3_{typed}"
 
 
 def test_hparams_are_flat_scalars_with_the_same_keys_in_every_run():

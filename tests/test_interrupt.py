@@ -294,6 +294,19 @@ def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_
         f"error: the config changed since the sweep in {sweep_dir} started (init_scale differ from {saved}): "
         "undo the change to resume it, or start a new sweep"
     )
+    saved.write_text(saved.read_text().replace("init_scale: 0.02", "init_scale: 0.01"))
+    before[Path("multirun.yaml")] = saved.read_bytes()
+
+    # A job dir named as an earlier mlp_exp named it: its job would be passed by and trained again elsewhere.
+    (job,) = sweep_dir.glob("1_*")
+    old_name = job.rename(sweep_dir / "1_old-style-name")
+    renamed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert renamed.returncode == 2
+    assert renamed.stderr.strip() == (
+        f"error: {old_name} is now named {job.name} by mlp_exp: rename the dir to resume the sweep, "
+        "or start a new sweep"
+    )
+    old_name.rename(job)
     assert files_under(sweep_dir) == before
 
 
