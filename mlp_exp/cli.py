@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError
+from mlp_exp.config import ConfigError, check_overrides
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, report_failed_sweep, resuming_job, threads_per_job
 
@@ -53,6 +53,7 @@ class RefuseUsedRunDir(Callback):
 
         run_dir = Path(config.hydra.run.dir)
         try:
+            check_overrides([*config.hydra.overrides.task, *config.hydra.overrides.hydra])
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 
@@ -176,6 +177,27 @@ def check(cfg: DictConfig) -> None:
     for key, ok, allowed in rules:
         if not ok:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not allowed: use {allowed}")
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Overrides that compose, but would not do what they say."""
+    for override in OverridesParser.create().parse_overrides(overrides):
+        key, value = override.key_or_group, override.input_line.split("=", 1)[-1]
+        # The dataset group's option sets the dataset's files (system_dir) and class names along with its name.
+        if key == "dataset.name" or (key == "dataset" and isinstance(override.value(), dict)):
+            raise ConfigError(
+                f"{override.input_line} is not allowed: it would keep the files and class names of the dataset "
+                f"chosen before; choose a dataset by its group: dataset={value if key == 'dataset.name' else 'mnist'}"
+            )
+        # Each of these presets sets up a sweep; swept over, each job would get the preset but not its sweep.
+        if key in ("sweep", "hparams_search") and override.is_sweep_override():
+            raise ConfigError(
+                f"{override.input_line} is not allowed: each {key} preset is a sweep of its own; run one at a time"
+            )
+        if value == "" and key in ("hydra.run.dir", "hydra.sweep.dir"):
+            raise ConfigError(
+                f"{key}= is not allowed: it would write into the working dir; give a dir, or leave it out"
+            )
 
 
 def _check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:

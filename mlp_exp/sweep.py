@@ -21,7 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from mlp_exp.config import ConfigError
+from mlp_exp.config import ConfigError, check_overrides
 from mlp_exp.files import command
 
 log = logging.getLogger("mlp_exp")
@@ -116,6 +116,7 @@ class SweepCallback(Callback):
         if config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
             log_optuna_as_hydra()
         try:
+            check_overrides([*config.hydra.overrides.task, *config.hydra.overrides.hydra])
             refuse_optuna_grid(config)
             # Jobs running side by side would each unpack or download a missing dataset into the same files
             # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.

@@ -68,6 +68,42 @@ def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys):
     assert code == 2 and len(err) == 1 and "lr=0.1,0.05" in err[0] and "add -m to sweep" in err[0]
 
 
+KEEPS_THE_DATASET = "would keep the files and class names of the dataset chosen before; choose a dataset by its group"
+
+
+# Overrides that compose, but would not do what they say.
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["dataset.name=mnist"], f"dataset.name=mnist is not allowed: it {KEEPS_THE_DATASET}: dataset=mnist"),
+        (["dataset={name:kmnist}"], f"dataset={{name:kmnist}} is not allowed: it {KEEPS_THE_DATASET}: dataset=mnist"),
+        (
+            ["-m", "dataset.name=mnist,kmnist"],
+            f"dataset.name=mnist,kmnist is not allowed: it {KEEPS_THE_DATASET}: dataset=mnist,kmnist",
+        ),
+        (
+            ["-m", "sweep=widths,lrs"],
+            "sweep=widths,lrs is not allowed: each sweep preset is a sweep of its own; run one at a time",
+        ),
+        (
+            ["hydra.run.dir="],
+            "hydra.run.dir= is not allowed: it would write into the working dir; give a dir, or leave it out",
+        ),
+        (
+            ["-m", "seed=1,2", "hydra.sweep.dir="],
+            "hydra.sweep.dir= is not allowed: it would write into the working dir; give a dir, or leave it out",
+        ),
+    ],
+)
+def test_overrides_that_would_not_do_what_they_say_are_refused_before_anything_is_written(
+    args, message, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and err == [f"error: {message}"] and out == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_hydra_full_error_still_gives_the_full_traceback(monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     monkeypatch.setattr(sys, "argv", ["mlp_exp", "lr=abc"])
