@@ -225,6 +225,11 @@ def schema_keys(schema: type = Config, prefix: str = "") -> list[str]:
     return keys
 
 
+def nested_keys(schema: type = Config) -> list[str]:
+    """The keys that hold keys of their own: dataset, optimizer, visuals."""
+    return [key for key, field_type in get_type_hints(schema).items() if dataclasses.is_dataclass(field_type)]
+
+
 def allowed_values(key: str) -> str:
     """What the schema's type for a dotted key allows, in words: `a number`, `one of relu, sigmoid, ...`."""
     kind: Any = Config

@@ -12,7 +12,7 @@ from typing import Any
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from mlp_exp.config import allowed_values, schema_keys, unknown_key_message
+from mlp_exp.config import allowed_values, nested_keys, schema_keys, unknown_key_message
 
 GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
 
@@ -36,10 +36,25 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         return unknown_key_message(cause.full_key, _typed_value(cause.full_key, overrides))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
         return f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
+    if isinstance(cause, ValidationError) and cause.full_key in nested_keys():  # `visuals=false`
+        first = next(key for key in schema_keys() if key.startswith(f"{cause.full_key}."))
+        return (
+            f"{cause.full_key}={_typed_value(cause.full_key, overrides) or _show(cause.value)} is not allowed: "
+            f"{cause.full_key} holds several keys; "
+            f"set one of them, e.g. {first}=... (`python -m mlp_exp --cfg job` lists them all)"
+        )
     if isinstance(e, (HydraException, OmegaConfBaseException)):
+        if str(e).startswith("Ambiguous value") and "--cfg" in overrides:  # --cfg shows one run's config
+            return f"{_first_line(str(e))}: --cfg shows the config of one run; give one value"
         if str(e).startswith("Ambiguous value"):  # `lr=0.1,0.05` without -m
             return f"{_first_line(str(e))}: add -m to sweep over the values, or write a list as key=[a,b]"
         return _first_line(str(e))
+    # Hydra's plain ValueErrors about the command line.
+    if str(e).startswith("Only one of --run, --multirun, --cfg"):
+        return f"{_first_line(str(e))}: --cfg shows the config of one run, so drop -m and give one value per key"
+    if str(e).startswith("Config group override must be a string or a list"):  # `optimizer=null`
+        null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")
+        return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"
     return None
 
 

@@ -40,6 +40,11 @@ COMPOSE_ERRORS = [
     ("momentum=0.9", "momentum=0.9 is not allowed: mlp_exp has no key momentum; did you mean optimizer.momentum?"),
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
+    (
+        "visuals=false",
+        "visuals=false is not allowed: visuals holds several keys; set one of them, e.g. visuals.enabled=",
+    ),
+    ("optimizer=null", "optimizer=null is not allowed: choose one of the group's options (`python -m mlp_exp --help`"),
 ]
 
 
@@ -61,6 +66,15 @@ def test_sweeps_and_cfg_report_bad_overrides_the_same_way(args, monkeypatch, cap
     code, _, err = run_main(monkeypatch, capsys, *args, f"hydra.sweep.dir={tmp_path}")
     assert code == 2 and err == ["error: lr=abc is not allowed: use a number"]
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no job ran
+
+
+@pytest.mark.parametrize(
+    "args, advice",
+    [(["-m", "seed=1,2"], "so drop -m and give one value per key"), (["seed=1,2"], "; give one value")],
+)
+def test_cfg_says_it_shows_one_runs_config(args, advice, monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "--cfg", "job", *args)
+    assert code == 2 and len(err) == 1 and "--cfg shows the config of one run" in err[0] and err[0].endswith(advice)
 
 
 def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys):
