@@ -68,9 +68,7 @@ def cache_path(cfg: DatasetConfig) -> Path:
 
 def load(cfg: DatasetConfig) -> tuple[Split, Split]:
     """(train, test) splits, preparing the tensor cache on first use."""
-    path = cache_path(cfg)
-    if not path.exists():
-        prepare(cfg)
+    path = prepare(cfg)
     try:
         # mmap: the splits are paged in from the file instead of copied into fresh memory.
         blob = torch.load(path, weights_only=True, mmap=True)
@@ -85,24 +83,34 @@ def load(cfg: DatasetConfig) -> tuple[Split, Split]:
 
 
 def prepare(cfg: DatasetConfig) -> Path:
-    """Write the tensor cache for `cfg` from the raw IDX files, finding or fetching them first."""
+    """The tensor cache for `cfg`, written from the raw IDX files (found or fetched first) unless it is current."""
     path = cache_path(cfg)
-    if path.exists():
+    if _current(path):
         return path
-    raw_dir = _find_raw_files(cfg)
-    _check_raw_files(raw_dir)
-    train_images, train_labels = _read_with_torchvision(cfg, train=True)
-    test_images, test_labels = _read_with_torchvision(cfg, train=False)
-    blob = {
-        "train_images": train_images,
-        "train_labels": train_labels,
-        "test_images": test_images,
-        "test_labels": test_labels,
-    }
-    with atomic_write(path) as tmp:
-        torch.save(blob, tmp)
+    try:
+        raw_dir = _find_raw_files(cfg)
+        _check_raw_files(raw_dir)
+        blob = {}
+        for split, train in (("train", True), ("test", False)):
+            blob[f"{split}_images"], blob[f"{split}_labels"] = _read_with_torchvision(cfg, raw_dir, train)
+        with atomic_write(path) as tmp:
+            torch.save(blob, tmp)
+    except OSError as e:  # dataset.root is a file, or a dir this user cannot write to
+        raise DataError(
+            f"cannot prepare {cfg.name.name} in {data_root(cfg)} ({first_line(e)}); "
+            "set dataset.root to a dir you can write to"
+        ) from e
     log.info("Prepared %s from %s into %s", cfg.name.name, raw_dir, path)
     return path
+
+
+def _current(path: Path) -> bool:
+    """Whether the cache exists and none of the raw files beside it changed since it was written: a file the user
+    replaced is read again, not left behind a cache of the old one."""
+    if not path.exists():
+        return False
+    raw_files = [path.parent / "raw" / name for name in RAW_FILES]
+    return all(not raw.exists() or raw.stat().st_mtime <= path.stat().st_mtime for raw in raw_files)
 
 
 def _find_raw_files(cfg: DatasetConfig) -> Path:
@@ -140,7 +148,10 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         except (RuntimeError, OSError) as e:  # torchvision's "error downloading", or a URLError (an OSError)
             tried[-1] += f" ({type(e).__name__}: {first_line(e)})"
 
-    fixes = f"put the four IDX files in {raw_dir}, or allow the download with internet access"
+    download = (
+        "download them with internet access" if cfg.download else "set dataset.download=true with internet access"
+    )
+    fixes = f"put the four IDX files in {raw_dir}, or {download}"
     if cfg.name is DatasetName.fashion_mnist:
         fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
@@ -160,10 +171,14 @@ def _unpack(gz_path: Path, path: Path) -> None:
         ) from e
 
 
+def _replace_fix(raw_dir: Path, which: str = "it") -> str:
+    return f"replace {which} with a good copy, or delete {raw_dir} to have all four files unpacked or downloaded again"
+
+
 def _check_raw_files(raw_dir: Path) -> None:
     """Each split: N images of 28 x 28 and N labels, every file whole. Caught here, a truncated or corrupt file is
     named in one line; torchvision would stop with an assertion or a reshape error."""
-    fix = f"replace it with a good copy, or delete {raw_dir} to have all four files unpacked or downloaded again"
+    fix = _replace_fix(raw_dir)
     for images_name, labels_name in (RAW_FILES[:2], RAW_FILES[2:]):
         shapes = {}
         for name in (images_name, labels_name):
@@ -171,10 +186,16 @@ def _check_raw_files(raw_dir: Path) -> None:
                 shapes[name] = _idx_shape(raw_dir / name)
             except ValueError as e:
                 raise DataError(f"{raw_dir / name} is corrupt ({e}); {fix}") from e
-        n = shapes[images_name][0]
-        for name, expected in ((images_name, (n, 28, 28)), (labels_name, (n,))):
-            if shapes[name] != expected:
-                raise DataError(f"{raw_dir / name} holds an array of shape {shapes[name]}, expected {expected}; {fix}")
+        images, labels = shapes[images_name], shapes[labels_name]
+        if images[1:] != (28, 28):
+            raise DataError(f"{raw_dir / images_name} holds an array of shape {images}, expected (N, 28, 28); {fix}")
+        if len(labels) != 1:
+            raise DataError(f"{raw_dir / labels_name} holds an array of shape {labels}, expected (N,); {fix}")
+        if images[0] != labels[0]:
+            raise DataError(
+                f"{raw_dir / images_name} holds {images[0]} images but {labels_name} {labels[0]} labels: one of the "
+                f"two is another split's or dataset's; {_replace_fix(raw_dir, 'that one')}"
+            )
 
 
 def _idx_shape(path: Path) -> tuple[int, ...]:
@@ -205,6 +226,13 @@ def _torchvision_dataset(cfg: DatasetConfig, train: bool, download: bool):
     return dataset_class(str(data_root(cfg)), train=train, download=download)
 
 
-def _read_with_torchvision(cfg: DatasetConfig, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_with_torchvision(cfg: DatasetConfig, raw_dir: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     dataset = _torchvision_dataset(cfg, train=train, download=False)
-    return dataset.data.contiguous(), dataset.targets.to(torch.int64)
+    labels = dataset.targets.to(torch.int64)
+    if len(labels) and labels.max() >= len(dataset.classes):  # a label file of another dataset, or a damaged one
+        path = raw_dir / RAW_FILES[1 if train else 3]
+        raise DataError(
+            f"{path} holds label {labels.max().item()}, but {cfg.name.name} has {len(dataset.classes)} classes "
+            f"(0-{len(dataset.classes) - 1}); {_replace_fix(raw_dir)}"
+        )
+    return dataset.data.contiguous(), labels

@@ -1,6 +1,7 @@
 """Missing, truncated or corrupt dataset files: one line naming the file and the fix; the user's files stay."""
 
 import gzip
+import os
 
 import pytest
 import torch
@@ -61,7 +62,51 @@ def test_labels_that_do_not_match_the_images_are_named(tiny_root):
     write_idx(path, labels)
 
     message = load_error(dataset_cfg(*tiny_overrides(tiny_root)))
-    assert message.startswith(f"{path} holds an array of shape (50,), expected (600,)")
+    assert message.startswith(
+        f"{raw_dir(tiny_root) / 'train-images-idx3-ubyte'} holds 600 images but train-labels-idx1-ubyte 50 labels: "
+        "one of the two is another split's or dataset's; replace that one with a good copy"
+    )
+
+
+def test_a_label_beyond_the_datasets_classes_is_named_and_never_cached(tiny_root):
+    from conftest import tiny_split, write_idx
+
+    _, labels = tiny_split(100, seed=2)
+    labels[7] = 200
+    path = raw_dir(tiny_root) / "t10k-labels-idx1-ubyte"
+    write_idx(path, labels)
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+
+    assert load_error(cfg).startswith(f"{path} holds label 200, but fashion_mnist has 10 classes (0-9); replace it")
+    assert not data.cache_path(cfg).exists()
+
+
+def test_a_raw_file_replaced_after_the_cache_was_built_is_read_again(tiny_root):
+    from conftest import tiny_split, write_idx
+
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    _, test = data.load(cfg)
+    _, labels = tiny_split(100, seed=5)
+    path = raw_dir(tiny_root) / "t10k-labels-idx1-ubyte"
+    write_idx(path, labels)
+    built = data.cache_path(cfg).stat().st_mtime
+    os.utime(path, (built + 1, built + 1))  # replaced later than the cache was written, whatever the clock's grain
+
+    _, replaced = data.load(cfg)
+
+    assert replaced.labels.tolist() == labels.tolist() != test.labels.tolist()
+
+
+def test_a_dataset_root_that_is_a_file_is_named(tmp_path):
+    root = tmp_path / "not-a-dir"
+    root.write_text("")
+    system_dir = tmp_path / "usr-share"
+    write_tiny_dataset(system_dir, gz=True)
+
+    message = load_error(dataset_cfg(f"dataset.root={root}", f"dataset.system_dir={system_dir}"))
+
+    assert message.startswith(f"cannot prepare fashion_mnist in {root} (")
+    assert message.endswith("); set dataset.root to a dir you can write to")
 
 
 def test_a_corrupt_system_copy_is_named_and_leaves_no_partial_file(tmp_path):
