@@ -260,12 +260,23 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from matplotlib.backend_bases import FigureCanvasBase  # what savefig writes, by the file name's ending
+
     parser = argparse.ArgumentParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
     parser.add_argument("--png", type=Path, help="where to write the plot (default: DIR/compare.png)")
     args = parser.parse_args(argv)
     if not args.dir.is_dir():
         print(f"error: {args.dir} is not a directory; give a run dir, a sweep dir or outputs/", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.png and not args.png.parent.is_dir():
+        print(f"error: --png {args.png}: {args.png.parent} is not a directory; make it first", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.png and args.png.suffix.lstrip(".").lower() not in FigureCanvasBase.get_supported_filetypes():
+        print(
+            f"error: --png {args.png}: matplotlib writes no such format; end the name in .png, .pdf or .svg",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     if not report(args.dir, args.png):
         print(f"error: no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)", file=sys.stderr)

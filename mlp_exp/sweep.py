@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,7 @@ class SweepCallback(Callback):
         try:
             check_overrides([*config.hydra.overrides.task, *config.hydra.overrides.hydra])
             refuse_optuna_grid(config)
+            refuse_slurm_without_slurm(config)
             # Jobs running side by side would each unpack or download a missing dataset into the same files
             # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
             for dataset in sweep_datasets(config, config_name):
@@ -172,6 +174,15 @@ def refuse_optuna_grid(config: DictConfig) -> None:
         raise ConfigError(
             "hydra/sweeper/sampler=grid is not allowed: for a grid search, sweep without Optuna, which runs each "
             "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
+        )
+
+
+def refuse_slurm_without_slurm(config: DictConfig) -> None:
+    """submitit fails with a traceback where Slurm's srun is not on PATH; said here, before the sweep dir exists."""
+    if config.hydra.launcher._target_ == SLURM_LAUNCHER and shutil.which("srun") is None:
+        raise ConfigError(
+            "hydra/launcher=slurm is not allowed here: Slurm's srun is not on PATH; start the sweep on a machine of "
+            "the cluster, or run its jobs here with hydra/launcher=joblib"
         )
 
 

@@ -118,6 +118,19 @@ def test_overrides_that_would_not_do_what_they_say_are_refused_before_anything_i
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_slurm_sweep_where_there_is_no_slurm_is_one_line_and_writes_nothing(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    code, _, err = run_main(monkeypatch, capsys, "-m", "seed=1,2", "hydra/launcher=slurm")
+    assert code == 2 and err == [
+        (
+            "error: hydra/launcher=slurm is not allowed here: Slurm's srun is not on PATH; start the sweep on a "
+            "machine of the cluster, or run its jobs here with hydra/launcher=joblib"
+        )
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_hydra_full_error_still_gives_the_full_traceback(monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     monkeypatch.setattr(sys, "argv", ["mlp_exp", "lr=abc"])

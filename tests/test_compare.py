@@ -124,6 +124,19 @@ def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "png, problem",
+    [
+        ("missing/plot.png", "{tmp}/missing is not a directory; make it first"),
+        ("plot.jpgx", "matplotlib writes no such format; end the name in .png, .pdf or .svg"),
+    ],
+)
+def test_a_png_path_compare_cannot_write_is_one_line_and_exit_2(mixed_sweep, tmp_path, png, problem):
+    result = run_compare(str(mixed_sweep), "--png", str(tmp_path / png))
+    assert result.returncode == 2 and result.stdout == ""  # said before the table, not after it
+    assert result.stderr.splitlines() == [f"error: --png {tmp_path / png}: {problem.format(tmp=tmp_path)}"]
+
+
 @contextmanager
 def tensorboard_server(logdir: Path, log_file: Path):
     with socket.socket() as probe:  # a free port
