@@ -170,6 +170,11 @@ def check(cfg: DictConfig) -> None:
         ("seed", -(2**63) <= cfg.seed < 2**64, "an int that fits in 64 bits, e.g. seed=1"),
         ("threads", cfg.threads >= 0, "0 (torch's default) or a positive int"),
         ("optimizer.momentum", 0 <= cfg.optimizer.momentum < 1, "a number in [0, 1)"),
+        (
+            "optimizer.momentum",
+            cfg.optimizer.momentum == 0 or cfg.optimizer.name is OptimizerName.sgd,
+            f"0 with optimizer.name={cfg.optimizer.name.name}, whose betas are fixed at (0.9, 0.999): momentum is SGD's",
+        ),
         ("optimizer.weight_decay", 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
         ("visuals.every", cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
         ("visuals.predictions", cfg.visuals.predictions > 0, "a positive int, e.g. visuals.predictions=24"),

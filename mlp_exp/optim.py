@@ -104,3 +104,11 @@ def make_optimizer(cfg: OptimizerConfig, lr: float, params: list[nn.Parameter]) 
     if cfg.name is OptimizerName.sgd:
         return SGD(params, lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return Adam(params, lr, weight_decay=cfg.weight_decay, decoupled=cfg.name is OptimizerName.adamw)
+
+
+def describe(cfg: OptimizerConfig) -> str:
+    """`sgd`, `sgd with momentum 0.9`, `adamw with weight decay 0.01`"""
+    extras = [
+        f"{name} {value:g}" for name, value in (("momentum", cfg.momentum), ("weight decay", cfg.weight_decay)) if value
+    ]
+    return cfg.name.name + (" with " + " and ".join(extras) if extras else "")

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.model import MLP
-from mlp_exp.optim import Optimizer, make_optimizer
+from mlp_exp.optim import Optimizer, describe, make_optimizer
 from mlp_exp.tracking import Tracker, read_metrics
 from mlp_exp.visuals import Visuals
 
@@ -172,7 +172,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         cfg.dataset.name.name,
         len(train_set),
         len(test_set),
-        cfg.optimizer.name.name,
+        describe(cfg.optimizer),
         cfg.lr,
         on,
     )
@@ -216,7 +216,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 status = "diverged"
                 raise Diverged(
                     f"training diverged at epoch {epoch} (train loss {train_loss}); "
-                    f"lower the learning rate (lr={cfg.lr}) or init_scale={cfg.init_scale}"
+                    f"lower the learning rate (now lr={cfg.lr}) or the initial weights' scale (now "
+                    f"init_scale={cfg.init_scale})"
                 )
             if visuals:
                 # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and

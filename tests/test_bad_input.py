@@ -161,11 +161,15 @@ def test_cfg_job_still_prints_the_config(monkeypatch, capsys):
             "optimizer.betas=[0.9, 0.99] is not allowed: mlp_exp has no key optimizer.betas",
         ),
         ("~hiddens", "hiddens is missing: every run needs it; drop the ~hiddens override"),
+        (
+            "optimizer=adam optimizer.momentum=0.5",
+            "optimizer.momentum=0.5 is not allowed: use 0 with optimizer.name=adam, whose betas are fixed",
+        ),
     ],
 )
 def test_values_and_keys_no_run_can_use_are_named_by_check(override, message):
     with pytest.raises(ConfigError) as error:
-        check(compose_cfg(override))
+        check(compose_cfg(*override.split()))
     assert str(error.value).startswith(message)
 
 

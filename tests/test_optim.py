@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import compose_cfg
 
-from mlp_exp.optim import make_optimizer
+from mlp_exp.optim import describe, make_optimizer
 
 CASES = [
     ("optimizer=sgd", lambda p: torch.optim.SGD(p, lr=0.1)),
@@ -61,3 +61,8 @@ def test_state_round_trips_so_a_restored_optimizer_continues_identically():
         opt.step()
     for p, q in zip(params, copy, strict=True):
         assert torch.equal(p, q)
+
+
+def test_the_run_names_its_optimizer_with_the_settings_that_change_the_rule():
+    names = [describe(compose_cfg(f"optimizer={name}").optimizer) for name in ("sgd", "momentum", "adam", "adamw")]
+    assert names == ["sgd", "sgd with momentum 0.9", "adam", "adamw with weight decay 0.01"]
