@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +26,17 @@ def atomic_write(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def command(*words: object) -> str:
-    """A command line a user can paste into a shell: a path with a space, quote or bracket stays one word."""
-    return shlex.join(map(str, words))
+def command(program: str, *args: object) -> str:
+    """A command line a user can paste into a shell: `program` (python, tensorboard) is this environment's, and a
+    path with a space, quote or bracket stays one word."""
+    return shlex.join([_as_the_shell_finds(program), *map(str, args)])
+
+
+def _as_the_shell_finds(program: str) -> str:
+    """`python` where the shell finds this environment's (an activated venv); else its path, `/.../.venv/bin/python`:
+    a run started as `.venv/bin/python -m mlp_exp` must not advise a `python` that has no mlp_exp."""
+    bin_dir = Path(sys.executable).parent
+    found = shutil.which(program)
+    if found is not None and Path(found).parent.absolute() == bin_dir.absolute():
+        return program
+    return str(bin_dir / program) if (bin_dir / program).exists() else program

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shlex
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -27,6 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import EXIT_USER_ERROR, exit_code_for, train_reporting
 from mlp_exp.config import Config, ConfigError, first_line
+from mlp_exp.files import command
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 
@@ -84,7 +84,9 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
         raise _unreadable(path, e) from e
     if started_in.is_dir():
         os.chdir(started_in)
-    print(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: python -m mlp_exp {shlex.join(args)}", flush=True)
+    print(
+        f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: {command('python', '-m', 'mlp_exp', *args)}", flush=True
+    )
     os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: str(sweep_dir)})
 
 

@@ -15,6 +15,8 @@ from conftest import FAST, run_cli, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import hparams_plugin_data
 
+from mlp_exp.files import command
+
 
 def test_a_run_fills_its_own_run_dir(tiny_root, tmp_path):
     run_dir = tmp_path / "my_run"
@@ -24,7 +26,7 @@ def test_a_run_fills_its_own_run_dir(tiny_root, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "epoch  1/2" in result.stdout and "epoch  2/2" in result.stdout
-    assert f"tensorboard --logdir {run_dir}" in result.stdout
+    assert f"Open it in TensorBoard: {command('tensorboard', '--logdir', run_dir)}" in result.stdout
     assert (run_dir / "mlp_exp.log").is_file() and not (run_dir / "__main__.log").exists()
     assert "epoch  2/2" in (run_dir / "mlp_exp.log").read_text()
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
@@ -129,3 +131,12 @@ print(sorted(faults[2:])[4])  # the median evaluation once warm
         int(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout) for _ in range(3)
     ]
     assert sorted(medians)[1] < 100, medians
+
+
+def test_printed_commands_start_this_environments_programs_as_the_users_shell_finds_them(monkeypatch):
+    bin_dir = Path(sys.executable).parent
+    monkeypatch.setattr(shutil, "which", lambda name: str(bin_dir / name))  # an activated venv
+    assert command("python", "-m", "mlp_exp.resume", "/runs/a b") == "python -m mlp_exp.resume '/runs/a b'"
+    for elsewhere in (lambda name: None, lambda name: f"/usr/bin/{name}"):  # `.venv/bin/python -m mlp_exp`
+        monkeypatch.setattr(shutil, "which", elsewhere)
+        assert command("tensorboard", "--logdir", "outputs") == f"{bin_dir / 'tensorboard'} --logdir outputs"

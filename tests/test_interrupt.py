@@ -20,6 +20,7 @@ from mlp_exp import checkpoint, compare, interrupt, resume
 from mlp_exp import train as train_module
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
+from mlp_exp.files import command
 from mlp_exp.train import train
 
 EPOCHS = 5
@@ -146,7 +147,7 @@ def test_the_real_command_refuses_a_run_dir_before_hydra_writes_into_it(tiny_roo
 
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"error: {run_dir} already holds a run: continue it with `python -m mlp_exp.resume {run_dir}`, "
+        f"error: {run_dir} already holds a run: continue it with `{command('python', '-m', 'mlp_exp.resume', run_dir)}`, "
         "or choose another hydra.run.dir"
     )
     assert files_under(run_dir) == before
@@ -157,9 +158,7 @@ def test_a_new_run_never_overwrites_a_run_dir(tiny_root, tmp_path):
     train(tiny_cfg(tiny_root), run_dir)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
 
-    with pytest.raises(
-        ConfigError, match=rf"^{run_dir} already holds a run: continue it with `python -m mlp_exp.resume"
-    ):
+    with pytest.raises(ConfigError, match=rf"^{run_dir} already holds a run: continue it with `"):
         train(tiny_cfg(tiny_root, "lr=0.1"), run_dir)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
@@ -215,7 +214,7 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
 
     assert process.returncode == code
     assert "Traceback" not in stderr
-    assert f"Resume it with: python -m mlp_exp.resume {run_dir}" in stdout
+    assert f"Resume it with: {command('python', '-m', 'mlp_exp.resume', run_dir)}" in stdout
     interrupted = metrics_of(run_dir)
     assert interrupted["status"] == "interrupted" and 2 <= interrupted["epochs_done"] < 100
     assert torch.load(run_dir / FILE_NAME, weights_only=True)["history"] == interrupted["history"]
@@ -272,7 +271,7 @@ def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_
     again = run_cli(*sweep, cwd=tmp_path)
     assert again.returncode == 2
     assert again.stderr.strip() == (
-        f"error: {sweep_dir} already holds a sweep: continue it with `python -m mlp_exp.resume {sweep_dir}`, "
+        f"error: {sweep_dir} already holds a sweep: continue it with `{command('python', '-m', 'mlp_exp.resume', sweep_dir)}`, "
         "or choose another hydra.sweep.dir"
     )
     assert "Launching" not in again.stdout
@@ -341,7 +340,12 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     assert process.returncode == 130
     (resume_line,) = (line for line in stdout.splitlines() if "Resume it with: " in line)
     # A command to paste: the shell must read the dir as one word.
-    assert shlex.split(resume_line.split("Resume it with: ")[1]) == ["python", "-m", "mlp_exp.resume", str(sweep_dir)]
+    assert shlex.split(resume_line.split("Resume it with: ")[1]) == [
+        *shlex.split(command("python")),
+        "-m",
+        "mlp_exp.resume",
+        str(sweep_dir),
+    ]
     assert metrics_of(first)["status"] == "completed" and metrics_of(second)["status"] == "interrupted"
     assert not list(sweep_dir.glob("2_*"))  # not started
     # All but the log, which the resume appends to, and Hydra's runtime record, which it writes anew.
@@ -353,7 +357,9 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     resumed = run_cli(str(sweep_dir), cwd=sweep_dir, module="mlp_exp.resume")  # from anywhere
 
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stdout.startswith(f"Resuming the sweep in {sweep_dir}, from {tmp_path}: python -m mlp_exp ")
+    assert resumed.stdout.startswith(
+        f"Resuming the sweep in {sweep_dir}, from {tmp_path}: {command('python')} -m mlp_exp "
+    )
     assert (
         f"{first} completed all its 100 epochs (test acc {metrics_of(first)['test_acc']:.4f}): nothing to resume"
         in (resumed.stdout)

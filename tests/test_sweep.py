@@ -18,6 +18,7 @@ from test_compare import job_dirs, metrics_of, sweep_dir_of
 import mlp_exp
 from mlp_exp import mkl_on_amd
 from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
+from mlp_exp.files import command
 from mlp_exp.sweep import threads_per_job
 
 PRESETS = {
@@ -246,8 +247,8 @@ def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_pat
 
 def test_a_ctrl_c_between_jobs_says_how_to_resume_and_on_slurm_that_the_jobs_keep_running(tmp_path):
     assert interrupted_sweep_line(tmp_path, on_slurm=False) == (
-        f"Interrupted; resume the sweep with: python -m mlp_exp.resume {tmp_path}"
+        f"Interrupted; resume the sweep with: {command('python', '-m', 'mlp_exp.resume', tmp_path)}"
     )
     on_slurm = interrupted_sweep_line(tmp_path, on_slurm=True)
     assert f"the jobs submitted to Slurm keep running (their ids are in {tmp_path}/.submitit/)" in on_slurm
-    assert on_slurm.endswith(f"then resume the sweep with: python -m mlp_exp.resume {tmp_path}")
+    assert on_slurm.endswith(f"then resume the sweep with: {command('python', '-m', 'mlp_exp.resume', tmp_path)}")
