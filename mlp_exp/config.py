@@ -110,7 +110,8 @@ class Config:
 
 def register() -> None:
     ConfigStore.instance().store(name="mlp_exp_schema", node=Config)
-    for name, resolver in (("mlp_exp.run_dirname", run_dirname), ("mlp_exp.job_dirname", job_dirname)):
+    resolvers = (("mlp_exp.stamp", stamp), ("mlp_exp.run_dirname", run_dirname), ("mlp_exp.job_dirname", job_dirname))
+    for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             # Cached in the config, as Hydra's ${now:} is: the run-dir callback resolves hydra.run.dir, then Hydra
             # does, and a second may tick between the two.
@@ -136,10 +137,15 @@ def _shorten(number: re.Match) -> str:
     return f"{float(number[0]):.{SHOWN_DIGITS}g}" if len(digits) > TYPED_DIGITS else number[0]
 
 
+def stamp() -> str:
+    """`2026-11-22_10-04-31-4711`: the time, and the process id, which keeps two runs or sweeps started in one
+    second apart."""
+    return f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{os.getpid()}"
+
+
 def run_dirname(overrides: str) -> str:
-    """`2026-11-22_10-04-31-4711_hiddens=512,lr=0.05`: the pid keeps two runs started in one second apart."""
-    stamp = f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{os.getpid()}"
-    return f"{stamp}_{_dirname_part(overrides)}" if overrides else stamp
+    """`2026-11-22_10-04-31-4711_hiddens=512,lr=0.05`"""
+    return f"{stamp()}_{_dirname_part(overrides)}" if overrides else stamp()
 
 
 def job_dirname(num: int, overrides: str) -> str:

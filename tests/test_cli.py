@@ -54,6 +54,19 @@ def test_default_run_dirs_are_readable_and_distinct_for_runs_started_together(ti
         assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
 
 
+def test_sweeps_started_together_get_a_sweep_dir_each(tiny_root, tmp_path):
+    args = [sys.executable, "-m", "mlp_exp", "-m", "seed=1,2", *tiny_overrides(tiny_root, "epochs=1", "hiddens=8")]
+    sweeps = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for sweep in sweeps:
+        assert sweep.wait(timeout=120) == 0, sweep.stderr.read()
+
+    sweep_dirs = sorted((tmp_path / "outputs" / "multirun").iterdir())
+    assert len(sweep_dirs) == 2
+    for sweep_dir in sweep_dirs:  # the time, and the process id, which keeps sweeps started in one second apart
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-\d+", sweep_dir.name)
+        assert len(list(sweep_dir.glob("[01]_*/metrics.json"))) == 2
+
+
 def test_a_multirun_sweep_gives_each_job_its_own_dir(tiny_root, tmp_path):
     result = run_cli("-m", *tiny_overrides(tiny_root, *FAST, "hiddens=16,32"), cwd=tmp_path)
 
