@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+
+# Before torch, which is imported later: torch's C extension imports numpy itself and takes any error there for
+# "no numpy", a Ctrl-C included, which would leave numpy half-imported and the run going on.
+import numpy  # noqa: F401
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -165,6 +169,11 @@ def main() -> None:
     except KeyboardInterrupt as e:  # outside a job's training: while Hydra composes, sets up a sweep, or between jobs
         if SweepCallback.sweep_dir is not None:
             print(interrupted_sweep_line(SweepCallback.sweep_dir, SweepCallback.on_slurm))
+        else:
+            print(interrupt.BEFORE_TRAINING)
+        # An import of torch cut short leaves torch's loggers to Hydra's handlers, which would print their reports at
+        # exit ("FakeTensor cache stats: ...") after the line above.
+        logging.getLogger("torch").setLevel(logging.WARNING)
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])

@@ -12,6 +12,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# What a Ctrl-C before the training loop (while Hydra composes, torch is imported, the data loads) leaves.
+BEFORE_TRAINING = "Interrupted before training started; nothing was trained"
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (`kill`, a scheduler's time limit, a shutdown), raised wherever the program is, as Ctrl-C is."""

@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             resume_sweep(directory)
         resume_run(directory)
     except KeyboardInterrupt as e:  # before training started
+        print(interrupt.BEFORE_TRAINING)
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         code = exit_code_for(e)

@@ -15,6 +15,7 @@ from conftest import FAST, run_cli, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import hparams_plugin_data
 
+from mlp_exp import cli
 from mlp_exp.files import command
 
 
@@ -153,3 +154,22 @@ def test_printed_commands_start_this_environments_programs_as_the_users_shell_fi
     for elsewhere in (lambda name: None, lambda name: f"/usr/bin/{name}"):  # `.venv/bin/python -m mlp_exp`
         monkeypatch.setattr(shutil, "which", elsewhere)
         assert command("tensorboard", "--logdir", "outputs") == f"{bin_dir / 'tensorboard'} --logdir outputs"
+
+
+def test_numpy_is_imported_before_torch_so_a_ctrl_c_while_torch_loads_stops_the_run():
+    # torch's C extension imports numpy itself and takes a KeyboardInterrupt there for "no numpy": the run went on.
+    code = "import sys, mlp_exp.cli; print('numpy' in sys.modules, 'torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "False"]
+
+
+def test_a_ctrl_c_before_training_started_says_nothing_was_trained(monkeypatch, capsys, tmp_path):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "tune_process", interrupted)  # the last step before training starts
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", f"hydra.run.dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().out.splitlines() == ["Interrupted before training started; nothing was trained"]
