@@ -196,8 +196,9 @@ def test_a_process_holds_its_run_dir_until_its_outermost_hold_ends(tmp_path):
 def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_root, tmp_path):
     callback = RefuseUsedRunDir()
     run_dir = tmp_path / "run"
+    config = OmegaConf.create({"hydra": {"run": {"dir": str(run_dir)}, "overrides": {"task": [], "hydra": []}}})
     try:
-        callback.on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run_dir)}}}))
+        callback.on_run_start(config)
         assert held_by_another_process(run_dir)
     finally:
         RefuseUsedRunDir.hold.close()  # as cli.main does when the run ends, however it ends
@@ -205,7 +206,7 @@ def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_r
 
     train(tiny_cfg(tiny_root), run_dir)
     with pytest.raises(SystemExit):
-        callback.on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run_dir)}}}))
+        callback.on_run_start(config)
     assert not held_by_another_process(run_dir)
 
 
