@@ -29,7 +29,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError, check_overrides
+from mlp_exp.config import ConfigError, check_dataset_option, check_overrides
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, report_failed_sweep, resuming_job, threads_per_job
 
@@ -71,27 +71,35 @@ class RefuseUsedRunDir(Callback):
 def run(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    dataset_option = hydra_cfg.runtime.choices.get("dataset")
     if hydra_cfg.mode is not RunMode.MULTIRUN:
-        return train_reporting(cfg, run_dir)["test_acc"]
+        return train_reporting(cfg, run_dir, dataset_option=dataset_option)["test_acc"]
     if not cfg.threads:  # threads=0: torch's default, unless jobs share cores
         cfg.threads = threads_per_job(hydra_cfg.launcher)
     sweep_dir = Path(os.path.abspath(hydra_cfg.sweep.dir))  # for messages that work from any dir, as run_dir's do
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
-    return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir)["test_acc"]
+    return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option)["test_acc"]
 
 
 def train_reporting(
-    cfg: DictConfig, run_dir: Path, resume: bool = False, sweep_dir: Path | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    resume: bool = False,
+    sweep_dir: Path | None = None,
+    dataset_option: str | None = None,
 ) -> dict[str, Any]:
     """`train`, with whatever ends it early said in one line and turned into the process's exit code.
 
-    `sweep_dir`: the sweep this run is a job of, if it is one.
+    `sweep_dir`: the sweep this run is a job of, if it is one. `dataset_option`: the dataset group's option Hydra
+    composed `cfg` from (`dataset=mnist`), if it did.
     """
     # Imported here, not at the top: torch costs ~2 s, which `--help` and a rejected override should not pay.
     from mlp_exp.train import train
 
     tune_process()
     try:
+        if dataset_option is not None:
+            check_dataset_option(cfg, dataset_option)
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
     except KeyboardInterrupt as e:

@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.png and not args.png.parent.is_dir():
         print(f"error: --png {args.png}: {args.png.parent} is not a directory; make it first", file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.png and args.png.suffix.lstrip(".").lower() not in FigureCanvasBase.get_supported_filetypes():
+    if args.png and args.png.suffix and args.png.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
         print(
             f"error: --png {args.png}: matplotlib writes no such format; end the name in .png, .pdf or .svg",
             file=sys.stderr,

@@ -193,22 +193,28 @@ def check(cfg: DictConfig) -> None:
 def check_overrides(overrides: list[str]) -> None:
     """Overrides that compose, but would not do what they say."""
     for override in OverridesParser.create().parse_overrides(overrides):
-        key, value = override.key_or_group, override.input_line.split("=", 1)[-1]
-        # The dataset group's option sets the dataset's files (system_dir) and class names along with its name.
-        if key == "dataset.name" or (key == "dataset" and isinstance(override.value(), dict)):
-            raise ConfigError(
-                f"{override.input_line} is not allowed: it would keep the files and class names of the dataset "
-                f"chosen before; choose a dataset by its group: dataset={value if key == 'dataset.name' else 'mnist'}"
-            )
+        key = override.key_or_group
         # Each of these presets sets up a sweep; swept over, each job would get the preset but not its sweep.
         if key in ("sweep", "hparams_search") and override.is_sweep_override():
             raise ConfigError(
                 f"{override.input_line} is not allowed: each {key} preset is a sweep of its own; run one at a time"
             )
-        if value == "" and key in ("hydra.run.dir", "hydra.sweep.dir"):
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and not str(override.value()).strip():
             raise ConfigError(
-                f"{key}= is not allowed: it would write into the working dir; give a dir, or leave it out"
+                f"{override.input_line} is not allowed: it would write into the working dir; give a dir, or leave it out"
             )
+
+
+def check_dataset_option(cfg: DictConfig, option: str) -> None:
+    """A dataset's option (dataset=mnist) sets its files (system_dir) and class names along with its name: a name
+    changed apart from it (on the command line, in a preset, by a sweeper) would train on the option's files under
+    the other name. An option of the user's own (conf/dataset/my_data.yaml) may name any dataset."""
+    name = cfg.dataset.name.name
+    if option in DatasetName.__members__ and name != option:
+        raise ConfigError(
+            f"dataset.name={name} is not allowed with dataset={option}, whose files and class names it would keep; "
+            f"choose the dataset by its option: dataset={name}"
+        )
 
 
 def _check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:

@@ -95,7 +95,10 @@ def prepare(cfg: DatasetConfig) -> Path:
             blob[f"{split}_images"], blob[f"{split}_labels"] = _read_with_torchvision(cfg, raw_dir, train)
         with atomic_write(path) as tmp:
             torch.save(blob, tmp)
-    except OSError as e:  # dataset.root is a file, or a dir this user cannot write to
+    except OSError as e:  # dataset.root is a file, a dir this user cannot write to, or a full disk
+        if path.exists():  # raw files copied after their cache into a shared, read-only root
+            log.warning("%s is older than its raw files but cannot be rebuilt (%s); using it", path, first_line(e))
+            return path
         raise DataError(
             f"cannot prepare {cfg.name.name} in {data_root(cfg)} ({first_line(e)}); "
             "set dataset.root to a dir you can write to"

@@ -37,6 +37,9 @@ def _as_the_shell_finds(program: str) -> str:
     a run started as `.venv/bin/python -m mlp_exp` must not advise a `python` that has no mlp_exp."""
     bin_dir = Path(sys.executable).parent
     found = shutil.which(program)
+    # The dir, not the file: a venv's python is a link to the system's, which lacks the venv's packages.
     if found is not None and Path(found).parent.absolute() == bin_dir.absolute():
         return program
+    if program == "python":  # sys.executable may be named python3, with no `python` beside it
+        return sys.executable
     return str(bin_dir / program) if (bin_dir / program).exists() else program

@@ -97,6 +97,23 @@ def test_a_raw_file_replaced_after_the_cache_was_built_is_read_again(tiny_root):
     assert replaced.labels.tolist() == labels.tolist() != test.labels.tolist()
 
 
+def test_a_cache_older_than_its_raw_files_in_a_read_only_root_is_still_used(tiny_root, monkeypatch, caplog):
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    _, test = data.load(cfg)
+    cache = data.cache_path(cfg)
+    for raw in raw_dir(tiny_root).iterdir():  # copied after the cache, say
+        os.utime(raw, (cache.stat().st_mtime + 1, cache.stat().st_mtime + 1))
+
+    def read_only(path):  # as writing into a read-only dir fails, for root (who CI runs as) too
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data, "atomic_write", read_only)
+    _, again = data.load(cfg)
+
+    assert again.labels.tolist() == test.labels.tolist()
+    assert f"{cache} is older than its raw files but cannot be rebuilt (" in caplog.text
+
+
 def test_a_dataset_root_that_is_a_file_is_named(tmp_path):
     root = tmp_path / "not-a-dir"
     root.write_text("")

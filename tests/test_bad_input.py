@@ -8,7 +8,7 @@ from conftest import compose_cfg, run_cli, tiny_overrides
 from hydra.errors import ConfigCompositionException
 
 from mlp_exp import cli
-from mlp_exp.config import ConfigError, Device, check
+from mlp_exp.config import ConfigError, Device, check, check_dataset_option
 from mlp_exp.train import pick_device
 
 
@@ -82,31 +82,20 @@ def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys):
     assert code == 2 and len(err) == 1 and "lr=0.1,0.05" in err[0] and "add -m to sweep" in err[0]
 
 
-KEEPS_THE_DATASET = "would keep the files and class names of the dataset chosen before; choose a dataset by its group"
+EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or leave it out"
 
 
 # Overrides that compose, but would not do what they say.
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["dataset.name=mnist"], f"dataset.name=mnist is not allowed: it {KEEPS_THE_DATASET}: dataset=mnist"),
-        (["dataset={name:kmnist}"], f"dataset={{name:kmnist}} is not allowed: it {KEEPS_THE_DATASET}: dataset=mnist"),
-        (
-            ["-m", "dataset.name=mnist,kmnist"],
-            f"dataset.name=mnist,kmnist is not allowed: it {KEEPS_THE_DATASET}: dataset=mnist,kmnist",
-        ),
         (
             ["-m", "sweep=widths,lrs"],
             "sweep=widths,lrs is not allowed: each sweep preset is a sweep of its own; run one at a time",
         ),
-        (
-            ["hydra.run.dir="],
-            "hydra.run.dir= is not allowed: it would write into the working dir; give a dir, or leave it out",
-        ),
-        (
-            ["-m", "seed=1,2", "hydra.sweep.dir="],
-            "hydra.sweep.dir= is not allowed: it would write into the working dir; give a dir, or leave it out",
-        ),
+        (["hydra.run.dir="], f"hydra.run.dir= {EMPTY_DIR}"),
+        (["hydra.run.dir=''"], f"hydra.run.dir='' {EMPTY_DIR}"),
+        (["-m", "seed=1,2", "hydra.sweep.dir= "], f"hydra.sweep.dir=  {EMPTY_DIR}"),
     ],
 )
 def test_overrides_that_would_not_do_what_they_say_are_refused_before_anything_is_written(
@@ -173,6 +162,13 @@ def test_values_and_keys_no_run_can_use_are_named_by_check(override, message):
     assert str(error.value).startswith(message)
 
 
+def test_a_dataset_name_apart_from_its_option_is_refused_wherever_it_was_set():
+    check_dataset_option(compose_cfg("dataset=mnist"), "mnist")
+    check_dataset_option(compose_cfg("dataset.name=kmnist"), "my_own_kmnist_copy")  # conf/dataset/ of the user's
+    with pytest.raises(ConfigError, match=r"^dataset.name=kmnist is not allowed with dataset=fashion_mnist, "):
+        check_dataset_option(compose_cfg("dataset.name=kmnist"), "fashion_mnist")  # in a preset or by a sweeper
+
+
 def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     with pytest.raises(ConfigError, match=r"^device=cuda is not allowed: no CUDA GPU is visible here; use device=cpu"):
@@ -184,6 +180,10 @@ def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
     [
         ("lr=abc", "error: lr=abc is not allowed: use a number"),  # rejected by Hydra
         ("hiddens=[]", "error: hiddens=[] is not allowed: use a positive int"),  # rejected by check, inside the job
+        (
+            "dataset.name=mnist",
+            "error: dataset.name=mnist is not allowed with dataset=fashion_mnist, whose files and class names",
+        ),
         ("+foo=1", "error: foo=1 is not allowed: mlp_exp has no key foo"),
     ],
 )

@@ -154,6 +154,7 @@ def test_printed_commands_start_this_environments_programs_as_the_users_shell_fi
     for elsewhere in (lambda name: None, lambda name: f"/usr/bin/{name}"):  # `.venv/bin/python -m mlp_exp`
         monkeypatch.setattr(shutil, "which", elsewhere)
         assert command("tensorboard", "--logdir", "outputs") == f"{bin_dir / 'tensorboard'} --logdir outputs"
+        assert command("python", "-m", "mlp_exp.compare") == f"{sys.executable} -m mlp_exp.compare"  # even python3
 
 
 def test_numpy_is_imported_before_torch_so_a_ctrl_c_while_torch_loads_stops_the_run():
