@@ -19,10 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-
-# Before torch, which is imported later: torch's C extension imports numpy itself and takes any error there for
-# "no numpy", a Ctrl-C included, which would leave numpy half-imported and the run going on.
-import numpy  # noqa: F401
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -53,6 +49,7 @@ class RefuseUsedRunDir(Callback):
     hold = contextlib.ExitStack()
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        interrupt.import_torch()
         from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
 
         run_dir = Path(config.hydra.run.dir)
@@ -94,6 +91,7 @@ def train_reporting(
     composed `cfg` from (`dataset=mnist`), if it did.
     """
     # Imported here, not at the top: torch costs ~2 s, which `--help` and a rejected override should not pay.
+    interrupt.import_torch()
     from mlp_exp.train import train
 
     tune_process()
@@ -179,9 +177,6 @@ def main() -> None:
             print(interrupted_sweep_line(SweepCallback.sweep_dir, SweepCallback.on_slurm))
         else:
             print(interrupt.BEFORE_TRAINING)
-        # An import of torch cut short leaves torch's loggers to Hydra's handlers, which would print their reports at
-        # exit ("FakeTensor cache stats: ...") after the line above.
-        logging.getLogger("torch").setLevel(logging.WARNING)
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])

@@ -46,6 +46,13 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def import_torch() -> None:
+    """torch's first import, with a Ctrl-C during it taking effect once it is done. Inside it, torch's C++ code
+    aborts the process on one, and its own import of numpy takes one for "no numpy" and goes on."""
+    with deferred():
+        import torch  # noqa: F401
+
+
 @contextmanager
 def deferred() -> Iterator[None]:
     """Ctrl-C or SIGTERM arriving inside the block takes effect when the block ends, so the block always runs

@@ -101,6 +101,7 @@ def _override_value(path: Path) -> str:
 def resume_run(run_dir: Path) -> None:
     """The run in `run_dir` goes on, with the config it was made with, logging into its log."""
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
+    interrupt.import_torch()
     from mlp_exp.checkpoint import only_process_in
 
     cfg = load_run_config(run_dir)

@@ -108,6 +108,9 @@ class SweepCallback(Callback):
     hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
+        from mlp_exp import interrupt
+
+        interrupt.import_torch()
         from mlp_exp.checkpoint import WAIT_THEN_RESUME, CheckpointError, only_process_in
         from mlp_exp.cli import EXIT_USER_ERROR
         from mlp_exp.data import DataError, prepare
