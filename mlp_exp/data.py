@@ -68,11 +68,16 @@ def cache_path(cfg: DatasetConfig) -> Path:
 
 def load(cfg: DatasetConfig) -> tuple[Split, Split]:
     """(train, test) splits, preparing the tensor cache on first use."""
-    path = prepare(cfg)
+    splits, _ = _read_cache(prepare(cfg))
+    return splits
+
+
+def _read_cache(path: Path) -> tuple[tuple[Split, Split], list | None]:
+    """The splits in a tensor cache, and the fingerprint of the raw files it was made from (None: not recorded)."""
     try:
         # mmap: the splits are paged in from the file instead of copied into fresh memory.
         blob = torch.load(path, weights_only=True, mmap=True)
-        return tuple(
+        splits = tuple(
             Split(blob[f"{split}_images"].reshape(len(blob[f"{split}_labels"]), -1), blob[f"{split}_labels"])
             for split in ("train", "test")
         )
@@ -80,6 +85,7 @@ def load(cfg: DatasetConfig) -> tuple[Split, Split]:
         raise DataError(
             f"cannot read the prepared dataset {path} ({first_line(e)}); delete it, and the next run rebuilds it"
         ) from e
+    return splits, blob.get("raw_files")
 
 
 def prepare(cfg: DatasetConfig) -> Path:
@@ -90,14 +96,14 @@ def prepare(cfg: DatasetConfig) -> Path:
     try:
         raw_dir = _find_raw_files(cfg)
         _check_raw_files(raw_dir)
-        blob = {}
+        blob = {"raw_files": _fingerprint(raw_dir)}
         for split, train in (("train", True), ("test", False)):
             blob[f"{split}_images"], blob[f"{split}_labels"] = _read_with_torchvision(cfg, raw_dir, train)
         with atomic_write(path) as tmp:
             torch.save(blob, tmp)
     except OSError as e:  # dataset.root is a file, a dir this user cannot write to, or a full disk
-        if path.exists():  # raw files copied after their cache into a shared, read-only root
-            log.warning("%s is older than its raw files but cannot be rebuilt (%s); using it", path, first_line(e))
+        if path.exists():  # raw files copied anew beside their cache, in a shared, read-only root
+            log.warning("%s was made from other raw files but cannot be rebuilt (%s); using it", path, first_line(e))
             return path
         raise DataError(
             f"cannot prepare {cfg.name.name} in {data_root(cfg)} ({first_line(e)}); "
@@ -108,12 +114,22 @@ def prepare(cfg: DatasetConfig) -> Path:
 
 
 def _current(path: Path) -> bool:
-    """Whether the cache exists and none of the raw files beside it changed since it was written: a file the user
-    replaced is read again, not left behind a cache of the old one."""
-    if not path.exists():
-        return False
-    raw_files = [path.parent / "raw" / name for name in RAW_FILES]
-    return all(not raw.exists() or raw.stat().st_mtime <= path.stat().st_mtime for raw in raw_files)
+    """Whether the cache exists and was made from the raw files beside it: a file the user replaced (by a newer or
+    an older one) is read again, not hidden behind a cache of the old one. Without raw files, the cache is all
+    there is."""
+    raw_dir = path.parent / "raw"
+    if not path.exists() or not all((raw_dir / name).exists() for name in RAW_FILES):
+        return path.exists()
+    try:
+        _, made_from = _read_cache(path)
+    except DataError:  # load() says so, with the fix
+        return True
+    return made_from == _fingerprint(raw_dir)
+
+
+def _fingerprint(raw_dir: Path) -> list[list[int]]:
+    """Each raw file's size and modification time: what changes when it is replaced."""
+    return [[stat.st_size, stat.st_mtime_ns] for stat in ((raw_dir / name).stat() for name in RAW_FILES)]
 
 
 def _find_raw_files(cfg: DatasetConfig) -> Path:
