@@ -50,11 +50,14 @@ def _unreadable(path: Path, e: Exception) -> ConfigError:
     return ConfigError(f"cannot read {path} ({first_line(e)}); restore it from a copy")
 
 
-def _log_into(run_dir: Path) -> None:
-    """Log as the run did (console, and appended to its log file), wherever the run dir is now."""
+def _go_on_as_the_run_did(run_dir: Path) -> None:
+    """Log as the run did (console, and appended to its log file), wherever the run dir is now; work from the dir
+    it was started in, where relative paths in its config (dataset.root=data) mean what they meant."""
     hydra_cfg = OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra
     hydra_cfg.runtime.output_dir = str(run_dir)
     configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
+    if Path(hydra_cfg.runtime.cwd).is_dir():
+        os.chdir(hydra_cfg.runtime.cwd)
 
 
 def resume_sweep(sweep_dir: Path) -> NoReturn:
@@ -106,7 +109,7 @@ def resume_run(run_dir: Path) -> None:
 
     cfg = load_run_config(run_dir)
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
-        _log_into(run_dir)
+        _go_on_as_the_run_did(run_dir)
         train_reporting(cfg, run_dir, resume=True)
 
 

@@ -200,8 +200,9 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
     tiny_data_root, uninterrupted, tmp_path, signum, code
 ):
     run_dir = tmp_path / "run"
+    data_root = os.path.relpath(tiny_data_root, tmp_path)  # relative to the dir the run is started in
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlp_exp", *tiny_overrides(tiny_data_root, *CLI_ARGS), f"hydra.run.dir={run_dir}"],
+        [sys.executable, "-m", "mlp_exp", *tiny_overrides(data_root, *CLI_ARGS), f"hydra.run.dir={run_dir}"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
@@ -220,7 +221,7 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
     assert torch.load(run_dir / FILE_NAME, weights_only=True)["history"] == interrupted["history"]
     assert scalar_steps(run_dir)["test/acc"] == list(range(1, interrupted["epochs_done"] + 1))
 
-    resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
+    resumed = run_cli(str(run_dir), cwd=run_dir, module="mlp_exp.resume")  # from another dir
 
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming after epoch {interrupted['epochs_done']}:" in resumed.stdout
