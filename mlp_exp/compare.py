@@ -269,10 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"error: {args.dir} is not a directory; give a run dir, a sweep dir or outputs/", file=sys.stderr)
         return EXIT_USER_ERROR
+    if args.png and not args.png.suffix:  # matplotlib would add it, and the line naming the file would not
+        args.png = args.png.with_name(args.png.name + ".png")
     if args.png and not args.png.parent.is_dir():
         print(f"error: --png {args.png}: {args.png.parent} is not a directory; make it first", file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.png and args.png.suffix and args.png.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
+    if args.png and args.png.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
         print(
             f"error: --png {args.png}: matplotlib writes no such format; end the name in .png, .pdf or .svg",
             file=sys.stderr,

@@ -56,6 +56,8 @@ def resuming_job(job_dir: Path, sweep_dir: Path) -> bool:
 def refuse_used_sweep_dir(sweep_dir: Path) -> None:
     """A new sweep must not run in the dir of another: jobs of both would mix, and its jobs would be refused one by
     one (their dirs hold runs), after Hydra had rewritten the other's records of them."""
+    if (sweep_dir / ".hydra").is_dir():  # Hydra's record of a single run
+        raise ConfigError(f"{sweep_dir} holds a run, not a sweep: choose another hydra.sweep.dir")
     if (sweep_dir / SWEEP_FILE).exists():
         resume = command("python", "-m", "mlp_exp.resume", sweep_dir)
         raise ConfigError(
@@ -115,7 +117,7 @@ class SweepCallback(Callback):
         from mlp_exp.cli import EXIT_USER_ERROR
         from mlp_exp.data import DataError, prepare
 
-        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir = Path(os.path.abspath(config.hydra.sweep.dir))  # for commands that paste anywhere
         resumed = resuming(sweep_dir)
         if config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
             log_optuna_as_hydra()
@@ -149,7 +151,7 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare
 
-        compare.report(Path(config.hydra.sweep.dir))
+        compare.report(Path(os.path.abspath(config.hydra.sweep.dir)))
 
 
 def report_failed_sweep() -> None:

@@ -216,8 +216,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 status = "diverged"
                 raise Diverged(
                     f"training diverged at epoch {epoch} (train loss {train_loss}); "
-                    f"lower the learning rate (now lr={cfg.lr}) or the initial weights' scale (now "
-                    f"init_scale={cfg.init_scale})"
+                    f"lower the learning rate (now lr={cfg.lr}), the initial weights' scale (now "
+                    f"init_scale={cfg.init_scale}) or the weight decay (now optimizer.weight_decay="
+                    f"{cfg.optimizer.weight_decay})"
                 )
             if visuals:
                 # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and

@@ -120,6 +120,13 @@ def test_a_slurm_sweep_where_there_is_no_slurm_is_one_line_and_writes_nothing(mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_dir_is_refused_as_a_sweep_dir(monkeypatch, capsys, tmp_path):
+    (tmp_path / "run" / ".hydra").mkdir(parents=True)
+    code, _, err = run_main(monkeypatch, capsys, "-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'run'}")
+    assert code == 2 and err == [f"error: {tmp_path / 'run'} holds a run, not a sweep: choose another hydra.sweep.dir"]
+    assert [p.name for p in (tmp_path / "run").iterdir()] == [".hydra"]
+
+
 def test_hydra_full_error_still_gives_the_full_traceback(monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     monkeypatch.setattr(sys, "argv", ["mlp_exp", "lr=abc"])

@@ -124,6 +124,13 @@ def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     ]
 
 
+def test_a_png_path_without_a_suffix_gets_png_and_the_path_printed_is_the_file_written(mixed_sweep, tmp_path):
+    result = run_compare(str(mixed_sweep), "--png", str(tmp_path / "plot"))
+    assert result.returncode == 0, result.stderr
+    assert f"plot: {tmp_path / 'plot.png'}" in result.stdout.splitlines()
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
+
+
 @pytest.mark.parametrize(
     "png, problem",
     [
