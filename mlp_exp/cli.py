@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check_dataset_option, check_overrides
 from mlp_exp.files import command
-from mlp_exp.sweep import SweepCallback, report_failed_sweep, resuming_job, threads_per_job
+from mlp_exp.sweep import SweepCallback, absolute_sweep_dir, report_failed_sweep, resuming_job, threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -73,7 +73,7 @@ def run(cfg: DictConfig) -> float:
         return train_reporting(cfg, run_dir, dataset_option=dataset_option)["test_acc"]
     if not cfg.threads:  # threads=0: torch's default, unless jobs share cores
         cfg.threads = threads_per_job(hydra_cfg.launcher)
-    sweep_dir = Path(os.path.abspath(hydra_cfg.sweep.dir))  # for messages that work from any dir, as run_dir's do
+    sweep_dir = absolute_sweep_dir(hydra_cfg)
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
     return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option)["test_acc"]
 

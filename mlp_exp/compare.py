@@ -269,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"error: {args.dir} is not a directory; give a run dir, a sweep dir or outputs/", file=sys.stderr)
         return EXIT_USER_ERROR
+    if args.png and args.png.is_dir():
+        print(
+            f"error: --png {args.png} is a directory; give a file name, e.g. {args.png / 'compare.png'}",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
     if args.png and not args.png.suffix:  # matplotlib would add it, and the line naming the file would not
         args.png = args.png.with_name(args.png.name + ".png")
     if args.png and not args.png.parent.is_dir():

@@ -122,9 +122,10 @@ def _current(path: Path) -> bool:
         return path.exists()
     try:
         _, made_from = _read_cache(path)
-    except DataError:  # load() says so, with the fix
+    except DataError:  # damaged: load() stops with the line that says to delete it
         return True
-    return made_from == _fingerprint(raw_dir)
+    # None: made by an mlp_exp that kept no fingerprint, and taken as it is.
+    return made_from is None or made_from == _fingerprint(raw_dir)
 
 
 def _fingerprint(raw_dir: Path) -> list[list[int]]:

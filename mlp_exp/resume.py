@@ -13,6 +13,7 @@ never started runs. A run or a job that diverged would diverge again: it is not 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -28,6 +29,8 @@ from mlp_exp.cli import EXIT_USER_ERROR, exit_code_for, train_reporting
 from mlp_exp.config import Config, ConfigError, first_line
 from mlp_exp.files import command
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
+
+log = logging.getLogger("mlp_exp")
 
 
 def load_run_config(run_dir: Path) -> DictConfig:
@@ -58,6 +61,12 @@ def _go_on_as_the_run_did(run_dir: Path) -> None:
     configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
     if Path(hydra_cfg.runtime.cwd).is_dir():
         os.chdir(hydra_cfg.runtime.cwd)
+    else:
+        log.warning(
+            "%s, where the run was started, is gone: relative paths in its config are read from %s",
+            hydra_cfg.runtime.cwd,
+            Path.cwd(),
+        )
 
 
 def resume_sweep(sweep_dir: Path) -> NoReturn:

@@ -22,6 +22,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from mlp_exp import interrupt
 from mlp_exp.config import ConfigError, check_overrides
 from mlp_exp.files import command
 
@@ -38,6 +39,11 @@ SWEEP_FILE = "multirun.yaml"
 # reaches each job wherever the launcher runs it (this process, joblib's workers, a Slurm job, which gets the
 # environment it is submitted with unless the cluster's sbatch is set to export none).
 RESUMING = "MLP_EXP_RESUMING_SWEEP"
+
+
+def absolute_sweep_dir(hydra: DictConfig) -> Path:
+    """The sweep dir as an absolute path: the commands that name it then paste anywhere."""
+    return Path(os.path.abspath(hydra.sweep.dir))
 
 
 def resuming(sweep_dir: Path) -> bool:
@@ -110,14 +116,12 @@ class SweepCallback(Callback):
     hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
-        from mlp_exp import interrupt
-
         interrupt.import_torch()
         from mlp_exp.checkpoint import WAIT_THEN_RESUME, CheckpointError, only_process_in
         from mlp_exp.cli import EXIT_USER_ERROR
         from mlp_exp.data import DataError, prepare
 
-        sweep_dir = Path(os.path.abspath(config.hydra.sweep.dir))  # for commands that paste anywhere
+        sweep_dir = absolute_sweep_dir(config.hydra)
         resumed = resuming(sweep_dir)
         if config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
             log_optuna_as_hydra()
@@ -151,7 +155,7 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare
 
-        compare.report(Path(os.path.abspath(config.hydra.sweep.dir)))
+        compare.report(absolute_sweep_dir(config.hydra))
 
 
 def report_failed_sweep() -> None:

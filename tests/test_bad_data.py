@@ -94,10 +94,12 @@ def test_a_raw_file_replaced_after_the_cache_was_built_is_read_again(tiny_root):
     _, replaced = data.load(cfg)
 
     assert replaced.labels.tolist() == labels.tolist() != test.labels.tolist()
-    assert data.load(cfg)[1].labels.tolist() == labels.tolist()  # and cached
+    rebuilt = data.cache_path(cfg).stat().st_mtime_ns
+    assert data.load(cfg)[1].labels.tolist() == labels.tolist()
+    assert data.cache_path(cfg).stat().st_mtime_ns == rebuilt  # rebuilt once, then used
 
 
-def test_a_cache_older_than_its_raw_files_in_a_read_only_root_is_still_used(tiny_root, monkeypatch, caplog):
+def test_a_cache_of_other_raw_files_in_a_read_only_root_is_still_used(tiny_root, monkeypatch, caplog):
     cfg = dataset_cfg(*tiny_overrides(tiny_root))
     _, test = data.load(cfg)
     cache = data.cache_path(cfg)

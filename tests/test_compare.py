@@ -134,14 +134,15 @@ def test_a_png_path_without_a_suffix_gets_png_and_the_path_printed_is_the_file_w
 @pytest.mark.parametrize(
     "png, problem",
     [
-        ("missing/plot.png", "{tmp}/missing is not a directory; make it first"),
-        ("plot.jpgx", "matplotlib writes no such format; end the name in .png, .pdf or .svg"),
+        ("missing/plot.png", ": {tmp}/missing is not a directory; make it first"),
+        ("plot.jpgx", ": matplotlib writes no such format; end the name in .png, .pdf or .svg"),
+        ("", " is a directory; give a file name, e.g. {tmp}/compare.png"),
     ],
 )
 def test_a_png_path_compare_cannot_write_is_one_line_and_exit_2(mixed_sweep, tmp_path, png, problem):
     result = run_compare(str(mixed_sweep), "--png", str(tmp_path / png))
     assert result.returncode == 2 and result.stdout == ""  # said before the table, not after it
-    assert result.stderr.splitlines() == [f"error: --png {tmp_path / png}: {problem.format(tmp=tmp_path)}"]
+    assert result.stderr.splitlines() == [f"error: --png {tmp_path / png}{problem.format(tmp=tmp_path)}"]
 
 
 @contextmanager
