@@ -54,7 +54,7 @@ class RefuseUsedRunDir(Callback):
 
         run_dir = Path(config.hydra.run.dir)
         try:
-            check_overrides([*config.hydra.overrides.task, *config.hydra.overrides.hydra])
+            check_overrides(config.hydra)
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
@@ -143,7 +143,7 @@ def _keep_freed_memory() -> None:
 
 
 def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
-    resume = command("python", "-m", "mlp_exp.resume", os.path.abspath(sweep_dir))
+    resume = command("python", "-m", "mlp_exp.resume", sweep_dir)
     if on_slurm:
         return (
             f"Interrupted; the jobs submitted to Slurm keep running (their ids are in {sweep_dir}/.submitit/): "

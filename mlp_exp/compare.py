@@ -259,9 +259,22 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
     return runs
 
 
-def main(argv: list[str] | None = None) -> int:
+def plot_file(png: Path) -> Path:
+    """--png as the file the plot goes into; ConfigError where matplotlib cannot write it."""
     from matplotlib.backend_bases import FigureCanvasBase  # what savefig writes, by the file name's ending
 
+    if png.is_dir():
+        raise ConfigError(f"--png {png} is a directory; give a file name, e.g. {png / 'compare.png'}")
+    if not png.suffix:  # matplotlib would add it, and the line naming the file would not
+        png = png.with_name(png.name + ".png")
+    if not png.parent.is_dir():
+        raise ConfigError(f"--png {png}: {png.parent} is not a directory; make it first")
+    if png.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
+        raise ConfigError(f"--png {png}: matplotlib writes no such format; end the name in .png, .pdf or .svg")
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
     parser.add_argument("--png", type=Path, help="where to write the plot (default: DIR/compare.png)")
@@ -269,24 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"error: {args.dir} is not a directory; give a run dir, a sweep dir or outputs/", file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.png and args.png.is_dir():
-        print(
-            f"error: --png {args.png} is a directory; give a file name, e.g. {args.png / 'compare.png'}",
-            file=sys.stderr,
-        )
+    try:
+        png = args.png and plot_file(args.png)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.png and not args.png.suffix:  # matplotlib would add it, and the line naming the file would not
-        args.png = args.png.with_name(args.png.name + ".png")
-    if args.png and not args.png.parent.is_dir():
-        print(f"error: --png {args.png}: {args.png.parent} is not a directory; make it first", file=sys.stderr)
-        return EXIT_USER_ERROR
-    if args.png and args.png.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
-        print(
-            f"error: --png {args.png}: matplotlib writes no such format; end the name in .png, .pdf or .svg",
-            file=sys.stderr,
-        )
-        return EXIT_USER_ERROR
-    if not report(args.dir, args.png):
+    if not report(args.dir, png):
         print(f"error: no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0

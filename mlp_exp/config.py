@@ -190,9 +190,9 @@ def check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not allowed: use {allowed}")
 
 
-def check_overrides(overrides: list[str]) -> None:
-    """Overrides that compose, but would not do what they say."""
-    for override in OverridesParser.create().parse_overrides(overrides):
+def check_overrides(hydra: DictConfig) -> None:
+    """The command line's overrides (as `hydra` records them) that compose, but would not do what they say."""
+    for override in OverridesParser.create().parse_overrides([*hydra.overrides.task, *hydra.overrides.hydra]):
         key = override.key_or_group
         # Each of these presets sets up a sweep; swept over, each job would get the preset but not its sweep.
         if key in ("sweep", "hparams_search") and override.is_sweep_override():

@@ -59,13 +59,16 @@ def _go_on_as_the_run_did(run_dir: Path) -> None:
     hydra_cfg = OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra
     hydra_cfg.runtime.output_dir = str(run_dir)
     configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
-    if Path(hydra_cfg.runtime.cwd).is_dir():
-        os.chdir(hydra_cfg.runtime.cwd)
+    _work_from(Path(hydra_cfg.runtime.cwd))
+
+
+def _work_from(started_in: Path) -> None:
+    """Into the dir a run or sweep was started in, where the relative paths in its config mean what they meant."""
+    if started_in.is_dir():
+        os.chdir(started_in)
     else:
         log.warning(
-            "%s, where the run was started, is gone: relative paths in its config are read from %s",
-            hydra_cfg.runtime.cwd,
-            Path.cwd(),
+            "%s, where it was started, is gone: relative paths in its config are read from %s", started_in, Path.cwd()
         )
 
 
@@ -94,8 +97,7 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
         started_in = Path(hydra_cfg.runtime.cwd)
     except Exception as e:  # not YAML, or not a sweep's config
         raise _unreadable(path, e) from e
-    if started_in.is_dir():
-        os.chdir(started_in)
+    _work_from(started_in)
     print(
         f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: {command('python', '-m', 'mlp_exp', *args)}", flush=True
     )

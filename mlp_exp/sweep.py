@@ -126,7 +126,7 @@ class SweepCallback(Callback):
         if config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
             log_optuna_as_hydra()
         try:
-            check_overrides([*config.hydra.overrides.task, *config.hydra.overrides.hydra])
+            check_overrides(config.hydra)
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
             # Jobs running side by side would each unpack or download a missing dataset into the same files
