@@ -1,12 +1,12 @@
-"""Benchmark: mlp_exp's training loop against the seed notebook's pipeline and the matmul floor.
+"""Benchmark: mlp_exp's training loop against the seed notebook's pipeline, the matmul floor, hand-written gradients.
 
-    .venv/bin/python scripts/bench.py            # the full table (about 4 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py            # the full table (about 2 minutes on 2 cores)
     .venv/bin/python scripts/bench.py --quick    # a smoke run (about 30 s)
 
-Per repeat it times one epoch of each pipeline in turn, (a) then (b) then (c), so drift of the machine's speed
-hits all three alike; the table shows medians over the repeats. Each pipeline keeps training its own model
-across repeats, so after N repeats both (a) and (b) have trained N epochs from the same initial weights, and
-their test accuracies must agree within seed noise.
+Per repeat it times one epoch of each pipeline in turn, (a), (b), (c), (d), so drift of the machine's speed
+hits all four alike; the table shows medians over the repeats. Each pipeline keeps training its own model
+across repeats, so after N repeats (a), (b) and (d) have trained N epochs from the same initial weights, and
+their test accuracies must agree: (a) and (b) within seed noise, (a) and (d) up to float rounding.
 
 (a) mlp_exp: `mlp_exp.train.train_epoch` + `predict` on the default config, data held as uint8 tensors.
 (b) the seed notebook: torchvision FashionMNIST + ToTensor + DataLoader (batch 256, shuffled, 4 workers, as
@@ -15,6 +15,9 @@ their test accuracies must agree within seed noise.
     own, as the notebook's kernel is.
 (c) the floor: only the matrix multiplications an epoch needs (forward and backward of both layers for every
     training batch, forward for the test set), on the same shapes.
+(d) (a) without autograd: the same batches, weights and shuffle, with the default model's gradients written out
+    and each bias add and SGD update fused into its matrix product. Not a way to train (one architecture, one
+    optimizer); it bounds what any rewrite of (a)'s eager loop could save, and trains to (a)'s test accuracy.
 Then, from subprocesses: start-up (launch of `python -m mlp_exp` to its "Training ..." line, printed just
 before the first step), and the wall time and peak RSS of whole default runs, with the pictures
 (mlp_exp/visuals.py) and without them (`visuals.enabled=false`), alternating.
@@ -45,7 +48,8 @@ from tqdm import tqdm
 
 from mlp_exp import config, data
 from mlp_exp.cli import CONF_DIR, tune_process
-from mlp_exp.train import NUM_INPUTS, as_float, new_net, predict, train_epoch
+from mlp_exp.config import Activation, OptimizerName
+from mlp_exp.train import EVAL_CHUNK, NUM_INPUTS, as_float, hidden_widths, new_net, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -200,6 +204,47 @@ class MatmulFloor:
         return float("nan")
 
 
+class HandWrittenGradients:
+    """(d): (a)'s epoch, gradients by hand: the least eager PyTorch can do per batch, autograd's bookkeeping aside."""
+
+    def __init__(self, cfg):
+        sgd = cfg.optimizer
+        plain_sgd = sgd.name is OptimizerName.sgd and not (sgd.momentum or sgd.weight_decay)
+        if len(hidden_widths(cfg.hiddens)) != 1 or cfg.activation is not Activation.relu or not plain_sgd:
+            raise ValueError("(d) writes out the default model's gradients: one relu hidden layer, plain SGD")
+        self.cfg = cfg
+        self.train_set, self.test_set = data.load(cfg.dataset)
+        self.test_X = as_float(self.test_set.images)
+        net, _ = new_net(cfg, CPU)  # (a)'s initial weights, in (a)'s layouts
+        self.W1, self.b1, self.W2, self.b2 = (p.detach() for p in (net.W1, net.b1, net.W2, net.b2))
+        self.shuffle = torch.Generator().manual_seed(cfg.seed)
+
+    def epoch(self) -> float:
+        W1, b1, W2, b2, lr, batch_size = self.W1, self.b1, self.W2, self.b2, self.cfg.lr, self.cfg.batch_size
+        n = len(self.train_set)
+        order = torch.randperm(n, generator=self.shuffle)
+        labels = self.train_set.labels[order]
+        for start in range(0, n, batch_size):
+            X = as_float(self.train_set.images.index_select(0, order[start : start + batch_size]))  # (B, 784)
+            y = labels[start : start + batch_size]  # (B,)
+            Z = torch.addmm(b1, X, W1)  # (B, hidden)
+            H = torch.threshold(Z, 0, 0)  # (B, hidden)
+            # The mean cross-entropy's gradient by the logits: (softmax - one-hot) / B, (B, classes)
+            dO = torch.softmax(torch.addmm(b2, H, W2), dim=1)
+            dO[torch.arange(len(y)), y] -= 1
+            dO /= len(y)
+            dZ = torch.ops.aten.threshold_backward(dO @ W2.T, Z, 0)  # (B, hidden); the op relu's autograd runs
+            W2.addmm_(H.T, dO, alpha=-lr)
+            b2.sub_(dO.sum(dim=0), alpha=lr)
+            W1.addmm_(X.T, dZ, alpha=-lr)
+            b1.sub_(dZ.sum(dim=0), alpha=lr)
+        chunks = self.test_X.split(EVAL_CHUNK)  # (<= EVAL_CHUNK, 784) each
+        y_pred = torch.cat(
+            [torch.addmm(b2, torch.threshold(torch.addmm(b1, X, W1), 0, 0), W2).argmax(1) for X in chunks]
+        )
+        return (y_pred == self.test_set.labels).float().mean().item()
+
+
 def time_epochs(pipelines: dict, repeats: int) -> tuple[dict[str, list[float]], dict[str, float]]:
     seconds = {name: [] for name in pipelines}
     accuracy = {}
@@ -287,7 +332,12 @@ def main() -> None:
     a = MlpExpPipeline(cfg)
     # closing: a child left waiting for its next request would keep this process from exiting.
     with contextlib.closing(InOwnProcess(SeedNotebookPipeline)) as b:
-        pipelines = {"a": a, "b": b, "c": MatmulFloor(cfg, len(a.train_set), len(a.test_set))}
+        pipelines = {
+            "a": a,
+            "b": b,
+            "c": MatmulFloor(cfg, len(a.train_set), len(a.test_set)),
+            "d": HandWrittenGradients(cfg),
+        }
         seconds, accuracy = time_epochs(pipelines, repeats)
     median = {name: statistics.median(values) for name, values in seconds.items()}
 
@@ -308,12 +358,18 @@ def main() -> None:
         ("(b) seed notebook pipeline epoch", f"{median['b']:.3f} s", ""),
         ("(c) matmul floor per epoch", f"{median['c']:.3f} s", ""),
         ("speed-up b/a", f"{median['b'] / median['a']:.1f}x", f">= {TARGETS['a/b']:.0f}x"),
+        ("(d) (a) without autograd, fused", f"{median['d']:.3f} s", ""),
         ("a/c (1.0 = at the floor)", f"{median['a'] / median['c']:.2f}", f"<= {TARGETS['a/c']}"),
+        ("d/c: eager PyTorch's own floor", f"{median['d'] / median['c']:.2f}", ""),
         ("start-up to first training step", f"{startup:.2f} s", f"<= {TARGETS['startup_s']:.0f} s"),
         (f"whole default run ({run_epochs} epochs), wall", f"{run_s:.2f} s", f"<= {TARGETS['run_s']:.0f} s"),
         ("whole default run, peak RSS", f"{rss_mb:.0f} MB", f"<= {TARGETS['rss_mb']:.0f} MB"),
         ("pictures' share of the whole run", f"{visuals_pct:+.1f}%", f"<= {TARGETS['visuals_pct']:.0f}%"),
-        (f"test acc after {repeats} epochs: (a) / (b)", f"{accuracy['a']:.4f} / {accuracy['b']:.4f}", "agree"),
+        (
+            f"test acc after {repeats} epochs: (a) / (b) / (d)",
+            f"{accuracy['a']:.4f} / {accuracy['b']:.4f} / {accuracy['d']:.4f}",
+            "agree",
+        ),
         (f"test acc of the whole run ({run_epochs} epochs)", f"{run_acc:.4f}", ""),
     ]
     print(
@@ -324,11 +380,11 @@ def main() -> None:
     print(f"default config, {repeats} repeats (medians); epoch times per repeat:")
     for name in pipelines:
         print(f"  {name}: " + " ".join(f"{s:.3f}" for s in seconds[name]))
-    width = max(len(r[0]) for r in rows)
-    print(f"\n| {'measure':<{width}} | {'value':>15} | {'target':>8} |")
-    print(f"| {'-' * width} | {'-' * 15}: | {'-' * 8} |")
+    width, value_width = (max(len(row[column]) for row in rows) for column in (0, 1))
+    print(f"\n| {'measure':<{width}} | {'value':>{value_width}} | {'target':>8} |")
+    print(f"| {'-' * width} | {'-' * value_width}: | {'-' * 8} |")
     for label, value, target in rows:
-        print(f"| {label:<{width}} | {value:>15} | {target:>8} |")
+        print(f"| {label:<{width}} | {value:>{value_width}} | {target:>8} |")
 
 
 if __name__ == "__main__":
