@@ -30,6 +30,8 @@ NUM_INPUTS = 28 * 28
 # Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
 # once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
+# A net whose train and test accuracy both stay below 1.5x guessing's after this many epochs is not learning.
+CHANCE_EPOCHS = 2
 
 
 class Diverged(RuntimeError):
@@ -219,6 +221,15 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     f"lower the learning rate (now lr={cfg.lr}), the initial weights' scale (now "
                     f"init_scale={cfg.init_scale}) or the weight decay (now optimizer.weight_decay="
                     f"{cfg.optimizer.weight_decay})"
+                )
+            if epoch == CHANCE_EPOCHS and max(train_acc, test_acc) < 1.5 / num_classes:
+                log.warning(
+                    "After %d epochs the accuracy is that of guessing one of %d classes: the net is not learning; "
+                    "try another lr (now lr=%s) or a larger init_scale (now init_scale=%s)",
+                    epoch,
+                    num_classes,
+                    cfg.lr,
+                    cfg.init_scale,
                 )
             if visuals:
                 # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and

@@ -28,9 +28,10 @@ def hparams_plugin_data(events):
     return records
 
 
-def test_train_learns_and_writes_metrics_json(tiny_root, tmp_path):
+def test_train_learns_and_writes_metrics_json(tiny_root, tmp_path, caplog):
     run_dir = tmp_path / "run"
     metrics = train(tiny_cfg(tiny_root), run_dir)
+    assert "not learning" not in caplog.text
 
     on_disk = json.loads((run_dir / "metrics.json").read_text())
     assert on_disk == metrics
@@ -83,6 +84,19 @@ def test_every_optimizer_and_activation_trains(tiny_root, tmp_path, optimizer, a
     lr = "lr=0.01" if optimizer.startswith("adam") else "lr=0.5"
     metrics = train(tiny_cfg(tiny_root, f"optimizer={optimizer}", f"activation={activation}", lr), tmp_path / "r")
     assert metrics["test_acc"] > 0.5
+
+
+def test_a_net_that_stays_at_chance_gets_a_hint_after_two_epochs(tiny_root, tmp_path, caplog):
+    # Three gelu layers at d2l's init_scale 0.01 pass on almost no signal: the loss stays at ln(10).
+    cfg = tiny_cfg(tiny_root, "hiddens=[32,32,32]", "activation=gelu", "epochs=4")
+    metrics = train(cfg, tmp_path / "run")
+    assert metrics["status"] == "completed" and metrics["test_acc"] < 0.15
+    hints = [r.getMessage() for r in caplog.records if "not learning" in r.getMessage()]
+    hint = (
+        "After 2 epochs the accuracy is that of guessing one of 10 classes: the net is not learning; "
+        "try another lr (now lr=0.5) or a larger init_scale (now init_scale=0.01)"
+    )
+    assert hints == [hint]
 
 
 def test_a_diverging_run_stops_and_says_so(tiny_root, tmp_path):
