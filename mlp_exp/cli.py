@@ -47,6 +47,8 @@ class RefuseUsedRunDir(Callback):
     # The run dir's lock. On the class, so that `main` releases it however the run ends: one that ends in
     # sys.exit (an error, Ctrl-C) never reaches on_run_end.
     hold = contextlib.ExitStack()
+    # The run dir, once its run completed: a Ctrl-C after that (Hydra's end of the run) interrupts nothing.
+    completed: Path | None = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         interrupt.import_torch()
@@ -111,6 +113,8 @@ def train_reporting(
         if sweep_dir is not None:
             raise  # Hydra marks this job failed and still runs the sweep's other jobs
         sys.exit(code)
+    if sweep_dir is None:
+        RefuseUsedRunDir.completed = run_dir
     log.info("Run dir: %s", run_dir)
     log.info("Open it in TensorBoard: %s", command("tensorboard", "--logdir", run_dir))
     return metrics
@@ -175,6 +179,8 @@ def main() -> None:
     except KeyboardInterrupt as e:  # outside a job's training: while Hydra composes, sets up a sweep, or between jobs
         if SweepCallback.sweep_dir is not None:
             print(interrupted_sweep_line(SweepCallback.sweep_dir, SweepCallback.on_slurm))
+        elif RefuseUsedRunDir.completed is not None:
+            print(f"Interrupted after the run completed; its records in {RefuseUsedRunDir.completed} are complete")
         else:
             print(interrupt.BEFORE_TRAINING)
         sys.exit(interrupt.exit_code(e))
@@ -191,6 +197,7 @@ def main() -> None:
         # Released however the run or sweep ended (one that ends in sys.exit skips Hydra's end callbacks), and
         # forgotten, for a process that runs another (tests, a notebook).
         RefuseUsedRunDir.hold.close()
+        RefuseUsedRunDir.completed = None
         SweepCallback.hold.close()
         SweepCallback.sweep_dir = None
         if full_error is None:

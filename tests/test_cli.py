@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FAST, run_cli, tiny_overrides
+from conftest import FAST, metrics_of, run_cli, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import hparams_plugin_data
 
@@ -192,3 +192,24 @@ def test_a_ctrl_c_before_training_started_says_nothing_was_trained(monkeypatch, 
         cli.main()
     assert exit_.value.code == 130
     assert capsys.readouterr().out.splitlines() == ["Interrupted before training started; nothing was trained"]
+
+
+def test_a_ctrl_c_after_the_run_completed_says_nothing_was_lost(monkeypatch, capsys, tiny_root, tmp_path):
+    real_command = cli.command
+
+    def interrupted_at_the_last_line(program, *args):
+        if program == "tensorboard":  # the run's last line, after train() returned
+            raise KeyboardInterrupt
+        return real_command(program, *args)
+
+    monkeypatch.setattr(cli, "command", interrupted_at_the_last_line)
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *tiny_overrides(tiny_root, *FAST), f"hydra.run.dir={run_dir}"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"Interrupted after the run completed; its records in {run_dir} are complete"
+    )
+    assert metrics_of(run_dir)["status"] == "completed"
+    assert cli.RefuseUsedRunDir.completed is None  # forgotten, for the next run in this process
