@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -57,7 +58,7 @@ def test_a_preset_runs_one_job_per_value_in_readable_dirs(tiny_root, tmp_path):
     assert "5 runs under" in result.stdout  # the comparison printed when the sweep ends
 
 
-def test_parallel_jobs_share_the_cores_and_read_data_prepared_before_they_start(tmp_path):
+def test_parallel_jobs_share_the_cores_even_resumed_and_read_data_prepared_before_they_start(tmp_path):
     root = tmp_path / "data"
     for name in ("MNIST", "FashionMNIST"):
         write_tiny_dataset(root / name / "raw")
@@ -86,6 +87,14 @@ def test_parallel_jobs_share_the_cores_and_read_data_prepared_before_they_start(
         assert f"(threads: {expected_threads})" in log
         assert (mkl_on_amd.IN_USE in log) == mlp_exp.MKL_LIBRARY_LOADED  # each job got what this process got
         assert metrics_of(job)["status"] == "completed"
+
+    # A job resumed on its own trains on the threads it had in the sweep: its numbers depend on them.
+    job = jobs[0]
+    (job / "metrics.json").write_text(json.dumps({**metrics_of(job), "status": "interrupted"}))
+    resumed = run_cli(str(job), cwd=tmp_path, module="mlp_exp.resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming after epoch 2: 784-16-10 MLP" in resumed.stdout
+    assert f"(threads: {expected_threads})" in resumed.stdout
 
 
 def test_threads_per_job_divides_the_cores_among_parallel_jobs():
