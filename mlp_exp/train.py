@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
-from torch import nn
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
@@ -51,6 +52,15 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
     return images.div(255)  # true division makes float32 in one pass; to() then div_() takes two
 
 
+def batches(train_set: data.Split, batch_size: int, shuffle: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    """The training set in a new order drawn from `shuffle`, as batches (X (B, 784) in [0, 1], y (B,))."""
+    order = torch.randperm(len(train_set), generator=shuffle).to(train_set.labels.device)
+    labels = train_set.labels[order]  # one gather per epoch, not one per batch
+    for start in range(0, len(train_set), batch_size):
+        rows = order[start : start + batch_size]
+        yield as_float(train_set.images.index_select(0, rows)), labels[start : start + batch_size]
+
+
 def train_epoch(
     net: MLP,
     loss: nn.Module,
@@ -66,25 +76,21 @@ def train_epoch(
     outputs at once.
     """
     net.train()
-    n = len(train_set)
-    order = torch.randperm(n, generator=shuffle).to(train_set.labels.device)
-    labels = train_set.labels[order]  # (n,): in the order trained; one gather per epoch, not one per batch
-    # Each batch's output, for the epoch's loss and accuracy in two ops at its end instead of ~6 per batch;
-    # no sync per batch. n x num_classes floats: 2.4 MB for Fashion-MNIST.
-    outputs = []
-    for start in range(0, n, batch_size):
-        X = as_float(train_set.images.index_select(0, order[start : start + batch_size]))  # (B, 784)
-        y = labels[start : start + batch_size]  # (B,)
+    # Each batch's output and labels, for the epoch's loss and accuracy in a few ops at its end instead of ~6 per
+    # batch; no sync per batch. n x num_classes floats: 2.4 MB for Fashion-MNIST.
+    outputs, targets = [], []
+    for X, y in batches(train_set, batch_size, shuffle):
         y_hat = net(X)  # (B, num_classes)
         l = loss(y_hat, y)  # mean over the batch
         optimizer.zero_grad()
         l.backward()
         optimizer.step()
         outputs.append(y_hat.detach())
+        targets.append(y)
         progress.update(len(y))
-    y_hat = torch.cat(outputs)  # (n, num_classes)
+    y_hat, y = torch.cat(outputs), torch.cat(targets)  # (n, num_classes), (n,)
     # The mean of the per-example losses each step saw, as train_ch3 reports.
-    return loss(y_hat, labels).item(), (y_hat.argmax(dim=1) == labels).sum().item() / n
+    return loss(y_hat, y).item(), (y_hat.argmax(dim=1) == y).sum().item() / len(y)
 
 
 def new_net(cfg: DictConfig, device: torch.device) -> tuple[MLP, Optimizer]:
