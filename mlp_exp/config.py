@@ -228,6 +228,12 @@ def _check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:
         raise ConfigError(
             f"{prefix}{missing[0]} is missing: every run needs it; drop the ~{prefix}{missing[0]} override"
         )
+    unset = [key for key in fields if OmegaConf.is_missing(node, key)]  # `~optimizer` drops the group's choice
+    if unset:
+        raise ConfigError(
+            f"{prefix}{unset[0]} has no value: give it one, or drop the override that removed it "
+            "(`python -m mlp_exp --help` lists the options and defaults)"
+        )
     for key, field_type in fields.items():
         if dataclasses.is_dataclass(field_type):
             _check_keys(node[key], field_type, f"{prefix}{key}.")

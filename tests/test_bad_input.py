@@ -157,6 +157,8 @@ def test_cfg_job_still_prints_the_config(monkeypatch, capsys):
             "optimizer.betas=[0.9, 0.99] is not allowed: mlp_exp has no key optimizer.betas",
         ),
         ("~hiddens", "hiddens is missing: every run needs it; drop the ~hiddens override"),
+        ("~dataset", "dataset has no value: give it one, or drop the override that removed it"),
+        ("hiddens=???", "hiddens has no value: give it one, or drop the override that removed it"),
         (
             "optimizer=adam optimizer.momentum=0.5",
             "optimizer.momentum=0.5 is not allowed: use 0 with optimizer.name=adam, whose betas are fixed",
@@ -192,6 +194,7 @@ def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
             "error: dataset.name=mnist is not allowed with dataset=fashion_mnist, whose files and class names",
         ),
         ("+foo=1", "error: foo=1 is not allowed: mlp_exp has no key foo"),
+        ("~optimizer", "error: optimizer has no value: give it one, or drop the override that removed it"),
     ],
 )
 def test_the_real_command_says_it_in_one_line_and_exits_2(override, message, tiny_root, tmp_path):
