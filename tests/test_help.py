@@ -28,10 +28,11 @@ def test_help_exits_zero_without_importing_torch_or_matplotlib(help_run):
 
 
 def test_help_lists_every_knob_with_its_default(help_run):
-    knobs = dict(re.findall(r"^  ([\w.]+)=(\S+) ", section(help_run.stdout, "Knobs"), re.MULTILINE))
+    knobs = dict(re.findall(r"^  ([\w.]+)=(\S+)(?: |$)", section(help_run.stdout, "Knobs"), re.MULTILINE))
     default = OmegaConf.to_container(compose_cfg(), enum_to_str=True)
     top_level = {key for key, value in default.items() if not isinstance(value, dict)}
     assert top_level | {f"visuals.{key}" for key in default["visuals"]} <= set(knobs)
+    assert {f"dataset.{key}" for key in ("root", "system_dir", "download")} <= set(knobs)
     for key, shown in knobs.items():
         assert yaml.safe_load(shown) == OmegaConf.select(OmegaConf.create(default), key), key
 
@@ -41,6 +42,8 @@ def test_help_lists_the_groups_with_their_options(help_run):
     assert "dataset: fashion_mnist, kmnist, mnist" in groups
     assert "optimizer: adam, adamw, momentum, sgd" in groups
     assert "experiment: d2l_baseline, deeper" in groups
+    for described in ("sweep ", "hparams_search ", "hydra/launcher "):  # each group with a line saying what it does
+        assert f"\n  {described}" in groups
 
 
 def test_help_examples_are_commands_that_compose(help_run):
