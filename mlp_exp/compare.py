@@ -233,7 +233,8 @@ def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> 
         values = [v if math.isfinite(v) else math.nan for _, v in run.curves.get(tag, [])]
         ax.plot(epochs, values, marker="o", markersize=3, label=label(run, knobs))
     ax.set(xlabel="epoch", title=title)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Whole epochs only, even where that is one tick: a single epoch's axis would show 0.995, 1.005, ...
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.grid(alpha=0.3)
 
 

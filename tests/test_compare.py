@@ -17,6 +17,7 @@ import matplotlib.image
 import pytest
 from conftest import metrics_of, tiny_overrides, write_tiny_dataset
 
+from mlp_exp import compare
 from mlp_exp.train import train
 
 # Two jobs that train, one that diverges, one that fails before training (lr=-1 is rejected).
@@ -222,3 +223,19 @@ def test_tensorboard_hparams_dashboard_lists_every_job_with_its_knobs_and_final_
         assert shown["train/acc"] == pytest.approx(metrics["train_acc"])
         if metrics["status"] == "completed":
             assert shown["train/loss"] == pytest.approx(metrics["train_loss"])
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 10])
+def test_the_curves_epoch_axis_shows_whole_epochs_only(epochs):
+    import matplotlib.pyplot as plt
+
+    runs = [
+        compare.Run("run", "completed", {"lr": 0.1}, {"test/acc": [(e, 0.5 + e / 100) for e in range(1, epochs + 1)]})
+    ]
+    fig, ax = plt.subplots()
+    compare.plot_curves(ax, runs, ["lr"], "test/acc", "test accuracy")
+    fig.canvas.draw()
+    low, high = ax.get_xlim()
+    shown = [tick for tick in ax.get_xticks() if low <= tick <= high]
+    plt.close(fig)
+    assert shown and all(tick == int(tick) for tick in shown), shown
