@@ -27,7 +27,14 @@ from omegaconf import DictConfig
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check, check_dataset_option, check_overrides
 from mlp_exp.files import command
-from mlp_exp.sweep import SweepCallback, absolute_sweep_dir, report_failed_sweep, resuming_job, threads_per_job
+from mlp_exp.sweep import (
+    SweepCallback,
+    absolute_sweep_dir,
+    refuse,
+    report_failed_sweep,
+    resuming_job,
+    threads_per_job,
+)
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -51,19 +58,21 @@ class RefuseUsedRunDir(Callback):
     completed: Path | None = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_overrides(config.hydra)  # before torch's import, which the rest needs: said at once, not after ~2 s
+        except ConfigError as e:
+            refuse(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
 
         run_dir = Path(config.hydra.run.dir)
         try:
-            check_overrides(config.hydra)
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
         except (ConfigError, CheckpointError, OSError) as e:
             self.hold.close()
-            print(f"error: {e}", file=sys.stderr)
-            raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
+            refuse(e)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from hydra import compose
@@ -116,9 +116,14 @@ class SweepCallback(Callback):
     hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
+        try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
+            check_overrides(config.hydra)
+            refuse_optuna_grid(config)
+            refuse_slurm_without_slurm(config)
+        except ConfigError as e:
+            refuse(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import WAIT_THEN_RESUME, CheckpointError, only_process_in
-        from mlp_exp.cli import EXIT_USER_ERROR
         from mlp_exp.data import DataError, prepare
 
         sweep_dir = absolute_sweep_dir(config.hydra)
@@ -126,9 +131,6 @@ class SweepCallback(Callback):
         if config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
             log_optuna_as_hydra()
         try:
-            check_overrides(config.hydra)
-            refuse_optuna_grid(config)
-            refuse_slurm_without_slurm(config)
             # Jobs running side by side would each unpack or download a missing dataset into the same files
             # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
             for dataset in sweep_datasets(config, config_name):
@@ -144,8 +146,7 @@ class SweepCallback(Callback):
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
         except (ConfigError, DataError, CheckpointError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)  # as every error a user can cause: one line, no log prefix
-            raise SystemExit(EXIT_USER_ERROR) from None  # Hydra turns an exception here into a mere warning
+            refuse(e)
         SweepCallback.sweep_dir = sweep_dir
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info(
@@ -156,6 +157,15 @@ class SweepCallback(Callback):
         from mlp_exp import compare
 
         compare.report(absolute_sweep_dir(config.hydra))
+
+
+def refuse(e: Exception) -> NoReturn:
+    """Ends the command from a Hydra callback on an error the user can fix: one line, no log prefix, exit 2 (an
+    exception raised from a callback, Hydra turns into a mere warning)."""
+    from mlp_exp.cli import EXIT_USER_ERROR
+
+    print(f"error: {e}", file=sys.stderr)
+    raise SystemExit(EXIT_USER_ERROR) from None
 
 
 def report_failed_sweep() -> None:

@@ -107,6 +107,16 @@ def test_overrides_that_would_not_do_what_they_say_are_refused_before_anything_i
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [["-m", "sweep=widths,lrs"], ["hydra.run.dir="]])
+def test_the_real_command_refuses_them_before_paying_for_torchs_import(args, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # every module imported, on stderr
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "hydra" in imported and "torch" not in imported
+    assert result.stderr.splitlines()[-1].startswith(f"error: {args[-1]} is not allowed")
+
+
 def test_a_slurm_sweep_where_there_is_no_slurm_is_one_line_and_writes_nothing(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("shutil.which", lambda name: None)
