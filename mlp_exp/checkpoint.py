@@ -113,6 +113,8 @@ def save(
         "optimizer": optimizer.state_dict(),
         "shuffle": shuffle.get_state(),
         "history": history,
+        # The CPU threads it trained on: they set the order of float sums in the matrix products, so the numbers.
+        "threads": torch.get_num_threads(),
     }
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
         torch.save(state, f)
@@ -126,8 +128,9 @@ def restore(
     net: nn.Module,
     optimizer: Optimizer,
     shuffle: torch.Generator,
-) -> list[dict[str, Any]]:
-    """Put the model, the optimizer and the shuffling generator back as `path` saved them; returns the history.
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Put the model, the optimizer and the shuffling generator back as `path` saved them; returns the history and
+    the CPU threads the run trained on (None in a checkpoint of an mlp_exp that did not record them).
 
     Raises CheckpointError for a file that is unreadable, holds pickled objects, is not an mlp_exp checkpoint,
     was saved by a run with other hparams, or does not fit the network.
@@ -148,7 +151,8 @@ def restore(
         shuffle.set_state(state["shuffle"].cpu())  # a generator state is a CPU tensor, wherever the run is
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path} does not fit this run's network ({first_line(e)}); delete it") from e
-    return state["history"]
+    threads = state.get("threads")
+    return state["history"], threads if isinstance(threads, int) and threads > 0 else None
 
 
 def _load(path: Path, device: torch.device) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from hydra.core.utils import configure_log
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -29,7 +28,7 @@ from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import EXIT_USER_ERROR, exit_code_for, train_reporting
 from mlp_exp.config import Config, ConfigError, first_line
 from mlp_exp.files import command
-from mlp_exp.sweep import RESUMING, SWEEP_FILE, threads_per_job
+from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 log = logging.getLogger("mlp_exp")
 
@@ -54,16 +53,13 @@ def _unreadable(path: Path, e: Exception) -> ConfigError:
     return ConfigError(f"cannot read {path} ({first_line(e)}); restore it from a copy")
 
 
-def _go_on_as_the_run_did(run_dir: Path, cfg: DictConfig) -> None:
+def _go_on_as_the_run_did(run_dir: Path) -> None:
     """Log as the run did (console, and appended to its log file), wherever the run dir is now; work from the dir
-    it was started in, where relative paths in its config (dataset.root=data) mean what they meant; train on as
-    many threads as it did, which the same numbers need."""
+    it was started in, where relative paths in its config (dataset.root=data) mean what they meant."""
     hydra_cfg = OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra
     hydra_cfg.runtime.output_dir = str(run_dir)
     configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
     _work_from(Path(hydra_cfg.runtime.cwd))
-    if hydra_cfg.mode == RunMode.MULTIRUN.name and not cfg.threads:  # a job of a sweep, sharing the cores as cli.run
-        cfg.threads = threads_per_job(hydra_cfg.launcher)
 
 
 def _work_from(started_in: Path) -> None:
@@ -124,7 +120,7 @@ def resume_run(run_dir: Path) -> None:
 
     cfg = load_run_config(run_dir)
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
-        _go_on_as_the_run_did(run_dir, cfg)
+        _go_on_as_the_run_did(run_dir)
         train_reporting(cfg, run_dir, resume=True)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig
-from torch import Tensor, nn
+from torch import nn
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
@@ -52,7 +52,9 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
     return images.div(255)  # true division makes float32 in one pass; to() then div_() takes two
 
 
-def batches(train_set: data.Split, batch_size: int, shuffle: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+def batches(
+    train_set: data.Split, batch_size: int, shuffle: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The training set in a new order drawn from `shuffle`, as batches (X (B, 784) in [0, 1], y (B,))."""
     order = torch.randperm(len(train_set), generator=shuffle).to(train_set.labels.device)
     labels = train_set.labels[order]  # one gather per epoch, not one per batch
@@ -164,7 +166,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     hparams = flat_hparams(cfg)
     done = []  # records of the epochs already trained, when resuming
     if resume and checkpoint_path.exists():
-        done = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
+        done, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
+        if threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of the cores
+            torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
 
     doing = "Training"
     if resume:

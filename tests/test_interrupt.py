@@ -95,6 +95,23 @@ def test_a_run_interrupted_in_its_first_epoch_resumes_from_the_start(tiny_root, 
     assert "Resuming from the start: 784-32-10 MLP" in caplog.text
 
 
+def test_a_resume_trains_on_the_threads_the_run_trained_on(tiny_root, tmp_path, monkeypatch, caplog):
+    default = torch.get_num_threads()
+    cfg = tiny_cfg(tiny_root)  # threads=0, as a parallel sweep's job, whose share of the cores cli.run sets
+    signal_during_epoch(monkeypatch, 2)
+    try:
+        torch.set_num_threads(default + 1)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, tmp_path / "run")
+        torch.set_num_threads(default)  # the resuming process: torch's default
+        with caplog.at_level(logging.INFO, logger=train_module.log.name):
+            assert train(cfg, tmp_path / "run", resume=True)["status"] == "completed"
+        assert "Resuming after epoch 1: 784-32-10 MLP (relu) on fashion_mnist" in caplog.text
+        assert f"on cpu (threads: {default + 1})" in caplog.text
+    finally:
+        torch.set_num_threads(default)
+
+
 def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_root, tmp_path, monkeypatch):
     save = checkpoint.save
 
