@@ -16,7 +16,7 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,14 +27,7 @@ from omegaconf import DictConfig
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check, check_dataset_option, check_overrides
 from mlp_exp.files import command
-from mlp_exp.sweep import (
-    SweepCallback,
-    absolute_sweep_dir,
-    refuse,
-    report_failed_sweep,
-    resuming_job,
-    threads_per_job,
-)
+from mlp_exp.sweep import SweepCallback, absolute_sweep_dir, report_failed_sweep, resuming_job, threads_per_job
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -54,14 +47,12 @@ class RefuseUsedRunDir(Callback):
     # The run dir's lock. On the class, so that `main` releases it however the run ends: one that ends in
     # sys.exit (an error, Ctrl-C) never reaches on_run_end.
     hold = contextlib.ExitStack()
-    # The run dir, once its run completed: a Ctrl-C after that (Hydra's end of the run) interrupts nothing.
-    completed: Path | None = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_overrides(config.hydra)  # before torch's import, which the rest needs: said at once, not after ~2 s
         except ConfigError as e:
-            refuse(e)
+            exit_refused(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
 
@@ -72,7 +63,7 @@ class RefuseUsedRunDir(Callback):
             refuse_used_run_dir(run_dir)
         except (ConfigError, CheckpointError, OSError) as e:
             self.hold.close()
-            refuse(e)
+            exit_refused(e)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -124,7 +115,7 @@ def train_reporting(
             raise  # Hydra marks this job failed and still runs the sweep's other jobs
         sys.exit(code)
     if sweep_dir is None:
-        RefuseUsedRunDir.completed = run_dir
+        remember_completed(run_dir)
     log.info("Run dir: %s", run_dir)
     log.info("Open it in TensorBoard: %s", command("tensorboard", "--logdir", run_dir))
     return metrics
@@ -154,6 +145,33 @@ def _keep_freed_memory() -> None:
     for option, value in ((M_MMAP_THRESHOLD, 32 << 20), (M_TRIM_THRESHOLD, 64 << 20)):
         if not mallopt(option, value):
             log.debug("glibc refused mallopt(%d, %d); its defaults stay", option, value)
+
+
+def exit_refused(e: Exception) -> NoReturn:
+    """Ends the command from a Hydra callback on an error the user can fix: one line, no log prefix, exit 2 (an
+    exception raised from a callback, Hydra turns into a mere warning)."""
+    print(f"error: {e}", file=sys.stderr)
+    raise SystemExit(EXIT_USER_ERROR) from None
+
+
+# The single run this process completed, if any: a Ctrl-C after it (in Hydra's end of the run) interrupts nothing.
+_completed_run: Path | None = None
+
+
+def remember_completed(run_dir: Path | None) -> None:
+    """Notes the run this process completed; None forgets it (a process that runs another: tests, a notebook)."""
+    global _completed_run
+    _completed_run = run_dir
+
+
+def interrupted_outside_training() -> str:
+    """What a Ctrl-C outside a run's training says: while Hydra composes, a sweep is set up, or between its jobs, or
+    after the run completed."""
+    if SweepCallback.sweep_dir is not None:
+        return interrupted_sweep_line(SweepCallback.sweep_dir, SweepCallback.on_slurm)
+    if _completed_run is not None:
+        return f"Interrupted after the run completed; its records in {_completed_run} are complete"
+    return interrupt.BEFORE_TRAINING
 
 
 def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
@@ -186,13 +204,8 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         run()
-    except KeyboardInterrupt as e:  # outside a job's training: while Hydra composes, sets up a sweep, or between jobs
-        if SweepCallback.sweep_dir is not None:
-            print(interrupted_sweep_line(SweepCallback.sweep_dir, SweepCallback.on_slurm))
-        elif RefuseUsedRunDir.completed is not None:
-            print(f"Interrupted after the run completed; its records in {RefuseUsedRunDir.completed} are complete")
-        else:
-            print(interrupt.BEFORE_TRAINING)
+    except KeyboardInterrupt as e:
+        print(interrupted_outside_training())
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])
@@ -207,7 +220,7 @@ def main() -> None:
         # Released however the run or sweep ended (one that ends in sys.exit skips Hydra's end callbacks), and
         # forgotten, for a process that runs another (tests, a notebook).
         RefuseUsedRunDir.hold.close()
-        RefuseUsedRunDir.completed = None
+        remember_completed(None)
         SweepCallback.hold.close()
         SweepCallback.sweep_dir = None
         if full_error is None:

@@ -25,7 +25,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
-from mlp_exp.cli import EXIT_USER_ERROR, exit_code_for, train_reporting
+from mlp_exp.cli import (
+    EXIT_USER_ERROR,
+    exit_code_for,
+    interrupted_outside_training,
+    remember_completed,
+    train_reporting,
+)
 from mlp_exp.config import Config, ConfigError, first_line
 from mlp_exp.files import command
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
@@ -145,8 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         if (directory / SWEEP_FILE).is_file():
             resume_sweep(directory)
         resume_run(directory)
-    except KeyboardInterrupt as e:  # before training started
-        print(interrupt.BEFORE_TRAINING)
+    except KeyboardInterrupt as e:  # before training started, or after the run completed
+        print(interrupted_outside_training())
         sys.exit(interrupt.exit_code(e))
     except Exception as e:
         code = exit_code_for(e)
@@ -154,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: {e}", file=sys.stderr)
         sys.exit(code)
+    finally:
+        remember_completed(None)  # for a process that runs another (tests, a notebook)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,8 @@ import contextlib
 import logging
 import os
 import shutil
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import yaml
 from hydra import compose
@@ -116,12 +115,14 @@ class SweepCallback(Callback):
     hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
+        from mlp_exp.cli import exit_refused
+
         try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
             check_overrides(config.hydra)
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
         except ConfigError as e:
-            refuse(e)
+            exit_refused(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import WAIT_THEN_RESUME, CheckpointError, only_process_in
         from mlp_exp.data import DataError, prepare
@@ -146,7 +147,7 @@ class SweepCallback(Callback):
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
         except (ConfigError, DataError, CheckpointError, OSError) as e:
-            refuse(e)
+            exit_refused(e)
         SweepCallback.sweep_dir = sweep_dir
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info(
@@ -157,15 +158,6 @@ class SweepCallback(Callback):
         from mlp_exp import compare
 
         compare.report(absolute_sweep_dir(config.hydra))
-
-
-def refuse(e: Exception) -> NoReturn:
-    """Ends the command from a Hydra callback on an error the user can fix: one line, no log prefix, exit 2 (an
-    exception raised from a callback, Hydra turns into a mere warning)."""
-    from mlp_exp.cli import EXIT_USER_ERROR
-
-    print(f"error: {e}", file=sys.stderr)
-    raise SystemExit(EXIT_USER_ERROR) from None
 
 
 def report_failed_sweep() -> None:

@@ -15,7 +15,7 @@ from conftest import FAST, metrics_of, run_cli, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import hparams_plugin_data
 
-from mlp_exp import cli
+from mlp_exp import cli, interrupt, resume
 from mlp_exp.files import command
 
 
@@ -204,12 +204,19 @@ def test_a_ctrl_c_after_the_run_completed_says_nothing_was_lost(monkeypatch, cap
 
     monkeypatch.setattr(cli, "command", interrupted_at_the_last_line)
     run_dir = tmp_path / "run"
+    completed = f"Interrupted after the run completed; its records in {run_dir} are complete"
     monkeypatch.setattr(sys, "argv", ["mlp_exp", *tiny_overrides(tiny_root, *FAST), f"hydra.run.dir={run_dir}"])
     with pytest.raises(SystemExit) as exit_:
         cli.main()
     assert exit_.value.code == 130
-    assert capsys.readouterr().out.splitlines()[-1] == (
-        f"Interrupted after the run completed; its records in {run_dir} are complete"
-    )
+    assert capsys.readouterr().out.splitlines()[-1] == completed
     assert metrics_of(run_dir)["status"] == "completed"
-    assert cli.RefuseUsedRunDir.completed is None  # forgotten, for the next run in this process
+    assert cli.interrupted_outside_training() == interrupt.BEFORE_TRAINING  # forgotten, for the next run here
+
+    # The same when the run's resume completes it.
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics_of(run_dir), "status": "interrupted"}))
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(run_dir)])
+    assert exit_.value.code == 130
+    assert capsys.readouterr().out.splitlines()[-1] == completed
+    assert cli.interrupted_outside_training() == interrupt.BEFORE_TRAINING
