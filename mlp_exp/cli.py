@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError, check, check_dataset_option, check_overrides
+from mlp_exp.config import ConfigError, check_dataset_option, check_overrides
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, absolute_sweep_dir, report_failed_sweep, resuming_job, threads_per_job
 
@@ -99,7 +99,6 @@ def train_reporting(
     tune_process()
     try:
         if dataset_option is not None:
-            check(cfg)  # first: a config without a dataset has no name to check
             check_dataset_option(cfg, dataset_option)
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)

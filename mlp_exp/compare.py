@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -98,8 +99,8 @@ def read_failed_job(job_dir: Path, root: Path) -> Run:
     hydra_dir = job_dir / ".hydra"
     try:
         hparams = {key: _as_recorded(value) for key, value in flat_hparams(load_run_config(job_dir)).items()}
-    except ConfigError:
-        # A value no run can use (hiddens=0) fails flat_hparams too: show what the job was given instead.
+    except (ConfigError, OmegaConfBaseException):
+        # A value no run can use (hiddens=0, hiddens=???) fails flat_hparams too: show what the job was given instead.
         overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if hydra_dir.is_dir() else []
         given = (override.partition("=") for override in overrides or [])
         hparams = {

@@ -165,7 +165,7 @@ def hidden_widths(hiddens: Any) -> list[int]:
 
 def check(cfg: DictConfig) -> None:
     """Reject keys the schema does not have and values that type checks let through but no run can use."""
-    _check_keys(cfg, Config)
+    check_keys(cfg)
     hidden_widths(cfg.hiddens)
     # `< inf` because Hydra reads lr=inf and lr=nan as floats (and nan fails every comparison).
     rules = [
@@ -209,6 +209,8 @@ def check_dataset_option(cfg: DictConfig, option: str) -> None:
     """A dataset's option (dataset=mnist) sets its files (system_dir) and class names along with its name: a name
     changed apart from it (on the command line, in a preset, by a sweeper) would train on the option's files under
     the other name. An option of the user's own (conf/dataset/my_data.yaml) may name any dataset."""
+    if OmegaConf.is_missing(cfg.dataset, "name"):  # `dataset.name=???`: `check` names it
+        return
     name = cfg.dataset.name.name
     if option in DatasetName.__members__ and name != option:
         raise ConfigError(
@@ -217,8 +219,12 @@ def check_dataset_option(cfg: DictConfig, option: str) -> None:
         )
 
 
+def check_keys(cfg: DictConfig) -> None:
+    """Keys the schema lacks, keys it needs but the config lacks, and keys left without a value: no run can start."""
+    _check_keys(cfg, Config)
+
+
 def _check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:
-    """Hydra's `+key=value` adds keys the schema lacks and `~key` deletes keys it needs: neither can run."""
     fields = get_type_hints(schema)
     unknown = sorted(node.keys() - fields.keys())
     if unknown:
@@ -228,12 +234,17 @@ def _check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:
         raise ConfigError(
             f"{prefix}{missing[0]} is missing: every run needs it; drop the ~{prefix}{missing[0]} override"
         )
-    unset = [key for key in fields if OmegaConf.is_missing(node, key)]  # `~optimizer` drops the group's choice
+    # `~optimizer` or `hiddens=???` on the command line, or a key that a dataset option of the user's own leaves out
+    unset = [key for key in fields if OmegaConf.is_missing(node, key)]
     if unset:
-        raise ConfigError(
-            f"{prefix}{unset[0]} has no value: give it one, or drop the override that removed it "
-            "(`python -m mlp_exp --help` lists the options and defaults)"
+        key = prefix + unset[0]
+        group = dataclasses.is_dataclass(fields[unset[0]])
+        fix = (
+            f"choose one of its options: {key}=OPTION (`python -m mlp_exp --help` lists them)"
+            if group
+            else f"set it: {key}=VALUE"
         )
+        raise ConfigError(f"{key} has no value: {fix}")
     for key, field_type in fields.items():
         if dataclasses.is_dataclass(field_type):
             _check_keys(node[key], field_type, f"{prefix}{key}.")

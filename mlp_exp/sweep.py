@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import interrupt
-from mlp_exp.config import ConfigError, check_overrides
+from mlp_exp.config import ConfigError, check_keys, check_overrides
 from mlp_exp.files import command
 
 log = logging.getLogger("mlp_exp")
@@ -119,6 +119,8 @@ class SweepCallback(Callback):
 
         try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
             check_overrides(config.hydra)
+            # Keys every job would lack or have unset (`~optimizer`), before the datasets are read and a dir is made.
+            check_keys(OmegaConf.masked_copy(config, [key for key in config if key != "hydra"]))
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
         except ConfigError as e:
