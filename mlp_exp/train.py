@@ -31,8 +31,8 @@ NUM_INPUTS = 28 * 28
 # Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
 # once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
-# A net whose train and test accuracy both stay below 1.5x guessing's after this many epochs is not learning.
-CHANCE_EPOCHS = 2
+# After this many epochs, a train loss above this fraction of guessing's means the net is not learning.
+NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
 
 
 class Diverged(RuntimeError):
@@ -61,6 +61,28 @@ def batches(
     for start in range(0, len(train_set), batch_size):
         rows = order[start : start + batch_size]
         yield as_float(train_set.images.index_select(0, rows)), labels[start : start + batch_size]
+
+
+def guessing_loss(labels: torch.Tensor) -> float:
+    """The mean cross-entropy of a net that learned only each class's share of `labels`: their entropy (ln 10 for
+    ten classes of one size). A net that stays there learned nothing from the images."""
+    shares = torch.bincount(labels).double() / len(labels)
+    shares = shares[shares > 0]
+    return -(shares * shares.log()).sum().item()
+
+
+def hint_if_not_learning(train_loss: float, labels: torch.Tensor, cfg: DictConfig) -> None:
+    guessing = guessing_loss(labels)
+    if train_loss > NOT_LEARNING_FRACTION * guessing:
+        log.warning(
+            "After %d epochs the train loss %.4f is still about that of guessing from the classes' shares (%.4f): "
+            "the net has learned little or nothing; try another lr (now lr=%s) or a larger init_scale (now init_scale=%s)",
+            NOT_LEARNING_EPOCHS,
+            train_loss,
+            guessing,
+            cfg.lr,
+            cfg.init_scale,
+        )
 
 
 def train_epoch(
@@ -232,15 +254,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     f"init_scale={cfg.init_scale}) or the weight decay (now optimizer.weight_decay="
                     f"{cfg.optimizer.weight_decay})"
                 )
-            if epoch == CHANCE_EPOCHS and max(train_acc, test_acc) < 1.5 / num_classes:
-                log.warning(
-                    "After %d epochs the accuracy is that of guessing one of %d classes: the net is not learning; "
-                    "try another lr (now lr=%s) or a larger init_scale (now init_scale=%s)",
-                    epoch,
-                    num_classes,
-                    cfg.lr,
-                    cfg.init_scale,
-                )
+            if epoch == NOT_LEARNING_EPOCHS:
+                hint_if_not_learning(train_loss, train_set.labels, cfg)
             if visuals:
                 # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and
                 # closing the writer would then wait for it forever.

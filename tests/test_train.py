@@ -1,11 +1,14 @@
 import json
+import math
 
 import pytest
+import torch
 from conftest import compose_cfg, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mlp_exp.train import Diverged, train
+from mlp_exp.data import load
+from mlp_exp.train import Diverged, guessing_loss, train
 
 
 def tiny_cfg(root, *extra):
@@ -31,7 +34,7 @@ def hparams_plugin_data(events):
 def test_train_learns_and_writes_metrics_json(tiny_root, tmp_path, caplog):
     run_dir = tmp_path / "run"
     metrics = train(tiny_cfg(tiny_root), run_dir)
-    assert "not learning" not in caplog.text
+    assert "learned little or nothing" not in caplog.text
 
     on_disk = json.loads((run_dir / "metrics.json").read_text())
     assert on_disk == metrics
@@ -91,12 +94,25 @@ def test_a_net_that_stays_at_chance_gets_a_hint_after_two_epochs(tiny_root, tmp_
     cfg = tiny_cfg(tiny_root, "hiddens=[32,32,32]", "activation=gelu", "epochs=4")
     metrics = train(cfg, tmp_path / "run")
     assert metrics["status"] == "completed" and metrics["test_acc"] < 0.15
-    hints = [r.getMessage() for r in caplog.records if "not learning" in r.getMessage()]
+    hints = [r.getMessage() for r in caplog.records if "learned little or nothing" in r.getMessage()]
+    loss = metrics["history"][1]["train_loss"]
+    guessing = guessing_loss(train_set_labels(tiny_root))
     hint = (
-        "After 2 epochs the accuracy is that of guessing one of 10 classes: the net is not learning; "
-        "try another lr (now lr=0.5) or a larger init_scale (now init_scale=0.01)"
+        f"After 2 epochs the train loss {loss:.4f} is still about that of guessing from the classes' shares "
+        f"({guessing:.4f}): the net has learned little or nothing; try another lr (now lr=0.5) or a larger "
+        "init_scale (now init_scale=0.01)"
     )
     assert hints == [hint]
+
+
+def train_set_labels(root):
+    return load(compose_cfg(*tiny_overrides(root)).dataset)[0].labels
+
+
+def test_guessing_loss_is_the_entropy_of_the_class_shares():
+    assert guessing_loss(torch.arange(10)) == pytest.approx(math.log(10))
+    assert guessing_loss(torch.tensor([0, 0, 0, 1])) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    assert guessing_loss(torch.tensor([3, 3])) == 0  # one class: nothing to guess
 
 
 def test_a_diverging_run_stops_and_says_so(tiny_root, tmp_path):
