@@ -75,8 +75,8 @@ def hint_if_not_learning(train_loss: float, labels: torch.Tensor, cfg: DictConfi
     guessing = guessing_loss(labels)
     if train_loss > NOT_LEARNING_FRACTION * guessing:
         log.warning(
-            "After %d epochs the train loss %.4f is still about that of guessing from the classes' shares (%.4f): "
-            "the net has learned little or nothing; try another lr (now lr=%s) or a larger init_scale (now init_scale=%s)",
+            "After %d epochs the train loss %.4f is still about that of guessing from the classes' shares (%.4f): the "
+            "net has learned little or nothing; try another lr (now lr=%s) or a larger init_scale (now init_scale=%s)",
             NOT_LEARNING_EPOCHS,
             train_loss,
             guessing,
