@@ -11,7 +11,10 @@ def main() -> None:
 
         print(BEFORE_TRAINING)
         sys.exit(exit_code(KeyboardInterrupt()))
-    cli.main()
+    try:
+        cli.main()
+    finally:
+        cli.interrupt.ignore_from_here_on()
 
 
 if __name__ == "__main__":

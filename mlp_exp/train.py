@@ -198,23 +198,23 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     on = device
     if device.type == "cpu":
         on = f"cpu (threads: {torch.get_num_threads()})" + (f" with {mkl_on_amd.IN_USE}" if MKL_LIBRARY_LOADED else "")
-    log.info(
-        "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
-        doing,
-        "-".join(map(str, net.widths)),
-        cfg.activation.name,
-        cfg.dataset.name.name,
-        len(train_set),
-        len(test_set),
-        describe(cfg.optimizer),
-        cfg.lr,
-        on,
-    )
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
-    visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = "running"
-    try:
+    try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
+        visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
+        log.info(
+            "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
+            doing,
+            "-".join(map(str, net.widths)),
+            cfg.activation.name,
+            cfg.dataset.name.name,
+            len(train_set),
+            len(test_set),
+            describe(cfg.optimizer),
+            cfg.lr,
+            on,
+        )
         for epoch in range(len(done) + 1, cfg.epochs + 1):
             started = time.perf_counter()
             with tqdm(
@@ -263,21 +263,25 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
         status = "completed"
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
-        status = "interrupted"
-        if tracker.history:
-            log.warning(
-                "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
-                len(tracker.history),
-                cfg.epochs,
-                out_dir,
-            )
-        else:
-            log.warning(
-                "Interrupted in epoch 1 of %d, before any epoch was done, in %s; a resume starts it again",
-                cfg.epochs,
-                out_dir,
-            )
-        raise
+        if len(tracker.history) < cfg.epochs:
+            status = "interrupted"
+            if tracker.history:
+                log.warning(
+                    "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
+                    len(tracker.history),
+                    cfg.epochs,
+                    out_dir,
+                )
+            else:
+                log.warning(
+                    "Interrupted in epoch 1 of %d, before any epoch was done, in %s; a resume starts it again",
+                    cfg.epochs,
+                    out_dir,
+                )
+            raise
+        # In the last epoch's pictures, which were finished first (deferred): nothing of the run is missing.
+        status = "completed"
+        log.warning("Interrupted after the last epoch and its pictures: the run is complete")
     finally:
         with interrupt.deferred():
             metrics = tracker.close(status)

@@ -22,6 +22,7 @@ from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
 from mlp_exp.train import train
+from mlp_exp.visuals import Visuals
 
 EPOCHS = 5
 
@@ -110,6 +111,34 @@ def test_a_resume_trains_on_the_threads_the_run_trained_on(tiny_root, tmp_path, 
         assert f"on cpu (threads: {default + 1})" in caplog.text
     finally:
         torch.set_num_threads(default)
+
+
+def test_a_ctrl_c_in_the_last_pictures_leaves_a_completed_run(tiny_root, tmp_path, monkeypatch, caplog):
+    log_epoch = Visuals.log_epoch
+
+    def signal_in_the_last_pictures(self, epoch, *args, final, **kwargs):
+        if final:
+            os.kill(os.getpid(), signal.SIGINT)  # deferred until the pictures are done
+        return log_epoch(self, epoch, *args, final=final, **kwargs)
+
+    monkeypatch.setattr(Visuals, "log_epoch", signal_in_the_last_pictures)
+    with caplog.at_level(logging.WARNING, logger=train_module.log.name):
+        metrics = train(tiny_cfg(tiny_root), tmp_path / "run")
+    assert metrics["status"] == "completed" and metrics == metrics_of(tmp_path / "run")
+    assert "Interrupted after the last epoch and its pictures: the run is complete" in caplog.text
+    assert (tmp_path / "run" / "confusion_matrix.png").is_file()
+    session_end = hparams_plugin_data(read_events(tmp_path / "run"))["session_end_info"].session_end_info
+    assert session_end.status == 1  # STATUS_SUCCESS
+
+
+def test_a_ctrl_c_before_the_first_step_leaves_a_run_that_reads_as_interrupted(tiny_root, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "Visuals", interrupted)  # the last step before the run's header line
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(tiny_root), tmp_path / "run")
+    assert metrics_of(tmp_path / "run")["status"] == "interrupted"
 
 
 def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_root, tmp_path, monkeypatch):
@@ -392,3 +421,34 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
 
     again = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert again.returncode == 0 and again.stdout.count("nothing to resume") == 3
+
+
+@pytest.mark.parametrize("delay_s", [0, 0.02, 0.1])
+def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complete(tiny_root, tmp_path, delay_s):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlp_exp",
+            *tiny_overrides(tiny_root, "epochs=1", "device=cpu"),
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in process.stdout:
+        if line.startswith("Open it in TensorBoard:"):  # the run's last line; the interpreter's exit follows
+            break
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert metrics_of(run_dir)["status"] == "completed"
+    # Before its last step, main says so; after it, the exit goes on and is the run's own.
+    completed = f"Interrupted after the run completed; its records in {run_dir} are complete"
+    assert (process.returncode, stdout.strip()) in ((130, completed), (0, "")), (process.returncode, stdout)
