@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError, check_dataset_option, check_overrides
+from mlp_exp.config import ConfigError, check, check_dataset_option, check_overrides, task_config
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, absolute_sweep_dir, report_failed_sweep, resuming_job, threads_per_job
 
@@ -49,19 +49,32 @@ class RefuseUsedRunDir(Callback):
     hold = contextlib.ExitStack()
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # A config no run can use is refused before any dir is made, and before torch's import (said at once, not
+        # after ~2 s), which the rest needs.
         try:
-            check_overrides(config.hydra)  # before torch's import, which the rest needs: said at once, not after ~2 s
+            check_overrides(config.hydra)
+            cfg = task_config(config)
+            check(cfg)
+            if config.hydra.runtime.choices.get("dataset") is not None:
+                check_dataset_option(cfg, config.hydra.runtime.choices.dataset)
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
+        from mlp_exp.train import pick_device
 
         run_dir = Path(config.hydra.run.dir)
         try:
+            pick_device(cfg.device)
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
-        except (ConfigError, CheckpointError, OSError) as e:
+        except OSError as e:
+            self.hold.close()
+            exit_refused(
+                ConfigError(f"cannot make {run_dir} or lock it ({e.strerror or e}); choose another hydra.run.dir")
+            )
+        except (ConfigError, CheckpointError) as e:
             self.hold.close()
             exit_refused(e)
 

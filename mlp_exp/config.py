@@ -219,6 +219,11 @@ def check_dataset_option(cfg: DictConfig, option: str) -> None:
         )
 
 
+def task_config(config: DictConfig) -> DictConfig:
+    """The config a run gets, from the one a Hydra callback gets, which holds Hydra's own (`hydra`) too."""
+    return OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+
+
 def check_keys(cfg: DictConfig) -> None:
     """Keys the schema lacks, keys it needs but the config lacks, and keys left without a value: no run can start."""
     _check_keys(cfg, Config)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import interrupt
-from mlp_exp.config import ConfigError, check_keys, check_overrides
+from mlp_exp.config import ConfigError, check, check_overrides, task_config
 from mlp_exp.files import command
 
 log = logging.getLogger("mlp_exp")
@@ -119,8 +119,9 @@ class SweepCallback(Callback):
 
         try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
             check_overrides(config.hydra)
-            # Keys every job would lack or have unset (`~optimizer`), before the datasets are read and a dir is made.
-            check_keys(OmegaConf.masked_copy(config, [key for key in config if key != "hydra"]))
+            # What every job would be refused for (`~optimizer`, `epochs=0`), before the data is read and a dir is made;
+            # a swept value that no run can use fails its own job only.
+            check(task_config(config))
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
         except ConfigError as e:

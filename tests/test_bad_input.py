@@ -203,7 +203,10 @@ def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
     "override, message",
     [
         ("lr=abc", "error: lr=abc is not allowed: use a number"),  # rejected by Hydra
-        ("hiddens=[]", "error: hiddens=[] is not allowed: use a positive int"),  # rejected by check, inside the job
+        (
+            "hiddens=[]",
+            "error: hiddens=[] is not allowed: use a positive int",
+        ),  # rejected by check, before the run dir is made
         (
             "dataset.name=mnist",
             "error: dataset.name=mnist is not allowed with dataset=fashion_mnist, whose files and class names",
@@ -220,6 +223,7 @@ def test_the_real_command_says_it_in_one_line_and_exits_2(override, message, tin
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(message), lines
     assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr
+    assert not (tmp_path / "run").exists()  # refused before the run dir is made
 
 
 def test_class_names_that_do_not_match_the_data_are_named_once_the_data_is_read(tiny_root, tmp_path):

@@ -196,7 +196,8 @@ def test_a_process_holds_its_run_dir_until_its_outermost_hold_ends(tmp_path):
 def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_root, tmp_path):
     callback = RefuseUsedRunDir()
     run_dir = tmp_path / "run"
-    config = OmegaConf.create({"hydra": {"run": {"dir": str(run_dir)}, "overrides": {"task": [], "hydra": []}}})
+    hydra = {"run": {"dir": str(run_dir)}, "overrides": {"task": [], "hydra": []}, "runtime": {"choices": {}}}
+    config = OmegaConf.create({**OmegaConf.to_container(tiny_cfg(tiny_root)), "hydra": hydra})  # as callbacks get it
     try:
         callback.on_run_start(config)
         assert held_by_another_process(run_dir)
