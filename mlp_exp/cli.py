@@ -211,6 +211,11 @@ def exit_code_for(e: Exception) -> int | None:
 
 def main() -> None:
     """Hydra's command line, with a bad override said in one line (exit 2) instead of Hydra's several."""
+    # Hydra reads its flags before the overrides only: `epochs=1 -m lr=0.1,0.2` would print its parser's usage.
+    for flag in ("-m", "--multirun"):
+        if flag in sys.argv[2:]:
+            sys.argv.remove(flag)
+            sys.argv.insert(1, flag)
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     # Hydra then raises its errors instead of printing them, so they can be reworded here.
     os.environ["HYDRA_FULL_ERROR"] = "1"

@@ -23,10 +23,12 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     `overrides`: the command line's arguments, where an unknown key's value is looked up.
     """
     if isinstance(e, OverrideParseException):
-        return (
-            f"{e.override} is not a valid override ({_first_line(e.message)}); "
-            f"write key=value, e.g. hiddens=[512,256] (see {GRAMMAR_DOCS})"
-        )
+        key, _, value = e.override.partition("=")
+        if "=" in value or "," in value:  # a path such as a run dir's name
+            fix = f"quote a value with = or , in it: '{key}=\"{value}\"'"
+        else:
+            fix = "write key=value, e.g. hiddens=[512,256]"
+        return f"{e.override} is not a valid override ({_first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
@@ -36,6 +38,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         return unknown_key_message(cause.full_key, _typed_value(cause.full_key, overrides))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
         return f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
+    if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
+        return f"{cause.full_key}={_show(cause.value)} is not allowed: {_first_line(cause.msg)}"
     if isinstance(cause, ValidationError) and cause.full_key in nested_keys():  # `visuals=false`
         first = next(key for key in schema_keys() if key.startswith(f"{cause.full_key}."))
         return (

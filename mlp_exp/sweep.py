@@ -124,6 +124,7 @@ class SweepCallback(Callback):
             check(task_config(config))
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
+            refuse_no_parallel_jobs(config)
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
@@ -197,6 +198,14 @@ def refuse_slurm_without_slurm(config: DictConfig) -> None:
         raise ConfigError(
             "hydra/launcher=slurm is not allowed here: Slurm's srun is not on PATH; start the sweep on a machine of "
             "the cluster, or run its jobs here with hydra/launcher=joblib"
+        )
+
+
+def refuse_no_parallel_jobs(config: DictConfig) -> None:
+    """joblib fails with a traceback on n_jobs=0, after the sweep dir exists."""
+    if config.hydra.launcher._target_ == JOBLIB_LAUNCHER and config.hydra.launcher.n_jobs == 0:
+        raise ConfigError(
+            "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core"
         )
 
 

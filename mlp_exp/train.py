@@ -120,8 +120,17 @@ def train_epoch(
 def new_net(cfg: DictConfig, device: torch.device) -> tuple[MLP, Optimizer]:
     """The network `cfg` describes, its weights drawn from `cfg.seed`, and its optimizer."""
     torch.manual_seed(cfg.seed)
-    net = MLP(NUM_INPUTS, hidden_widths(cfg.hiddens), len(cfg.dataset.classes), cfg.activation, cfg.init_scale)
-    net.to(device)
+    widths = hidden_widths(cfg.hiddens)
+    try:
+        net = MLP(NUM_INPUTS, widths, len(cfg.dataset.classes), cfg.activation, cfg.init_scale)
+        net.to(device)
+    except (RuntimeError, MemoryError) as e:  # torch's allocators raise RuntimeError (CPU) or its OutOfMemoryError
+        if not isinstance(e, (MemoryError, torch.OutOfMemoryError)) and "can't allocate memory" not in str(e):
+            raise
+        raise ConfigError(
+            f"hiddens={cfg.hiddens} is not allowed here: its weights do not fit in this machine's {device.type} "
+            "memory; use smaller hidden widths"
+        ) from e
     return net, make_optimizer(cfg.optimizer, cfg.lr, list(net.parameters()))
 
 

@@ -45,6 +45,14 @@ COMPOSE_ERRORS = [
         "visuals=false is not allowed: visuals holds several keys; set one of them, e.g. visuals.enabled=",
     ),
     ("optimizer=null", "optimizer=null is not allowed: choose one of the group's options (`python -m mlp_exp --help`"),
+    (  # a run dir's name, pasted as it is
+        "hydra.run.dir=outputs/runs/2026-12-02_05-13-16-22322_epochs=2,lr=0.1",
+        "hydra.run.dir=outputs/runs/2026-12-02_05-13-16-22322_epochs=2,lr=0.1 is not a valid override (",
+    ),
+    (
+        "hydra.job.chdir=maybe",
+        "hydra.job.chdir=maybe is not allowed: Value 'maybe' is not a valid bool",
+    ),
 ]
 
 
@@ -53,7 +61,7 @@ def test_a_bad_override_is_one_line_naming_key_value_and_what_is_allowed(
     override, message, monkeypatch, capsys, tmp_path
 ):
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
-    code, out, err = run_main(monkeypatch, capsys, override, f"hydra.run.dir={tmp_path / 'run'}")
+    code, out, err = run_main(monkeypatch, capsys, f"hydra.run.dir={tmp_path / 'run'}", override)
 
     assert code == 2
     assert out == [] and len(err) == 1 and err[0].startswith(f"error: {message}")
@@ -77,6 +85,21 @@ def test_cfg_says_it_shows_one_runs_config(args, advice, monkeypatch, capsys):
     assert code == 2 and len(err) == 1 and "--cfg shows the config of one run" in err[0] and err[0].endswith(advice)
 
 
+def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "hydra.run.dir=outputs/runs/a_epochs=2")
+    assert code == 2 and err[0].endswith(
+        """; quote a value with = or , in it: 'hydra.run.dir="outputs/runs/a_epochs=2"' """
+        "(see https://hydra.cc/docs/1.3/advanced/override_grammar/basic/)"
+    )
+
+
+def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    code, _, err = run_main(monkeypatch, capsys, "epochs=0", "-m", "lr=0.1,0.2", f"hydra.sweep.dir={sweep_dir}")
+    assert code == 2 and err == ["error: epochs=0 is not allowed: use a positive int, e.g. epochs=10"]  # as a sweep
+    assert not sweep_dir.exists()
+
+
 def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys):
     code, _, err = run_main(monkeypatch, capsys, "lr=0.1,0.05")
     assert code == 2 and len(err) == 1 and "lr=0.1,0.05" in err[0] and "add -m to sweep" in err[0]
@@ -96,6 +119,10 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (["hydra.run.dir="], f"hydra.run.dir= {EMPTY_DIR}"),
         (["hydra.run.dir=''"], f"hydra.run.dir='' {EMPTY_DIR}"),
         (["-m", "seed=1,2", "hydra.sweep.dir= "], f"hydra.sweep.dir=  {EMPTY_DIR}"),
+        (
+            ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
+            "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core",
+        ),
         (  # every job would fail on it; refused before the datasets are read and the sweep dir is made
             ["-m", "seed=1,2", "~optimizer"],
             "optimizer has no value: choose one of its options: optimizer=OPTION (`python -m mlp_exp --help` lists them)",
