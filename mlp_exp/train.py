@@ -31,7 +31,7 @@ NUM_INPUTS = 28 * 28
 # Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
 # once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
-# After this many epochs, a train loss above this fraction of guessing's means the net is not learning.
+# From this many epochs on, a train loss above this fraction of guessing's means the net learned little or nothing.
 NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
 
 
@@ -71,18 +71,24 @@ def guessing_loss(labels: torch.Tensor) -> float:
     return -(shares * shares.log()).sum().item()
 
 
-def hint_if_not_learning(train_loss: float, labels: torch.Tensor, cfg: DictConfig) -> None:
+def hint_if_not_learning(epoch: int, train_loss: float, labels: torch.Tensor, cfg: DictConfig) -> bool:
+    """Says, and returns True, when the train loss is still about that of guessing: the usual causes are named."""
     guessing = guessing_loss(labels)
-    if train_loss > NOT_LEARNING_FRACTION * guessing:
-        log.warning(
-            "After %d epochs the train loss %.4f is still about that of guessing from the classes' shares (%.4f): the "
-            "net has learned little or nothing; try another lr (now lr=%s) or a larger init_scale (now init_scale=%s)",
-            NOT_LEARNING_EPOCHS,
-            train_loss,
-            guessing,
-            cfg.lr,
-            cfg.init_scale,
-        )
+    if train_loss <= NOT_LEARNING_FRACTION * guessing:
+        return False
+    decay = cfg.optimizer.weight_decay
+    log.warning(
+        "After %d epoch%s the train loss %.4f is about that of guessing from the classes' shares (%.4f): the net "
+        "has learned little or nothing; try another lr (now lr=%s), a larger init_scale (now init_scale=%s)%s",
+        epoch,
+        "s" if epoch > 1 else "",
+        train_loss,
+        guessing,
+        cfg.lr,
+        cfg.init_scale,
+        f" or less weight decay (now optimizer.weight_decay={decay})" if decay else "",
+    )
+    return True
 
 
 def train_epoch(
@@ -210,6 +216,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = "running"
+    hinted = False
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
         log.info(
@@ -263,8 +270,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     f"init_scale={cfg.init_scale}) or the weight decay (now optimizer.weight_decay="
                     f"{cfg.optimizer.weight_decay})"
                 )
-            if epoch == NOT_LEARNING_EPOCHS:
-                hint_if_not_learning(train_loss, train_set.labels, cfg)
+            # Once, from epoch 2 on (or a 1-epoch run's only): a net can also fall back to guessing later (lr=1).
+            if not hinted and epoch >= min(NOT_LEARNING_EPOCHS, cfg.epochs):
+                hinted = hint_if_not_learning(epoch, train_loss, train_set.labels, cfg)
             if visuals:
                 # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and
                 # closing the writer would then wait for it forever.

@@ -98,8 +98,8 @@ def test_a_net_that_stays_at_chance_gets_a_hint_after_two_epochs(tiny_root, tmp_
     loss = metrics["history"][1]["train_loss"]
     guessing = guessing_loss(train_set_labels(tiny_root))
     hint = (
-        f"After 2 epochs the train loss {loss:.4f} is still about that of guessing from the classes' shares "
-        f"({guessing:.4f}): the net has learned little or nothing; try another lr (now lr=0.5) or a larger "
+        f"After 2 epochs the train loss {loss:.4f} is about that of guessing from the classes' shares "
+        f"({guessing:.4f}): the net has learned little or nothing; try another lr (now lr=0.5), a larger "
         "init_scale (now init_scale=0.01)"
     )
     assert hints == [hint]
