@@ -183,7 +183,12 @@ def check(cfg: DictConfig) -> None:
         ),
         ("optimizer.weight_decay", 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
         ("visuals.every", cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
-        ("visuals.predictions", cfg.visuals.predictions > 0, "a positive int, e.g. visuals.predictions=24"),
+        # A grid of thousands of images is too big to read, for PIL (a "decompression bomb") and for TensorBoard alike.
+        (
+            "visuals.predictions",
+            0 < cfg.visuals.predictions <= 200,
+            "an int from 1 to 200, e.g. visuals.predictions=48",
+        ),
     ]
     for key, ok, allowed in rules:
         if not ok:

@@ -193,6 +193,7 @@ def test_cfg_job_still_prints_the_config(monkeypatch, capsys):
         ("optimizer.weight_decay=nan", "optimizer.weight_decay=nan is not allowed: use a number >= 0"),
         ("seed=18446744073709551616", "seed=18446744073709551616 is not allowed: use an int that fits in 64 bits"),
         ("hiddens=[[64]]", "hiddens=[[64]] is not allowed: use a positive int"),
+        ("visuals.predictions=20000", "visuals.predictions=20000 is not allowed: use an int from 1 to 200"),
         ("+hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
         (
             "+optimizer.betas=[0.9,0.99]",
