@@ -166,7 +166,9 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
                 _torchvision_dataset(cfg, train=train, download=True)
             return raw_dir
         except (RuntimeError, OSError) as e:  # torchvision's "error downloading", or a URLError (an OSError)
-            tried[-1] += f" ({type(e).__name__}: {first_line(e)})"
+            # torchvision's first line names the file, its last the cause: "<urlopen error ... not known>"
+            lines = [line for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
+            tried[-1] += f" ({lines[0].rstrip(':')}: {lines[-1]})" if len(lines) > 1 else f" ({lines[0]})"
 
     download = (
         "download them with internet access" if cfg.download else "set dataset.download=true with internet access"

@@ -154,6 +154,22 @@ def test_a_system_copy_with_a_truncated_array_is_named(tmp_path):
     assert load_error(cfg).startswith(f"{path} is corrupt (truncated")
 
 
+def test_a_failed_download_is_named_with_its_file_and_cause(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):  # torchvision's message, as it is without internet
+        raise RuntimeError(
+            "Error downloading train-images-idx3-ubyte.gz:\nTried https://ossci-datasets.s3.amazonaws.com/mnist/, "
+            "got:\n<urlopen error [Errno -2] Name or service not known>\n"
+        )
+
+    monkeypatch.setattr(data, "_torchvision_dataset", offline)
+    cfg = dataset_cfg("dataset=mnist", f"dataset.root={tmp_path}", "dataset.download=true")
+
+    assert (
+        "torchvision's download (Error downloading train-images-idx3-ubyte.gz: "
+        "<urlopen error [Errno -2] Name or service not known>). Fix: "
+    ) in load_error(cfg)
+
+
 def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch):
     (raw_dir(tiny_root) / "t10k-images-idx3-ubyte").unlink()
     before = snapshot(raw_dir(tiny_root))
