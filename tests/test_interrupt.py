@@ -40,6 +40,18 @@ def signal_during_epoch(monkeypatch, epoch, signum=signal.SIGINT):
     monkeypatch.setattr(train_module, "predict", predict_then_signal)
 
 
+def start_cli(*args: str, cwd: Path) -> subprocess.Popen:
+    """`python -m mlp_exp ARGS`, started to be signalled: its output read as it comes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlp_exp", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def scalar_steps(run_dir):
     events = read_events(run_dir)
     return {tag: [e.step for e in events.Scalars(tag)] for tag in ("train/loss", "train/acc", "test/acc")}
@@ -247,14 +259,7 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
 ):
     run_dir = tmp_path / "run"
     data_root = os.path.relpath(tiny_data_root, tmp_path)  # relative to the dir the run is started in
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlp_exp", *tiny_overrides(data_root, *CLI_ARGS), f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_cli(*tiny_overrides(data_root, *CLI_ARGS), f"hydra.run.dir={run_dir}", cwd=tmp_path)
     wait_for_epochs(run_dir, 2, process)
     process.send_signal(signum)  # at whatever point of an epoch it happens to be
     stdout, stderr = process.communicate(timeout=120)
@@ -361,21 +366,8 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     # name: the resume must hand it to Hydra quoted.
     sweep_dir = tmp_path / "widths, v=1"
     args = [arg for arg in CLI_ARGS if not arg.startswith("hiddens=")]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlp_exp",
-            "-m",
-            "hiddens=16,32,8",
-            *tiny_overrides(tiny_data_root, *args),
-            f"hydra.sweep.dir='{sweep_dir}'",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_cli(
+        "-m", "hiddens=16,32,8", *tiny_overrides(tiny_data_root, *args), f"hydra.sweep.dir='{sweep_dir}'", cwd=tmp_path
     )
     deadline = time.monotonic() + 120
     while not list(sweep_dir.glob("1_*")) and time.monotonic() < deadline:
@@ -426,20 +418,7 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
 @pytest.mark.parametrize("delay_s", [0, 0.02, 0.1])
 def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complete(tiny_root, tmp_path, delay_s):
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlp_exp",
-            *tiny_overrides(tiny_root, "epochs=1", "device=cpu"),
-            f"hydra.run.dir={run_dir}",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_cli(*tiny_overrides(tiny_root, "epochs=1", "device=cpu"), f"hydra.run.dir={run_dir}", cwd=tmp_path)
     for line in process.stdout:
         if line.startswith("Open it in TensorBoard:"):  # the run's last line; the interpreter's exit follows
             break
