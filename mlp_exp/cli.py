@@ -116,7 +116,13 @@ def train_reporting(
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
     except KeyboardInterrupt as e:
-        log.warning("Resume it with: %s", command("python", "-m", "mlp_exp.resume", sweep_dir or run_dir))
+        from mlp_exp.tracking import read_metrics
+
+        if sweep_dir is None and (read_metrics(run_dir) or {}).get("status") == "completed":  # at its very end
+            remember_completed(run_dir)
+            log.warning(interrupted_outside_training())
+        else:
+            log.warning("Resume it with: %s", command("python", "-m", "mlp_exp.resume", sweep_dir or run_dir))
         sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
     except Exception as e:
         code = exit_code_for(e)

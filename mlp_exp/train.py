@@ -71,6 +71,15 @@ def guessing_loss(labels: torch.Tensor) -> float:
     return -(shares * shares.log()).sum().item()
 
 
+def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
+    return Diverged(
+        f"training diverged at epoch {epoch} (train loss {train_loss}); "
+        f"lower the learning rate (now lr={cfg.lr}), the initial weights' scale (now "
+        f"init_scale={cfg.init_scale}) or the weight decay (now optimizer.weight_decay="
+        f"{cfg.optimizer.weight_decay})"
+    )
+
+
 def hint_if_not_learning(epoch: int, train_loss: float, labels: torch.Tensor, cfg: DictConfig) -> bool:
     """Says, and returns True, when the train loss is still about that of guessing: the usual causes are named."""
     guessing = guessing_loss(labels)
@@ -248,10 +257,11 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 "epoch_s": epoch_s,
                 "examples_per_s": len(train_set) / epoch_s,
             }
-            diverged = not math.isfinite(train_loss)
+            if not math.isfinite(train_loss):
+                status = "diverged"  # before its records: a Ctrl-C while they are written must not hide it
             with interrupt.deferred():  # the epoch's records and its checkpoint: all of them or none
                 tracker.log_epoch(record)
-                if not diverged:  # a NaN model is no place to resume from
+                if status != "diverged":  # a NaN model is no place to resume from
                     checkpoint.save(checkpoint_path, hparams, net, optimizer, shuffle, tracker.history)
             log.info(
                 "epoch %2d/%d  train loss %.4f  train acc %.4f  test acc %.4f  (%.2f s)",
@@ -262,25 +272,23 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 test_acc,
                 epoch_s,
             )
-            if diverged:
-                status = "diverged"
-                raise Diverged(
-                    f"training diverged at epoch {epoch} (train loss {train_loss}); "
-                    f"lower the learning rate (now lr={cfg.lr}), the initial weights' scale (now "
-                    f"init_scale={cfg.init_scale}) or the weight decay (now optimizer.weight_decay="
-                    f"{cfg.optimizer.weight_decay})"
-                )
+            if status == "diverged":
+                raise diverged(epoch, train_loss, cfg)
             # Once, from epoch 2 on (or a 1-epoch run's only): a net can also fall back to guessing later (lr=1).
             if not hinted and epoch >= min(NOT_LEARNING_EPOCHS, cfg.epochs):
                 hinted = hint_if_not_learning(epoch, train_loss, train_set.labels, cfg)
-            if visuals:
-                # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and
-                # closing the writer would then wait for it forever.
-                with interrupt.deferred():
+            # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
+            # the writer would then wait for it forever. The last epoch's pictures complete the run.
+            with interrupt.deferred():
+                if visuals:
                     visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
+                if epoch == cfg.epochs:
+                    status = "completed"
         status = "completed"
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
-        if len(tracker.history) < cfg.epochs:
+        if status == "diverged":  # the Ctrl-C came while a diverged epoch's records were written
+            raise diverged(len(tracker.history), tracker.history[-1]["train_loss"], cfg) from None
+        if status != "completed":  # a completed run's process is told so by train_reporting
             status = "interrupted"
             if tracker.history:
                 log.warning(
@@ -295,10 +303,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     cfg.epochs,
                     out_dir,
                 )
-            raise
-        # In the last epoch's pictures, which were finished first (deferred): nothing of the run is missing.
-        status = "completed"
-        log.warning("Interrupted after the last epoch and its pictures: the run is complete")
+        raise
     finally:
         with interrupt.deferred():
             metrics = tracker.close(status)

@@ -19,9 +19,11 @@ from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 from mlp_exp import checkpoint, compare, interrupt, resume
 from mlp_exp import train as train_module
 from mlp_exp.checkpoint import FILE_NAME
+from mlp_exp.cli import remember_completed, train_reporting
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
-from mlp_exp.train import train
+from mlp_exp.tracking import Tracker
+from mlp_exp.train import Diverged, train
 from mlp_exp.visuals import Visuals
 
 EPOCHS = 5
@@ -134,13 +136,47 @@ def test_a_ctrl_c_in_the_last_pictures_leaves_a_completed_run(tiny_root, tmp_pat
         return log_epoch(self, epoch, *args, final=final, **kwargs)
 
     monkeypatch.setattr(Visuals, "log_epoch", signal_in_the_last_pictures)
-    with caplog.at_level(logging.WARNING, logger=train_module.log.name):
-        metrics = train(tiny_cfg(tiny_root), tmp_path / "run")
-    assert metrics["status"] == "completed" and metrics == metrics_of(tmp_path / "run")
-    assert "Interrupted after the last epoch and its pictures: the run is complete" in caplog.text
-    assert (tmp_path / "run" / "confusion_matrix.png").is_file()
-    session_end = hparams_plugin_data(read_events(tmp_path / "run"))["session_end_info"].session_end_info
+    run_dir = tmp_path / "run"
+    try:
+        with pytest.raises(SystemExit) as exit_, caplog.at_level(logging.WARNING):
+            train_reporting(tiny_cfg(tiny_root), run_dir)  # the command stops, as asked (a sweep too)
+    finally:
+        remember_completed(None)  # as cli.main does when it ends
+    assert exit_.value.code == 130
+    assert f"Interrupted after the run completed; its records in {run_dir} are complete" in caplog.text
+    assert "Resume it with" not in caplog.text
+    assert metrics_of(run_dir)["status"] == "completed"
+    assert (run_dir / "confusion_matrix.png").is_file()
+    session_end = hparams_plugin_data(read_events(run_dir))["session_end_info"].session_end_info
     assert session_end.status == 1  # STATUS_SUCCESS
+
+
+def test_a_ctrl_c_in_the_last_records_before_the_pictures_leaves_a_run_to_resume(tiny_root, tmp_path, monkeypatch):
+    save = checkpoint.save
+
+    def signal_in_the_last_checkpoint(path, hparams, net, optimizer, shuffle, history):
+        if len(history) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return save(path, hparams, net, optimizer, shuffle, history)
+
+    monkeypatch.setattr(checkpoint, "save", signal_in_the_last_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(tiny_root), tmp_path / "run")
+    assert metrics_of(tmp_path / "run")["status"] == "interrupted"  # the final pictures are still to be drawn
+    assert not (tmp_path / "run" / "confusion_matrix.png").exists()
+
+
+def test_a_ctrl_c_while_a_diverged_epoch_is_recorded_still_says_it_diverged(tiny_root, tmp_path, monkeypatch):
+    log_epoch = Tracker.log_epoch
+
+    def signal_while_recording(self, record):
+        os.kill(os.getpid(), signal.SIGINT)
+        return log_epoch(self, record)
+
+    monkeypatch.setattr(Tracker, "log_epoch", signal_while_recording)
+    with pytest.raises(Diverged, match="training diverged at epoch 1"):
+        train(tiny_cfg(tiny_root, "init_scale=1e30"), tmp_path / "run")  # logits overflow to inf in epoch 1
+    assert metrics_of(tmp_path / "run")["status"] == "diverged"
 
 
 def test_a_ctrl_c_before_the_first_step_leaves_a_run_that_reads_as_interrupted(tiny_root, tmp_path, monkeypatch):
