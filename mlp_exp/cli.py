@@ -22,10 +22,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError, check, check_dataset_option, check_overrides, task_config
+from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, absolute_sweep_dir, report_failed_sweep, resuming_job, threads_per_job
 
@@ -53,10 +53,7 @@ class RefuseUsedRunDir(Callback):
         # after ~2 s), which the rest needs.
         try:
             check_overrides(config.hydra)
-            cfg = task_config(config)
-            check(cfg)
-            if config.hydra.runtime.choices.get("dataset") is not None:
-                check_dataset_option(cfg, config.hydra.runtime.choices.dataset)
+            check_before_the_job(config, dataset_option=config.hydra.runtime.choices.get("dataset"))
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
@@ -65,15 +62,15 @@ class RefuseUsedRunDir(Callback):
 
         run_dir = Path(config.hydra.run.dir)
         try:
-            pick_device(cfg.device)
+            device = OmegaConf.select(config, "device", throw_on_resolution_failure=False)
+            if device is not None:  # None: it resolves only in the job, which checks it
+                pick_device(device)
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
         except OSError as e:
             self.hold.close()
-            exit_refused(
-                ConfigError(f"cannot make {run_dir} or lock it ({e.strerror or e}); choose another hydra.run.dir")
-            )
+            exit_refused(ConfigError(f"cannot use {run_dir} ({e.strerror or e}); choose another hydra.run.dir"))
         except (ConfigError, CheckpointError) as e:
             self.hold.close()
             exit_refused(e)

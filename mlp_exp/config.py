@@ -20,6 +20,7 @@ from typing import Any, get_type_hints
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 
 class ConfigError(ValueError):
@@ -195,9 +196,16 @@ def check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not allowed: use {allowed}")
 
 
+def given_overrides(hydra: DictConfig) -> dict[str, list[str]]:
+    """The command line's overrides as typed ({"task": [...], "hydra": [...]}): read through OmegaConf, one holding
+    an interpolation (`seed=${hydra:job.num}`) would be resolved, and fail where HydraConfig is not set yet."""
+    return OmegaConf.to_container(hydra.overrides, resolve=False)
+
+
 def check_overrides(hydra: DictConfig) -> None:
     """The command line's overrides (as `hydra` records them) that compose, but would not do what they say."""
-    for override in OverridesParser.create().parse_overrides([*hydra.overrides.task, *hydra.overrides.hydra]):
+    given = given_overrides(hydra)
+    for override in OverridesParser.create().parse_overrides([*given["task"], *given["hydra"]]):
         key = override.key_or_group
         # Each of these presets sets up a sweep; swept over, each job would get the preset but not its sweep.
         if key in ("sweep", "hparams_search") and override.is_sweep_override():
@@ -227,6 +235,25 @@ def check_dataset_option(cfg: DictConfig, option: str) -> None:
 def task_config(config: DictConfig) -> DictConfig:
     """The config a run gets, from the one a Hydra callback gets, which holds Hydra's own (`hydra`) too."""
     return OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+
+
+def check_before_the_job(
+    config: DictConfig, swept: frozenset[str] = frozenset(), dataset_option: str | None = None
+) -> None:
+    """`check` (and `check_dataset_option`, given the option) on the config a Hydra callback gets, before the job
+    has a dir or a process of its own; raises ConfigError. What only the job can tell is left to its own check: a
+    value that resolves only inside it (`seed=${hydra:job.num}`), and a key without a value that a sweep sets
+    (`swept`: its swept keys)."""
+    cfg = task_config(config)
+    try:
+        unset = OmegaConf.missing_keys(cfg)
+        if any(key == name or key.startswith(f"{name}.") for key in unset for name in swept):
+            return
+        check(cfg)
+        if dataset_option is not None:
+            check_dataset_option(cfg, dataset_option)
+    except OmegaConfBaseException:
+        return
 
 
 def check_keys(cfg: DictConfig) -> None:

@@ -32,7 +32,7 @@ from mlp_exp.cli import (
     remember_completed,
     train_reporting,
 )
-from mlp_exp.config import Config, ConfigError, first_line
+from mlp_exp.config import Config, ConfigError, first_line, given_overrides
 from mlp_exp.files import command
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
@@ -84,6 +84,7 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
     path = sweep_dir / SWEEP_FILE
     try:
         hydra_cfg = OmegaConf.load(path).hydra
+        given = given_overrides(hydra_cfg)
         args = [
             # Said, though hydra.mode says it too: Hydra reads hydra.mode from a composed config, so a preset
             # deleted since would fail as "Ambiguous value" for each sweep override instead of being named.
@@ -95,9 +96,9 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
                 for source in hydra_cfg.runtime.config_sources
                 if source.provider == "command-line"
             ),
-            *(override for override in hydra_cfg.overrides.hydra if not override.startswith("hydra.sweep.dir=")),
+            *(override for override in given["hydra"] if not override.startswith("hydra.sweep.dir=")),
             f"hydra.sweep.dir={_override_value(sweep_dir)}",
-            *hydra_cfg.overrides.task,
+            *given["task"],
         ]
         args = [str(arg) for arg in args]  # a hand-edited file may hold numbers
         started_in = Path(hydra_cfg.runtime.cwd)

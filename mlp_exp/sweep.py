@@ -17,12 +17,13 @@ from typing import Any
 import yaml
 from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import interrupt
-from mlp_exp.config import ConfigError, check, check_overrides, task_config
+from mlp_exp.config import ConfigError, check_before_the_job, check_overrides, given_overrides
 from mlp_exp.files import command
 
 log = logging.getLogger("mlp_exp")
@@ -121,7 +122,9 @@ class SweepCallback(Callback):
             check_overrides(config.hydra)
             # What every job would be refused for (`~optimizer`, `epochs=0`), before the data is read and a dir is made;
             # a swept value that no run can use fails its own job only.
-            check(task_config(config))
+            check_before_the_job(
+                config, swept=frozenset(o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override())
+            )
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
             refuse_no_parallel_jobs(config)
@@ -209,13 +212,19 @@ def refuse_no_parallel_jobs(config: DictConfig) -> None:
         )
 
 
+def sweep_overrides(config: DictConfig) -> list[Override]:
+    """The sweep's overrides, those in hydra.sweeper.params and those on the command line, swept or not."""
+    params = config.hydra.sweeper.get("params")
+    params = OmegaConf.to_container(params, resolve=False) if params else {}
+    return OverridesParser.create().parse_overrides(
+        [*(f"{key}={value}" for key, value in params.items()), *given_overrides(config.hydra)["task"]]
+    )
+
+
 def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:
     """The dataset configs a sweep's jobs use: one per option of a `dataset=` sweep (on the command line or in
     hydra.sweeper.params), else the one configured."""
-    params = config.hydra.sweeper.get("params") or {}
-    overrides = OverridesParser.create().parse_overrides(
-        [*(f"{key}={value}" for key, value in params.items()), *config.hydra.overrides.task]
-    )
+    overrides = sweep_overrides(config)
     names = [
         name
         for override in overrides

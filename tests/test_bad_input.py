@@ -2,13 +2,14 @@
 
 import os
 import sys
+import warnings
 
 import pytest
-from conftest import compose_cfg, run_cli, tiny_overrides
+from conftest import FAST, compose_cfg, files_under, metrics_of, run_cli, tiny_overrides
 from hydra.errors import ConfigCompositionException
 
-from mlp_exp import cli
-from mlp_exp.config import ConfigError, Device, check, check_dataset_option
+from mlp_exp import cli, compare
+from mlp_exp.config import ConfigError, Device, check, check_before_the_job, check_dataset_option
 from mlp_exp.train import pick_device
 
 
@@ -149,6 +150,34 @@ def test_the_real_command_refuses_them_before_paying_for_torchs_import(args, mon
     assert len(errors) == 1 and errors[0].startswith(f"error: {args[-1]} is not allowed"), errors
 
 
+def test_a_value_that_resolves_only_in_the_job_is_left_to_the_job(monkeypatch, capsys, tiny_root, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    args = [
+        "-m",
+        *tiny_overrides(tiny_root, *FAST),
+        "lr=0.1,0.2",
+        "seed=${hydra:job.num}",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Hydra turns an exception in a callback into a warning, and skips the rest
+        cli.main()
+    assert [metrics_of(job)["status"] for job in sorted(sweep_dir.glob("[01]_*"))] == ["completed", "completed"]
+    assert (sweep_dir / "multirun.yaml").is_file()  # the sweep callback's record, which its resume reads
+    assert sorted(run.hparams["seed"] for run in compare.find_runs(sweep_dir)) == [0, 1]  # each job's number
+
+
+def test_a_used_run_dir_is_refused_even_with_an_override_that_cannot_resolve(monkeypatch, capsys, tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *tiny_overrides(tiny_root, *FAST), f"hydra.run.dir={run_dir}"])
+    cli.main()
+    before = files_under(run_dir / ".hydra")
+    code, _, err = run_main(monkeypatch, capsys, f"hydra.run.dir={run_dir}", "lr=${oc.env:MLP_EXP_NO_SUCH_VARIABLE}")
+    assert code == 2 and err[-1].startswith(f"error: {run_dir} already holds a run: continue it with")
+    assert files_under(run_dir / ".hydra") == before  # its resume still finds the config it was made with
+
+
 def test_a_slurm_sweep_where_there_is_no_slurm_is_one_line_and_writes_nothing(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("shutil.which", lambda name: None)
@@ -212,6 +241,13 @@ def test_values_and_keys_no_run_can_use_are_named_by_check(override, message):
     with pytest.raises(ConfigError) as error:
         check(compose_cfg(*override.split()))
     assert str(error.value).startswith(message)
+
+
+def test_a_group_a_sweep_sets_may_be_unset_in_the_sweeps_own_config():
+    unset = compose_cfg("~dataset")  # as a primary config of the user's own with `- dataset: ???` composes
+    check_before_the_job(unset, swept=frozenset({"dataset"}))  # -m dataset=mnist,kmnist sets it in each job
+    with pytest.raises(ConfigError, match="^dataset has no value"):
+        check_before_the_job(unset)
 
 
 def test_a_dataset_name_apart_from_its_option_is_refused_wherever_it_was_set():
