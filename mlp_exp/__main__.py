@@ -11,10 +11,8 @@ def main() -> None:
 
         print(BEFORE_TRAINING)
         sys.exit(exit_code(KeyboardInterrupt()))
-    try:
+    with cli.interrupt.quiet_exit():
         cli.main()
-    finally:
-        cli.interrupt.ignore_from_here_on()
 
 
 if __name__ == "__main__":

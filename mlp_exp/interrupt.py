@@ -7,10 +7,12 @@ The exit codes follow the shell's convention for a process ended by a signal, 12
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 # What a Ctrl-C before the training loop (while Hydra composes, torch is imported, the data loads) leaves.
 BEFORE_TRAINING = "Interrupted before training started; nothing was trained"
@@ -46,12 +48,28 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def ignore_from_here_on() -> None:
-    """For a command whose work is done or whose error is said: the interpreter's exit still takes ~0.25 s (torch's
-    and TensorBoard's exit handlers), and a Ctrl-C in it would print a traceback from one of them or end the process
-    without a word. The exit code stays the command's own."""
-    if _can_handle_signals():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+@contextmanager
+def quiet_exit() -> Iterator[None]:
+    """Around a command: once its work is done or its error said, the interpreter's exit still takes ~0.25 s (torch's
+    and TensorBoard's exit handlers), and a Ctrl-C in it would print a traceback from one of them or end the
+    process without a word. From then on a Ctrl-C ends the process at once, with the command's own exit code."""
+    code = 1  # an exception's, unless it is SystemExit's
+    try:
+        yield
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        raise
+    finally:
+        if _can_handle_signals():
+            signal.signal(signal.SIGINT, lambda signum, frame: _exit_now(code))
+
+
+def _exit_now(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):  # a closed or broken pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
 
 
 def import_torch() -> None:

@@ -166,7 +166,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with interrupt.quiet_exit():
         main()
-    finally:
-        interrupt.ignore_from_here_on()

@@ -464,6 +464,31 @@ def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complet
 
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert metrics_of(run_dir)["status"] == "completed"
-    # Before its last step, main says so; after it, the exit goes on and is the run's own.
+    # Before its last step, main says so; after it the process ends at once with the run's own code, or, in the
+    # interpreter's last moments (where Python gives signals their default action back), by the signal.
     completed = f"Interrupted after the run completed; its records in {run_dir} are complete"
-    assert (process.returncode, stdout.strip()) in ((130, completed), (0, "")), (process.returncode, stdout)
+    outcomes = ((130, completed), (0, ""), (-signal.SIGINT, ""))
+    assert (process.returncode, stdout.strip()) in outcomes, (process.returncode, stdout)
+
+
+CTRL_C_IN_AN_EXIT_HANDLER = """
+import atexit, os, signal, sys, time
+from mlp_exp.__main__ import main
+
+def slow_exit_handler():  # as torch's and TensorBoard's, which take ~0.25 s
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.5)
+    print("the exit handler ran to its end")
+
+atexit.register(slow_exit_handler)
+sys.argv = ["mlp_exp", "--help"]
+main()
+"""
+
+
+def test_a_ctrl_c_in_the_interpreters_exit_ends_it_with_the_commands_code_and_no_traceback():
+    script = [sys.executable, "-c", CTRL_C_IN_AN_EXIT_HANDLER]
+    result = subprocess.run(script, capture_output=True, text=True, check=False)
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
+    assert result.returncode == 0  # --help's
+    assert "the exit handler ran to its end" not in result.stdout  # ended at once, as asked
