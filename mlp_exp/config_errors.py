@@ -24,8 +24,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     """
     if isinstance(e, OverrideParseException):
         key, _, value = e.override.partition("=")
-        if "=" in value or "," in value:  # a path such as a run dir's name
-            fix = f"quote a value with = or , in it: '{key}=\"{value}\"'"
+        if "=" in value and not value.startswith(("[", "{", "'", '"')):  # a path, such as a run dir's name
+            fix = f"quote a value with = in it: '{key}=\"{value}\"'"
         else:
             fix = "write key=value, e.g. hiddens=[512,256]"
         return f"{e.override} is not a valid override ({_first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"

@@ -89,7 +89,7 @@ def test_cfg_says_it_shows_one_runs_config(args, advice, monkeypatch, capsys):
 def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys):
     code, _, err = run_main(monkeypatch, capsys, "hydra.run.dir=outputs/runs/a_epochs=2")
     assert code == 2 and err[0].endswith(
-        """; quote a value with = or , in it: 'hydra.run.dir="outputs/runs/a_epochs=2"' """
+        """; quote a value with = in it: 'hydra.run.dir="outputs/runs/a_epochs=2"' """
         "(see https://hydra.cc/docs/1.3/advanced/override_grammar/basic/)"
     )
 
