@@ -199,7 +199,8 @@ def check(cfg: DictConfig) -> None:
 def given_overrides(hydra: DictConfig) -> dict[str, list[str]]:
     """The command line's overrides as typed ({"task": [...], "hydra": [...]}): read through OmegaConf, one holding
     an interpolation (`seed=${hydra:job.num}`) would be resolved, and fail where HydraConfig is not set yet."""
-    return OmegaConf.to_container(hydra.overrides, resolve=False)
+    given = OmegaConf.to_container(hydra.overrides, resolve=False)
+    return {kind: [str(override) for override in given.get(kind) or []] for kind in ("task", "hydra")}
 
 
 def check_overrides(hydra: DictConfig) -> None:

@@ -60,6 +60,9 @@ def quiet_exit() -> Iterator[None]:
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else int(e.code is not None)
         raise
+    except KeyboardInterrupt as e:  # one that came while the command said it was interrupted
+        code = exit_code(e)
+        raise
     finally:
         if _can_handle_signals():
             signal.signal(signal.SIGINT, lambda signum, frame: _exit_now(code))

@@ -284,10 +284,13 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
                 if epoch == cfg.epochs:
                     status = "completed"
+        if status != "completed" and visuals:  # a resumed run whose last epoch was recorded, but not its pictures
+            with interrupt.deferred():
+                visuals.log_epoch(cfg.epochs, net, test_set, predict(net, test_X), tracker.history, final=True)
         status = "completed"
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
         if status == "diverged":  # the Ctrl-C came while a diverged epoch's records were written
-            raise diverged(len(tracker.history), tracker.history[-1]["train_loss"], cfg) from None
+            raise diverged(epoch, train_loss, cfg) from None
         if status != "completed":  # a completed run's process is told so by train_reporting
             status = "interrupted"
             if tracker.history:
