@@ -13,6 +13,7 @@ import math
 import os
 import re
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, get_type_hints
@@ -164,35 +165,45 @@ def hidden_widths(hiddens: Any) -> list[int]:
     return widths
 
 
-def check(cfg: DictConfig) -> None:
-    """Reject keys the schema does not have and values that type checks let through but no run can use."""
+def check(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
+    """Reject keys the schema does not have and values that type checks let through but no run can use.
+
+    `unresolved_to_the_job`: skip each rule whose value does not resolve yet (`seed=${hydra:job.num}` before the
+    job runs); the job's own check takes it."""
     check_keys(cfg)
-    hidden_widths(cfg.hiddens)
+    # Each rule as a function of the config, so that one value that cannot be resolved yet skips only its rules.
     # `< inf` because Hydra reads lr=inf and lr=nan as floats (and nan fails every comparison).
     rules = [
-        ("lr", 0 < cfg.lr < math.inf, "a positive number, e.g. lr=0.1"),
-        ("init_scale", 0 <= cfg.init_scale < math.inf, "a number >= 0, e.g. init_scale=0.01"),
-        ("epochs", cfg.epochs > 0, "a positive int, e.g. epochs=10"),
-        ("batch_size", cfg.batch_size > 0, "a positive int, e.g. batch_size=256"),
-        ("seed", -(2**63) <= cfg.seed < 2**64, "an int that fits in 64 bits, e.g. seed=1"),
-        ("threads", cfg.threads >= 0, "0 (torch's default) or a positive int"),
-        ("optimizer.momentum", 0 <= cfg.optimizer.momentum < 1, "a number in [0, 1)"),
+        ("hiddens", lambda: bool(hidden_widths(cfg.hiddens)), ""),  # raises its own ConfigError
+        ("lr", lambda: 0 < cfg.lr < math.inf, "a positive number, e.g. lr=0.1"),
+        ("init_scale", lambda: 0 <= cfg.init_scale < math.inf, "a number >= 0, e.g. init_scale=0.01"),
+        ("epochs", lambda: cfg.epochs > 0, "a positive int, e.g. epochs=10"),
+        ("batch_size", lambda: cfg.batch_size > 0, "a positive int, e.g. batch_size=256"),
+        ("seed", lambda: -(2**63) <= cfg.seed < 2**64, "an int that fits in 64 bits, e.g. seed=1"),
+        ("threads", lambda: cfg.threads >= 0, "0 (torch's default) or a positive int"),
+        ("optimizer.momentum", lambda: 0 <= cfg.optimizer.momentum < 1, "a number in [0, 1)"),
         (
             "optimizer.momentum",
-            cfg.optimizer.momentum == 0 or cfg.optimizer.name is OptimizerName.sgd,
-            f"0 with optimizer.name={cfg.optimizer.name.name}, whose betas are fixed at (0.9, 0.999): momentum is SGD's",
+            lambda: cfg.optimizer.momentum == 0 or cfg.optimizer.name is OptimizerName.sgd,
+            "0 with adam and adamw, whose betas are fixed at (0.9, 0.999): momentum is SGD's",
         ),
-        ("optimizer.weight_decay", 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
-        ("visuals.every", cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
+        ("optimizer.weight_decay", lambda: 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
+        ("visuals.every", lambda: cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
         # A grid of thousands of images is too big to read, for PIL (a "decompression bomb") and for TensorBoard alike.
         (
             "visuals.predictions",
-            0 < cfg.visuals.predictions <= 200,
+            lambda: 0 < cfg.visuals.predictions <= 200,
             "an int from 1 to 200, e.g. visuals.predictions=48",
         ),
     ]
     for key, ok, allowed in rules:
-        if not ok:
+        try:
+            passed = ok()
+        except OmegaConfBaseException:
+            if not unresolved_to_the_job:
+                raise
+            continue
+        if not passed:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not allowed: use {allowed}")
 
 
@@ -246,15 +257,20 @@ def check_before_the_job(
     value that resolves only inside it (`seed=${hydra:job.num}`), and a key without a value that a sweep sets
     (`swept`: its swept keys)."""
     cfg = task_config(config)
-    try:
-        unset = OmegaConf.missing_keys(cfg)
-        if any(key == name or key.startswith(f"{name}.") for key in unset for name in swept):
-            return
-        check(cfg)
-        if dataset_option is not None:
-            check_dataset_option(cfg, dataset_option)
-    except OmegaConfBaseException:
+    if any(_unset(cfg, key) for key in swept):
         return
+    check(cfg, unresolved_to_the_job=True)
+    if dataset_option is not None:
+        with suppress(OmegaConfBaseException):  # a dataset.name that resolves only in the job
+            check_dataset_option(cfg, dataset_option)
+
+
+def _unset(cfg: DictConfig, key: str) -> bool:
+    """Whether dotted `key` is there without a value (`???`), found without resolving anything."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent, throw_on_resolution_failure=False) if parent else cfg
+    # `in` on a DictConfig says False for a key whose value is `???`: hence keys()
+    return isinstance(node, DictConfig) and leaf in list(node.keys()) and OmegaConf.is_missing(node, leaf)
 
 
 def check_keys(cfg: DictConfig) -> None:

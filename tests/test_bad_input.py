@@ -168,6 +168,16 @@ def test_a_value_that_resolves_only_in_the_job_is_left_to_the_job(monkeypatch, c
     assert sorted(run.hparams["seed"] for run in compare.find_runs(sweep_dir)) == [0, 1]  # each job's number
 
 
+def test_a_bad_value_beside_one_only_the_job_can_resolve_is_still_refused_before_the_run_dir(
+    monkeypatch, capsys, tmp_path
+):
+    run_dir = tmp_path / "run"
+    args = ["lr=-1", "seed=${oc.env:MLP_EXP_NO_SUCH_VARIABLE}", f"hydra.run.dir={run_dir}"]
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and err == ["error: lr=-1.0 is not allowed: use a positive number, e.g. lr=0.1"]
+    assert not run_dir.exists()
+
+
 def test_a_used_run_dir_is_refused_even_with_an_override_that_cannot_resolve(monkeypatch, capsys, tiny_root, tmp_path):
     run_dir = tmp_path / "run"
     monkeypatch.setattr(sys, "argv", ["mlp_exp", *tiny_overrides(tiny_root, *FAST), f"hydra.run.dir={run_dir}"])
@@ -233,7 +243,7 @@ def test_cfg_job_still_prints_the_config(monkeypatch, capsys):
         ("hiddens=???", "hiddens has no value: set it: hiddens=VALUE"),
         (
             "optimizer=adam optimizer.momentum=0.5",
-            "optimizer.momentum=0.5 is not allowed: use 0 with optimizer.name=adam, whose betas are fixed",
+            "optimizer.momentum=0.5 is not allowed: use 0 with adam and adamw, whose betas are fixed",
         ),
     ],
 )
