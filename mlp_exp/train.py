@@ -80,9 +80,8 @@ def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
     )
 
 
-def hint_if_not_learning(epoch: int, train_loss: float, labels: torch.Tensor, cfg: DictConfig) -> bool:
-    """Says, and returns True, when the train loss is still about that of guessing: the usual causes are named."""
-    guessing = guessing_loss(labels)
+def hint_if_not_learning(epoch: int, train_loss: float, guessing: float, cfg: DictConfig) -> bool:
+    """Says, and returns True, when the train loss is still about `guessing`'s: the usual causes are named."""
     if train_loss <= NOT_LEARNING_FRACTION * guessing:
         return False
     decay = cfg.optimizer.weight_decay
@@ -225,7 +224,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = "running"
-    hinted = False
+    hinted, guessing = False, guessing_loss(train_set.labels)  # the train loss that says the net learned nothing
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
         log.info(
@@ -276,7 +275,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 raise diverged(epoch, train_loss, cfg)
             # Once, from epoch 2 on (or a 1-epoch run's only): a net can also fall back to guessing later (lr=1).
             if not hinted and epoch >= min(NOT_LEARNING_EPOCHS, cfg.epochs):
-                hinted = hint_if_not_learning(epoch, train_loss, train_set.labels, cfg)
+                hinted = hint_if_not_learning(epoch, train_loss, guessing, cfg)
             # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
             # the writer would then wait for it forever. The last epoch's pictures complete the run.
             with interrupt.deferred():
