@@ -15,6 +15,7 @@ import logging
 import os
 import platform
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -118,7 +119,7 @@ def train_reporting(
         if sweep_dir is None and (read_metrics(run_dir) or {}).get("status") == "completed":  # at its very end
             remember_completed(run_dir)
             log.warning(interrupted_outside_training())
-        else:
+        elif not the_sweep_says_how_to_resume(sweep_dir, e):
             log.warning("Resume it with: %s", command("python", "-m", "mlp_exp.resume", sweep_dir or run_dir))
         sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
     except Exception as e:
@@ -138,12 +139,18 @@ def train_reporting(
 
 @functools.cache  # once per process: the first call applies them, later ones do nothing
 def tune_process() -> None:
-    """Settings for the whole process that make every run faster."""
+    """Settings for the whole process that make every run faster, or its end quieter."""
+    from tqdm import tqdm
+
     # torch's import leaves about a million objects; frozen, the garbage collector stops walking them in its
     # full passes and at interpreter exit, which saves about 0.4 s of every run's wall time. Not twice: in a
     # sequential sweep, a later freeze would keep an earlier job's garbage for good.
     gc.freeze()
     _keep_freed_memory()
+    # tqdm's default lock holds a multiprocessing lock, a semaphore that a joblib worker registers with the sweep's
+    # resource tracker; a worker stopped by Ctrl-C never unregisters it, and the tracker's warning of "leaked
+    # semaphore objects" then follows the sweep's last line. Each process draws its own bars: a thread lock will do.
+    tqdm.set_lock(threading.RLock())
 
 
 def _keep_freed_memory() -> None:
@@ -181,7 +188,13 @@ def remember_completed(run_dir: Path | None) -> None:
 
 def interrupted_outside_training() -> str:
     """What a Ctrl-C outside a run's training says: while Hydra composes, a sweep is set up, or between its jobs, or
-    after the run completed."""
+    after the run or the sweep completed."""
+    if SweepCallback.sweep_dir is not None and SweepCallback.completed:
+        compare = command("python", "-m", "mlp_exp.compare", SweepCallback.sweep_dir)
+        return (
+            f"Interrupted after the sweep completed; its records in {SweepCallback.sweep_dir} are complete "
+            f"(compare its jobs: {compare})"
+        )
     if SweepCallback.sweep_dir is not None:
         return interrupted_sweep_line(SweepCallback.sweep_dir, SweepCallback.on_slurm)
     if _completed_run is not None:
@@ -197,6 +210,14 @@ def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
             f"scancel them, or wait for them to end, then resume the sweep with: {resume}"
         )
     return f"Interrupted; resume the sweep with: {resume}"
+
+
+def the_sweep_says_how_to_resume(sweep_dir: Path | None, stop: KeyboardInterrupt) -> bool:
+    """Whether the sweep's process says how to resume, not this job: a Ctrl-C in a job that runs in a process of its
+    own (a joblib worker) reaches the sweep's process too, which says it once for all its jobs. A SIGTERM is sent
+    to one job (by a scheduler, or `kill`), and that job says it."""
+    in_a_worker = SweepCallback.sweep_dir is None  # set in the sweep's process only
+    return sweep_dir is not None and in_a_worker and not isinstance(stop, interrupt.Terminated)
 
 
 def exit_code_for(e: Exception) -> int | None:
@@ -243,6 +264,7 @@ def main() -> None:
         remember_completed(None)
         SweepCallback.hold.close()
         SweepCallback.sweep_dir = None
+        SweepCallback.completed = False
         if full_error is None:
             del os.environ["HYDRA_FULL_ERROR"]
         else:

@@ -15,7 +15,7 @@ from conftest import FAST, metrics_of, run_cli, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_train import hparams_plugin_data
 
-from mlp_exp import cli, interrupt, resume
+from mlp_exp import cli, compare, interrupt, resume
 from mlp_exp.files import command
 
 
@@ -220,3 +220,22 @@ def test_a_ctrl_c_after_the_run_completed_says_nothing_was_lost(monkeypatch, cap
     assert exit_.value.code == 130
     assert capsys.readouterr().out.splitlines()[-1] == completed
     assert cli.interrupted_outside_training() == interrupt.BEFORE_TRAINING
+
+
+def test_a_ctrl_c_in_a_completed_sweeps_comparison_says_nothing_was_lost(monkeypatch, capsys, tiny_root, tmp_path):
+    def interrupted(sweep_dir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "report", interrupted)  # the sweep's last step, after its jobs
+    sweep_dir = tmp_path / "sweep"
+    overrides = tiny_overrides(tiny_root, *FAST, "epochs=1")
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", "-m", "seed=1,2", *overrides, f"hydra.sweep.dir={sweep_dir}"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"Interrupted after the sweep completed; its records in {sweep_dir} are complete "
+        f"(compare its jobs: {command('python', '-m', 'mlp_exp.compare', sweep_dir)})"
+    )
+    assert [metrics_of(job)["status"] for job in sorted(sweep_dir.glob("[01]_*"))] == ["completed", "completed"]
+    assert cli.interrupted_outside_training() == interrupt.BEFORE_TRAINING  # forgotten, for the next sweep here

@@ -43,7 +43,9 @@ def signal_during_epoch(monkeypatch, epoch, signum=signal.SIGINT):
 
 
 def start_cli(*args: str, cwd: Path) -> subprocess.Popen:
-    """`python -m mlp_exp ARGS`, started to be signalled: its output read as it comes."""
+    """`python -m mlp_exp ARGS`, started to be signalled: its output read as it comes. In a process group of its
+    own, as a terminal starts a command, so that os.killpg(process.pid, ...) is a terminal's Ctrl-C: a signal to
+    the command and to the processes it started."""
     return subprocess.Popen(
         [sys.executable, "-m", "mlp_exp", *args],
         cwd=cwd,
@@ -51,6 +53,7 @@ def start_cli(*args: str, cwd: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        process_group=0,
     )
 
 
@@ -453,6 +456,43 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
 
     again = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert again.returncode == 0 and again.stdout.count("nothing to resume") == 3
+
+
+def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resumes(
+    tiny_data_root, uninterrupted, tmp_path
+):
+    sweep_dir = tmp_path / "sweep"
+    args = [arg for arg in CLI_ARGS if not arg.startswith("hiddens=")]
+    process = start_cli(
+        "-m",
+        "hiddens=16,32",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *tiny_overrides(tiny_data_root, *args),
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while len(list(sweep_dir.glob("[01]_*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    jobs = sorted(sweep_dir.glob("[01]_*"))
+    for job in jobs:
+        wait_for_epochs(job, 1, process)
+    os.killpg(process.pid, signal.SIGINT)  # to the sweep's process and its joblib workers alike
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 130
+    assert "Traceback" not in stderr and "leaked semaphore" not in stderr, stderr
+    resume = command("python", "-m", "mlp_exp.resume", sweep_dir)
+    assert f"Interrupted; resume the sweep with: {resume}" in stdout.splitlines()
+    assert stdout.count(resume) == 1, stdout  # said by the sweep's process, not once more by each job
+    assert [metrics_of(job)["status"] for job in jobs] == ["interrupted", "interrupted"]
+
+    resumed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert [metrics_of(job)["status"] for job in jobs] == ["completed", "completed"]
+    assert without_times(metrics_of(jobs[1])) == without_times(uninterrupted)  # hiddens=32, as the uninterrupted run
 
 
 @pytest.mark.parametrize("delay_s", [0, 0.02, 0.1])
