@@ -84,8 +84,14 @@ def run(cfg: DictConfig) -> float:
     dataset_option = hydra_cfg.runtime.choices.get("dataset")
     if hydra_cfg.mode is not RunMode.MULTIRUN:
         return train_reporting(cfg, run_dir, dataset_option=dataset_option)["test_acc"]
-    if not cfg.threads:  # threads=0: torch's default, unless jobs share cores
-        cfg.threads = threads_per_job(hydra_cfg.launcher)
+    share = threads_per_job(hydra_cfg.launcher)
+    if share:
+        # Jobs side by side share the cores. Set for the process, not as cfg.threads, which would win over the
+        # threads a resumed job's checkpoint says it trained on (its numbers depend on them); threads= wins over both.
+        interrupt.import_torch()
+        import torch
+
+        torch.set_num_threads(share)
     sweep_dir = absolute_sweep_dir(hydra_cfg)
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
     return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option)["test_acc"]

@@ -8,6 +8,7 @@ import re
 import shutil
 
 import pytest
+import torch
 import yaml
 from conftest import FAST, run_cli, tiny_overrides, write_tiny_dataset
 from hydra import compose, initialize_config_dir
@@ -18,6 +19,7 @@ from test_compare import job_dirs, metrics_of, sweep_dir_of
 
 import mlp_exp
 from mlp_exp import mkl_on_amd
+from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
 from mlp_exp.files import command
 from mlp_exp.sweep import threads_per_job
@@ -95,6 +97,15 @@ def test_parallel_jobs_share_the_cores_even_resumed_and_read_data_prepared_befor
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming after epoch 2: 784-16-10 MLP" in resumed.stdout
     assert f"(threads: {expected_threads})" in resumed.stdout
+
+    # So does a job of the sweep resumed where the cores are shared otherwise (here: its checkpoint says so).
+    state = torch.load(job / FILE_NAME, weights_only=True)
+    torch.save({**state, "threads": expected_threads + 1}, job / FILE_NAME)
+    (job / "metrics.json").write_text(json.dumps({**metrics_of(job), "status": "interrupted"}))
+    resumed = run_cli(str(sweep_dir_of(tmp_path)), cwd=tmp_path, module="mlp_exp.resume", timeout=240)
+    assert resumed.returncode == 0, resumed.stderr
+    after_the_sweeps_resume = (job / "mlp_exp.log").read_text().split("Resuming after epoch 2")[-1]
+    assert f"(threads: {expected_threads + 1})" in after_the_sweeps_resume
 
 
 def test_threads_per_job_divides_the_cores_among_parallel_jobs():
