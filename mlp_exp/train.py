@@ -31,7 +31,8 @@ NUM_INPUTS = 28 * 28
 # Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
 # once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
-# From this many epochs on, a train loss above this fraction of guessing's means the net learned little or nothing.
+# From this many epochs on, a train loss above this fraction of guessing's (and an accuracy nearer guessing's than
+# perfect) means the net learned little or nothing.
 NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
 
 
@@ -63,12 +64,13 @@ def batches(
         yield as_float(train_set.images.index_select(0, rows)), labels[start : start + batch_size]
 
 
-def guessing_loss(labels: torch.Tensor) -> float:
-    """The mean cross-entropy of a net that learned only each class's share of `labels`: their entropy (ln 10 for
-    ten classes of one size). A net that stays there learned nothing from the images."""
+def guessing(labels: torch.Tensor) -> tuple[float, float]:
+    """The mean cross-entropy and the accuracy of a net that learned only each class's share of `labels`: their
+    entropy (ln 10 for ten classes of one size), and the largest share (always guessing that class). A net that
+    stays there learned nothing from the images."""
     shares = torch.bincount(labels).double() / len(labels)
     shares = shares[shares > 0]
-    return -(shares * shares.log()).sum().item()
+    return -(shares * shares.log()).sum().item(), shares.max().item()
 
 
 def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
@@ -80,18 +82,27 @@ def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
     )
 
 
-def hint_if_not_learning(epoch: int, train_loss: float, guessing: float, cfg: DictConfig) -> bool:
-    """Says, and returns True, when the train loss is still about `guessing`'s: the usual causes are named."""
-    if train_loss <= NOT_LEARNING_FRACTION * guessing:
+def hint_if_not_learning(
+    epoch: int, train_loss: float, train_acc: float, guessing: tuple[float, float], cfg: DictConfig
+) -> bool:
+    """Says, and returns True, when the train loss and accuracy are still about `guessing`'s (loss, accuracy): the
+    usual causes are named."""
+    guessing_loss, guessing_acc = guessing
+    # The loss alone stays high in a net that learned but is overconfident (init_scale=1): the accuracy must also
+    # be nearer guessing's than perfect.
+    if train_loss <= NOT_LEARNING_FRACTION * guessing_loss or train_acc >= (guessing_acc + 1) / 2:
         return False
     decay = cfg.optimizer.weight_decay
     log.warning(
-        "After %d epoch%s the train loss %.4f is about that of guessing from the classes' shares (%.4f): the net "
-        "has learned little or nothing; try another lr (now lr=%s), a larger init_scale (now init_scale=%s)%s",
+        "After %d epoch%s the train loss %.4f and accuracy %.4f are at best little better than those of guessing "
+        "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try another lr (now "
+        "lr=%s), another init_scale (now init_scale=%s)%s",
         epoch,
         "s" if epoch > 1 else "",
         train_loss,
-        guessing,
+        train_acc,
+        guessing_loss,
+        guessing_acc,
         cfg.lr,
         cfg.init_scale,
         f" or less weight decay (now optimizer.weight_decay={decay})" if decay else "",
@@ -224,7 +235,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = "running"
-    hinted, guessing = False, guessing_loss(train_set.labels)  # the train loss that says the net learned nothing
+    hinted, guessed = False, guessing(train_set.labels)  # the train loss and accuracy of a net that learned nothing
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
         log.info(
@@ -275,7 +286,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 raise diverged(epoch, train_loss, cfg)
             # Once, from epoch 2 on (or a 1-epoch run's only): a net can also fall back to guessing later (lr=1).
             if not hinted and epoch >= min(NOT_LEARNING_EPOCHS, cfg.epochs):
-                hinted = hint_if_not_learning(epoch, train_loss, guessing, cfg)
+                hinted = hint_if_not_learning(epoch, train_loss, train_acc, guessed, cfg)
             # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
             # the writer would then wait for it forever. The last epoch's pictures complete the run.
             with interrupt.deferred():
