@@ -10,7 +10,6 @@ file, only Hydra's record of it (.hydra/); it is listed as failed, with its erro
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -27,7 +26,7 @@ from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams
 from mlp_exp.files import command
 from mlp_exp.resume import load_run_config
-from mlp_exp.tracking import HPARAM_METRICS, METRICS_FILE, SESSION_STATUS
+from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
@@ -74,10 +73,10 @@ def read_run(run_dir: Path, root: Path) -> Run:
     if "experiment" in records:  # its list keeps the run's order of the knobs (the session's map does not)
         order = [info.name for info in records["experiment"].experiment.hparam_infos]
         hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
-    metrics_path = run_dir / METRICS_FILE
-    if metrics_path.exists():  # it has the last word: rewritten by a resume, unlike the first event file
-        status = json.loads(metrics_path.read_text())["status"]
-    else:
+    # metrics.json has the last word: rewritten by a resume, unlike the first event file. Without a readable one,
+    # the event file's end record says how the run ended.
+    status = (read_metrics(run_dir) or {}).get("status")
+    if not isinstance(status, str):
         end = records.get("session_end_info")
         status = STATUS_OF_SESSION[end.session_end_info.status] if end else "running"
     scalars = set(events.Tags()["scalars"])

@@ -117,6 +117,16 @@ def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
     assert (run_dir / "compare.png").is_file()
 
 
+@pytest.mark.parametrize("damaged", ['{"status": "comp', '{"epochs_done": 2}', "[1, 2]"])
+def test_a_run_with_a_damaged_metrics_json_reads_as_its_event_file_ended_it(tiny_root, tmp_path, damaged):
+    from conftest import compose_cfg
+
+    run_dir = tmp_path / "run"
+    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "batch_size=100", "device=cpu")), run_dir)
+    (run_dir / "metrics.json").write_text(damaged)
+    assert compare.read_run(run_dir, tmp_path).status == "completed"
+
+
 def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     result = run_compare(str(tmp_path))
     assert result.returncode == 2
