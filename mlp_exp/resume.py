@@ -62,10 +62,15 @@ def _unreadable(path: Path, e: Exception) -> ConfigError:
 def _go_on_as_the_run_did(run_dir: Path) -> None:
     """Log as the run did (console, and appended to its log file), wherever the run dir is now; work from the dir
     it was started in, where relative paths in its config (dataset.root=data) mean what they meant."""
-    hydra_cfg = OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra
-    hydra_cfg.runtime.output_dir = str(run_dir)
-    configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
-    _work_from(Path(hydra_cfg.runtime.cwd))
+    path = run_dir / ".hydra" / "hydra.yaml"
+    try:
+        hydra_cfg = OmegaConf.load(path).hydra
+        hydra_cfg.runtime.output_dir = str(run_dir)
+        logging_cfg, verbose, started_in = hydra_cfg.job_logging, hydra_cfg.verbose, Path(hydra_cfg.runtime.cwd)
+    except Exception as e:  # not YAML, or not Hydra's record of a run
+        raise _unreadable(path, e) from e
+    configure_log(logging_cfg, verbose)
+    _work_from(started_in)
 
 
 def _work_from(started_in: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import files_under, metrics_of, run_cli, tiny_overrides, write_tiny_dataset
+from omegaconf import OmegaConf
 from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 
 from mlp_exp import checkpoint, compare, interrupt, resume
@@ -353,6 +354,20 @@ def test_resume_names_a_sweep_config_it_cannot_read(tmp_path, capsys, content):
     assert exit_.value.code == 2
     (error,) = capsys.readouterr().err.splitlines()
     assert error.startswith(f"error: cannot read {tmp_path / 'multirun.yaml'} (") and error.endswith(
+        "); restore it from a copy"
+    )
+
+
+@pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-hydras"])
+def test_resume_names_a_runs_hydra_record_it_cannot_read(tiny_root, tmp_path, capsys, content):
+    (tmp_path / ".hydra").mkdir()
+    OmegaConf.save(tiny_cfg(tiny_root), tmp_path / ".hydra" / "config.yaml")
+    (tmp_path / ".hydra" / "hydra.yaml").write_text(content)
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(tmp_path)])
+    assert exit_.value.code == 2
+    (error,) = capsys.readouterr().err.splitlines()
+    assert error.startswith(f"error: cannot read {tmp_path / '.hydra' / 'hydra.yaml'} (") and error.endswith(
         "); restore it from a copy"
     )
 
