@@ -28,7 +28,10 @@ fi
 # pip is re-run only when pyproject.toml changed since the last complete install.
 stamp=.venv/.mlp_exp-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing mlp_exp and its packages into .venv/ (torch's Linux wheels bring its CUDA libraries:" \
+    "several GB to download the first time) ..." >&2
   .venv/bin/python -m pip install --quiet --editable '.[dev]'
+  echo "setup: done; .venv/bin/python -m mlp_exp runs the default experiment." >&2
   touch "$stamp"
 fi
 
