@@ -23,6 +23,7 @@ from torch import nn
 from mlp_exp.config import ConfigError, first_line
 from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
+from mlp_exp.tracking import read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,12 @@ class CheckpointError(RuntimeError):
 
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run: its records and checkpoint would be lost."""
-    if (run_dir / FILE_NAME).exists():
-        resume = command("python", "-m", "mlp_exp.resume", run_dir)
-        raise ConfigError(
-            f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir"
-        )
+    if not (run_dir / FILE_NAME).exists():
+        return
+    if (read_metrics(run_dir) or {}).get("status") == "completed":
+        raise ConfigError(f"{run_dir} already holds a completed run: choose another hydra.run.dir")
+    resume = command("python", "-m", "mlp_exp.resume", run_dir)
+    raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")
 
 
 # The dirs this process holds (only_process_in), by device and inode, with why each could not be locked (None: it

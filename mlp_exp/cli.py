@@ -16,6 +16,7 @@ import os
 import platform
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -135,12 +136,24 @@ def train_reporting(
         log.error("error: %s", e)
         if sweep_dir is not None:
             raise  # Hydra marks this job failed and still runs the sweep's other jobs
+        if code == EXIT_DIVERGED:  # its records show where it went wrong
+            say_where(run_dir)
         sys.exit(code)
     if sweep_dir is None:
         remember_completed(run_dir)
+    say_where(run_dir)
+    return metrics
+
+
+def below_errors() -> Callable[[logging.LogRecord], bool]:
+    """The filter of the console's stdout handler (conf/hydra/job_logging/mlp_exp.yaml): error lines go to stderr,
+    as those said before a run starts do."""
+    return lambda record: record.levelno < logging.ERROR
+
+
+def say_where(run_dir: Path) -> None:
     log.info("Run dir: %s", run_dir)
     log.info("Open it in TensorBoard: %s", command("tensorboard", "--logdir", run_dir))
-    return metrics
 
 
 @functools.cache  # once per process: the first call applies them, later ones do nothing

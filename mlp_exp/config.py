@@ -13,6 +13,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
@@ -171,6 +172,7 @@ def check(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
     `unresolved_to_the_job`: skip each rule whose value does not resolve yet (`seed=${hydra:job.num}` before the
     job runs); the job's own check takes it."""
     check_keys(cfg)
+    check_resolvable(cfg, unresolved_to_the_job)
     # Each rule as a function of the config, so that one value that cannot be resolved yet skips only its rules.
     # `< inf` because Hydra reads lr=inf and lr=nan as floats (and nan fails every comparison).
     rules = [
@@ -247,6 +249,35 @@ def check_dataset_option(cfg: DictConfig, option: str) -> None:
 def task_config(config: DictConfig) -> DictConfig:
     """The config a run gets, from the one a Hydra callback gets, which holds Hydra's own (`hydra`) too."""
     return OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+
+
+def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
+    """A value given as an interpolation that cannot be resolved (`seed=${oc.env:UNSET}`), named with its key.
+
+    `unresolved_to_the_job`: skip values that use Hydra's own resolver (`seed=${hydra:job.num}`), which only the
+    job can resolve."""
+    for key, value in _leaves(OmegaConf.to_container(cfg, resolve=False)):
+        try:
+            node = OmegaConf.select(cfg, key)
+            if isinstance(node, (DictConfig, ListConfig)):
+                OmegaConf.to_container(node, resolve=True)
+        except OmegaConfBaseException as e:
+            if unresolved_to_the_job and "${hydra:" in str(value):
+                continue
+            reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", first_line(e)).strip("\"'")
+            given = f"[{','.join(map(str, value))}]" if isinstance(value, list) else value  # as on the command line
+            raise ConfigError(
+                f"{key}={given} cannot be resolved ({reason}): give {key} a value, or make what it refers to exist"
+            ) from e
+
+
+def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) of each value in a nested dict that is not itself a dict."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def check_before_the_job(

@@ -74,11 +74,13 @@ def guessing(labels: torch.Tensor) -> tuple[float, float]:
 
 
 def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
-    return Diverged(
-        f"training diverged at epoch {epoch} (train loss {train_loss}); "
-        f"lower the learning rate (now lr={cfg.lr}), the initial weights' scale (now "
-        f"init_scale={cfg.init_scale}) or the weight decay (now optimizer.weight_decay="
-        f"{cfg.optimizer.weight_decay})"
+    return Diverged(f"training diverged at epoch {epoch} (train loss {train_loss}); {what_to_lower(cfg)}")
+
+
+def what_to_lower(cfg: DictConfig) -> str:
+    return (
+        f"lower the learning rate (now lr={cfg.lr}), the initial weights' scale (now init_scale={cfg.init_scale}) "
+        f"or the weight decay (now optimizer.weight_decay={cfg.optimizer.weight_decay})"
     )
 
 
@@ -190,7 +192,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     recorded = (read_metrics(out_dir) or {}) if resume else {}
     if recorded.get("status") == "completed":
         log.info(
-            "%s completed all its %s epochs (test acc %.4f): nothing to resume",
+            "%s completed all its %s epochs (test acc %.4f): nothing to resume; to train longer, start a new run "
+            "with more epochs",
             out_dir,
             recorded.get("epochs_done"),
             recorded.get("test_acc", math.nan),
@@ -198,7 +201,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         return recorded
     if recorded.get("status") == "diverged":
         raise Diverged(
-            f"{out_dir} diverged and would diverge again from its last checkpoint; start a new run with a lower lr"
+            f"{out_dir} diverged and would diverge again from its last checkpoint; start a new run, and "
+            f"{what_to_lower(cfg)}"
         )
     device = pick_device(cfg.device)
     checkpoint_path = out_dir / checkpoint.FILE_NAME

@@ -5,6 +5,8 @@ import json
 from conftest import files_under, run_cli, tiny_overrides
 from test_train import hparams_plugin_data, read_events
 
+from mlp_exp.files import command
+
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
 DIVERGES_AT_EPOCH_3 = ("activation=leaky_relu", "lr=50", "epochs=6", "batch_size=100", "device=cpu")
 
@@ -23,9 +25,14 @@ def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path
     result = run_cli(*tiny_overrides(tiny_root, *DIVERGES_AT_EPOCH_3), f"hydra.run.dir={run_dir}", cwd=tmp_path)
 
     assert result.returncode == 3
-    errors = [line for line in result.stdout.splitlines() if line.startswith("error:")]
-    assert errors == [errors[0]] and errors[0].startswith("error: training diverged at epoch 3 (train loss nan)")
-    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: training diverged at epoch 3 (train loss nan); lower the learning rate (now lr=50.0), the initial "
+        "weights' scale (now init_scale=0.01) or the weight decay (now optimizer.weight_decay=0.0)"
+    )
+    assert result.stdout.splitlines()[-2:] == [
+        f"Run dir: {run_dir}",  # where its records show how it went wrong
+        f"Open it in TensorBoard: {command('tensorboard', '--logdir', run_dir)}",
+    ]
 
     metrics = strict_json(run_dir / "metrics.json")
     assert metrics["status"] == "diverged"
@@ -40,9 +47,11 @@ def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path
     records = {path: content for path, content in files_under(run_dir).items() if path.name != "mlp_exp.log"}
     resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert resumed.returncode == 3
-    assert [line for line in resumed.stdout.splitlines() if line.startswith("error:")] == [
-        f"error: {run_dir} diverged and would diverge again from its last checkpoint; start a new run with a lower lr"
-    ]
+    assert resumed.stderr.strip() == (
+        f"error: {run_dir} diverged and would diverge again from its last checkpoint; start a new run, and lower the "
+        "learning rate (now lr=50.0), the initial weights' scale (now init_scale=0.01) or the weight decay (now "
+        "optimizer.weight_decay=0.0)"
+    )
     assert {path: content for path, content in files_under(run_dir).items() if path.name != "mlp_exp.log"} == records
 
 

@@ -2,6 +2,7 @@
 `python -m mlp_exp.resume` finishes the run with the numbers of a run that was never interrupted."""
 
 import itertools
+import json
 import logging
 import os
 import shlex
@@ -248,10 +249,7 @@ def test_the_real_command_refuses_a_run_dir_before_hydra_writes_into_it(tiny_roo
     result = run_cli(*tiny_overrides(tiny_root, "epochs=1", "hiddens=7"), f"hydra.run.dir={run_dir}", cwd=tmp_path)
 
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        f"error: {run_dir} already holds a run: continue it with `{command('python', '-m', 'mlp_exp.resume', run_dir)}`, "
-        "or choose another hydra.run.dir"
-    )
+    assert result.stderr.strip() == f"error: {run_dir} already holds a completed run: choose another hydra.run.dir"
     assert files_under(run_dir) == before
 
 
@@ -260,9 +258,18 @@ def test_a_new_run_never_overwrites_a_run_dir(tiny_root, tmp_path):
     train(tiny_cfg(tiny_root), run_dir)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
 
-    with pytest.raises(ConfigError, match=rf"^{run_dir} already holds a run: continue it with `"):
+    with pytest.raises(ConfigError, match=rf"^{run_dir} already holds a completed run: choose another hydra.run.dir$"):
         train(tiny_cfg(tiny_root, "lr=0.1"), run_dir)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+    # One that did not complete is named for its resume.
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics_of(run_dir), "status": "interrupted"}))
+    resume = command("python", "-m", "mlp_exp.resume", run_dir)
+    with pytest.raises(ConfigError) as refused:
+        train(tiny_cfg(tiny_root, "lr=0.1"), run_dir)
+    assert str(refused.value) == (
+        f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir"
+    )
 
 
 # The real command, stopped by real signals. Tiny data, one thread (steady epochs of a few ms on a busy machine),
