@@ -1,7 +1,7 @@
 """`python -m mlp_exp.compare DIR`: the runs under DIR (one run, a sweep, or all of outputs/) side by side.
 
-Reads each run's TensorBoard event file: its knobs (the HParams record), its per-epoch metrics and how it
-ended. Prints one row per run with the knobs that differ between runs, the final metrics and the status,
+Reads each run's knobs from its TensorBoard event file (the HParams record), and its per-epoch metrics and how
+it ended from its metrics.json (the numbers its log printed), or from the event file where that is missing. Prints one row per run with the knobs that differ between runs, the final metrics and the status,
 completed runs first and the best test accuracy first; and writes a PNG with the final test accuracy against
 the swept knob next to each run's learning curves. A sweep job that failed before training has no event
 file, only Hydra's record of it (.hydra/); it is listed as failed, with its error.
@@ -26,7 +26,7 @@ from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams
 from mlp_exp.files import command
 from mlp_exp.resume import load_run_config
-from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, read_metrics
+from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
@@ -73,15 +73,27 @@ def read_run(run_dir: Path, root: Path) -> Run:
     if "experiment" in records:  # its list keeps the run's order of the knobs (the session's map does not)
         order = [info.name for info in records["experiment"].experiment.hparam_infos]
         hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
-    # metrics.json has the last word: rewritten by a resume, unlike the first event file. Without a readable one,
-    # the event file's end record says how the run ended.
-    status = (read_metrics(run_dir) or {}).get("status")
+    # metrics.json has the last word: rewritten by a resume, unlike the first event file; and its numbers are the
+    # log's, where the event file has them rounded to float32. Without a readable one, the event file says it all.
+    metrics = read_metrics(run_dir) or {}
+    status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
         end = records.get("session_end_info")
         status = STATUS_OF_SESSION[end.session_end_info.status] if end else "running"
-    scalars = set(events.Tags()["scalars"])
-    curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in HPARAM_METRICS if tag in scalars}
+    tags = {tag: key for key, tag in TAGS.items() if tag in HPARAM_METRICS}
+    try:
+        curves = {tag: [(h["epoch"], _number(h[key])) for h in history] for tag, key in tags.items()} if history else {}
+    except (TypeError, KeyError, ValueError):  # not a history that mlp_exp wrote
+        curves = {}
+    if not curves:
+        scalars = set(events.Tags()["scalars"])
+        curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags if tag in scalars}
     return Run(_name(run_dir, root), status, hparams, curves)
+
+
+def _number(value: float | None) -> float:
+    """A value of metrics.json's history, where a NaN or an infinity is null."""
+    return math.nan if value is None else float(value)
 
 
 def _value(value: Any) -> Any:
@@ -288,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
-    if not report(args.dir, png):
+    if not report(args.dir.absolute(), png):  # absolute: the commands it prints then paste anywhere
         print(f"error: no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0

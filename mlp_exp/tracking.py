@@ -22,6 +22,14 @@ from mlp_exp.files import atomic_write
 
 METRICS_FILE = "metrics.json"
 # Final values of these tags are the HParams dashboard's metric columns.
+# Each epoch record's scalars (metrics.json's history) and their TensorBoard tags.
+TAGS = {
+    "train_loss": "train/loss",
+    "train_acc": "train/acc",
+    "test_acc": "test/acc",
+    "epoch_s": "time/epoch_s",
+    "examples_per_s": "time/examples_per_s",
+}
 HPARAM_METRICS = ("test/acc", "train/acc", "train/loss")
 # How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
 # TensorBoard keeps the first one it reads, so one here would hide the "completed" of a later resume.
@@ -63,7 +71,6 @@ class Tracker:
 
     def __init__(self, run_dir: Path, hparams: dict[str, Any], resumed: list[dict[str, float]] | None = None) -> None:
         """`resumed`: the records of the epochs done before, when continuing an interrupted run."""
-        self.run_dir = run_dir
         self.metrics_path = run_dir / METRICS_FILE
         self.history = list(resumed or [])
         # A resumed run appends a second event file to the run dir. Steps after the checkpoint that the first one
@@ -77,12 +84,8 @@ class Tracker:
 
     def log_epoch(self, record: dict[str, float]) -> None:
         """`record`: epoch, train_loss, train_acc, test_acc, epoch_s, examples_per_s."""
-        epoch = record["epoch"]
-        self.writer.add_scalar("train/loss", record["train_loss"], epoch)
-        self.writer.add_scalar("train/acc", record["train_acc"], epoch)
-        self.writer.add_scalar("test/acc", record["test_acc"], epoch)
-        self.writer.add_scalar("time/epoch_s", record["epoch_s"], epoch)
-        self.writer.add_scalar("time/examples_per_s", record["examples_per_s"], epoch)
+        for key, tag in TAGS.items():
+            self.writer.add_scalar(tag, record[key], record["epoch"])
         self.writer.flush()
         self.history.append(record)
         self._write_metrics("running")

@@ -127,6 +127,20 @@ def test_a_run_with_a_damaged_metrics_json_reads_as_its_event_file_ended_it(tiny
     assert compare.read_run(run_dir, tmp_path).status == "completed"
 
 
+def test_the_table_shows_the_numbers_the_log_printed_not_the_event_files_float32(tiny_root, tmp_path, capsys):
+    from conftest import compose_cfg
+
+    run_dir = tmp_path / "run"
+    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "batch_size=100", "device=cpu")), run_dir)
+    metrics = metrics_of(run_dir)
+    metrics["history"][-1]["train_acc"] = 0.60545  # "0.6055" in the log; as float32, 0.6054
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+    compare.report(run_dir)
+    header, row = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("run ")]
+    assert header[2] == "train_acc" and row[2] == "0.6055"
+
+
 def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     result = run_compare(str(tmp_path))
     assert result.returncode == 2
