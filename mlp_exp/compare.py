@@ -1,9 +1,10 @@
 """`python -m mlp_exp.compare DIR`: the runs under DIR (one run, a sweep, or all of outputs/) side by side.
 
 Reads each run's knobs from its TensorBoard event file (the HParams record), and its per-epoch metrics and how
-it ended from its metrics.json (the numbers its log printed), or from the event file where that is missing. Prints one row per run with the knobs that differ between runs, the final metrics and the status,
-completed runs first and the best test accuracy first; and writes a PNG with the final test accuracy against
-the swept knob next to each run's learning curves. A sweep job that failed before training has no event
+it ended from its metrics.json (the numbers its log printed), or from the event file where that is missing.
+Prints one row per run with the knobs that differ between runs, the final metrics and the status, completed
+runs first and the best test accuracy first; and writes a PNG with the final test accuracy against the swept
+knob next to each run's learning curves. A sweep job that failed before training has no event
 file, only Hydra's record of it (.hydra/); it is listed as failed, with its error.
 """
 
