@@ -231,6 +231,21 @@ def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
     return f"Interrupted; resume the sweep with: {resume}"
 
 
+def dashed_knob(args: list[str]) -> str | None:
+    """What is wrong with a knob given as other tools take options (`--epochs=2`, `--lr 0.1`), where Hydra's parser
+    would print its usage text; None if there is none."""
+    for i, arg in enumerate(args):
+        name, has_value, value = arg.removeprefix("--").partition("=")
+        key = name.replace("-", "_")
+        if not arg.startswith("--") or key.split(".")[0] not in config.Config.__dataclass_fields__:
+            continue
+        if not has_value:
+            following = args[i + 1] if i + 1 < len(args) else ""
+            value = following if following and not following.startswith("-") and "=" not in following else "VALUE"
+        return f"{arg} is not an option: mlp_exp's knobs are set without dashes, as {key}={value}"
+    return None
+
+
 def the_sweep_says_how_to_resume(sweep_dir: Path | None, stop: KeyboardInterrupt) -> bool:
     """Whether the sweep's process says how to resume, not this job: a Ctrl-C in a job that runs in a process of its
     own (a joblib worker) reaches the sweep's process too, which says it once for all its jobs. A SIGTERM is sent
@@ -259,6 +274,10 @@ def main() -> None:
         if flag in sys.argv[2:]:
             sys.argv.remove(flag)
             sys.argv.insert(1, flag)
+    dashed = dashed_knob(sys.argv[1:])
+    if dashed:
+        print(f"error: {dashed}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     # Hydra then raises its errors instead of printing them, so they can be reworded here.
     os.environ["HYDRA_FULL_ERROR"] = "1"

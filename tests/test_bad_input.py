@@ -179,6 +179,22 @@ def test_a_bad_value_beside_one_only_the_job_can_resolve_is_still_refused_before
 
 
 @pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--epochs=2"], "--epochs=2 is not an option: mlp_exp's knobs are set without dashes, as epochs=2"),
+        (["--lr", "0.1"], "--lr is not an option: mlp_exp's knobs are set without dashes, as lr=0.1"),
+        (
+            ["--batch-size"],
+            "--batch-size is not an option: mlp_exp's knobs are set without dashes, as batch_size=VALUE",
+        ),
+    ],
+)
+def test_a_knob_given_as_a_dashed_option_is_one_line_with_its_override(monkeypatch, capsys, args, line):
+    code, out, err = run_main(monkeypatch, capsys, *args)  # Hydra's parser would print its whole usage
+    assert code == 2 and out == [] and err == [f"error: {line}"]
+
+
+@pytest.mark.parametrize(
     "override, reason",
     [
         ("seed=${oc.env:MLP_EXP_NO_SUCH_VARIABLE}", "Environment variable 'MLP_EXP_NO_SUCH_VARIABLE' not found"),
