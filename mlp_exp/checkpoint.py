@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 FILE_NAME = "checkpoint.pt"
 WAIT_THEN_RESUME = "wait for it to end (or stop it), then resume it"  # what to do about a run dir in use
 FORMAT = 1
-# What a checkpoint holds, and the type each entry must have.
+# What a checkpoint must hold, and the type of each entry. It also holds the CPU threads the run trained on (see
+# `save`), which checkpoints written before they were recorded lack.
 ENTRIES = {
     "format": int,
     "hparams": dict,  # config.flat_hparams of the run, to tell whose checkpoint it is
@@ -115,7 +116,8 @@ def save(
         "optimizer": optimizer.state_dict(),
         "shuffle": shuffle.get_state(),
         "history": history,
-        # The CPU threads it trained on: they set the order of float sums in the matrix products, so the numbers.
+        # The CPU threads it trained on: they set the order of float sums in the matrix products, and so the last
+        # digits of every number after it.
         "threads": torch.get_num_threads(),
     }
     with atomic_write(path) as tmp, open(tmp, "wb") as f:

@@ -49,9 +49,24 @@ def test_mkl_takes_its_avx512_path_with_the_same_results(tmp_path):
     torch.testing.assert_close(on["H"], off["H"])  # equal up to float rounding
 
 
-def test_the_environment_turns_it_off(monkeypatch):
+def test_the_environment_turns_it_off_before_anything_is_looked_at(monkeypatch, tmp_path, caplog):
+    library = tmp_path / "library.so"
+    library.touch()
+    monkeypatch.setattr(mkl_on_amd, "LIBRARY", library)
     monkeypatch.setenv(mkl_on_amd.OFF_SWITCH, "0")
     assert not mkl_on_amd.load()
+    assert caplog.text == ""  # not even the warning about torch's import, which the next test gets
+
+
+def test_it_is_loaded_on_amd_cpus_with_avx512_only(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    for text, expected in [
+        ("vendor_id : AuthenticAMD\nflags : fpu avx2 avx512f avx512dq\n", True),
+        ("vendor_id : AuthenticAMD\nflags : fpu avx2\n", False),  # Zen 3: AVX2 only
+        ("vendor_id : GenuineIntel\nflags : fpu avx2 avx512f\n", False),  # MKL runs its AVX-512 kernels there anyway
+    ]:
+        cpuinfo.write_text(text)
+        assert mkl_on_amd._amd_with_avx512(cpuinfo) is expected, text
 
 
 def test_loaded_after_torch_it_says_to_import_mlp_exp_first(monkeypatch, tmp_path, caplog):
