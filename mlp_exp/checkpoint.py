@@ -7,13 +7,9 @@ else cannot run code on this machine. It is written atomically: a crash mid-writ
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import logging
 import os
 import pickle
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +21,7 @@ from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
 from mlp_exp.tracking import read_metrics
 
-log = logging.getLogger(__name__)
-
 FILE_NAME = "checkpoint.pt"
-WAIT_THEN_RESUME = "wait for it to end (or stop it), then resume it"  # what to do about a run dir in use
 FORMAT = 1
 # What a checkpoint must hold, and the type of each entry. It also holds the CPU threads the run trained on (see
 # `save`), which checkpoints written before they were recorded lack.
@@ -54,50 +47,6 @@ def refuse_used_run_dir(run_dir: Path) -> None:
         raise ConfigError(f"{run_dir} already holds a completed run: choose another hydra.run.dir")
     resume = command("python", "-m", "mlp_exp.resume", run_dir)
     raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")
-
-
-# The dirs this process holds (only_process_in), by device and inode, with why each could not be locked (None: it
-# was). Two flocks of one process on two descriptors of a dir refuse each other: a hold inside a hold of the same
-# dir (the run callback's around train's) must not take a second one.
-_held: dict[tuple[int, int], OSError | None] = {}
-
-
-@contextlib.contextmanager
-def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[None]:
-    """Holds `run_dir` for this process: a second run or resume there would interleave its records with ours.
-
-    An OS lock (flock) on the directory itself: it leaves no file behind, and a process that dies releases it.
-    Raises CheckpointError, ending with `advice`, while another process holds it. Re-entrant: inside a hold this
-    process already has on the dir, it does nothing (per process, not per thread).
-    """
-    fd = os.open(run_dir, os.O_RDONLY)
-    try:
-        stat = os.fstat(fd)
-        key = (stat.st_dev, stat.st_ino)
-        if key in _held:
-            if _held[key] is not None:  # said again, into the log this hold's caller writes
-                _say_unlocked(run_dir, _held[key])
-            yield
-            return
-        unlocked = None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CheckpointError(f"{run_dir} is being trained by another process; {advice}") from None
-        except OSError as e:  # NFS, for one, locks no directory opened read-only
-            unlocked = e
-            _say_unlocked(run_dir, e)
-        try:
-            _held[key] = unlocked
-            yield
-        finally:
-            _held.pop(key, None)
-    finally:
-        os.close(fd)  # and with it the lock
-
-
-def _say_unlocked(run_dir: Path, e: OSError) -> None:
-    log.info("%s cannot be locked (%s): nothing keeps a second process from training in it", run_dir, e)
 
 
 def save(

@@ -59,7 +59,8 @@ class RefuseUsedRunDir(Callback):
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
-        from mlp_exp.checkpoint import CheckpointError, only_process_in, refuse_used_run_dir
+        from mlp_exp.checkpoint import CheckpointError, refuse_used_run_dir
+        from mlp_exp.lock import DirInUse, only_process_in
         from mlp_exp.train import pick_device
 
         run_dir = Path(config.hydra.run.dir)
@@ -73,7 +74,7 @@ class RefuseUsedRunDir(Callback):
         except OSError as e:
             self.hold.close()
             exit_refused(ConfigError(f"cannot use {run_dir} ({e.strerror or e}); choose another hydra.run.dir"))
-        except (ConfigError, CheckpointError) as e:
+        except (ConfigError, CheckpointError, DirInUse) as e:
             self.hold.close()
             exit_refused(e)
 
@@ -258,11 +259,12 @@ def exit_code_for(e: Exception) -> int | None:
     """2 for a config, data or checkpoint problem, 3 for divergence, None for anything else (a bug)."""
     from mlp_exp.checkpoint import CheckpointError
     from mlp_exp.data import DataError
+    from mlp_exp.lock import DirInUse
     from mlp_exp.train import Diverged
 
     if isinstance(e, Diverged):
         return EXIT_DIVERGED
-    if isinstance(e, (ConfigError, DataError, CheckpointError)):
+    if isinstance(e, (ConfigError, DataError, CheckpointError, DirInUse)):
         return EXIT_USER_ERROR
     return None
 

@@ -128,7 +128,7 @@ def resume_run(run_dir: Path) -> None:
     """The run in `run_dir` goes on, with the config it was made with, logging into its log."""
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
     interrupt.import_torch()
-    from mlp_exp.checkpoint import only_process_in
+    from mlp_exp.lock import only_process_in
 
     cfg = load_run_config(run_dir)
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log

@@ -133,8 +133,9 @@ class SweepCallback(Callback):
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
-        from mlp_exp.checkpoint import WAIT_THEN_RESUME, CheckpointError, only_process_in
+        from mlp_exp.checkpoint import CheckpointError
         from mlp_exp.data import DataError, prepare
+        from mlp_exp.lock import WAIT_THEN_RESUME, DirInUse, only_process_in
 
         sweep_dir = absolute_sweep_dir(config.hydra)
         resumed = resuming(sweep_dir)
@@ -155,7 +156,7 @@ class SweepCallback(Callback):
             else:
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
-        except (ConfigError, DataError, CheckpointError, OSError) as e:
+        except (ConfigError, DataError, CheckpointError, DirInUse, OSError) as e:
             exit_refused(e)
         SweepCallback.sweep_dir = sweep_dir
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
+from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, describe, make_optimizer
 from mlp_exp.tracking import Tracker, read_metrics
@@ -176,13 +177,13 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     a run that completed is left as it is, and its metrics returned.
 
     Raises ConfigError, data.DataError or checkpoint.CheckpointError for a config, dataset or checkpoint that
-    cannot be used, or a run dir another process trains in (before any epoch runs); Diverged after recording the
-    epoch whose loss was not finite, or at once for a resumed run that diverged; KeyboardInterrupt (Ctrl-C, or
-    SIGTERM under interrupt.sigterm_raises) after recording `interrupted`.
+    cannot be used, and lock.DirInUse for a run dir another process trains in (before any epoch runs); Diverged
+    after recording the epoch whose loss was not finite, or at once for a resumed run that diverged;
+    KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises) after recording `interrupted`.
     """
     check(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with checkpoint.only_process_in(out_dir):
+    with only_process_in(out_dir):
         return _train(cfg, out_dir, resume)
 
 

@@ -14,9 +14,10 @@ from conftest import Payload, run_cli, tiny_overrides
 from omegaconf import OmegaConf
 from test_train import tiny_cfg
 
-from mlp_exp import checkpoint
-from mlp_exp.checkpoint import FILE_NAME, CheckpointError, only_process_in
+from mlp_exp import lock
+from mlp_exp.checkpoint import FILE_NAME, CheckpointError
 from mlp_exp.cli import RefuseUsedRunDir
+from mlp_exp.lock import only_process_in
 from mlp_exp.train import train
 
 
@@ -158,7 +159,7 @@ def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root,
 HOLD_RUN_DIR = """
 import sys
 from pathlib import Path
-from mlp_exp.checkpoint import only_process_in
+from mlp_exp.lock import only_process_in
 with only_process_in(Path(sys.argv[1])):
     print("held", flush=True)
     sys.stdin.read()  # until killed
@@ -247,10 +248,10 @@ def test_a_run_dir_that_cannot_be_locked_still_trains_and_says_so(tiny_root, tmp
     def unsupported(fd, operation):  # as NFS answers for a directory opened read-only
         raise OSError(errno.EBADF, "Bad file descriptor")
 
-    monkeypatch.setattr(checkpoint.fcntl, "flock", unsupported)
+    monkeypatch.setattr(lock.fcntl, "flock", unsupported)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    with caplog.at_level(logging.INFO, logger=checkpoint.log.name), only_process_in(run_dir):  # as the callback
+    with caplog.at_level(logging.INFO, logger=lock.log.name), only_process_in(run_dir):  # as the callback
         assert train(tiny_cfg(tiny_root), run_dir)["status"] == "completed"
     # Said by the callback's hold, and again by train's inside it: that one goes into the run's log.
     assert caplog.text.count(f"{run_dir} cannot be locked ([Errno 9] Bad file descriptor)") == 2

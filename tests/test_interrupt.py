@@ -18,7 +18,7 @@ from conftest import files_under, metrics_of, run_cli, tiny_overrides, write_tin
 from omegaconf import OmegaConf
 from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 
-from mlp_exp import checkpoint, compare, interrupt, resume
+from mlp_exp import checkpoint, compare, interrupt, lock, resume
 from mlp_exp import train as train_module
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import remember_completed, train_reporting
@@ -393,7 +393,7 @@ def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_
     )
     assert "Launching" not in again.stdout
 
-    with checkpoint.only_process_in(sweep_dir):  # the sweep, or a resume of it, still running
+    with lock.only_process_in(sweep_dir):  # the sweep, or a resume of it, still running
         second = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert second.returncode == 2
     assert second.stderr.strip() == (
