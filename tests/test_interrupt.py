@@ -353,30 +353,18 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-a-sweep"])
-def test_resume_names_a_sweep_config_it_cannot_read(tmp_path, capsys, content):
-    (tmp_path / "multirun.yaml").write_text(content)
-    with pytest.raises(SystemExit) as exit_:
-        resume.main([str(tmp_path)])
-    assert exit_.value.code == 2
-    (error,) = capsys.readouterr().err.splitlines()
-    assert error.startswith(f"error: cannot read {tmp_path / 'multirun.yaml'} (") and error.endswith(
-        "); restore it from a copy"
-    )
-
-
 @pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-hydras"])
-def test_resume_names_a_runs_hydra_record_it_cannot_read(tiny_root, tmp_path, capsys, content):
-    (tmp_path / ".hydra").mkdir()
-    OmegaConf.save(tiny_cfg(tiny_root), tmp_path / ".hydra" / "config.yaml")
-    (tmp_path / ".hydra" / "hydra.yaml").write_text(content)
+@pytest.mark.parametrize("record", ["multirun.yaml", ".hydra/hydra.yaml"], ids=["sweep", "run"])
+def test_resume_names_a_sweeps_or_runs_record_it_cannot_read(tiny_root, tmp_path, capsys, record, content):
+    if record != "multirun.yaml":  # a run dir whose config is fine, but not Hydra's record of the run
+        (tmp_path / ".hydra").mkdir()
+        OmegaConf.save(tiny_cfg(tiny_root), tmp_path / ".hydra" / "config.yaml")
+    (tmp_path / record).write_text(content)
     with pytest.raises(SystemExit) as exit_:
         resume.main([str(tmp_path)])
     assert exit_.value.code == 2
     (error,) = capsys.readouterr().err.splitlines()
-    assert error.startswith(f"error: cannot read {tmp_path / '.hydra' / 'hydra.yaml'} (") and error.endswith(
-        "); restore it from a copy"
-    )
+    assert error.startswith(f"error: cannot read {tmp_path / record} (") and error.endswith("); restore it from a copy")
 
 
 def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_config_changed(tiny_root, tmp_path):
