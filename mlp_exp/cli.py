@@ -25,6 +25,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
@@ -40,11 +41,12 @@ log = logging.getLogger("mlp_exp")
 config.register()
 
 
-class RefuseUsedRunDir(Callback):
-    """Listed under hydra.callbacks: Hydra writes .hydra/ into the run dir before the task starts, so a dir that
-    holds another run, or that another process trains in, is refused here, before that, and the old run keeps the
-    config its resume needs. The run's process holds the dir from here on (train's own hold then does nothing),
-    so two runs started in one dir at the same moment cannot both get past this."""
+class RunCallback(Callback):
+    """Listed under hydra.callbacks: what a single run is refused for, said before Hydra makes its run dir or
+    writes .hydra/ into it. A config no run can use, a device that is not there, and a dataset that cannot be found
+    or fetched leave no run dir behind; a dir that holds another run, or that another process trains in, keeps the
+    config its resume needs. The run's process holds the dir from here on (train's own hold then does nothing), so
+    two runs started in one dir at the same moment cannot both get past this."""
 
     # The run dir's lock. On the class, so that `main` releases it however the run ends: one that ends in
     # sys.exit (an error, Ctrl-C) never reaches on_run_end.
@@ -60,6 +62,7 @@ class RefuseUsedRunDir(Callback):
             exit_refused(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import CheckpointError, refuse_used_run_dir
+        from mlp_exp.data import DataError, prepare
         from mlp_exp.lock import DirInUse, only_process_in
         from mlp_exp.train import pick_device
 
@@ -68,6 +71,11 @@ class RefuseUsedRunDir(Callback):
             device = OmegaConf.select(config, "device", throw_on_resolution_failure=False)
             if device is not None:  # None: it resolves only in the job, which checks it
                 pick_device(device)
+            with contextlib.suppress(OmegaConfBaseException):  # a dataset key that resolves only in the job
+                prepare(config.dataset)  # the job then only reads the finished cache, as a sweep's jobs do
+        except (ConfigError, DataError) as e:
+            exit_refused(e)
+        try:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
@@ -300,7 +308,7 @@ def main() -> None:
     finally:
         # Released however the run or sweep ended (one that ends in sys.exit skips Hydra's end callbacks), and
         # forgotten, for a process that runs another (tests, a notebook).
-        RefuseUsedRunDir.hold.close()
+        RunCallback.hold.close()
         remember_completed(None)
         SweepCallback.hold.close()
         SweepCallback.sweep_dir = None

@@ -16,7 +16,7 @@ from test_train import tiny_cfg
 
 from mlp_exp import lock
 from mlp_exp.checkpoint import FILE_NAME, CheckpointError
-from mlp_exp.cli import RefuseUsedRunDir
+from mlp_exp.cli import RunCallback
 from mlp_exp.lock import only_process_in
 from mlp_exp.train import train
 
@@ -195,7 +195,7 @@ def test_a_process_holds_its_run_dir_until_its_outermost_hold_ends(tmp_path):
 
 
 def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_root, tmp_path):
-    callback = RefuseUsedRunDir()
+    callback = RunCallback()
     run_dir = tmp_path / "run"
     hydra = {"run": {"dir": str(run_dir)}, "overrides": {"task": [], "hydra": []}, "runtime": {"choices": {}}}
     config = OmegaConf.create({**OmegaConf.to_container(tiny_cfg(tiny_root)), "hydra": hydra})  # as callbacks get it
@@ -203,7 +203,7 @@ def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_r
         callback.on_run_start(config)
         assert held_by_another_process(run_dir)
     finally:
-        RefuseUsedRunDir.hold.close()  # as cli.main does when the run ends, however it ends
+        RunCallback.hold.close()  # as cli.main does when the run ends, however it ends
     assert not held_by_another_process(run_dir)
 
     train(tiny_cfg(tiny_root), run_dir)
