@@ -17,6 +17,7 @@ import platform
 import sys
 import threading
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -240,6 +241,13 @@ def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
     return f"Interrupted; resume the sweep with: {resume}"
 
 
+def versions() -> str:
+    """`mlp_exp 0.1.0 (torch 2.14.1, torchvision 0.29.1, hydra-core 1.3.8)`: what a bug report needs, read without
+    importing torch."""
+    packages = ", ".join(f"{name} {metadata.version(name)}" for name in ("torch", "torchvision", "hydra-core"))
+    return f"mlp_exp {metadata.version('mlp_exp')} ({packages})"
+
+
 def dashed_knob(args: list[str]) -> str | None:
     """What is wrong with a knob given as other tools take options (`--epochs=2`, `--lr 0.1`), where Hydra's parser
     would print its usage text; None if there is none."""
@@ -284,6 +292,9 @@ def main() -> None:
         if flag in sys.argv[2:]:
             sys.argv.remove(flag)
             sys.argv.insert(1, flag)
+    if "--version" in sys.argv[1:]:  # Hydra's says only its own
+        print(versions())
+        return
     dashed = dashed_knob(sys.argv[1:])
     if dashed:
         print(f"error: {dashed}", file=sys.stderr)

@@ -1,11 +1,14 @@
 """`python -m mlp_exp --help`: every knob with its true default, the groups with their options, working examples."""
 
 import re
+import sys
 
 import pytest
 import yaml
 from conftest import compose_cfg, run_cli
 from omegaconf import OmegaConf
+
+from mlp_exp import cli
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +55,9 @@ def test_help_examples_are_commands_that_compose(help_run):
     for args in examples:
         overrides = [arg.split(",")[0] for arg in args.split() if arg != "-m"]  # a sweep's first job
         compose_cfg(*overrides)
+
+
+def test_version_names_mlp_exp_and_the_packages_it_runs_on(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", "--version"])
+    cli.main()  # Hydra's own --version names only Hydra
+    assert re.fullmatch(r"mlp_exp \S+ \(torch \S+, torchvision \S+, hydra-core 1\.3\.\S+\)\n", capsys.readouterr().out)
