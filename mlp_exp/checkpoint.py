@@ -19,7 +19,7 @@ from torch import nn
 from mlp_exp.config import ConfigError, first_line
 from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
-from mlp_exp.tracking import read_metrics
+from mlp_exp.tracking import Status, read_metrics
 
 FILE_NAME = "checkpoint.pt"
 FORMAT = 1
@@ -43,7 +43,7 @@ def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run: its records and checkpoint would be lost."""
     if not (run_dir / FILE_NAME).exists():
         return
-    if (read_metrics(run_dir) or {}).get("status") == "completed":
+    if (read_metrics(run_dir) or {}).get("status") == Status.completed:
         raise ConfigError(f"{run_dir} already holds a completed run: choose another hydra.run.dir")
     resume = command("python", "-m", "mlp_exp.resume", run_dir)
     raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")

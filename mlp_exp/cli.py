@@ -131,9 +131,9 @@ def train_reporting(
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
     except KeyboardInterrupt as e:
-        from mlp_exp.tracking import read_metrics
+        from mlp_exp.tracking import Status, read_metrics
 
-        if sweep_dir is None and (read_metrics(run_dir) or {}).get("status") == "completed":  # at its very end
+        if sweep_dir is None and (read_metrics(run_dir) or {}).get("status") == Status.completed:  # at its very end
             remember_completed(run_dir)
             log.warning(interrupted_outside_training())
         elif not the_sweep_says_how_to_resume(sweep_dir, e):

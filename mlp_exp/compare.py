@@ -27,13 +27,12 @@ from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams
 from mlp_exp.files import command
 from mlp_exp.resume import load_run_config
-from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, read_metrics
+from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, Status, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
 STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_STATUS.items()}
-COMPLETED = "completed"
-FAILED = "failed"
+FAILED = "failed"  # a sweep job that failed before it trained: not one of the runs' statuses
 
 
 @dataclass
@@ -51,7 +50,9 @@ class Run:
     def rank(self) -> tuple[bool, float]:
         """Completed runs first, then by test accuracy, best first; runs without one last."""
         test_acc = self.final("test/acc")
-        return self.status != COMPLETED, -test_acc if test_acc is not None and math.isfinite(test_acc) else math.inf
+        return self.status != Status.completed, -test_acc if test_acc is not None and math.isfinite(
+            test_acc
+        ) else math.inf
 
 
 def find_runs(root: Path) -> list[Run]:
@@ -80,7 +81,7 @@ def read_run(run_dir: Path, root: Path) -> Run:
     status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
         end = records.get("session_end_info")
-        status = STATUS_OF_SESSION[end.session_end_info.status] if end else "running"
+        status = STATUS_OF_SESSION[end.session_end_info.status] if end else Status.running
     tags = {tag: key for key, tag in TAGS.items() if tag in HPARAM_METRICS}
     try:
         curves = {tag: [(h["epoch"], _number(h[key])) for h in history] for tag, key in tags.items()} if history else {}
@@ -220,10 +221,10 @@ def plot_final(ax, runs: list[Run], knob: str | None) -> None:
         positions = [categories.index(str(x)) for x in xs]
         ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
     points = [(x, run.final("test/acc"), run.status) for x, run in zip(positions, runs)]
-    done = [(x, y) for x, y, status in points if status == COMPLETED]
+    done = [(x, y) for x, y, status in points if status == Status.completed]
     ax.scatter([x for x, _ in done], [y for _, y in done])
     for x, y, status in points:
-        if status != COMPLETED:
+        if status != Status.completed:
             ax.scatter([x], [y], marker="x", color="red")
             ax.annotate(status, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8, color="red")
     at_x: dict[float, list[float]] = {}

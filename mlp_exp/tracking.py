@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,22 @@ TAGS = {
     "examples_per_s": "time/examples_per_s",
 }
 HPARAM_METRICS = ("test/acc", "train/acc", "train/loss")
+
+
+class Status(StrEnum):
+    """metrics.json's `status`: how the run stands."""
+
+    running = "running"  # training, or cut short with no word (a lost machine): a resume goes on from its checkpoint
+    completed = "completed"
+    diverged = "diverged"
+    interrupted = "interrupted"  # by Ctrl-C or SIGTERM: a resume goes on from its checkpoint
+
+
 # How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
 # TensorBoard keeps the first one it reads, so one here would hide the "completed" of a later resume.
 SESSION_STATUS = {
-    "completed": api_pb2.STATUS_SUCCESS,
-    "diverged": api_pb2.STATUS_FAILURE,
+    Status.completed: api_pb2.STATUS_SUCCESS,
+    Status.diverged: api_pb2.STATUS_FAILURE,
 }
 
 
@@ -80,7 +92,7 @@ class Tracker:
         experiment, session_start, _ = hparams_summaries(hparams, dict.fromkeys(HPARAM_METRICS, 0.0))
         self.writer.file_writer.add_summary(experiment)
         self.writer.file_writer.add_summary(session_start)
-        self._write_metrics("running")
+        self._write_metrics(Status.running)
 
     def log_epoch(self, record: dict[str, float]) -> None:
         """`record`: epoch, train_loss, train_acc, test_acc, epoch_s, examples_per_s."""
@@ -88,16 +100,16 @@ class Tracker:
             self.writer.add_scalar(tag, record[key], record["epoch"])
         self.writer.flush()
         self.history.append(record)
-        self._write_metrics("running")
+        self._write_metrics(Status.running)
 
-    def close(self, status: str) -> dict[str, Any]:
+    def close(self, status: Status) -> dict[str, Any]:
         """Mark the run's end with `status` (completed, diverged, interrupted, running); returns metrics.json's content."""
         if status in SESSION_STATUS:
             self.writer.file_writer.add_summary(_session_end_summary(status))
         self.writer.close()
         return self._write_metrics(status)
 
-    def _write_metrics(self, status: str) -> dict[str, Any]:
+    def _write_metrics(self, status: Status) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
         metrics = {
             "status": status,
@@ -111,7 +123,7 @@ class Tracker:
         return metrics
 
 
-def _session_end_summary(status: str) -> Summary:
+def _session_end_summary(status: Status) -> Summary:
     session_end = plugin_data_pb2.SessionEndInfo(status=SESSION_STATUS[status])
     plugin_data = plugin_data_pb2.HParamsPluginData(session_end_info=session_end)
     metadata = hparams_metadata.create_summary_metadata(plugin_data)

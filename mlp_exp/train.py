@@ -23,7 +23,7 @@ from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widt
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, describe, make_optimizer
-from mlp_exp.tracking import Tracker, read_metrics
+from mlp_exp.tracking import Status, Tracker, read_metrics
 from mlp_exp.visuals import Visuals
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     """`train`'s work, in a run dir this process holds."""
     # Without metrics.json, or with an unreadable one, the checkpoint says where to go on.
     recorded = (read_metrics(out_dir) or {}) if resume else {}
-    if recorded.get("status") == "completed":
+    if recorded.get("status") == Status.completed:
         log.info(
             "%s completed all its %s epochs (test acc %.4f): nothing to resume; to train longer, start a new run "
             "with more epochs",
@@ -200,7 +200,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             recorded.get("test_acc", math.nan),
         )
         return recorded
-    if recorded.get("status") == "diverged":
+    if recorded.get("status") == Status.diverged:
         raise Diverged(
             f"{out_dir} diverged and would diverge again from its last checkpoint; start a new run, and "
             f"{what_to_lower(cfg)}"
@@ -239,7 +239,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         on = f"cpu (threads: {torch.get_num_threads()})" + (f" with {mkl_on_amd.IN_USE}" if MKL_LIBRARY_LOADED else "")
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
-    status = "running"
+    status = Status.running
     hinted, guessed = False, guessing(train_set.labels)  # the train loss and accuracy of a net that learned nothing
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
@@ -273,10 +273,10 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 "examples_per_s": len(train_set) / epoch_s,
             }
             if not math.isfinite(train_loss):
-                status = "diverged"  # before its records: a Ctrl-C while they are written must not hide it
+                status = Status.diverged  # before its records: a Ctrl-C while they are written must not hide it
             with interrupt.deferred():  # the epoch's records and its checkpoint: all of them or none
                 tracker.log_epoch(record)
-                if status != "diverged":  # a NaN model is no place to resume from
+                if status != Status.diverged:  # a NaN model is no place to resume from
                     checkpoint.save(checkpoint_path, hparams, net, optimizer, shuffle, tracker.history)
             log.info(
                 "epoch %2d/%d  train loss %.4f  train acc %.4f  test acc %.4f  (%.2f s)",
@@ -287,7 +287,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 test_acc,
                 epoch_s,
             )
-            if status == "diverged":
+            if status == Status.diverged:
                 raise diverged(epoch, train_loss, cfg)
             # Once, from epoch 2 on (or a 1-epoch run's only): a net can also fall back to guessing later (lr=1).
             if not hinted and epoch >= min(NOT_LEARNING_EPOCHS, cfg.epochs):
@@ -298,16 +298,16 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 if visuals:
                     visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
                 if epoch == cfg.epochs:
-                    status = "completed"
-        if status != "completed" and visuals:  # a resumed run whose last epoch was recorded, but not its pictures
+                    status = Status.completed
+        if status != Status.completed and visuals:  # a resumed run whose last epoch was recorded, but not its pictures
             with interrupt.deferred():
                 visuals.log_epoch(cfg.epochs, net, test_set, predict(net, test_X), tracker.history, final=True)
-        status = "completed"
+        status = Status.completed
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
-        if status == "diverged":  # the Ctrl-C came while a diverged epoch's records were written
+        if status == Status.diverged:  # the Ctrl-C came while a diverged epoch's records were written
             raise diverged(epoch, train_loss, cfg) from None
-        if status != "completed":  # a completed run's process is told so by train_reporting
-            status = "interrupted"
+        if status != Status.completed:  # a completed run's process is told so by train_reporting
+            status = Status.interrupted
             if tracker.history:
                 log.warning(
                     "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
