@@ -13,14 +13,16 @@ never started runs. A run or a job that diverged would diverge again: it is not 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from hydra.core.utils import configure_log
+from hydra.core.utils import configure_log, setup_globals
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -48,11 +50,32 @@ def load_run_config(run_dir: Path) -> DictConfig:
             f"nor a sweep dir (it has no {SWEEP_FILE})"
         )
     try:
-        return OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
     except OmegaConfBaseException as e:
         raise ConfigError(f"{path}: {config_errors.one_line(e, [])}") from e
     except Exception as e:  # a file that is not YAML at all
         raise _unreadable(path, e) from e
+    if "${hydra:" in OmegaConf.to_yaml(cfg):  # `seed=${hydra:job.num}` in a sweep: resolved as the job resolved it
+        # What else cannot be resolved, the run's own check names.
+        with _hydra_resolver(run_dir), contextlib.suppress(OmegaConfBaseException):
+            OmegaConf.resolve(cfg)
+    return cfg
+
+
+@contextlib.contextmanager
+def _hydra_resolver(run_dir: Path) -> Iterator[None]:
+    """Hydra's `${hydra:...}` resolver, reading the record Hydra saved with the run: Hydra's own reads state that
+    exists only inside Hydra's job."""
+    hydra_path = run_dir / ".hydra" / "hydra.yaml"
+    try:
+        saved = OmegaConf.load(hydra_path).hydra
+    except Exception as e:  # not YAML, or not Hydra's record of a run
+        raise _unreadable(hydra_path, e) from e
+    OmegaConf.register_new_resolver("hydra", lambda key: OmegaConf.select(saved, key), replace=True)
+    try:
+        yield
+    finally:
+        setup_globals()  # Hydra's own resolvers again, for a process that runs Hydra later (tests, a notebook)
 
 
 def _unreadable(path: Path, e: Exception) -> ConfigError:

@@ -1,5 +1,6 @@
 """Every bad override or config value: one line naming the key, the value and what is allowed, exit 2, no traceback."""
 
+import json
 import os
 import sys
 import warnings
@@ -8,7 +9,7 @@ import pytest
 from conftest import FAST, compose_cfg, files_under, metrics_of, run_cli, tiny_overrides
 from hydra.errors import ConfigCompositionException
 
-from mlp_exp import cli, compare
+from mlp_exp import cli, compare, resume
 from mlp_exp.config import ConfigError, Device, check, check_before_the_job, check_dataset_option
 from mlp_exp.train import pick_device
 
@@ -166,6 +167,12 @@ def test_a_value_that_resolves_only_in_the_job_is_left_to_the_job(monkeypatch, c
     assert [metrics_of(job)["status"] for job in sorted(sweep_dir.glob("[01]_*"))] == ["completed", "completed"]
     assert (sweep_dir / "multirun.yaml").is_file()  # the sweep callback's record, which its resume reads
     assert sorted(run.hparams["seed"] for run in compare.find_runs(sweep_dir)) == [0, 1]  # each job's number
+
+    # A job resumed alone resolves it as it did in the sweep, from Hydra's record of the job.
+    (job,) = sweep_dir.glob("1_*")
+    (job / "metrics.json").write_text(json.dumps({**metrics_of(job), "status": "interrupted"}))
+    resume.main([str(job)])
+    assert metrics_of(job)["status"] == "completed"
 
 
 def test_a_bad_value_beside_one_only_the_job_can_resolve_is_still_refused_before_the_run_dir(
