@@ -288,10 +288,11 @@ def exit_code_for(e: Exception) -> int | None:
 def main() -> None:
     """Hydra's command line, with a bad override said in one line (exit 2) instead of Hydra's several."""
     # Hydra reads its flags before the overrides only: `epochs=1 -m lr=0.1,0.2` would print its parser's usage.
-    for flag in ("-m", "--multirun"):
-        if flag in sys.argv[2:]:
-            sys.argv.remove(flag)
-            sys.argv.insert(1, flag)
+    # Its parser takes any prefix of --multirun down to --m as well.
+    multirun = [arg for arg in sys.argv[2:] if arg == "-m" or (len(arg) > 2 and "--multirun".startswith(arg))]
+    for flag in multirun:
+        sys.argv.remove(flag)
+        sys.argv.insert(1, flag)
     if "--version" in sys.argv[1:]:  # Hydra's says only its own
         print(versions())
         return

@@ -95,9 +95,10 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
     )
 
 
-def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path):
+@pytest.mark.parametrize("flag", ["-m", "--multirun", "--multi"])
+def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path, flag):
     sweep_dir = tmp_path / "sweep"
-    code, _, err = run_main(monkeypatch, capsys, "epochs=0", "-m", "lr=0.1,0.2", f"hydra.sweep.dir={sweep_dir}")
+    code, _, err = run_main(monkeypatch, capsys, "epochs=0", flag, "lr=0.1,0.2", f"hydra.sweep.dir={sweep_dir}")
     assert code == 2 and err == ["error: epochs=0 is not allowed: use a positive int, e.g. epochs=10"]  # as a sweep
     assert not sweep_dir.exists()
 
