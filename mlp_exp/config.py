@@ -206,7 +206,9 @@ def check(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
                 raise
             continue
         if not passed:
-            raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not allowed: use {allowed}")
+            value = OmegaConf.select(cfg, key)
+            shown = repr(value).removesuffix(".0") if isinstance(value, float) else value  # lr=-1 as typed, not -1.0
+            raise ConfigError(f"{key}={shown} is not allowed: use {allowed}")
 
 
 def given_overrides(hydra: DictConfig) -> dict[str, list[str]]:

@@ -182,7 +182,7 @@ def test_a_bad_value_beside_one_only_the_job_can_resolve_is_still_refused_before
     run_dir = tmp_path / "run"
     args = ["lr=-1", "seed=${hydra:job.num}", f"hydra.run.dir={run_dir}"]
     code, _, err = run_main(monkeypatch, capsys, *args)
-    assert code == 2 and err == ["error: lr=-1.0 is not allowed: use a positive number, e.g. lr=0.1"]
+    assert code == 2 and err == ["error: lr=-1 is not allowed: use a positive number, e.g. lr=0.1"]
     assert not run_dir.exists()
 
 
