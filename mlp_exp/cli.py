@@ -45,7 +45,7 @@ config.register()
 class RunCallback(Callback):
     """Listed under hydra.callbacks: what a single run is refused for, said before Hydra makes its run dir or
     writes .hydra/ into it. A config no run can use, a device that is not there, and a dataset that cannot be found
-    or fetched leave no run dir behind; a dir that holds another run, or that another process trains in, keeps the
+    or fetched, or whose classes it names wrongly, leave no run dir behind; a dir that holds another run, or that another process trains in, keeps the
     config its resume needs. The run's process holds the dir from here on (train's own hold then does nothing), so
     two runs started in one dir at the same moment cannot both get past this."""
 
@@ -63,7 +63,7 @@ class RunCallback(Callback):
             exit_refused(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import CheckpointError, refuse_used_run_dir
-        from mlp_exp.data import DataError, prepare
+        from mlp_exp.data import DataError, load
         from mlp_exp.lock import DirInUse, only_process_in
         from mlp_exp.train import pick_device
 
@@ -73,7 +73,7 @@ class RunCallback(Callback):
             if device is not None:  # None: it resolves only in the job, which checks it
                 pick_device(device)
             with contextlib.suppress(OmegaConfBaseException):  # a dataset key that resolves only in the job
-                prepare(config.dataset)  # the job then only reads the finished cache, as a sweep's jobs do
+                load(config.dataset)  # prepared (the job then only reads the cache, as a sweep's jobs do) and checked
         except (ConfigError, DataError) as e:
             exit_refused(e)
         try:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from mlp_exp.config import DatasetConfig, DatasetName, first_line
+from mlp_exp.config import ConfigError, DatasetConfig, DatasetName, first_line
 from mlp_exp.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,15 @@ def cache_path(cfg: DatasetConfig) -> Path:
 
 
 def load(cfg: DatasetConfig) -> tuple[Split, Split]:
-    """(train, test) splits, preparing the tensor cache on first use."""
+    """(train, test) splits, preparing the tensor cache on first use. Raises ConfigError where `cfg.classes` does
+    not name each of the dataset's classes: the net gets one output per name."""
     splits, _ = _read_cache(prepare(cfg))
+    num_classes = int(splits[0].labels.max()) + 1
+    if len(cfg.classes) != num_classes:
+        raise ConfigError(
+            f"dataset.classes has {len(cfg.classes)} names but {cfg.name.name} has {num_classes} classes: give one "
+            "name per class, in label order"
+        )
     return splits
 
 

@@ -347,7 +347,7 @@ def test_the_real_command_says_it_in_one_line_and_exits_2(override, message, tin
     assert not (tmp_path / "run").exists()  # refused before the run dir is made
 
 
-def test_class_names_that_do_not_match_the_data_are_named_once_the_data_is_read(tiny_root, tmp_path):
+def test_class_names_that_do_not_match_the_data_are_named_before_the_run_dir(tiny_root, tmp_path):
     result = run_cli(
         *tiny_overrides(tiny_root, "dataset.classes=[a,b]"), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
     )
@@ -356,3 +356,4 @@ def test_class_names_that_do_not_match_the_data_are_named_once_the_data_is_read(
     assert result.stderr.strip() == (
         "error: dataset.classes has 2 names but fashion_mnist has 10 classes: give one name per class, in label order"
     )
+    assert not (tmp_path / "run").exists()
