@@ -19,7 +19,7 @@ from torch import nn
 from mlp_exp.config import ConfigError, first_line
 from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
-from mlp_exp.tracking import Status, read_metrics
+from mlp_exp.tracking import METRICS_FILE, Status, read_metrics
 
 FILE_NAME = "checkpoint.pt"
 FORMAT = 1
@@ -40,11 +40,13 @@ class CheckpointError(RuntimeError):
 
 
 def refuse_used_run_dir(run_dir: Path) -> None:
-    """A new run must not write into a dir that holds another run: its records and checkpoint would be lost."""
-    if not (run_dir / FILE_NAME).exists():
+    """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
+    or its checkpoint): that run's records and checkpoint would be lost."""
+    if not ((run_dir / FILE_NAME).exists() or (run_dir / METRICS_FILE).exists()):
         return
-    if (read_metrics(run_dir) or {}).get("status") == Status.completed:
-        raise ConfigError(f"{run_dir} already holds a completed run: choose another hydra.run.dir")
+    status = (read_metrics(run_dir) or {}).get("status")
+    if status in (Status.completed, Status.diverged):  # nothing to resume
+        raise ConfigError(f"{run_dir} already holds a run that {status}: choose another hydra.run.dir")
     resume = command("python", "-m", "mlp_exp.resume", run_dir)
     raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")
 

@@ -62,7 +62,7 @@ class RunCallback(Callback):
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
-        from mlp_exp.checkpoint import CheckpointError, refuse_used_run_dir
+        from mlp_exp.checkpoint import refuse_used_run_dir
         from mlp_exp.data import DataError, load
         from mlp_exp.lock import DirInUse, only_process_in
         from mlp_exp.train import pick_device
@@ -83,7 +83,7 @@ class RunCallback(Callback):
         except OSError as e:
             self.hold.close()
             exit_refused(ConfigError(f"cannot use {run_dir} ({e.strerror or e}); choose another hydra.run.dir"))
-        except (ConfigError, CheckpointError, DirInUse) as e:
+        except (ConfigError, DirInUse) as e:
             self.hold.close()
             exit_refused(e)
 
@@ -254,11 +254,12 @@ def dashed_knob(args: list[str]) -> str | None:
     for i, arg in enumerate(args):
         name, has_value, value = arg.removeprefix("--").partition("=")
         key = name.replace("-", "_")
-        if not arg.startswith("--") or key.split(".")[0] not in config.Config.__dataclass_fields__:
+        knobs_and_groups = {*config.Config.__dataclass_fields__, *(path.name for path in CONF_DIR.iterdir())}
+        if not arg.startswith("--") or key.split(".")[0] not in knobs_and_groups:
             continue
         if not has_value:
             following = args[i + 1] if i + 1 < len(args) else ""
-            value = following if following and not following.startswith("-") and "=" not in following else "VALUE"
+            value = following if following and not following.startswith("--") and "=" not in following else "VALUE"
         return f"{arg} is not an option: mlp_exp's knobs are set without dashes, as {key}={value}"
     return None
 

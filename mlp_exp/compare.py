@@ -50,9 +50,8 @@ class Run:
     def rank(self) -> tuple[bool, float]:
         """Completed runs first, then by test accuracy, best first; runs without one last."""
         test_acc = self.final("test/acc")
-        return self.status != Status.completed, -test_acc if test_acc is not None and math.isfinite(
-            test_acc
-        ) else math.inf
+        known = test_acc is not None and math.isfinite(test_acc)
+        return self.status != Status.completed, -test_acc if known else math.inf
 
 
 def find_runs(root: Path) -> list[Run]:

@@ -161,7 +161,7 @@ def hidden_widths(hiddens: Any) -> list[int]:
     if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
         raise ConfigError(
             f"hiddens={_show(hiddens)} is not allowed: use a positive int (hiddens=256) "
-            "or a non-empty list of positive ints (hiddens=[512,256])"
+            "or a non-empty list of positive ints ('hiddens=[512,256]')"
         )
     return widths
 
@@ -256,21 +256,26 @@ def task_config(config: DictConfig) -> DictConfig:
 def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
     """A value given as an interpolation that cannot be resolved (`seed=${oc.env:UNSET}`), named with its key.
 
-    `unresolved_to_the_job`: skip values that use Hydra's own resolver (`seed=${hydra:job.num}`), which only the
-    job can resolve."""
+    `unresolved_to_the_job`: skip values that use Hydra's own resolver (`seed=${hydra:job.num}`, or a key that
+    refers to one), which only the job can resolve."""
     for key, value in _leaves(OmegaConf.to_container(cfg, resolve=False)):
         try:
             node = OmegaConf.select(cfg, key)
             if isinstance(node, (DictConfig, ListConfig)):
                 OmegaConf.to_container(node, resolve=True)
         except OmegaConfBaseException as e:
-            if unresolved_to_the_job and "${hydra:" in str(value):
+            if unresolved_to_the_job and _HYDRAS_OWN.search(str(e)):
                 continue
             reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", first_line(e)).strip("\"'")
             given = f"[{','.join(map(str, value))}]" if isinstance(value, list) else value  # as on the command line
             raise ConfigError(
                 f"{key}={given} cannot be resolved ({reason}): give {key} a value, or make what it refers to exist"
             ) from e
+
+
+# How OmegaConf says that `${hydra:...}` cannot be resolved outside Hydra's job: before the job (Hydra's resolver,
+# without its state), or in another process (no such resolver).
+_HYDRAS_OWN = re.compile(r"HydraConfig was not set|Unsupported interpolation type hydra")
 
 
 def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -27,7 +27,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         if "=" in value and not value.startswith(("[", "{", "'", '"')):  # a path, such as a run dir's name
             fix = f"quote a value with = in it: '{key}=\"{value}\"'"
         else:
-            fix = "write key=value, e.g. hiddens=[512,256]"
+            fix = "write key=value, e.g. 'hiddens=[512,256]'"
         return f"{e.override} is not a valid override ({_first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)

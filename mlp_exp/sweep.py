@@ -133,7 +133,6 @@ class SweepCallback(Callback):
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
-        from mlp_exp.checkpoint import CheckpointError
         from mlp_exp.data import DataError, prepare
         from mlp_exp.lock import WAIT_THEN_RESUME, DirInUse, only_process_in
 
@@ -156,7 +155,7 @@ class SweepCallback(Callback):
             else:
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
-        except (ConfigError, DataError, CheckpointError, DirInUse, OSError) as e:
+        except (ConfigError, DataError, DirInUse, OSError) as e:
             exit_refused(e)
         SweepCallback.sweep_dir = sweep_dir
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER

@@ -22,7 +22,6 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from mlp_exp.files import atomic_write
 
 METRICS_FILE = "metrics.json"
-# Final values of these tags are the HParams dashboard's metric columns.
 # Each epoch record's scalars (metrics.json's history) and their TensorBoard tags.
 TAGS = {
     "train_loss": "train/loss",
@@ -31,6 +30,7 @@ TAGS = {
     "epoch_s": "time/epoch_s",
     "examples_per_s": "time/examples_per_s",
 }
+# Final values of these tags are the HParams dashboard's metric columns.
 HPARAM_METRICS = ("test/acc", "train/acc", "train/loss")
 
 

@@ -86,11 +86,11 @@ def what_to_lower(cfg: DictConfig) -> str:
 
 
 def hint_if_not_learning(
-    epoch: int, train_loss: float, train_acc: float, guessing: tuple[float, float], cfg: DictConfig
+    epoch: int, train_loss: float, train_acc: float, guessed: tuple[float, float], cfg: DictConfig
 ) -> bool:
-    """Says, and returns True, when the train loss and accuracy are still about `guessing`'s (loss, accuracy): the
-    usual causes are named."""
-    guessing_loss, guessing_acc = guessing
+    """Says, and returns True, when the train loss and accuracy are still about those of `guessed` (`guessing`'s
+    loss and accuracy): the usual causes are named."""
+    guessing_loss, guessing_acc = guessed
     # The loss alone stays high in a net that learned but is overconfident (init_scale=1): the accuracy must also
     # be nearer guessing's than perfect.
     if train_loss <= NOT_LEARNING_FRACTION * guessing_loss or train_acc >= (guessing_acc + 1) / 2:

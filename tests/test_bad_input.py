@@ -231,7 +231,7 @@ def test_a_used_run_dir_is_refused_even_with_an_override_only_the_job_can_resolv
     cli.main()
     before = files_under(run_dir / ".hydra")
     code, _, err = run_main(monkeypatch, capsys, f"hydra.run.dir={run_dir}", "seed=${hydra:job.num}")
-    assert code == 2 and err[-1] == f"error: {run_dir} already holds a completed run: choose another hydra.run.dir"
+    assert code == 2 and err[-1] == f"error: {run_dir} already holds a run that completed: choose another hydra.run.dir"
     assert files_under(run_dir / ".hydra") == before  # its resume still finds the config it was made with
 
 

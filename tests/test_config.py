@@ -145,3 +145,20 @@ def test_a_runs_dir_name_is_the_same_however_often_and_late_it_is_resolved(monke
     assert run.dir == run.dir == copy.deepcopy(run).dir
     assert run.dir.startswith("2026-11-22_10-04-31-")
     assert OmegaConf.create({"dir": "${mlp_exp.run_dirname:hiddens}"}).dir.startswith("2026-11-22_10-04-32-")
+
+
+def test_what_only_hydras_job_can_resolve_is_left_to_it_and_nothing_else(monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import setup_globals
+
+    setup_globals()  # Hydra's resolvers, as in a callback
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # before the job: Hydra's state is not set yet
+    cfg = OmegaConf.create(
+        {
+            "seed": "${hydra:job.num}",
+            "root": "${seed}/data",  # refers to one that only the job can resolve
+            "lr": "${oc.env:MLP_EXP_NO_SUCH_VARIABLE}",
+        }
+    )
+    with pytest.raises(config.ConfigError, match=r"^lr=\$\{oc.env:MLP_EXP_NO_SUCH_VARIABLE\} cannot be resolved"):
+        config.check_resolvable(cfg, unresolved_to_the_job=True)

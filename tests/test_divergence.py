@@ -2,10 +2,14 @@
 
 import json
 
+import pytest
 from conftest import files_under, run_cli, tiny_overrides
-from test_train import hparams_plugin_data, read_events
+from test_train import hparams_plugin_data, read_events, tiny_cfg
 
+from mlp_exp.checkpoint import FILE_NAME
+from mlp_exp.config import ConfigError
 from mlp_exp.files import command
+from mlp_exp.train import Diverged, train
 
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
 DIVERGES_AT_EPOCH_3 = ("activation=leaky_relu", "lr=50", "epochs=6", "batch_size=100", "device=cpu")
@@ -75,3 +79,16 @@ def test_in_a_sweep_the_other_jobs_go_on(tiny_root, tmp_path):
     assert strict_json(diverged / "metrics.json")["status"] == "diverged"
     assert strict_json(completed / "metrics.json")["status"] == "completed"
     assert strict_json(completed / "metrics.json")["epochs_done"] == 6
+
+
+def test_a_new_run_is_refused_in_the_dir_of_one_that_diverged_even_in_its_first_epoch(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(Diverged):
+        train(tiny_cfg(tiny_root, "init_scale=1e30"), run_dir)  # logits overflow to inf in epoch 1
+    assert not (run_dir / FILE_NAME).exists()  # no checkpoint of a NaN model
+    records = files_under(run_dir)
+
+    with pytest.raises(ConfigError) as refused:
+        train(tiny_cfg(tiny_root), run_dir)
+    assert str(refused.value) == f"{run_dir} already holds a run that diverged: choose another hydra.run.dir"
+    assert files_under(run_dir) == records

@@ -249,7 +249,7 @@ def test_the_real_command_refuses_a_run_dir_before_hydra_writes_into_it(tiny_roo
     result = run_cli(*tiny_overrides(tiny_root, "epochs=1", "hiddens=7"), f"hydra.run.dir={run_dir}", cwd=tmp_path)
 
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {run_dir} already holds a completed run: choose another hydra.run.dir"
+    assert result.stderr.strip() == f"error: {run_dir} already holds a run that completed: choose another hydra.run.dir"
     assert files_under(run_dir) == before
 
 
@@ -258,7 +258,9 @@ def test_a_new_run_never_overwrites_a_run_dir(tiny_root, tmp_path):
     train(tiny_cfg(tiny_root), run_dir)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
 
-    with pytest.raises(ConfigError, match=rf"^{run_dir} already holds a completed run: choose another hydra.run.dir$"):
+    with pytest.raises(
+        ConfigError, match=rf"^{run_dir} already holds a run that completed: choose another hydra.run.dir$"
+    ):
         train(tiny_cfg(tiny_root, "lr=0.1"), run_dir)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
