@@ -19,6 +19,7 @@ from torch import nn
 from mlp_exp.config import ConfigError, first_line
 from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
+from mlp_exp.sweep import SWEEP_FILE
 from mlp_exp.tracking import METRICS_FILE, Status, read_metrics
 
 FILE_NAME = "checkpoint.pt"
@@ -41,7 +42,10 @@ class CheckpointError(RuntimeError):
 
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
-    or its checkpoint): that run's records and checkpoint would be lost."""
+    or its checkpoint): that run's records and checkpoint would be lost. Nor into a sweep's dir, whose jobs it
+    would join."""
+    if (run_dir / SWEEP_FILE).exists():
+        raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
     if not ((run_dir / FILE_NAME).exists() or (run_dir / METRICS_FILE).exists()):
         return
     status = (read_metrics(run_dir) or {}).get("status")

@@ -111,8 +111,8 @@ def test_missing_data_is_one_line_and_a_non_zero_exit_before_the_run_dir(tmp_pat
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    errors = [line for line in result.stdout.splitlines() + result.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("error: fashion_mnist not found")
+    assert result.stdout == "" and result.stderr.startswith("error: fashion_mnist not found")
+    assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "run").exists()  # nothing that compare would list as a failed run
 
 

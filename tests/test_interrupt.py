@@ -548,3 +548,9 @@ def test_a_ctrl_c_in_the_interpreters_exit_ends_it_with_the_commands_code_and_no
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
     assert result.returncode == 2  # the command's own
     assert "the exit handler ran to its end" not in result.stdout  # ended at once, as asked
+
+
+def test_a_new_run_is_refused_in_a_sweeps_dir(tiny_root, tmp_path):
+    (tmp_path / "multirun.yaml").write_text("hydra: {}\n")  # what every sweep leaves in its dir
+    with pytest.raises(ConfigError, match=rf"^{tmp_path} holds a sweep, not a run: choose another hydra.run.dir$"):
+        train(tiny_cfg(tiny_root), tmp_path)

@@ -53,9 +53,20 @@ def test_the_environment_turns_it_off_before_anything_is_looked_at(monkeypatch, 
     library = tmp_path / "library.so"
     library.touch()
     monkeypatch.setattr(mkl_on_amd, "LIBRARY", library)
+    monkeypatch.setattr(mkl_on_amd, "_amd_with_avx512", lambda: True)  # on any CPU
     monkeypatch.setenv(mkl_on_amd.OFF_SWITCH, "0")
     assert not mkl_on_amd.load()
     assert caplog.text == ""  # not even the warning about torch's import, which the next test gets
+
+
+def test_it_is_not_loaded_where_the_cpu_is_not_amd_with_avx512(monkeypatch, tmp_path, caplog):
+    library = tmp_path / "library.so"
+    library.touch()
+    monkeypatch.setattr(mkl_on_amd, "LIBRARY", library)
+    monkeypatch.setattr(mkl_on_amd, "_amd_with_avx512", lambda: False)
+    monkeypatch.delenv(mkl_on_amd.OFF_SWITCH, raising=False)
+    assert not mkl_on_amd.load()
+    assert caplog.text == ""  # not even the warning about torch's import: it would change nothing here
 
 
 def test_it_is_loaded_on_amd_cpus_with_avx512_only(tmp_path):
