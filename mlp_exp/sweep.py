@@ -127,6 +127,7 @@ class SweepCallback(Callback):
             check_before_the_job(
                 config, swept=frozenset(o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override())
             )
+            refuse_uncomposable_values(config, config_name)
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
             refuse_no_parallel_jobs(config)
@@ -185,6 +186,28 @@ def log_optuna_as_hydra() -> None:
 
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
+
+
+def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
+    """A swept value Hydra cannot compose a config from (`lr=0.1,abc`, `activation=relu,swish`) stops the whole
+    sweep where its job comes, after the jobs before it ran, and every resume of it there again: each value is
+    tried alone here, before any job. (A value of the right type that no run can use fails its own job only.)"""
+    from mlp_exp.config_errors import one_line
+
+    overrides = sweep_overrides(config)
+    fixed = [override.input_line for override in overrides if not override.is_sweep_override()]
+    for override in overrides:
+        if not (override.is_choice_sweep() or override.is_range_sweep()) or override.key_or_group.startswith("hydra"):
+            continue
+        for value in override.sweep_string_iterator():
+            typed = f"{override.get_key_element()}={value}"
+            try:
+                compose(config_name, overrides=[*fixed, typed])
+            except Exception as e:
+                message = one_line(e, [typed])
+                if message is None:
+                    raise
+                raise ConfigError(message) from e
 
 
 def refuse_optuna_grid(config: DictConfig) -> None:

@@ -126,6 +126,12 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
             ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
             "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core",
         ),
+        # A swept value Hydra cannot compose would stop the sweep where its job comes, after the jobs before it.
+        (["-m", "lr=0.1,abc"], "lr=abc is not allowed: use a number"),
+        (
+            ["-m", "activation=relu,swish"],
+            "activation=swish is not allowed: use one of relu, sigmoid, tanh, gelu, leaky_relu",
+        ),
         (  # every job would fail on it; refused before the datasets are read and the sweep dir is made
             ["-m", "seed=1,2", "~optimizer"],
             "optimizer has no value: choose one of its options: optimizer=OPTION (`python -m mlp_exp --help` lists them)",
