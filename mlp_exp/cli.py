@@ -264,6 +264,28 @@ def dashed_knob(args: list[str]) -> str | None:
     return None
 
 
+class _Refused(Exception):
+    pass
+
+
+def refused_flag(args: list[str]) -> str | None:
+    """What Hydra's parser refuses (`-x`, `--cfg` without its value), in one line, where the parser would print its
+    whole usage text first; None if it takes them."""
+    from hydra._internal.utils import get_args_parser  # the parser Hydra's main runs (hydra-core 1.3)
+
+    parser = get_args_parser()
+
+    def refuse(message: str) -> NoReturn:
+        raise _Refused(message)
+
+    parser.error = refuse  # argparse's own prints the usage and exits
+    try:
+        parser.parse_args(args)
+    except _Refused as e:
+        return f"{e}; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags"
+    return None
+
+
 def the_sweep_says_how_to_resume(sweep_dir: Path | None, stop: KeyboardInterrupt) -> bool:
     """Whether the sweep's process says how to resume, not this job: a Ctrl-C in a job that runs in a process of its
     own (a joblib worker) reaches the sweep's process too, which says it once for all its jobs. A SIGTERM is sent
@@ -297,9 +319,9 @@ def main() -> None:
     if "--version" in sys.argv[1:]:  # Hydra's says only its own
         print(versions())
         return
-    dashed = dashed_knob(sys.argv[1:])
-    if dashed:
-        print(f"error: {dashed}", file=sys.stderr)
+    refused = dashed_knob(sys.argv[1:]) or refused_flag(sys.argv[1:])
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     # Hydra then raises its errors instead of printing them, so they can be reworded here.

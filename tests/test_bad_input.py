@@ -209,6 +209,21 @@ def test_a_knob_given_as_a_dashed_option_is_one_line_with_its_override(monkeypat
 
 
 @pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["-x"], "unrecognized arguments: -x"),
+        (["--cfg"], "argument --cfg/-c: expected one argument"),
+        (["--info", "nope"], "argument --info/-i: invalid choice: 'nope' (choose from "),
+    ],
+)
+def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkeypatch, capsys, args, problem):
+    code, out, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and out == [] and len(err) == 1
+    assert err[0].startswith(f"error: {problem}")
+    assert err[0].endswith("; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags")
+
+
+@pytest.mark.parametrize(
     "override, reason",
     [
         ("seed=${oc.env:MLP_EXP_NO_SUCH_VARIABLE}", "Environment variable 'MLP_EXP_NO_SUCH_VARIABLE' not found"),
