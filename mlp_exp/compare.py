@@ -5,7 +5,8 @@ it ended from its metrics.json (the numbers its log printed), or from the event 
 Prints one row per run with the knobs that differ between runs, the final metrics and the status, completed
 runs first and the best test accuracy first; and writes a PNG with the final test accuracy against the swept
 knob next to each run's learning curves. A sweep job that failed before training has no event
-file, only Hydra's record of it (.hydra/); it is listed as failed, with its error.
+file, only Hydra's record of it (.hydra/); it is listed as failed, with its error, or as not started where its
+log names none.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, Status, read_
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
 STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_STATUS.items()}
-FAILED = "failed"  # a sweep job that failed before it trained: not one of the runs' statuses
+# Sweep jobs that never trained (no event file), which are not runs with a status of their own: one whose log says
+# why it failed, and one that says nothing (its sweep was stopped before it began; a resume of the sweep runs it).
+FAILED, NOT_STARTED = "failed", "not started"
 
 
 @dataclass
 class Run:
     name: str  # the run dir, relative to the compared dir
-    status: str  # completed, diverged, interrupted, running (no end recorded yet) or failed (no event file)
+    status: str  # a Status, or FAILED or NOT_STARTED for a sweep job that never trained (no event file)
     hparams: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> [(epoch, value)]
     error: str | None = None  # why a failed job failed, from its log
@@ -124,7 +127,9 @@ def read_failed_job(job_dir: Path, root: Path) -> Run:
         for line in log_file.read_text(errors="replace").splitlines()
         if "error: " in line
     ]
-    return Run(_name(job_dir, root), FAILED, hparams, error=errors[-1] if errors else None)
+    if not errors:
+        return Run(_name(job_dir, root), NOT_STARTED, hparams)
+    return Run(_name(job_dir, root), FAILED, hparams, error=errors[-1])
 
 
 def _name(run_dir: Path, root: Path) -> str:

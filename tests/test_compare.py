@@ -141,6 +141,17 @@ def test_the_table_shows_the_numbers_the_log_printed_not_the_event_files_float32
     assert header[2] == "train_acc" and row[2] == "0.6055"
 
 
+def test_a_job_whose_sweep_stopped_before_it_began_reads_as_not_started_not_failed(tmp_path, capsys):
+    job = tmp_path / "1_lr=0.5"
+    (job / ".hydra").mkdir(parents=True)  # what Hydra writes before the job's first line
+    (job / ".hydra" / "overrides.yaml").write_text("- lr=0.5\n")
+    (job / "mlp_exp.log").write_text("")
+    (run,) = compare.find_runs(tmp_path)
+    assert (run.status, run.hparams, run.error) == ("not started", {"lr": 0.5}, None)
+    compare.report(tmp_path)
+    assert "failed" not in capsys.readouterr().out
+
+
 def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     result = run_compare(str(tmp_path))
     assert result.returncode == 2
