@@ -85,32 +85,35 @@ def what_to_lower(cfg: DictConfig) -> str:
     )
 
 
-def hint_if_not_learning(
-    epoch: int, train_loss: float, train_acc: float, guessed: tuple[float, float], cfg: DictConfig
-) -> bool:
-    """Says, and returns True, when the train loss and accuracy are still about those of `guessed` (`guessing`'s
-    loss and accuracy): the usual causes are named."""
+def not_learning(record: dict[str, Any], guessed: tuple[float, float], epochs: int) -> bool:
+    """Whether an epoch's record says the net learned little or nothing: from epoch NOT_LEARNING_EPOCHS on (in a
+    shorter run, at its end), a train loss and accuracy still about those of `guessed` (`guessing`'s)."""
     guessing_loss, guessing_acc = guessed
     # The loss alone stays high in a net that learned but is overconfident (init_scale=1): the accuracy must also
     # be nearer guessing's than perfect.
-    if train_loss <= NOT_LEARNING_FRACTION * guessing_loss or train_acc >= (guessing_acc + 1) / 2:
-        return False
+    return (
+        record["epoch"] >= min(NOT_LEARNING_EPOCHS, epochs)
+        and record["train_loss"] > NOT_LEARNING_FRACTION * guessing_loss
+        and record["train_acc"] < (guessing_acc + 1) / 2
+    )
+
+
+def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: DictConfig) -> None:
+    """The not-learning hint, with the usual causes named."""
     decay = cfg.optimizer.weight_decay
     log.warning(
         "After %d epoch%s the train loss %.4f and accuracy %.4f are at best little better than those of guessing "
         "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try another lr (now "
         "lr=%s), another init_scale (now init_scale=%s)%s",
-        epoch,
-        "s" if epoch > 1 else "",
-        train_loss,
-        train_acc,
-        guessing_loss,
-        guessing_acc,
+        record["epoch"],
+        "s" if record["epoch"] > 1 else "",
+        record["train_loss"],
+        record["train_acc"],
+        *guessed,
         cfg.lr,
         cfg.init_scale,
         f" or less weight decay (now optimizer.weight_decay={decay})" if decay else "",
     )
-    return True
 
 
 def train_epoch(
@@ -234,7 +237,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = Status.running
-    hinted, guessed = False, guessing(train_set.labels)  # the train loss and accuracy of a net that learned nothing
+    guessed = guessing(train_set.labels)  # the train loss and accuracy of a net that learned nothing
+    hinted = any(not_learning(record, guessed, cfg.epochs) for record in done)  # once a run, resumed or not
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
         log.info(
@@ -283,9 +287,10 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             )
             if status == Status.diverged:
                 raise diverged(epoch, train_loss, cfg)
-            # Once, from epoch 2 on (or a 1-epoch run's only): a net can also fall back to guessing later (lr=1).
-            if not hinted and epoch >= min(NOT_LEARNING_EPOCHS, cfg.epochs):
-                hinted = hint_if_not_learning(epoch, train_loss, train_acc, guessed, cfg)
+            # Once, from the first epoch that says so: a net can also fall back to guessing later (lr=1).
+            if not hinted and not_learning(record, guessed, cfg.epochs):
+                say_not_learning(record, guessed, cfg)
+                hinted = True
             # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
             # the writer would then wait for it forever. The last epoch's pictures complete the run.
             with interrupt.deferred():

@@ -554,3 +554,16 @@ def test_a_new_run_is_refused_in_a_sweeps_dir(tiny_root, tmp_path):
     (tmp_path / "multirun.yaml").write_text("hydra: {}\n")  # what every sweep leaves in its dir
     with pytest.raises(ConfigError, match=rf"^{tmp_path} holds a sweep, not a run: choose another hydra.run.dir$"):
         train(tiny_cfg(tiny_root), tmp_path)
+
+
+def test_the_not_learning_hint_is_said_once_a_run_even_across_a_resume(tiny_root, tmp_path, monkeypatch, caplog):
+    cfg = tiny_cfg(tiny_root, "hiddens=[32,32,32]", "activation=gelu", "epochs=4")  # stays at chance (test_train)
+    signal_during_epoch(monkeypatch, 3)
+    with caplog.at_level(logging.WARNING, logger=train_module.log.name):
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, tmp_path / "run")
+        assert caplog.text.count("learned little or nothing") == 1  # after epoch 2
+        caplog.clear()
+        monkeypatch.undo()
+        assert train(cfg, tmp_path / "run", resume=True)["status"] == "completed"
+    assert "learned little or nothing" not in caplog.text
