@@ -10,6 +10,7 @@ a system copy of the gzipped files (Debian's `dataset-fashion-mnist`), then torc
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import math
@@ -168,11 +169,15 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         )
     if cfg.download:
         tried.append("torchvision's download")
+        made = [folder for folder in (raw_dir, raw_dir.parent, root) if not folder.exists()]  # deepest first
         try:
             for train in (True, False):
                 _torchvision_dataset(cfg, train=train, download=True)
             return raw_dir
         except (RuntimeError, OSError) as e:  # torchvision's "error downloading", or a URLError (an OSError)
+            for folder in made:  # made for the download: none is left behind empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             # torchvision's first line names the file, its last the cause: "<urlopen error ... not known>"
             lines = [line for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
             tried[-1] += f" ({lines[0].rstrip(':')}: {lines[-1]})" if len(lines) > 1 else f" ({lines[0]})"

@@ -155,19 +155,21 @@ def test_a_system_copy_with_a_truncated_array_is_named(tmp_path):
 
 
 def test_a_failed_download_is_named_with_its_file_and_cause(tmp_path, monkeypatch):
-    def offline(*args, **kwargs):  # torchvision's message, as it is without internet
+    def offline(cfg, train, download):  # torchvision's message, as it is without internet
+        (data.data_root(cfg) / data.TORCHVISION_CLASS[cfg.name] / "raw").mkdir(parents=True)  # as torchvision does
         raise RuntimeError(
             "Error downloading train-images-idx3-ubyte.gz:\nTried https://ossci-datasets.s3.amazonaws.com/mnist/, "
             "got:\n<urlopen error [Errno -2] Name or service not known>\n"
         )
 
     monkeypatch.setattr(data, "_torchvision_dataset", offline)
-    cfg = dataset_cfg("dataset=mnist", f"dataset.root={tmp_path}", "dataset.download=true")
+    cfg = dataset_cfg("dataset=mnist", f"dataset.root={tmp_path / 'data'}", "dataset.download=true")
 
     assert (
         "torchvision's download (Error downloading train-images-idx3-ubyte.gz: "
         "<urlopen error [Errno -2] Name or service not known>). Fix: "
     ) in load_error(cfg)
+    assert list(tmp_path.iterdir()) == []  # no empty folders left from the download
 
 
 def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch):
