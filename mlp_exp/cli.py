@@ -44,10 +44,11 @@ config.register()
 
 class RunCallback(Callback):
     """Listed under hydra.callbacks: what a single run is refused for, said before Hydra makes its run dir or
-    writes .hydra/ into it. A config no run can use, a device that is not there, and a dataset that cannot be found
-    or fetched, or whose classes it names wrongly, leave no run dir behind; a dir that holds another run, or that another process trains in, keeps the
-    config its resume needs. The run's process holds the dir from here on (train's own hold then does nothing), so
-    two runs started in one dir at the same moment cannot both get past this."""
+    writes .hydra/ into it. A config no run can use, a device that is not there, and a dataset that cannot be
+    found or fetched, or whose classes it names wrongly, leave no run dir behind; a dir that holds another run,
+    or that another process trains in, keeps the config its resume needs. The run's process holds the dir from
+    here on (train's own hold then does nothing), so two runs started in one dir at the same moment cannot both
+    get past this."""
 
     # The run dir's lock. On the class, so that `main` releases it however the run ends: one that ends in
     # sys.exit (an error, Ctrl-C) never reaches on_run_end.
@@ -255,7 +256,8 @@ def dashed_knob(args: list[str]) -> str | None:
         name, has_value, value = arg.removeprefix("--").partition("=")
         key = name.replace("-", "_")
         knobs_and_groups = {*config.Config.__dataclass_fields__, *(path.name for path in CONF_DIR.iterdir())}
-        if not arg.startswith("--") or key.split(".")[0] not in knobs_and_groups:
+        # `--hydra` alone is Hydra's own abbreviation of --hydra-help.
+        if not arg.startswith("--") or key.split(".")[0] not in knobs_and_groups or key == "hydra":
             continue
         if not has_value:
             following = args[i + 1] if i + 1 < len(args) else ""

@@ -34,7 +34,8 @@ from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, Status, read_
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
 STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_STATUS.items()}
 # Sweep jobs that never trained (no event file), which are not runs with a status of their own: one whose log says
-# why it failed, and one that says nothing (its sweep was stopped before it began; a resume of the sweep runs it).
+# why it failed, and one whose log says nothing (its sweep was stopped before it began, or it crashed before its
+# first line; a resume of the sweep runs it).
 FAILED, NOT_STARTED = "failed", "not started"
 
 
@@ -58,7 +59,7 @@ class Run:
 
 
 def find_runs(root: Path) -> list[Run]:
-    """Every run under `root`, best first: dirs with event files, and sweep jobs that failed before writing one."""
+    """Every run under `root`, best first: dirs with event files, and sweep jobs that ended before writing one."""
     event_dirs = {path.parent for path in root.rglob("events.out.tfevents.*")}
     failed_dirs = {path.parent for path in root.rglob(".hydra") if path.is_dir()} - event_dirs
     runs = [read_run(d, root) for d in event_dirs] + [read_failed_job(d, root) for d in failed_dirs]

@@ -51,7 +51,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         if str(e).startswith("Ambiguous value") and "--cfg" in overrides:  # --cfg shows one run's config
             return f"{_first_line(str(e))}: --cfg shows the config of one run; give one value"
         if str(e).startswith("Ambiguous value"):  # `lr=0.1,0.05` without -m
-            return f"{_first_line(str(e))}: add -m to sweep over the values, or write a list as key=[a,b]"
+            return f"{_first_line(str(e))}: add -m to sweep over the values, or write a list as 'key=[a,b]'"
         return _first_line(str(e))
     # Hydra's plain ValueErrors about the command line.
     if str(e).startswith("Only one of --run, --multirun, --cfg"):

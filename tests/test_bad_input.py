@@ -208,6 +208,21 @@ def test_a_knob_given_as_a_dashed_option_is_one_line_with_its_override(monkeypat
     assert code == 2 and out == [] and err == [f"error: {line}"]
 
 
+def test_hydras_own_flags_and_abbreviations_are_not_taken_for_knobs():
+    assert cli.dashed_knob(["--hydra"]) is None  # argparse's abbreviation of --hydra-help
+    assert cli.dashed_knob(["--cfg", "job", "--config-dir", "my_conf", "lr=-1"]) is None
+
+
+def test_a_glob_sweep_over_a_group_gets_the_sweeps_set_up(monkeypatch, capsys, tiny_root, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    args = ["-m", "optimizer=glob(sg*)", *tiny_overrides(tiny_root, *FAST, "epochs=1"), f"hydra.sweep.dir={sweep_dir}"]
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Hydra turns an exception in a callback into a warning, and skips the rest
+        cli.main()
+    assert (sweep_dir / "multirun.yaml").is_file()  # the sweep callback's record, which its resume reads
+
+
 @pytest.mark.parametrize(
     "args, problem",
     [

@@ -84,6 +84,7 @@ def test_loaded_after_torch_it_says_to_import_mlp_exp_first(monkeypatch, tmp_pat
     library = tmp_path / "library.so"
     library.touch()
     monkeypatch.setattr(mkl_on_amd, "LIBRARY", library)
+    monkeypatch.setattr(mkl_on_amd, "_amd_with_avx512", lambda: True)  # on any CPU
     monkeypatch.delenv(mkl_on_amd.OFF_SWITCH, raising=False)
     assert not mkl_on_amd.load()  # torch is imported in this process
     assert "import mlp_exp first" in caplog.text
