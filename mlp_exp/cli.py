@@ -31,7 +31,14 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
 from mlp_exp.files import command
-from mlp_exp.sweep import SweepCallback, absolute_sweep_dir, report_failed_sweep, resuming_job, threads_per_job
+from mlp_exp.sweep import (
+    CONFIG_GROUPS,
+    SweepCallback,
+    absolute_sweep_dir,
+    report_failed_sweep,
+    resuming_job,
+    threads_per_job,
+)
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -252,10 +259,10 @@ def versions() -> str:
 def dashed_knob(args: list[str]) -> str | None:
     """What is wrong with a knob given as other tools take options (`--epochs=2`, `--lr 0.1`), where Hydra's parser
     would print its usage text; None if there is none."""
+    knobs_and_groups = {*config.Config.__dataclass_fields__, *CONFIG_GROUPS, "hydra"}
     for i, arg in enumerate(args):
         name, has_value, value = arg.removeprefix("--").partition("=")
         key = name.replace("-", "_")
-        knobs_and_groups = {*config.Config.__dataclass_fields__, *(path.name for path in CONF_DIR.iterdir())}
         # `--hydra` alone is Hydra's own abbreviation of --hydra-help.
         if not arg.startswith("--") or key.split(".")[0] not in knobs_and_groups or key == "hydra":
             continue

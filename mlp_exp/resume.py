@@ -66,16 +66,24 @@ def load_run_config(run_dir: Path) -> DictConfig:
 def _hydra_resolver(run_dir: Path) -> Iterator[None]:
     """Hydra's `${hydra:...}` resolver, reading the record Hydra saved with the run: Hydra's own reads state that
     exists only inside Hydra's job."""
-    hydra_path = run_dir / ".hydra" / "hydra.yaml"
-    try:
-        saved = OmegaConf.load(hydra_path).hydra
-    except Exception as e:  # not YAML, or not Hydra's record of a run
-        raise _unreadable(hydra_path, e) from e
+    saved = _hydra_record(run_dir)
     OmegaConf.register_new_resolver("hydra", lambda key: OmegaConf.select(saved, key), replace=True)
     try:
         yield
     finally:
         setup_globals()  # Hydra's own resolvers again, for a process that runs Hydra later (tests, a notebook)
+
+
+def _hydra_record(run_dir: Path) -> DictConfig:
+    """The `hydra` node Hydra saved with the run (.hydra/hydra.yaml): its logging, the dir it started in, its job."""
+    path = run_dir / ".hydra" / "hydra.yaml"
+    try:
+        hydra_cfg = OmegaConf.load(path).hydra
+        if any(OmegaConf.select(hydra_cfg, key) is None for key in ("job_logging", "verbose", "runtime.cwd")):
+            raise ValueError("not Hydra's record of a run")
+    except Exception as e:  # not YAML, or not Hydra's record of a run
+        raise _unreadable(path, e) from e
+    return hydra_cfg
 
 
 def _unreadable(path: Path, e: Exception) -> ConfigError:
@@ -85,15 +93,10 @@ def _unreadable(path: Path, e: Exception) -> ConfigError:
 def _go_on_as_the_run_did(run_dir: Path) -> None:
     """Log as the run did (console, and appended to its log file), wherever the run dir is now; work from the dir
     it was started in, where relative paths in its config (dataset.root=data) mean what they meant."""
-    path = run_dir / ".hydra" / "hydra.yaml"
-    try:
-        hydra_cfg = OmegaConf.load(path).hydra
-        hydra_cfg.runtime.output_dir = str(run_dir)
-        logging_cfg, verbose, started_in = hydra_cfg.job_logging, hydra_cfg.verbose, Path(hydra_cfg.runtime.cwd)
-    except Exception as e:  # not YAML, or not Hydra's record of a run
-        raise _unreadable(path, e) from e
-    configure_log(logging_cfg, verbose)
-    _work_from(started_in)
+    hydra_cfg = _hydra_record(run_dir)
+    hydra_cfg.runtime.output_dir = str(run_dir)
+    configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
+    _work_from(Path(hydra_cfg.runtime.cwd))
 
 
 def _work_from(started_in: Path) -> None:

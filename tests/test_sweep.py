@@ -22,7 +22,7 @@ from mlp_exp import mkl_on_amd
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
 from mlp_exp.files import command
-from mlp_exp.sweep import threads_per_job
+from mlp_exp.sweep import CONFIG_GROUPS, threads_per_job
 
 PRESETS = {
     "widths": "hiddens",
@@ -272,3 +272,7 @@ def test_a_ctrl_c_between_jobs_says_how_to_resume_and_on_slurm_that_the_jobs_kee
     on_slurm = interrupted_sweep_line(tmp_path, on_slurm=True)
     assert f"the jobs submitted to Slurm keep running (their ids are in {tmp_path}/.submitit/)" in on_slurm
     assert on_slurm.endswith(f"then resume the sweep with: {command('python', '-m', 'mlp_exp.resume', tmp_path)}")
+
+
+def test_the_config_groups_named_in_code_are_confs_groups():
+    assert set(CONFIG_GROUPS) == {path.name for path in CONF_DIR.iterdir() if path.is_dir()} - {"hydra"}
