@@ -1,18 +1,22 @@
 """Benchmark: mlp_exp's training loop against the seed notebook's pipeline, the matmul floor, hand-written gradients.
 
-    .venv/bin/python scripts/bench.py            # the full table (about 2 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py            # the full table (about 3 minutes on 2 cores)
     .venv/bin/python scripts/bench.py --quick    # a smoke run (about 30 s)
 
-Per repeat it times one epoch of each pipeline in turn, (a), (b), (c), (d), so drift of the machine's speed
-hits all four alike; the table shows medians over the repeats. Each pipeline keeps training its own model
-across repeats, so after N repeats (a), (b) and (d) have trained N epochs from the same initial weights, and
-their test accuracies must agree: (a) and (b) within seed noise, (a) and (d) up to float rounding.
+Per repeat it times one epoch of each pipeline in turn, (a), (b), (b'), (c), (d), so drift of the machine's
+speed hits all five alike; the table shows medians over the repeats. Each pipeline keeps training its own model
+across repeats, so after N repeats (a), (b), (b') and (d) have trained N epochs from the same initial weights,
+and their test accuracies must agree: (a), (b) and (b') within seed noise, (a) and (d) up to float rounding.
 
 (a) mlp_exp: `mlp_exp.train.train_epoch` + `predict` on the default config, data held as uint8 tensors.
-(b) the seed notebook: torchvision FashionMNIST + ToTensor + DataLoader (batch 256, shuffled, 4 workers, as
-    d2l.load_data_fashion_mnist) feeding d2l's train_epoch_ch3 / evaluate_accuracy, with d2l's accuracy and
-    Accumulator; the same model and optimizer as (a), so only the pipeline differs. It runs in a process of its
-    own, as the notebook's kernel is.
+(b) the seed notebook as its users run it: its own code for the model (parameters W1, b1, W2, b2, its relu
+    `torch.max(X, zeros_like(X))`) and optimizer (torch.optim.SGD), fed by torchvision FashionMNIST + ToTensor +
+    DataLoader (batch 256, shuffled, 4 workers, as d2l.load_data_fashion_mnist) and trained by d2l's
+    train_epoch_ch3 / evaluate_accuracy, with d2l's accuracy and Accumulator; the default config's sizes, lr and
+    initial weights. It runs in a process of its own, as the notebook's kernel is, and one with torch as it comes:
+    without the settings mlp_exp gives its own processes (`tune_process` and mlp_exp/mkl_on_amd.py).
+(b') (b)'s data pipeline and d2l loop feeding (a)'s model and optimizer, in a process with mlp_exp's settings:
+    only the pipeline differs from (a).
 (c) the floor: only the matrix multiplications an epoch needs (forward and backward of both layers for every
     training batch, forward for the test set), on the same shapes.
 (d) (a) without autograd: the same batches, weights and shuffle, with the default model's gradients written out
@@ -38,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import mlp_exp  # before torch, as in every mlp_exp run: mlp_exp/mkl_on_amd.py says why
 
@@ -104,13 +109,45 @@ class D2lAccumulator:
         return self.data[idx]
 
 
+def check_default_model(cfg, pipeline: str) -> None:
+    """(b) and (d) write out the default model's code: one relu hidden layer, plain SGD."""
+    sgd = cfg.optimizer
+    plain_sgd = sgd.name is OptimizerName.sgd and not (sgd.momentum or sgd.weight_decay)
+    if len(hidden_widths(cfg.hiddens)) != 1 or cfg.activation is not Activation.relu or not plain_sgd:
+        raise ValueError(f"{pipeline} writes out the default model: one relu hidden layer, plain SGD")
+
+
+def notebook_model(cfg):
+    """The seed notebook's model and optimizer cells, with the default config's sizes, scale and lr (the
+    notebook's own: 256 hidden units, 0.01, 0.1), drawn after the seed (a) draws from: (a)'s initial weights."""
+    check_default_model(cfg, "(b)")
+    num_inputs, num_outputs, (num_hiddens,) = NUM_INPUTS, len(cfg.dataset.classes), hidden_widths(cfg.hiddens)
+    torch.manual_seed(cfg.seed)
+    W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens, requires_grad=True) * cfg.init_scale)
+    b1 = nn.Parameter(torch.zeros(num_hiddens, requires_grad=True))
+    W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs, requires_grad=True) * cfg.init_scale)
+    b2 = nn.Parameter(torch.zeros(num_outputs, requires_grad=True))
+
+    def relu(X):
+        a = torch.zeros_like(X)
+        return torch.max(X, a)
+
+    def net(X):
+        X = X.reshape(-1, num_inputs)
+        H = relu(X @ W1 + b1)
+        return H @ W2 + b2
+
+    return net, torch.optim.SGD([W1, b1, W2, b2], lr=cfg.lr)
+
+
 class SeedNotebookPipeline:
-    """(b): the notebook's d2l pipeline, d2l's code reproduced here (the d2l package is not installed).
+    """(b), or with `mlp_exp_model` (b'): the notebook's d2l pipeline, d2l's code reproduced here (the d2l package
+    is not installed).
 
     d2l.train_ch3 also draws an Animator plot after each epoch; that is left out, as it is not the pipeline.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, mlp_exp_model: bool):
         import torchvision
         from torchvision import transforms
 
@@ -122,12 +159,13 @@ class SeedNotebookPipeline:
         test = torchvision.datasets.FashionMNIST(root, train=False, transform=trans, download=False)
         self.train_iter = torch.utils.data.DataLoader(train, cfg.batch_size, shuffle=True, num_workers=4)
         self.test_iter = torch.utils.data.DataLoader(test, cfg.batch_size, shuffle=False, num_workers=4)
-        self.net, self.updater = new_net(cfg, CPU)
+        self.net, self.updater = new_net(cfg, CPU) if mlp_exp_model else notebook_model(cfg)
         self.loss = nn.CrossEntropyLoss(reduction="none")
 
     def epoch(self) -> float:
-        # d2l.train_epoch_ch3, on the branch the notebook's torch.optim.SGD takes; (a)'s SGD here, the same rule
-        self.net.train()
+        # d2l.train_epoch_ch3, on the branch an optimizer object takes (torch.optim's, or mlp_exp's: the same rule)
+        if isinstance(self.net, nn.Module):
+            self.net.train()
         metric = D2lAccumulator(3)  # loss sum, correct, examples
         for X, y in self.train_iter:
             y_hat = self.net(X)
@@ -137,7 +175,8 @@ class SeedNotebookPipeline:
             self.updater.step()
             metric.add(l.sum().item(), d2l_accuracy(y_hat, y), y.numel())  # d2l: float(l.sum()), which warns
         # d2l.evaluate_accuracy
-        self.net.eval()
+        if isinstance(self.net, nn.Module):
+            self.net.eval()
         metric = D2lAccumulator(2)  # correct, examples
         with torch.no_grad():
             for X, y in self.test_iter:
@@ -146,17 +185,19 @@ class SeedNotebookPipeline:
 
 
 class InOwnProcess:
-    """Runs a pipeline in a process of its own, one epoch per call of `epoch`.
+    """Runs (b) or (b') in a process of its own, one epoch per call of `epoch`.
 
     (b) forks its DataLoader's workers every epoch; in (a)'s process each fork would leave (a)'s memory
     copy-on-write, and (a) would pay thousands of page faults in its next epoch that no mlp_exp run pays.
     """
 
-    def __init__(self, pipeline_class: type) -> None:
+    def __init__(self, mlp_exp_model: bool) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, child_end = context.Pipe()
-        self.process = context.Process(target=serve_epochs, args=(child_end, pipeline_class))
-        self.process.start()
+        self.process = context.Process(target=serve_epochs, args=(child_end, mlp_exp_model))
+        # The child imports this script, and so mlp_exp, again: for (b), with the MKL library turned off.
+        with mock.patch.dict(os.environ, {} if mlp_exp_model else {mlp_exp.mkl_on_amd.OFF_SWITCH: "0"}):
+            self.process.start()
         child_end.close()  # so that a child that dies ends recv() with EOFError instead of a wait
         self.connection.recv()  # the pipeline is built: no timing includes its set-up
 
@@ -169,13 +210,14 @@ class InOwnProcess:
         self.process.join()
 
 
-def serve_epochs(connection, pipeline_class: type) -> None:
+def serve_epochs(connection, mlp_exp_model: bool) -> None:
     """InOwnProcess's child: builds the pipeline on the default config, then runs an epoch per request."""
     # A spawned child inherits "spawn" as its start method; a notebook's kernel has the platform's default (fork
     # on Linux), with which DataLoader workers start without importing torch again.
     multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
-    tune_process()
-    pipeline = pipeline_class(default_config())
+    if mlp_exp_model:
+        tune_process()
+    pipeline = SeedNotebookPipeline(default_config(), mlp_exp_model)
     connection.send("built")
     with contextlib.suppress(EOFError, BrokenPipeError):  # the parent closed its end, or ended
         while connection.recv() == "epoch":
@@ -211,10 +253,7 @@ class HandWrittenGradients:
 
     def __init__(self, a: MlpExpPipeline):
         cfg = a.cfg
-        sgd = cfg.optimizer
-        plain_sgd = sgd.name is OptimizerName.sgd and not (sgd.momentum or sgd.weight_decay)
-        if len(hidden_widths(cfg.hiddens)) != 1 or cfg.activation is not Activation.relu or not plain_sgd:
-            raise ValueError("(d) writes out the default model's gradients: one relu hidden layer, plain SGD")
+        check_default_model(cfg, "(d)")
         self.cfg, self.train_set, self.test_set, self.test_X = cfg, a.train_set, a.test_set, a.test_X
         self.net, _ = new_net(cfg, CPU)  # (a)'s initial weights, in (a)'s layouts
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
@@ -325,15 +364,20 @@ def main() -> None:
     run_epochs = run_epochs or cfg.epochs
     a = MlpExpPipeline(cfg)
     # closing: a child left waiting for its next request would keep this process from exiting.
-    with contextlib.closing(InOwnProcess(SeedNotebookPipeline)) as b:
+    with (
+        contextlib.closing(InOwnProcess(mlp_exp_model=False)) as b,
+        contextlib.closing(InOwnProcess(mlp_exp_model=True)) as b_pipeline,
+    ):
         pipelines = {
             "a": a,
             "b": b,
+            "b'": b_pipeline,
             "c": MatmulFloor(cfg, len(a.train_set), len(a.test_set)),
             "d": HandWrittenGradients(a),
         }
         seconds, accuracy = time_epochs(pipelines, repeats)
     median = {name: statistics.median(values) for name, values in seconds.items()}
+    b_alone = median["b'"]
 
     with tempfile.TemporaryDirectory() as tmp:
         startup = statistics.median(startup_seconds(Path(tmp) / f"probe{i}") for i in range(probes))
@@ -349,9 +393,11 @@ def main() -> None:
 
     rows = [
         ("(a) mlp_exp epoch: train + test eval", f"{median['a']:.3f} s", ""),
-        ("(b) seed notebook pipeline epoch", f"{median['b']:.3f} s", ""),
+        ("(b) seed notebook epoch, as it runs", f"{median['b']:.3f} s", ""),
+        ("(b') its pipeline feeding (a)'s model", f"{b_alone:.3f} s", ""),
         ("(c) matmul floor per epoch", f"{median['c']:.3f} s", ""),
         ("speed-up b/a", f"{median['b'] / median['a']:.1f}x", f">= {TARGETS['a/b']:.0f}x"),
+        ("speed-up b'/a (the pipeline alone)", f"{b_alone / median['a']:.1f}x", ""),
         ("(d) (a) without autograd, fused", f"{median['d']:.3f} s", ""),
         ("a/c (1.0 = at the floor)", f"{median['a'] / median['c']:.2f}", f"<= {TARGETS['a/c']}"),
         ("d/c (hand-written gradients)", f"{median['d'] / median['c']:.2f}", ""),
@@ -360,8 +406,8 @@ def main() -> None:
         ("whole default run, peak RSS", f"{rss_mb:.0f} MB", f"<= {TARGETS['rss_mb']:.0f} MB"),
         ("pictures' share of the whole run", f"{visuals_pct:+.1f}%", f"<= {TARGETS['visuals_pct']:.0f}%"),
         (
-            f"test acc after {repeats} epochs: (a) / (b) / (d)",
-            f"{accuracy['a']:.4f} / {accuracy['b']:.4f} / {accuracy['d']:.4f}",
+            f"test acc after {repeats} epochs: (a) / (b) / (b') / (d)",
+            " / ".join(f"{accuracy[name]:.4f}" for name in ("a", "b", "b'", "d")),
             "agree",
         ),
         (f"test acc of the whole run ({run_epochs} epochs)", f"{run_acc:.4f}", ""),
