@@ -56,6 +56,16 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     # Hydra's plain ValueErrors about the command line.
     if str(e).startswith("Only one of --run, --multirun, --cfg"):
         return f"{_first_line(str(e))}: --cfg shows the config of one run, so drop -m and give one value per key"
+    if str(e).startswith("Expecting one subcommand from"):  # `--shell-completion` alone
+        return (
+            "--shell-completion needs what to do: install=bash, install=zsh or install=fish (or uninstall=...), "
+            'as in eval "$(python -m mlp_exp -sc install=bash)"'
+        )
+    if str(e).startswith("File ") and "--experimental-rerun" in overrides:
+        return (
+            f"--experimental-rerun: {_first_line(str(e)).rstrip('!')}; to go on with a stopped run, use "
+            "python -m mlp_exp.resume RUN_DIR"
+        )
     if str(e).startswith("Config group override must be a string or a list"):  # `optimizer=null`
         null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")
         return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"

@@ -239,6 +239,18 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
 
 
 @pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--shell-completion"], "error: --shell-completion needs what to do: install=bash, "),
+        (["--experimental-rerun", "nope.pickle"], "error: --experimental-rerun: File nope.pickle does not exist; "),
+    ],
+)
+def test_hydras_flags_used_wrongly_are_one_line_instead_of_a_traceback(monkeypatch, capsys, args, line):
+    code, out, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(line)
+
+
+@pytest.mark.parametrize(
     "override, reason",
     [
         ("seed=${oc.env:MLP_EXP_NO_SUCH_VARIABLE}", "Environment variable 'MLP_EXP_NO_SUCH_VARIABLE' not found"),
