@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -171,12 +172,18 @@ class SweepCallback(Callback):
         compare.report(absolute_sweep_dir(config.hydra))
 
 
-def report_failed_sweep() -> None:
-    """The comparison, after a sweep that ended on a failed job: Hydra then skips `on_multirun_end`."""
+def report_failed_sweep() -> str | None:
+    """The comparison, after a sweep that ended on a failed job (Hydra then skips `on_multirun_end`), and the line
+    that ends the sweep: how many jobs did not complete, and how each ended. None outside a sweep."""
     from mlp_exp import compare
+    from mlp_exp.tracking import Status
 
-    if SweepCallback.sweep_dir is not None:
-        compare.report(SweepCallback.sweep_dir)
+    if SweepCallback.sweep_dir is None:
+        return None
+    runs = compare.report(SweepCallback.sweep_dir)
+    ends = Counter(run.status for run in runs if run.status != Status.completed)
+    how = ", ".join(f"{count} {status}" for status, count in ends.items())
+    return f"{ends.total()} of {len(runs)} jobs did not complete ({how}); the table above says which"
 
 
 def log_optuna_as_hydra() -> None:
