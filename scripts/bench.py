@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -60,6 +61,7 @@ from mlp_exp.train import NUM_INPUTS, as_float, batches, new_net, predict, train
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
+NOTEBOOK_BATCH_SIZE = 256
 TARGETS = {"a/b": 15.0, "a/c": 1.5, "startup_s": 3.0, "run_s": 10.0, "rss_mb": 1000.0, "visuals_pct": 10.0}
 
 
@@ -118,14 +120,16 @@ def check_default_model(cfg, pipeline: str) -> None:
 
 
 def notebook_model(cfg):
-    """The seed notebook's model and optimizer cells, with the default config's sizes, scale and lr (the
-    notebook's own: 256 hidden units, 0.01, 0.1), drawn after the seed (a) draws from: (a)'s initial weights."""
+    """The seed notebook's model and optimizer cells, drawn after the seed (a) draws from: (a)'s initial weights."""
     check_default_model(cfg, "(b)")
-    num_inputs, num_outputs, (num_hiddens,) = NUM_INPUTS, len(cfg.dataset.classes), hidden_widths(cfg.hiddens)
+    num_inputs, num_outputs, num_hiddens, scale, lr = 784, 10, 256, 0.01, 0.1  # the notebook's numbers
+    defaults = (hidden_widths(cfg.hiddens), cfg.init_scale, cfg.lr, cfg.batch_size, len(cfg.dataset.classes))
+    if defaults != ([num_hiddens], scale, lr, NOTEBOOK_BATCH_SIZE, num_outputs):
+        raise ValueError("(b) is the notebook's model: the default config must keep its sizes, scale, lr and batch")
     torch.manual_seed(cfg.seed)
-    W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens, requires_grad=True) * cfg.init_scale)
+    W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens, requires_grad=True) * scale)
     b1 = nn.Parameter(torch.zeros(num_hiddens, requires_grad=True))
-    W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs, requires_grad=True) * cfg.init_scale)
+    W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs, requires_grad=True) * scale)
     b2 = nn.Parameter(torch.zeros(num_outputs, requires_grad=True))
 
     def relu(X):
@@ -137,17 +141,17 @@ def notebook_model(cfg):
         H = relu(X @ W1 + b1)
         return H @ W2 + b2
 
-    return net, torch.optim.SGD([W1, b1, W2, b2], lr=cfg.lr)
+    return net, torch.optim.SGD([W1, b1, W2, b2], lr=lr)
 
 
 class SeedNotebookPipeline:
-    """(b), or with `mlp_exp_model` (b'): the notebook's d2l pipeline, d2l's code reproduced here (the d2l package
+    """(b), or with `with_mlp_exp` (b'): the notebook's d2l pipeline, d2l's code reproduced here (the d2l package
     is not installed).
 
     d2l.train_ch3 also draws an Animator plot after each epoch; that is left out, as it is not the pipeline.
     """
 
-    def __init__(self, cfg, mlp_exp_model: bool):
+    def __init__(self, cfg, with_mlp_exp: bool):
         import torchvision
         from torchvision import transforms
 
@@ -157,9 +161,9 @@ class SeedNotebookPipeline:
         trans = transforms.Compose([transforms.ToTensor()])
         train = torchvision.datasets.FashionMNIST(root, train=True, transform=trans, download=False)
         test = torchvision.datasets.FashionMNIST(root, train=False, transform=trans, download=False)
-        self.train_iter = torch.utils.data.DataLoader(train, cfg.batch_size, shuffle=True, num_workers=4)
-        self.test_iter = torch.utils.data.DataLoader(test, cfg.batch_size, shuffle=False, num_workers=4)
-        self.net, self.updater = new_net(cfg, CPU) if mlp_exp_model else notebook_model(cfg)
+        self.train_iter = torch.utils.data.DataLoader(train, NOTEBOOK_BATCH_SIZE, shuffle=True, num_workers=4)
+        self.test_iter = torch.utils.data.DataLoader(test, NOTEBOOK_BATCH_SIZE, shuffle=False, num_workers=4)
+        self.net, self.updater = new_net(cfg, CPU) if with_mlp_exp else notebook_model(cfg)
         self.loss = nn.CrossEntropyLoss(reduction="none")
 
     def epoch(self) -> float:
@@ -191,15 +195,15 @@ class InOwnProcess:
     copy-on-write, and (a) would pay thousands of page faults in its next epoch that no mlp_exp run pays.
     """
 
-    def __init__(self, mlp_exp_model: bool) -> None:
+    def __init__(self, with_mlp_exp: bool) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, child_end = context.Pipe()
-        self.process = context.Process(target=serve_epochs, args=(child_end, mlp_exp_model))
+        self.process = context.Process(target=serve_epochs, args=(child_end, with_mlp_exp))
         # The child imports this script, and so mlp_exp, again: for (b), with the MKL library turned off.
-        with mock.patch.dict(os.environ, {} if mlp_exp_model else {mlp_exp.mkl_on_amd.OFF_SWITCH: "0"}):
+        with mock.patch.dict(os.environ, {} if with_mlp_exp else {mlp_exp.mkl_on_amd.OFF_SWITCH: "0"}):
             self.process.start()
         child_end.close()  # so that a child that dies ends recv() with EOFError instead of a wait
-        self.connection.recv()  # the pipeline is built: no timing includes its set-up
+        self.settings = self.connection.recv()  # sent once the pipeline is built: no timing includes its set-up
 
     def epoch(self) -> float:
         self.connection.send("epoch")
@@ -210,18 +214,24 @@ class InOwnProcess:
         self.process.join()
 
 
-def serve_epochs(connection, mlp_exp_model: bool) -> None:
+def serve_epochs(connection, with_mlp_exp: bool) -> None:
     """InOwnProcess's child: builds the pipeline on the default config, then runs an epoch per request."""
     # A spawned child inherits "spawn" as its start method; a notebook's kernel has the platform's default (fork
     # on Linux), with which DataLoader workers start without importing torch again.
     multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
-    if mlp_exp_model:
+    if with_mlp_exp:
         tune_process()
-    pipeline = SeedNotebookPipeline(default_config(), mlp_exp_model)
-    connection.send("built")
+    pipeline = SeedNotebookPipeline(default_config(), with_mlp_exp)
+    connection.send(mlp_exp_settings())
     with contextlib.suppress(EOFError, BrokenPipeError):  # the parent closed its end, or ended
         while connection.recv() == "epoch":
             connection.send(pipeline.epoch())
+
+
+def mlp_exp_settings() -> str:
+    """Which of the settings mlp_exp gives its processes this one has."""
+    settings = {"MKL library": mlp_exp.MKL_LIBRARY_LOADED, "tune_process": gc.get_freeze_count() > 0}
+    return " and ".join(name for name, on in settings.items() if on) or "none"
 
 
 class MatmulFloor:
@@ -359,25 +369,25 @@ def main() -> None:
     # from swinging by more than a few percent.
     repeats, probes, run_pairs, run_epochs = (2, 1, 1, 2) if args.quick else (args.repeats, 3, 5, None)
 
-    tune_process()  # as in every run's process: all four pipelines get it (serve_epochs calls it for (b))
+    tune_process()  # as in every run's process: (a), (c) and (d) get it here, (b') in serve_epochs
     cfg = default_config()
     run_epochs = run_epochs or cfg.epochs
     a = MlpExpPipeline(cfg)
     # closing: a child left waiting for its next request would keep this process from exiting.
     with (
-        contextlib.closing(InOwnProcess(mlp_exp_model=False)) as b,
-        contextlib.closing(InOwnProcess(mlp_exp_model=True)) as b_pipeline,
+        contextlib.closing(InOwnProcess(with_mlp_exp=False)) as b,
+        contextlib.closing(InOwnProcess(with_mlp_exp=True)) as b_prime,
     ):
         pipelines = {
             "a": a,
             "b": b,
-            "b'": b_pipeline,
+            "b'": b_prime,
             "c": MatmulFloor(cfg, len(a.train_set), len(a.test_set)),
             "d": HandWrittenGradients(a),
         }
         seconds, accuracy = time_epochs(pipelines, repeats)
     median = {name: statistics.median(values) for name, values in seconds.items()}
-    b_alone = median["b'"]
+    b_prime_s = median["b'"]
 
     with tempfile.TemporaryDirectory() as tmp:
         startup = statistics.median(startup_seconds(Path(tmp) / f"probe{i}") for i in range(probes))
@@ -394,10 +404,10 @@ def main() -> None:
     rows = [
         ("(a) mlp_exp epoch: train + test eval", f"{median['a']:.3f} s", ""),
         ("(b) seed notebook epoch, as it runs", f"{median['b']:.3f} s", ""),
-        ("(b') its pipeline feeding (a)'s model", f"{b_alone:.3f} s", ""),
+        ("(b') its pipeline feeding (a)'s model", f"{b_prime_s:.3f} s", ""),
         ("(c) matmul floor per epoch", f"{median['c']:.3f} s", ""),
         ("speed-up b/a", f"{median['b'] / median['a']:.1f}x", f">= {TARGETS['a/b']:.0f}x"),
-        ("speed-up b'/a (the pipeline alone)", f"{b_alone / median['a']:.1f}x", ""),
+        ("speed-up b'/a (the pipeline alone)", f"{b_prime_s / median['a']:.1f}x", ""),
         ("(d) (a) without autograd, fused", f"{median['d']:.3f} s", ""),
         ("a/c (1.0 = at the floor)", f"{median['a'] / median['c']:.2f}", f"<= {TARGETS['a/c']}"),
         ("d/c (hand-written gradients)", f"{median['d'] / median['c']:.2f}", ""),
@@ -415,7 +425,10 @@ def main() -> None:
     print(
         f"mlp_exp benchmark: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
-        + (f", {mlp_exp.mkl_on_amd.IN_USE} (mlp_exp/mkl_on_amd.py)" if mlp_exp.MKL_LIBRARY_LOADED else "")
+    )
+    print(
+        "mlp_exp's process settings (the MKL library of mlp_exp/mkl_on_amd.py, tune_process of mlp_exp/cli.py): "
+        f"(a), (c), (d): {mlp_exp_settings()}; (b'): {b_prime.settings}; (b): {b.settings}"
     )
     print(f"default config, {repeats} repeats (medians); epoch times per repeat:")
     for name in pipelines:
