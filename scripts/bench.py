@@ -12,8 +12,8 @@ and their test accuracies must agree: (a), (b) and (b') within seed noise, (a) a
 (b) the seed notebook as its users run it: its own code for the model (parameters W1, b1, W2, b2, its relu
     `torch.max(X, zeros_like(X))`) and optimizer (torch.optim.SGD), fed by torchvision FashionMNIST + ToTensor +
     DataLoader (batch 256, shuffled, 4 workers, as d2l.load_data_fashion_mnist) and trained by d2l's
-    train_epoch_ch3 / evaluate_accuracy, with d2l's accuracy and Accumulator; the default config's sizes, lr and
-    initial weights. It runs in a process of its own, as the notebook's kernel is, and one with torch as it comes:
+    train_epoch_ch3 / evaluate_accuracy, with d2l's accuracy and Accumulator; the notebook's sizes, scale and lr,
+    which the default config keeps, and (a)'s initial weights. It runs in a process of its own, as the notebook's kernel is, and one with torch as it comes:
     without the settings mlp_exp gives its own processes (`tune_process` and mlp_exp/mkl_on_amd.py).
 (b') (b)'s data pipeline and d2l loop feeding (a)'s model and optimizer, in a process with mlp_exp's settings:
     only the pipeline differs from (a).
