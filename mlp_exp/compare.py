@@ -61,7 +61,9 @@ class Run:
 def find_runs(root: Path) -> list[Run]:
     """Every run under `root`, best first: dirs with event files, and sweep jobs that ended before writing one."""
     event_dirs = {path.parent for path in root.rglob("events.out.tfevents.*")}
-    failed_dirs = {path.parent for path in root.rglob(".hydra") if path.is_dir()} - event_dirs
+    # Hydra writes a job's overrides.yaml (with its config.yaml) before the job's first line: an empty .hydra/ is
+    # no job's.
+    failed_dirs = {path.parent.parent for path in root.rglob(".hydra/overrides.yaml")} - event_dirs
     runs = [read_run(d, root) for d in event_dirs] + [read_failed_job(d, root) for d in failed_dirs]
     return sorted(runs, key=lambda run: (run.rank, run.name))
 
@@ -117,8 +119,11 @@ def read_failed_job(job_dir: Path, root: Path) -> Run:
         hparams = {key: _as_recorded(value) for key, value in flat_hparams(load_run_config(job_dir)).items()}
     except (ConfigError, OmegaConfBaseException):
         # A value no run can use (hiddens=0, hiddens=???) fails flat_hparams too: show what the job was given instead.
-        overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if hydra_dir.is_dir() else []
-        given = (override.partition("=") for override in overrides or [])
+        try:
+            overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text())
+        except (OSError, yaml.YAMLError):  # removed or damaged since find_runs saw it
+            overrides = []
+        given = (override.partition("=") for override in overrides if isinstance(overrides, list))
         hparams = {
             key: _as_recorded(yaml.safe_load(value)) for key, _, value in given if key in Config.__dataclass_fields__
         }

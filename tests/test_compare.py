@@ -152,6 +152,17 @@ def test_a_job_whose_sweep_stopped_before_it_began_reads_as_not_started_not_fail
     assert "failed" not in capsys.readouterr().out
 
 
+def test_dirs_that_hold_no_jobs_record_are_not_taken_for_runs(tiny_root, tmp_path, capsys):
+    from conftest import compose_cfg
+
+    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "batch_size=100", "device=cpu")), tmp_path / "run")
+    (tmp_path / "empty" / ".hydra").mkdir(parents=True)  # e.g. left by a run that was refused, or by hand
+    (tmp_path / "damaged" / ".hydra").mkdir(parents=True)
+    (tmp_path / "damaged" / ".hydra" / "overrides.yaml").write_text("- [lr=0.5\n")
+    runs = {run.name: run.status for run in compare.find_runs(tmp_path)}
+    assert runs == {"run": "completed", "damaged": "not started"}
+
+
 def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     result = run_compare(str(tmp_path))
     assert result.returncode == 2
