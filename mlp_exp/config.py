@@ -206,9 +206,12 @@ def check(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
                 raise
             continue
         if not passed:
-            value = OmegaConf.select(cfg, key)
-            shown = repr(value).removesuffix(".0") if isinstance(value, float) else value  # lr=-1 as typed, not -1.0
-            raise ConfigError(f"{key}={shown} is not allowed: use {allowed}")
+            raise ConfigError(f"{key}={as_typed(OmegaConf.select(cfg, key))} is not allowed: use {allowed}")
+
+
+def as_typed(value: Any) -> Any:
+    """A knob's value as a user types it: a float that Hydra read from `lr=-1` as -1, not -1.0."""
+    return repr(value).removesuffix(".0") if isinstance(value, float) else value
 
 
 def given_overrides(hydra: DictConfig) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
-from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
+from mlp_exp.config import ConfigError, Device, as_typed, check, flat_hparams, hidden_widths
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP
 from mlp_exp.optim import Optimizer, describe, make_optimizer
@@ -79,10 +79,13 @@ def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
 
 
 def what_to_lower(cfg: DictConfig) -> str:
-    return (
-        f"lower the learning rate (now lr={cfg.lr}), the initial weights' scale (now init_scale={cfg.init_scale}) "
-        f"or the weight decay (now optimizer.weight_decay={cfg.optimizer.weight_decay})"
-    )
+    lowers = [
+        f"the learning rate (now lr={as_typed(cfg.lr)})",
+        f"the initial weights' scale (now init_scale={as_typed(cfg.init_scale)})",
+    ]
+    if cfg.optimizer.weight_decay:
+        lowers.append(f"the weight decay (now optimizer.weight_decay={as_typed(cfg.optimizer.weight_decay)})")
+    return f"lower {', '.join(lowers[:-1])} or {lowers[-1]}"
 
 
 def not_learning(record: dict[str, Any], guessed: tuple[float, float], epochs: int) -> bool:
@@ -110,9 +113,9 @@ def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: 
         record["train_loss"],
         record["train_acc"],
         *guessed,
-        cfg.lr,
-        cfg.init_scale,
-        f" or less weight decay (now optimizer.weight_decay={decay})" if decay else "",
+        as_typed(cfg.lr),
+        as_typed(cfg.init_scale),
+        f" or less weight decay (now optimizer.weight_decay={as_typed(decay)})" if decay else "",
     )
 
 

@@ -9,7 +9,7 @@ from test_train import hparams_plugin_data, read_events, tiny_cfg
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
-from mlp_exp.train import Diverged, train
+from mlp_exp.train import Diverged, train, what_to_lower
 
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
 DIVERGES_AT_EPOCH_3 = ("activation=leaky_relu", "lr=50", "epochs=6", "batch_size=100", "device=cpu")
@@ -30,8 +30,8 @@ def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path
 
     assert result.returncode == 3
     assert result.stderr.strip() == (
-        "error: training diverged at epoch 3 (train loss nan); lower the learning rate (now lr=50.0), the initial "
-        "weights' scale (now init_scale=0.01) or the weight decay (now optimizer.weight_decay=0.0)"
+        "error: training diverged at epoch 3 (train loss nan); lower the learning rate (now lr=50) or the initial "
+        "weights' scale (now init_scale=0.01)"
     )
     assert result.stdout.splitlines()[-2:] == [
         f"Run dir: {run_dir}",  # where its records show how it went wrong
@@ -53,8 +53,7 @@ def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path
     assert resumed.returncode == 3
     assert resumed.stderr.strip() == (
         f"error: {run_dir} diverged and would diverge again from its last checkpoint; start a new run, and lower the "
-        "learning rate (now lr=50.0), the initial weights' scale (now init_scale=0.01) or the weight decay (now "
-        "optimizer.weight_decay=0.0)"
+        "learning rate (now lr=50) or the initial weights' scale (now init_scale=0.01)"
     )
     assert {path: content for path, content in files_under(run_dir).items() if path.name != "mlp_exp.log"} == records
 
@@ -96,3 +95,12 @@ def test_a_new_run_is_refused_in_the_dir_of_one_that_diverged_even_in_its_first_
         train(tiny_cfg(tiny_root), run_dir)
     assert str(refused.value) == f"{run_dir} already holds a run that diverged: choose another hydra.run.dir"
     assert files_under(run_dir) == records
+
+
+def test_the_divergence_advice_names_weight_decay_only_where_there_is_some(tiny_root):
+    advice = what_to_lower(tiny_cfg(tiny_root, "lr=0.5", "optimizer.weight_decay=0.001"))
+    assert advice == (
+        "lower the learning rate (now lr=0.5), the initial weights' scale (now init_scale=0.01) or the weight decay "
+        "(now optimizer.weight_decay=0.001)"
+    )
+    assert "decay" not in what_to_lower(tiny_cfg(tiny_root, "lr=0.5"))
