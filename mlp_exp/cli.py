@@ -267,8 +267,7 @@ def dashed_knob(args: list[str]) -> str | None:
         if not arg.startswith("--") or key.split(".")[0] not in knobs_and_groups or key == "hydra":
             continue
         if not has_value:
-            following = args[i + 1] if i + 1 < len(args) else ""
-            value = following if following and not following.startswith("--") and "=" not in following else "VALUE"
+            value = config_errors.value_after(args, i)
         return f"{arg} is not an option: mlp_exp's knobs are set without dashes, as {key}={value}"
     return None
 

@@ -23,9 +23,11 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     `overrides`: the command line's arguments, where an unknown key's value is looked up.
     """
     if isinstance(e, OverrideParseException):
-        key, _, value = e.override.partition("=")
+        key, equals, value = e.override.partition("=")
         if "=" in value and not value.startswith(("[", "{", "'", '"')):  # a path, such as a run dir's name
             fix = f"quote a value with = in it: '{key}=\"{value}\"'"
+        elif not equals and e.override in overrides:  # `epochs 2`
+            fix = f"write key=value, as {key}={value_after(overrides, overrides.index(e.override))}"
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
         return f"{e.override} is not a valid override ({_first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
@@ -70,6 +72,21 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")
         return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"
     return None
+
+
+def value_after(args: Sequence[str], i: int) -> str:
+    """The argument after args[i] where it looks like the value meant for it (`--lr 0.1`, `epochs 2`), else VALUE."""
+    following = args[i + 1] if i + 1 < len(args) else ""
+    flag = following.startswith("-") and not _is_number(following)  # -m, not -0.1
+    return following if following and not flag and "=" not in following else "VALUE"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _typed_value(key: str, overrides: Sequence[str]) -> str | None:

@@ -95,6 +95,12 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
     )
 
 
+@pytest.mark.parametrize("args, fix", [(["epochs", "2"], "epochs=2"), (["lr"], "lr=VALUE")])
+def test_a_knob_without_its_equals_sign_is_told_the_override_to_type(monkeypatch, capsys, args, fix):
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and len(err) == 1 and f"; write key=value, as {fix} (see https://hydra.cc/" in err[0]
+
+
 @pytest.mark.parametrize("flag", ["-m", "--multirun", "--multi"])
 def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path, flag):
     sweep_dir = tmp_path / "sweep"
@@ -197,6 +203,8 @@ def test_a_bad_value_beside_one_only_the_job_can_resolve_is_still_refused_before
     [
         (["--epochs=2"], "--epochs=2 is not an option: mlp_exp's knobs are set without dashes, as epochs=2"),
         (["--lr", "0.1"], "--lr is not an option: mlp_exp's knobs are set without dashes, as lr=0.1"),
+        (["--lr", "-0.1"], "--lr is not an option: mlp_exp's knobs are set without dashes, as lr=-0.1"),
+        (["--lr", "-m"], "--lr is not an option: mlp_exp's knobs are set without dashes, as lr=VALUE"),
         (
             ["--batch-size"],
             "--batch-size is not an option: mlp_exp's knobs are set without dashes, as batch_size=VALUE",
