@@ -155,9 +155,10 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         tried.append(f"{system_dir} (gzipped IDX files)")
         if all((system_dir / f"{name}.gz").is_file() for name in RAW_FILES):
             raw_dir.mkdir(parents=True, exist_ok=True)
-            for name in RAW_FILES:
-                if name not in present:  # never overwrite a file the user put there
-                    _unpack(system_dir / f"{name}.gz", raw_dir / name)
+            unpacking = [name for name in RAW_FILES if name not in present]  # never overwrite a file the user put there
+            for name in unpacking:
+                _unpack(system_dir / f"{name}.gz", raw_dir / name)
+            log.info("Unpacked %d IDX files of %s from %s into %s", len(unpacking), cfg.name.name, system_dir, raw_dir)
             return raw_dir
 
     if present:
@@ -186,7 +187,7 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         "download them with internet access" if cfg.download else "set dataset.download=true with internet access"
     )
     fixes = f"put the four IDX files in {raw_dir}, or {download}"
-    if cfg.name is DatasetName.fashion_mnist:
+    if cfg.name is DatasetName.fashion_mnist and cfg.system_dir:  # where Debian's package puts it
         fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 

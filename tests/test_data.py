@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 import torch
 from conftest import TINY_TEST, TINY_TRAIN, compose_cfg, tiny_overrides, write_tiny_dataset
@@ -38,7 +40,7 @@ def test_later_loads_read_the_cache_without_torchvision(tiny_root, monkeypatch):
     assert torch.equal(first_train.images, again_train.images)
 
 
-def test_a_system_copy_of_gzipped_files_is_used_without_touching_user_files(tmp_path):
+def test_a_system_copy_of_gzipped_files_is_used_without_touching_user_files(tmp_path, caplog):
     system_dir = tmp_path / "usr-share"
     written = write_tiny_dataset(system_dir, gz=True)
     root = tmp_path / "data"
@@ -52,8 +54,10 @@ def test_a_system_copy_of_gzipped_files_is_used_without_touching_user_files(tmp_
     write_idx(raw_dir / "t10k-labels-idx1-ubyte", mine)
     cfg = dataset_cfg(f"dataset.root={root}", f"dataset.system_dir={system_dir}", "dataset.download=false")
 
-    train_set, test_set = data.load(cfg)
+    with caplog.at_level(logging.INFO, logger="mlp_exp.data"):
+        train_set, test_set = data.load(cfg)
 
+    assert f"Unpacked 3 IDX files of fashion_mnist from {system_dir} into {raw_dir}" in caplog.messages
     assert sorted(p.name for p in raw_dir.iterdir()) == sorted(RAW_FILES)
     assert torch.equal(train_set.labels, torch.from_numpy(written["train-labels-idx1-ubyte"]).long())
     assert torch.all(test_set.labels == 7)
@@ -71,3 +75,10 @@ def test_missing_data_names_every_place_tried_and_both_fixes(tmp_path):
     assert "apt-get install dataset-fashion-mnist" in message
     assert message.endswith("or set dataset.download=true with internet access")
     assert "\n" not in message
+
+
+def test_without_a_system_dir_the_fix_is_not_to_install_the_system_package(tmp_path):
+    cfg = dataset_cfg(f"dataset.root={tmp_path}", "dataset.system_dir=null", "dataset.download=false")
+    with pytest.raises(DataError) as error:
+        data.load(cfg)
+    assert "apt-get" not in str(error.value)
