@@ -24,6 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from mlp_exp import interrupt
 from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams
 from mlp_exp.files import command
@@ -270,8 +271,9 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
     knobs = differing_knobs(runs)
     same = {key: value for key, value in runs[0].hparams.items() if key not in knobs}
     print(f"{len(runs)} run{'s' if len(runs) != 1 else ''} under {root}, best first")
-    if same and len(runs) > 1:
-        print("same in all: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
+    if same:
+        shared = "same in all" if len(runs) > 1 else "knobs"
+        print(f"{shared}: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
     print(table(runs, knobs))
     for run in runs:
         if run.error:
@@ -319,4 +321,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with interrupt.quiet_exit():
+        sys.exit(main())

@@ -114,6 +114,8 @@ def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
     (row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("run ")]
     assert row == ["run", "test_acc", "train_acc", "train_loss", "epochs_done", "status"]
     assert f"my_run  {metrics['test_acc']:.4f}" in result.stdout
+    (knobs,) = [line for line in result.stdout.splitlines() if line.startswith("knobs: ")]
+    assert " lr=0.1 " in knobs and " epochs=2 " in knobs and " batch_size=100 " in knobs
     assert (run_dir / "compare.png").is_file()
 
 

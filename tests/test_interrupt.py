@@ -339,6 +339,33 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
     assert f"completed all its 100 epochs (test acc {uninterrupted['test_acc']:.4f}): nothing to resume" in again.stdout
 
 
+def test_a_reader_that_leaves_ends_the_command_quietly_and_the_run_resumes(tiny_data_root, uninterrupted, tmp_path):
+    run_dir = tmp_path / "run"
+    process = start_cli(*tiny_overrides(tiny_data_root, *CLI_ARGS), f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    process.stdout.readline()  # `python -m mlp_exp | head -1`
+    process.stdout.close()
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+
+    assert process.returncode == -signal.SIGPIPE  # as for any Unix tool; the shell shows 141
+    assert stderr == ""  # Python's default: a "Logging error" traceback for every line left
+    resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert without_times(metrics_of(run_dir)) == without_times(uninterrupted)
+
+    compared = subprocess.Popen(
+        [sys.executable, "-m", "mlp_exp.compare", str(run_dir)],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each line written as printed: the plot's comes after a wait
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    compared.stdout.readline()
+    compared.stdout.close()
+    stderr = compared.stderr.read()
+    compared.wait(timeout=120)
+    assert compared.returncode == -signal.SIGPIPE and stderr == b""
+
+
 def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         resume.main([str(tmp_path)])
