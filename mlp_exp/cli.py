@@ -30,7 +30,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
-from mlp_exp.files import command
+from mlp_exp.files import command, silence
 from mlp_exp.sweep import (
     CONFIG_GROUPS,
     SweepCallback,
@@ -167,6 +167,19 @@ def below_errors() -> Callable[[logging.LogRecord], bool]:
     """The filter of the console's stdout handler (conf/hydra/job_logging/mlp_exp.yaml): error lines go to stderr,
     as those said before a run starts do."""
     return lambda record: record.levelno < logging.ERROR
+
+
+class Console(logging.StreamHandler):
+    """The console's handler (conf/hydra/job_logging/mlp_exp.yaml, hydra_logging/mlp_exp.yaml). When the reader of
+    the output leaves (`python -m mlp_exp | head -3`), the run goes on with the console silent, and its log file
+    keeps every line; Python's default would print a traceback for each line left, and SIGPIPE's would kill the
+    run (and its parallel sweep's workers go on printing tracebacks)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            silence(self.stream)
+            return
+        super().handleError(record)
 
 
 def say_where(run_dir: Path) -> None:

@@ -24,10 +24,9 @@ from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mlp_exp import interrupt
 from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams
-from mlp_exp.files import command
+from mlp_exp.files import command, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, Status, read_metrics
 
@@ -270,19 +269,19 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
         return runs
     knobs = differing_knobs(runs)
     same = {key: value for key, value in runs[0].hparams.items() if key not in knobs}
-    print(f"{len(runs)} run{'s' if len(runs) != 1 else ''} under {root}, best first")
+    say(f"{len(runs)} run{'s' if len(runs) != 1 else ''} under {root}, best first")
     if same:
         shared = "same in all" if len(runs) > 1 else "knobs"
-        print(f"{shared}: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
-    print(table(runs, knobs))
+        say(f"{shared}: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
+    say(table(runs, knobs))
     for run in runs:
         if run.error:
-            print(f"{run.name} failed: {run.error}")
+            say(f"{run.name} failed: {run.error}")
     if any(run.curves for run in runs):
         png = png or root / "compare.png"
         plot(runs, knobs, png, title=str(root))
-        print(f"plot: {png}")
-    print("in TensorBoard:", command("tensorboard", "--logdir", root))
+        say(f"plot: {png}")
+    say("in TensorBoard:", command("tensorboard", "--logdir", root))
     return runs
 
 
@@ -321,5 +320,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with interrupt.quiet_exit():
-        sys.exit(main())
+    sys.exit(main())

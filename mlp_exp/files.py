@@ -1,4 +1,5 @@
-"""Files written so that no reader, parallel job or crash ever sees one half-written; paths in commands to paste."""
+"""Files written so that no reader, parallel job or crash ever sees one half-written; paths in commands to paste;
+output whose reader left."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 
 @contextmanager
@@ -43,3 +45,20 @@ def _as_the_shell_finds(program: str) -> str:
     if program == "python":  # sys.executable may be named python3, with no `python` beside it
         return sys.executable
     return str(bin_dir / program) if (bin_dir / program).exists() else program
+
+
+def say(*parts: object) -> None:
+    """print, for output a reader may leave before it ends (`python -m mlp_exp.compare outputs | head -3`): the
+    command goes on, silently, and its files are still written."""
+    try:
+        print(*parts)
+    except BrokenPipeError:
+        silence(sys.stdout)
+
+
+def silence(stream: TextIO) -> None:
+    """Points `stream`'s file descriptor at /dev/null, after its reader left: every later write to it (print's,
+    logging's, the interpreter's flush at exit) succeeds unseen, where each would raise BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)

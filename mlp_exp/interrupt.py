@@ -52,13 +52,7 @@ def sigterm_raises() -> Iterator[None]:
 def quiet_exit() -> Iterator[None]:
     """Around a command: once its work is done or its error said, the interpreter's exit still takes ~0.25 s (torch's
     and TensorBoard's exit handlers), and a Ctrl-C in it would print a traceback from one of them or end the
-    process without a word. From then on a Ctrl-C ends the process at once, with the command's own exit code.
-
-    A reader of its output that leaves (`| head`) ends the command, as it ends any Unix tool: by SIGPIPE, where
-    Python's default would print a traceback for each line still to come. A run ended so is resumable from its last
-    epoch, as one on a lost machine is."""
-    if _can_handle_signals():
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    process without a word. From then on a Ctrl-C ends the process at once, with the command's own exit code."""
     code = 1  # an exception's, unless it is SystemExit's
     try:
         yield
