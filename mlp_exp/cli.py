@@ -357,7 +357,7 @@ def main() -> None:
         code = EXIT_USER_ERROR if message is not None else exit_code_for(e)  # the latter: a failed job of a sweep
         if full_error == "1" or code is None:
             raise
-        if message is None:  # each failed job said why, in its own lines
+        if message is None:  # each failed job said why in its own lines (and its log)
             message = report_failed_sweep()
         print(f"error: {message or e}", file=sys.stderr)
         sys.exit(code)

@@ -2,8 +2,8 @@
 
 Reads each run's knobs from its TensorBoard event file (the HParams record), and its per-epoch metrics and how
 it ended from its metrics.json (the numbers its log printed), or from the event file where that is missing.
-Prints one row per run with the knobs that differ between runs, the final metrics and the status, completed
-runs first and the best test accuracy first; and writes a PNG with the final test accuracy against the swept
+Prints the knobs all runs share (one run's: all of them), then one row per run with the knobs that differ between
+runs, the final metrics and the status, completed runs first and the best test accuracy first; and writes a PNG with the final test accuracy against the swept
 knob next to each run's learning curves. A sweep job that failed before training has no event
 file, only Hydra's record of it (.hydra/); it is listed as failed, with its error, or as not started where its
 log names none.
@@ -123,7 +123,10 @@ def read_failed_job(job_dir: Path, root: Path) -> Run:
             overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text())
         except (OSError, yaml.YAMLError):  # removed or damaged since find_runs saw it
             overrides = []
-        given = (override.partition("=") for override in overrides if isinstance(overrides, list))
+        overrides = (
+            [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
+        )
+        given = (override.partition("=") for override in overrides)
         hparams = {
             key: _as_recorded(yaml.safe_load(value)) for key, _, value in given if key in Config.__dataclass_fields__
         }

@@ -156,9 +156,9 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         if all((system_dir / f"{name}.gz").is_file() for name in RAW_FILES):
             raw_dir.mkdir(parents=True, exist_ok=True)
             unpacking = [name for name in RAW_FILES if name not in present]  # never overwrite a file the user put there
+            log.info("Unpacking %s from %s into %s", ", ".join(unpacking), system_dir, raw_dir)
             for name in unpacking:
                 _unpack(system_dir / f"{name}.gz", raw_dir / name)
-            log.info("Unpacked %d IDX files of %s from %s into %s", len(unpacking), cfg.name.name, system_dir, raw_dir)
             return raw_dir
 
     if present:
@@ -187,7 +187,8 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         "download them with internet access" if cfg.download else "set dataset.download=true with internet access"
     )
     fixes = f"put the four IDX files in {raw_dir}, or {download}"
-    if cfg.name is DatasetName.fashion_mnist and cfg.system_dir:  # where Debian's package puts it
+    # The package fills conf/dataset/fashion_mnist.yaml's system_dir; with none, the user chose not to look there.
+    if cfg.name is DatasetName.fashion_mnist and cfg.system_dir:
         fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 

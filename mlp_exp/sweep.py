@@ -182,8 +182,11 @@ def report_failed_sweep() -> str | None:
         return None
     runs = compare.report(SweepCallback.sweep_dir)
     ends = Counter(run.status for run in runs if run.status != Status.completed)
+    if not ends:  # jobs that left no record (hydra.output_subdir=null): the failed job's own error says it
+        return None
     how = ", ".join(f"{count} {status}" for status, count in ends.items())
-    return f"{ends.total()} of {len(runs)} jobs did not complete ({how}); the table above says which"
+    jobs = "job" if len(runs) == 1 else "jobs"
+    return f"{ends.total()} of {len(runs)} {jobs} did not complete ({how}); the table above says which"
 
 
 def log_optuna_as_hydra() -> None:

@@ -154,15 +154,19 @@ def test_a_job_whose_sweep_stopped_before_it_began_reads_as_not_started_not_fail
     assert "failed" not in capsys.readouterr().out
 
 
-def test_dirs_that_hold_no_jobs_record_are_not_taken_for_runs(tiny_root, tmp_path, capsys):
+def test_dirs_without_a_jobs_record_are_not_runs_and_a_damaged_record_is_read_as_far_as_it_goes(
+    tiny_root, tmp_path, capsys
+):
     from conftest import compose_cfg
 
     train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "batch_size=100", "device=cpu")), tmp_path / "run")
-    (tmp_path / "empty" / ".hydra").mkdir(parents=True)  # e.g. left by a run that was refused, or by hand
-    (tmp_path / "damaged" / ".hydra").mkdir(parents=True)
-    (tmp_path / "damaged" / ".hydra" / "overrides.yaml").write_text("- [lr=0.5\n")
-    runs = {run.name: run.status for run in compare.find_runs(tmp_path)}
-    assert runs == {"run": "completed", "damaged": "not started"}
+    (tmp_path / "bare" / ".hydra").mkdir(parents=True)  # e.g. left by a run that was refused, or by hand
+    for name, overrides in (("damaged", "- [lr=0.5\n"), ("empty", ""), ("odd", "- 5\n- lr=0.5\n")):
+        (tmp_path / name / ".hydra").mkdir(parents=True, exist_ok=True)
+        (tmp_path / name / ".hydra" / "overrides.yaml").write_text(overrides)
+    runs = {run.name: (run.status, run.hparams) for run in compare.find_runs(tmp_path)}
+    assert runs.pop("run")[0] == "completed"
+    assert runs == {"damaged": ("not started", {}), "empty": ("not started", {}), "odd": ("not started", {"lr": 0.5})}
 
 
 def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):

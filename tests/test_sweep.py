@@ -22,7 +22,7 @@ from mlp_exp import mkl_on_amd
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
 from mlp_exp.files import command
-from mlp_exp.sweep import CONFIG_GROUPS, threads_per_job
+from mlp_exp.sweep import CONFIG_GROUPS, SweepCallback, report_failed_sweep, threads_per_job
 
 PRESETS = {
     "widths": "hiddens",
@@ -276,3 +276,14 @@ def test_a_ctrl_c_between_jobs_says_how_to_resume_and_on_slurm_that_the_jobs_kee
 
 def test_the_config_groups_named_in_code_are_confs_groups():
     assert set(CONFIG_GROUPS) == {path.name for path in CONF_DIR.iterdir() if path.is_dir()} - {"hydra"}
+
+
+def test_a_failed_sweeps_last_line_counts_the_jobs_that_did_not_complete(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(SweepCallback, "sweep_dir", tmp_path)
+    assert report_failed_sweep() is None  # no job left a record (hydra.output_subdir=null): the job's error says it
+    job = tmp_path / "0_lr=-1"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- lr=-1\n")
+    (job / "mlp_exp.log").write_text("[...][ERROR] error: lr=-1 is not allowed: use a positive number\n")
+    assert report_failed_sweep() == "1 of 1 job did not complete (1 failed); the table above says which"
+    assert "0_lr=-1 failed: lr=-1 is not allowed" in capsys.readouterr().out  # the table it points to
