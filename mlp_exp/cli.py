@@ -32,7 +32,6 @@ from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
 from mlp_exp.files import command, silence
 from mlp_exp.sweep import (
-    CONFIG_GROUPS,
     SweepCallback,
     absolute_sweep_dir,
     report_failed_sweep,
@@ -272,7 +271,7 @@ def versions() -> str:
 def dashed_knob(args: list[str]) -> str | None:
     """What is wrong with a knob given as other tools take options (`--epochs=2`, `--lr 0.1`), where Hydra's parser
     would print its usage text; None if there is none."""
-    knobs_and_groups = {*config.Config.__dataclass_fields__, *CONFIG_GROUPS, "hydra"}
+    knobs_and_groups = config_errors.KNOBS_AND_GROUPS | {"hydra"}
     for i, arg in enumerate(args):
         name, has_value, value = arg.removeprefix("--").partition("=")
         key = name.replace("-", "_")

@@ -12,9 +12,13 @@ from typing import Any
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from mlp_exp.config import allowed_values, nested_keys, schema_keys, unknown_key_message
+from mlp_exp.config import Config, allowed_values, nested_keys, schema_keys, unknown_key_message
+from mlp_exp.files import command
+from mlp_exp.sweep import CONFIG_GROUPS
 
 GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
+# The names a command line sets: knobs (`epochs=2`) and config groups (`optimizer=adam`).
+KNOBS_AND_GROUPS = frozenset({*Config.__dataclass_fields__, *CONFIG_GROUPS})
 
 
 def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
@@ -26,8 +30,14 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         key, equals, value = e.override.partition("=")
         if "=" in value and not value.startswith(("[", "{", "'", '"')):  # a path, such as a run dir's name
             fix = f"quote a value with = in it: '{key}=\"{value}\"'"
-        elif not equals and e.override in overrides:  # `epochs 2`
-            fix = f"write key=value, as {key}={value_after(overrides, overrides.index(e.override))}"
+        elif not equals and key in ("compare", "resume") and key in overrides:  # `python -m mlp_exp compare outputs`
+            following = value_after(overrides, overrides.index(key))
+            directory = following if following != "VALUE" else "DIR"
+            return (
+                f"{key} is not a knob but a command of its own: {command('python', '-m', f'mlp_exp.{key}')} {directory}"
+            )
+        elif not equals and key in KNOBS_AND_GROUPS and key in overrides:  # `epochs 2`
+            fix = f"write key=value, as {key}={value_after(overrides, overrides.index(key))}"
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
         return f"{e.override} is not a valid override ({_first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
@@ -59,11 +69,14 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     if str(e).startswith("Only one of --run, --multirun, --cfg"):
         return f"{_first_line(str(e))}: --cfg shows the config of one run, so drop -m and give one value per key"
     if str(e).startswith("Expecting one subcommand from"):  # `--shell-completion` alone
+        # Hydra completes a script's arguments, not `python -m`'s: the completion is the mlp-exp script's.
+        install = command("mlp-exp", "-sc", "install=bash")
         return (
             "--shell-completion needs what to do: install=bash, install=zsh or install=fish (or uninstall=...), "
-            'as in eval "$(python -m mlp_exp -sc install=bash)"'
+            f'as in eval "$({install})", which completes the mlp-exp command'
         )
-    if str(e).startswith("File ") and "--experimental-rerun" in overrides:
+    # --experimental-rerun, or any abbreviation of it Hydra's parser takes (the only flag that starts so).
+    if str(e).startswith("File ") and any(arg.startswith("--e") for arg in overrides):
         return (
             f"--experimental-rerun: {_first_line(str(e)).rstrip('!')}; to go on with a stopped run, use "
             "python -m mlp_exp.resume RUN_DIR"

@@ -11,6 +11,7 @@ from hydra.errors import ConfigCompositionException
 
 from mlp_exp import cli, compare, resume
 from mlp_exp.config import ConfigError, Device, check, check_before_the_job, check_dataset_option
+from mlp_exp.files import command
 from mlp_exp.train import pick_device
 
 
@@ -95,10 +96,26 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
     )
 
 
-@pytest.mark.parametrize("args, fix", [(["epochs", "2"], "epochs=2"), (["lr"], "lr=VALUE")])
+@pytest.mark.parametrize(
+    "args, fix", [(["epochs", "2"], "epochs=2"), (["lr"], "lr=VALUE"), (["optimizer", "adam"], "optimizer=adam")]
+)
 def test_a_knob_without_its_equals_sign_is_told_the_override_to_type(monkeypatch, capsys, args, fix):
     code, _, err = run_main(monkeypatch, capsys, *args)
     assert code == 2 and len(err) == 1 and f"; write key=value, as {fix} (see https://hydra.cc/" in err[0]
+
+
+def test_a_word_that_is_no_knob_gets_no_made_up_override(monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "foo", "bar")
+    assert code == 2 and len(err) == 1 and "foo=" not in err[0]
+
+
+@pytest.mark.parametrize("module, args, shown", [("compare", ["outputs"], "outputs"), ("resume", [], "DIR")])
+def test_compare_or_resume_typed_as_a_knob_is_told_its_command(monkeypatch, capsys, module, args, shown):
+    code, _, err = run_main(monkeypatch, capsys, module, *args)
+    assert code == 2
+    assert err == [
+        f"error: {module} is not a knob but a command of its own: {command('python', '-m', f'mlp_exp.{module}')} {shown}"
+    ]
 
 
 @pytest.mark.parametrize("flag", ["-m", "--multirun", "--multi"])
@@ -251,10 +268,12 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
     [
         (["--shell-completion"], "error: --shell-completion needs what to do: install=bash, "),
         (["--experimental-rerun", "nope.pickle"], "error: --experimental-rerun: File nope.pickle does not exist; "),
+        (["--experimental-re=nope.pickle"], "error: --experimental-rerun: File nope.pickle does not exist; "),
     ],
 )
 def test_hydras_flags_used_wrongly_are_one_line_instead_of_a_traceback(monkeypatch, capsys, args, line):
     code, out, err = run_main(monkeypatch, capsys, *args)
+    # (Before its error, Hydra warns that --experimental-rerun is experimental.)
     assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(line)
 
 
