@@ -7,6 +7,7 @@ goes on).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import functools
@@ -14,8 +15,10 @@ import gc
 import logging
 import os
 import platform
+import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -30,7 +33,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
-from mlp_exp.files import command, silence
+from mlp_exp.files import command, say, silence
 from mlp_exp.sweep import (
     SweepCallback,
     absolute_sweep_dir,
@@ -176,7 +179,8 @@ class Console(logging.StreamHandler):
 
     def handleError(self, record: logging.LogRecord) -> None:
         if isinstance(sys.exc_info()[1], BrokenPipeError):
-            silence(self.stream)
+            with contextlib.suppress(OSError, ValueError):  # a stream with no file descriptor: nothing to point
+                silence(self.stream)
             return
         super().handleError(record)
 
@@ -288,9 +292,9 @@ class _Refused(Exception):
     pass
 
 
-def refused_flag(args: list[str]) -> str | None:
-    """What Hydra's parser refuses (`-x`, `--cfg` without its value), in one line, where the parser would print its
-    whole usage text first; None if it takes them."""
+def read_flags(args: list[str]) -> argparse.Namespace:
+    """Hydra's flags in `args`, as its parser reads them. Raises ConfigError, in one line, for what the parser
+    refuses (`-x`, `--cfg` without its value), where the parser would print its whole usage text first."""
     from hydra._internal.utils import get_args_parser  # the parser Hydra's main runs (hydra-core 1.3)
 
     parser = get_args_parser()
@@ -300,10 +304,14 @@ def refused_flag(args: list[str]) -> str | None:
 
     parser.error = refuse  # argparse's own prints the usage and exits
     try:
-        parser.parse_args(args)
+        return parser.parse_args(args)
     except _Refused as e:
-        return f"{e}; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags"
-    return None
+        raise ConfigError(f"{e}; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags") from None
+
+
+def only_prints(flags: argparse.Namespace) -> bool:
+    """Whether the command prints something and runs nothing: --help, --hydra-help, --info, --cfg, -sc."""
+    return bool(flags.help or flags.hydra_help or flags.info or flags.cfg or flags.shell_completion)
 
 
 def the_sweep_says_how_to_resume(sweep_dir: Path | None, stop: KeyboardInterrupt) -> bool:
@@ -336,13 +344,22 @@ def main() -> None:
     for flag in multirun:
         sys.argv.remove(flag)
         sys.argv.insert(1, flag)
-    if "--version" in sys.argv[1:]:  # Hydra's says only its own
-        print(versions())
+    if "--version" in sys.argv[1:]:  # Hydra's says only its own (and its parser would exit on it)
+        say(versions())
         return
-    refused = dashed_knob(sys.argv[1:]) or refused_flag(sys.argv[1:])
-    if refused:
-        print(f"error: {refused}", file=sys.stderr)
+    try:
+        refused = dashed_knob(sys.argv[1:])
+        if refused:
+            raise ConfigError(refused)
+        flags = read_flags(sys.argv[1:])
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    if only_prints(flags):
+        # With nothing to go on with, a reader that leaves (`--help | head`) ends it as it ends any Unix tool.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Said by Hydra before it reads the file; the error (config_errors) says what to use instead.
+    warnings.filterwarnings("ignore", "Experimental rerun CLI option", UserWarning)
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     # Hydra then raises its errors instead of printing them, so they can be reworded here.
     os.environ["HYDRA_FULL_ERROR"] = "1"

@@ -3,10 +3,10 @@
 Reads each run's knobs from its TensorBoard event file (the HParams record), and its per-epoch metrics and how
 it ended from its metrics.json (the numbers its log printed), or from the event file where that is missing.
 Prints the knobs all runs share (one run's: all of them), then one row per run with the knobs that differ between
-runs, the final metrics and the status, completed runs first and the best test accuracy first; and writes a PNG with the final test accuracy against the swept
-knob next to each run's learning curves. A sweep job that failed before training has no event
-file, only Hydra's record of it (.hydra/); it is listed as failed, with its error, or as not started where its
-log names none.
+runs, the final metrics and the status, completed runs first and the best test accuracy first; and writes a PNG
+with the final test accuracy against the swept knob next to each run's learning curves. A sweep job that failed
+before training has no event file, only Hydra's record of it (.hydra/); it is listed as failed, with its error,
+or as not started where its log names none.
 """
 
 from __future__ import annotations

@@ -77,10 +77,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         )
     # --experimental-rerun, or any abbreviation of it Hydra's parser takes (the only flag that starts so).
     if str(e).startswith("File ") and any(arg.startswith("--e") for arg in overrides):
-        return (
-            f"--experimental-rerun: {_first_line(str(e)).rstrip('!')}; to go on with a stopped run, use "
-            "python -m mlp_exp.resume RUN_DIR"
-        )
+        resume = command("python", "-m", "mlp_exp.resume", "RUN_DIR")
+        return f"--experimental-rerun: {_first_line(str(e)).rstrip('!')}; to go on with a stopped run, use {resume}"
     if str(e).startswith("Config group override must be a string or a list"):  # `optimizer=null`
         null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")
         return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"

@@ -41,6 +41,8 @@ RAW_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 CACHE_NAME = "mlp_exp_tensors.pt"
+# Where Debian's dataset-fashion-mnist package puts its files: conf/dataset/fashion_mnist.yaml's system_dir.
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
 class DataError(RuntimeError):
@@ -187,8 +189,8 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
         "download them with internet access" if cfg.download else "set dataset.download=true with internet access"
     )
     fixes = f"put the four IDX files in {raw_dir}, or {download}"
-    # The package fills conf/dataset/fashion_mnist.yaml's system_dir; with none, the user chose not to look there.
-    if cfg.name is DatasetName.fashion_mnist and cfg.system_dir:
+    # Another system_dir is the user's own copy, which no package fills; with none, the user chose not to look there.
+    if cfg.system_dir and Path(cfg.system_dir) == DEBIAN_FASHION_MNIST:
         fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 

@@ -51,7 +51,7 @@ def say(*parts: object) -> None:
     """print, for output a reader may leave before it ends (`python -m mlp_exp.compare outputs | head -3`): the
     command goes on, silently, and its files are still written."""
     try:
-        print(*parts)
+        print(*parts, flush=True)  # a pipe's buffer would meet the broken pipe at exit, past this except
     except BrokenPipeError:
         silence(sys.stdout)
 

@@ -35,7 +35,7 @@ from mlp_exp.cli import (
     train_reporting,
 )
 from mlp_exp.config import Config, ConfigError, first_line, given_overrides
-from mlp_exp.files import command
+from mlp_exp.files import command, say
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 log = logging.getLogger("mlp_exp")
@@ -95,6 +95,11 @@ def _go_on_as_the_run_did(run_dir: Path) -> None:
     it was started in, where relative paths in its config (dataset.root=data) mean what they meant."""
     hydra_cfg = _hydra_record(run_dir)
     hydra_cfg.runtime.output_dir = str(run_dir)
+    # A run made before mlp_exp.cli.Console logged to the console through Python's plain handler, which prints a
+    # traceback for each line once the reader leaves (`| head`).
+    for handler in (hydra_cfg.job_logging.get("handlers") or {}).values():
+        if handler.get("class") == "logging.StreamHandler":
+            handler["class"] = "mlp_exp.cli.Console"
     configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
     _work_from(Path(hydra_cfg.runtime.cwd))
 
@@ -136,9 +141,7 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
     except Exception as e:  # not YAML, or not a sweep's config
         raise _unreadable(path, e) from e
     _work_from(started_in)
-    print(
-        f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: {command('python', '-m', 'mlp_exp', *args)}", flush=True
-    )
+    say(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: {command('python', '-m', 'mlp_exp', *args)}")
     os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: str(sweep_dir)})
 
 

@@ -272,9 +272,11 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
     ],
 )
 def test_hydras_flags_used_wrongly_are_one_line_instead_of_a_traceback(monkeypatch, capsys, args, line):
-    code, out, err = run_main(monkeypatch, capsys, *args)
-    # (Before its error, Hydra warns that --experimental-rerun is experimental.)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        code, out, err = run_main(monkeypatch, capsys, *args)
     assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(line)
+    assert [str(w.message) for w in warned] == []  # Hydra's "experimental" warning would add 2 lines before it
 
 
 @pytest.mark.parametrize(

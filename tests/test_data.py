@@ -64,7 +64,8 @@ def test_a_system_copy_of_gzipped_files_is_used_without_touching_user_files(tmp_
     assert torch.all(test_set.labels == 7)
 
 
-def test_missing_data_names_every_place_tried_and_both_fixes(tmp_path):
+def test_missing_data_names_every_place_tried_and_both_fixes(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "nosys")  # the package is not installed
     cfg = dataset_cfg(
         f"dataset.root={tmp_path / 'nowhere'}", f"dataset.system_dir={tmp_path / 'nosys'}", "dataset.download=false"
     )
@@ -78,8 +79,12 @@ def test_missing_data_names_every_place_tried_and_both_fixes(tmp_path):
     assert "\n" not in message
 
 
-def test_without_a_system_dir_the_fix_is_not_to_install_the_system_package(tmp_path):
-    cfg = dataset_cfg(f"dataset.root={tmp_path}", "dataset.system_dir=null", "dataset.download=false")
+@pytest.mark.parametrize("system_dir", ["null", "own_copy"])
+def test_without_the_packages_dir_the_fix_is_not_to_install_the_package(tmp_path, system_dir):
+    """No system_dir, or the user's own copy that no package fills."""
+    if system_dir != "null":
+        system_dir = str(tmp_path / system_dir)
+    cfg = dataset_cfg(f"dataset.root={tmp_path}", f"dataset.system_dir={system_dir}", "dataset.download=false")
     with pytest.raises(DataError) as error:
         data.load(cfg)
     assert "apt-get" not in str(error.value)

@@ -352,17 +352,36 @@ def test_a_reader_that_leaves_silences_the_console_and_the_run_goes_on(tiny_data
     assert without_times(metrics_of(run_dir)) == without_times(uninterrupted)
     assert "epoch 100/100" in (run_dir / "mlp_exp.log").read_text()  # the log file keeps every line
 
-    compared = subprocess.Popen(
-        [sys.executable, "-m", "mlp_exp.compare", str(run_dir)],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each line written as printed: the plot's comes after a wait
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    compared.stdout.readline()
-    compared.stdout.close()
-    stderr = compared.stderr.read()
-    compared.wait(timeout=120)
-    assert compared.returncode == 0 and stderr == b"" and (run_dir / "compare.png").is_file()
+    # A reader gone before the first line (`| true`), and no PYTHONUNBUFFERED: a pipe's buffer meets the broken pipe
+    # only when it is flushed.
+    assert read_nothing(sys.executable, "-m", "mlp_exp.compare", str(run_dir)) == (0, "")
+    assert (run_dir / "compare.png").is_file()
+
+    # A run made before mlp_exp.cli.Console, resumed: its saved logging is Python's plain console handler.
+    hydra_yaml = run_dir / ".hydra" / "hydra.yaml"
+    hydra_yaml.write_text(hydra_yaml.read_text().replace("mlp_exp.cli.Console", "logging.StreamHandler"))
+    assert read_nothing(sys.executable, "-m", "mlp_exp.resume", str(run_dir)) == (0, "")
+    assert "nothing to resume" in (run_dir / "mlp_exp.log").read_text()
+
+
+def read_nothing(*command: str) -> tuple[int, str]:
+    """`command | true`: (exit code, stderr)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    stderr = process.stderr.read()
+    return process.wait(timeout=120), stderr
+
+
+@pytest.mark.parametrize("flags", [["--help"], ["--info"], ["--cfg", "job"], ["-sc", "install=bash"]])
+def test_a_reader_that_leaves_ends_a_command_that_only_prints_as_any_unix_tool(flags):
+    # Killed by SIGPIPE, as `cat`: a shell says 141. Python's default: a BrokenPipeError traceback, or a
+    # "Logging error" for each line left.
+    assert read_nothing(sys.executable, "-m", "mlp_exp", *flags) == (-signal.SIGPIPE, "")
+
+
+def test_a_reader_that_leaves_gets_the_version_line_as_nothing():
+    assert read_nothing(sys.executable, "-m", "mlp_exp", "--version") == (0, "")
 
 
 def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
