@@ -39,6 +39,7 @@ from mlp_exp.sweep import (
     absolute_sweep_dir,
     report_failed_sweep,
     resuming_job,
+    search_failed,
     threads_per_job,
 )
 
@@ -371,10 +372,14 @@ def main() -> None:
     except Exception as e:
         message = config_errors.one_line(e, sys.argv[1:])
         code = EXIT_USER_ERROR if message is not None else exit_code_for(e)  # the latter: a failed job of a sweep
-        if full_error == "1" or code is None:
+        searched = search_failed(e)  # an Optuna search none of whose trials completed
+        if full_error == "1" or (code is None and not searched):
             raise
         if message is None:  # each failed job said why in its own lines (and its log)
-            message = report_failed_sweep()
+            failed = report_failed_sweep()
+            message = failed and failed.message
+            if searched:
+                code = EXIT_DIVERGED if failed and failed.diverged_only else EXIT_USER_ERROR
         print(f"error: {message or e}", file=sys.stderr)
         sys.exit(code)
     finally:

@@ -13,7 +13,7 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from hydra import compose
@@ -32,6 +32,7 @@ log = logging.getLogger("mlp_exp")
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+OPTUNA_NO_TRIAL_COMPLETED = "No trials are completed yet."  # optuna.storages' error
 SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 # The sweep's config, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it in the sweep dir,
 # the Optuna sweeper does not: SweepCallback saves it for every sweep.
@@ -131,7 +132,7 @@ class SweepCallback(Callback):
             refuse_uncomposable_values(config, config_name)
             refuse_optuna_grid(config)
             refuse_slurm_without_slurm(config)
-            refuse_no_parallel_jobs(config)
+            refuse_no_jobs(config)
         except ConfigError as e:
             exit_refused(e)
         interrupt.import_torch()
@@ -172,9 +173,15 @@ class SweepCallback(Callback):
         compare.report(absolute_sweep_dir(config.hydra))
 
 
-def report_failed_sweep() -> str | None:
+class FailedSweep(NamedTuple):
+    message: str  # how many jobs did not complete, and how each ended
+    diverged_only: bool  # whether each of them diverged
+
+
+def report_failed_sweep() -> FailedSweep | None:
     """The comparison, after a sweep that ended on a failed job (Hydra then skips `on_multirun_end`), and the line
-    that ends the sweep: how many jobs did not complete, and how each ended. None outside a sweep."""
+    that ends the sweep. None outside a sweep, and where no job left a record (hydra.output_subdir=null): the failed
+    job's own error then says it."""
     from mlp_exp import compare
     from mlp_exp.tracking import Status
 
@@ -182,11 +189,19 @@ def report_failed_sweep() -> str | None:
         return None
     runs = compare.report(SweepCallback.sweep_dir)
     ends = Counter(run.status for run in runs if run.status != Status.completed)
-    if not ends:  # jobs that left no record (hydra.output_subdir=null): the failed job's own error says it
+    if not ends:
         return None
     how = ", ".join(f"{count} {status}" for status, count in ends.items())
     jobs = "job" if len(runs) == 1 else "jobs"
-    return f"{ends.total()} of {len(runs)} {jobs} did not complete ({how}); the table above says which"
+    message = f"{ends.total()} of {len(runs)} {jobs} did not complete ({how}); the table above says which"
+    return FailedSweep(message, diverged_only=set(ends) == {Status.diverged})
+
+
+def search_failed(e: Exception) -> bool:
+    """Whether `e` is how Optuna's sweeper ends a search none of whose trials completed: asked for the best trial,
+    its study has none. Each trial's failure was caught and recorded; the sweep's own end (and comparison) never
+    came."""
+    return SweepCallback.sweep_dir is not None and isinstance(e, ValueError) and str(e) == OPTUNA_NO_TRIAL_COMPLETED
 
 
 def log_optuna_as_hydra() -> None:
@@ -253,11 +268,16 @@ def refuse_slurm_without_slurm(config: DictConfig) -> None:
         )
 
 
-def refuse_no_parallel_jobs(config: DictConfig) -> None:
-    """joblib fails with a traceback on n_jobs=0, after the sweep dir exists."""
+def refuse_no_jobs(config: DictConfig) -> None:
+    """joblib fails with a traceback on n_jobs=0, and Optuna's sweeper on n_trials below 1, after the sweep dir
+    exists."""
     if config.hydra.launcher._target_ == JOBLIB_LAUNCHER and config.hydra.launcher.n_jobs == 0:
         raise ConfigError(
             "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core"
+        )
+    if config.hydra.sweeper._target_ == OPTUNA_SWEEPER and config.hydra.sweeper.n_trials < 1:
+        raise ConfigError(
+            f"hydra.sweeper.n_trials={config.hydra.sweeper.n_trials} is not allowed: give the number of trials, 1 or more"
         )
 
 

@@ -149,6 +149,10 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
             ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
             "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core",
         ),
+        (
+            ["hparams_search=optuna", "hydra.sweeper.n_trials=0"],
+            "hydra.sweeper.n_trials=0 is not allowed: give the number of trials, 1 or more",
+        ),
         # A swept value Hydra cannot compose would stop the sweep where its job comes, after the jobs before it.
         (["-m", "lr=0.1,abc"], "lr=abc is not allowed: use a number"),
         (

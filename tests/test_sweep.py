@@ -203,6 +203,19 @@ def test_an_optuna_search_survives_diverged_trials_and_reports_the_best(tiny_roo
     assert "Best parameters: {'lr': 0.5}" in result.stdout
 
 
+def test_an_optuna_search_whose_trials_all_diverge_ends_as_a_sweep_whose_jobs_all_diverge(tiny_root, tmp_path):
+    fixed = ("hiddens=32", "init_scale=0.01", "activation=relu", "optimizer=sgd", "lr=choice(1e6,1e7)")
+    search = ("hparams_search=optuna", "hydra.sweeper.n_trials=2", *fixed, *tiny_overrides(tiny_root, *FAST))
+    result = run_cli(*search, cwd=tmp_path)
+
+    # Optuna's sweeper asks its study for the best trial, which has none: a ValueError, and a traceback.
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.splitlines()[-1] == "error: 2 of 2 jobs did not complete (2 diverged); the table above says which"
+    )
+    assert "2 runs under" in result.stdout and result.stdout.count(" diverged\n") == 2  # the table
+
+
 def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_done(tiny_root, tmp_path):
     fixed = ("hiddens=16", "activation=relu", "optimizer=sgd", "lr=interval(0.05,0.5)", "init_scale=interval(0.01,0.1)")
     sweep_dir = tmp_path / "search"
@@ -285,5 +298,5 @@ def test_a_failed_sweeps_last_line_counts_the_jobs_that_did_not_complete(tmp_pat
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text("- lr=-1\n")
     (job / "mlp_exp.log").write_text("[...][ERROR] error: lr=-1 is not allowed: use a positive number\n")
-    assert report_failed_sweep() == "1 of 1 job did not complete (1 failed); the table above says which"
+    assert report_failed_sweep() == ("1 of 1 job did not complete (1 failed); the table above says which", False)
     assert "0_lr=-1 failed: lr=-1 is not allowed" in capsys.readouterr().out  # the table it points to
