@@ -365,7 +365,8 @@ def main() -> None:
     # Hydra then raises its errors instead of printing them, so they can be reworded here.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        run()
+        with interrupt.sigterm_raises():  # outside training too (Hydra's start and end, between a sweep's jobs)
+            run()
     except KeyboardInterrupt as e:
         print(interrupted_outside_training())
         sys.exit(interrupt.exit_code(e))

@@ -52,7 +52,8 @@ def sigterm_raises() -> Iterator[None]:
 def quiet_exit() -> Iterator[None]:
     """Around a command: once its work is done or its error said, the interpreter's exit still takes ~0.25 s (torch's
     and TensorBoard's exit handlers), and a Ctrl-C in it would print a traceback from one of them or end the
-    process without a word. From then on a Ctrl-C ends the process at once, with the command's own exit code."""
+    process without a word, as SIGTERM would. From then on either ends the process at once, with the command's own
+    exit code."""
     code = 1  # an exception's, unless it is SystemExit's
     try:
         yield
@@ -65,7 +66,8 @@ def quiet_exit() -> Iterator[None]:
         raise
     finally:
         if _can_handle_signals():
-            signal.signal(signal.SIGINT, lambda signum, frame: _exit_now(code))
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda signum, frame: _exit_now(code))
 
 
 def _exit_now(code: int) -> None:

@@ -183,9 +183,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {directory} {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     try:
-        if (directory / SWEEP_FILE).is_file():
-            resume_sweep(directory)
-        resume_run(directory)
+        with interrupt.sigterm_raises():
+            if (directory / SWEEP_FILE).is_file():
+                resume_sweep(directory)
+            resume_run(directory)
     except KeyboardInterrupt as e:  # before training started, or after the run completed
         print(interrupted_outside_training())
         sys.exit(interrupt.exit_code(e))

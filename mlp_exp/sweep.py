@@ -170,7 +170,8 @@ class SweepCallback(Callback):
         from mlp_exp import compare
 
         SweepCallback.completed = True  # Hydra calls this only when no job failed
-        compare.report(absolute_sweep_dir(config.hydra))
+        with interrupt.deferred():  # a Ctrl-C here leaves the comparison whole, table and plot, then says so
+            compare.report(absolute_sweep_dir(config.hydra))
 
 
 class FailedSweep(NamedTuple):

@@ -552,15 +552,16 @@ def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resum
     assert without_times(metrics_of(jobs[1])) == without_times(uninterrupted)  # hiddens=32, as the uninterrupted run
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 @pytest.mark.parametrize("delay_s", [0, 0.02, 0.1])
-def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complete(tiny_root, tmp_path, delay_s):
+def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complete(tiny_root, tmp_path, delay_s, signum):
     run_dir = tmp_path / "run"
     process = start_cli(*tiny_overrides(tiny_root, "epochs=1", "device=cpu"), f"hydra.run.dir={run_dir}", cwd=tmp_path)
     for line in process.stdout:
         if line.startswith("Open it in TensorBoard:"):  # the run's last line; the interpreter's exit follows
             break
     time.sleep(delay_s)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=60)
 
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
@@ -568,8 +569,36 @@ def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complet
     # Before its last step, main says so; after it the process ends at once with the run's own code, or, in the
     # interpreter's last moments (where Python gives signals their default action back), by the signal.
     completed = f"Interrupted after the run completed; its records in {run_dir} are complete"
-    outcomes = ((130, completed), (0, ""), (-signal.SIGINT, ""))
+    outcomes = ((128 + signum, completed), (0, ""), (-signum, ""))
     assert (process.returncode, stdout.strip()) in outcomes, (process.returncode, stdout)
+
+
+SIGTERM_AS_HYDRA_ENDS_THE_RUN = """
+import os, signal, sys
+from mlp_exp import cli
+
+say_where = cli.say_where
+
+def then_sigterm(run_dir):  # the run's last lines, then Hydra's end of the run
+    say_where(run_dir)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+cli.say_where = then_sigterm
+from mlp_exp.__main__ import main
+main()
+"""
+
+
+def test_a_sigterm_after_the_run_completed_says_so_as_a_ctrl_c_does(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    args = [*tiny_overrides(tiny_root, "epochs=1", "device=cpu"), f"hydra.run.dir={run_dir}"]
+    result = subprocess.run(
+        [sys.executable, "-c", SIGTERM_AS_HYDRA_ENDS_THE_RUN, *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 143 and result.stderr == ""  # its default: killed at once, without a word
+    last = result.stdout.splitlines()[-1]
+    assert last == f"Interrupted after the run completed; its records in {run_dir} are complete"
+    assert metrics_of(run_dir)["status"] == "completed"
 
 
 CTRL_C_IN_AN_EXIT_HANDLER = """
@@ -577,7 +606,7 @@ import atexit, os, signal, sys, time
 from mlp_exp.__main__ import main
 
 def slow_exit_handler():  # as torch's and TensorBoard's, which take ~0.25 s
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.{signal_name})
     time.sleep(0.5)
     print("the exit handler ran to its end")
 
@@ -587,8 +616,9 @@ main()
 """
 
 
-def test_a_ctrl_c_in_the_interpreters_exit_ends_it_with_the_commands_code_and_no_traceback():
-    script = [sys.executable, "-c", CTRL_C_IN_AN_EXIT_HANDLER]
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_ctrl_c_in_the_interpreters_exit_ends_it_with_the_commands_code_and_no_traceback(signal_name):
+    script = [sys.executable, "-c", CTRL_C_IN_AN_EXIT_HANDLER.format(signal_name=signal_name)]
     result = subprocess.run(script, capture_output=True, text=True, check=False)
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
     assert result.returncode == 2  # the command's own

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ from omegaconf import OmegaConf
 from test_compare import job_dirs, metrics_of, sweep_dir_of
 
 import mlp_exp
-from mlp_exp import mkl_on_amd
+from mlp_exp import compare, mkl_on_amd
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
 from mlp_exp.files import command
@@ -289,6 +290,20 @@ def test_a_ctrl_c_between_jobs_says_how_to_resume_and_on_slurm_that_the_jobs_kee
 
 def test_the_config_groups_named_in_code_are_confs_groups():
     assert set(CONFIG_GROUPS) == {path.name for path in CONF_DIR.iterdir() if path.is_dir()} - {"hydra"}
+
+
+def test_a_ctrl_c_while_a_completed_sweep_is_compared_lets_the_comparison_finish(tmp_path, monkeypatch):
+    compared = []
+
+    def report(root):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the table is printed
+        compared.append(root)  # the table's last row and the plot
+
+    monkeypatch.setattr(compare, "report", report)
+    monkeypatch.setattr(SweepCallback, "completed", False)
+    with pytest.raises(KeyboardInterrupt):  # then: "Interrupted after the sweep completed; ..."
+        SweepCallback().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    assert compared == [tmp_path] and SweepCallback.completed
 
 
 def test_a_failed_sweeps_last_line_counts_the_jobs_that_did_not_complete(tmp_path, monkeypatch, capsys):
