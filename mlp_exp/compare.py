@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,6 +199,11 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
+def _natural_order(text: str) -> list[str | int]:
+    """Its digit runs as numbers: "64" before "512", where text's order puts "512" first."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
 def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:
     """Final test accuracy against the swept knob; train loss and test accuracy per epoch of each run."""
     import matplotlib
@@ -229,8 +235,8 @@ def plot_final(ax, runs: list[Run], knob: str | None) -> None:
         positions = numbers
         if min(numbers) > 0 and max(numbers) / min(numbers) >= 20:
             ax.set_xscale("log")
-    else:  # categories (activation, optimizer, "256-256") in sorted order
-        categories = sorted({str(x) for x in xs})
+    else:  # categories (activation, optimizer, "256-256") in natural order: 64, 64-64, 512
+        categories = sorted({str(x) for x in xs}, key=_natural_order)
         positions = [categories.index(str(x)) for x in xs]
         ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
     points = [(x, run.final("test/acc"), run.status) for x, run in zip(positions, runs)]

@@ -291,3 +291,17 @@ def test_the_curves_epoch_axis_shows_whole_epochs_only(epochs):
     shown = [tick for tick in ax.get_xticks() if low <= tick <= high]
     plt.close(fig)
     assert shown and all(tick == int(tick) for tick in shown), shown
+
+
+def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
+    import matplotlib.pyplot as plt
+
+    runs = [
+        compare.Run(f"run{i}", "completed", {"hiddens": hiddens}, {"test/acc": [(1, 0.8)]})
+        for i, hiddens in enumerate(["512", "64-64", "64", "1024"])  # as the HParams record keeps hiddens
+    ]
+    fig, ax = plt.subplots()
+    compare.plot_final(ax, runs, "hiddens")
+    ticks = [label.get_text() for label in ax.get_xticklabels()]
+    plt.close(fig)
+    assert ticks == ["64", "64-64", "512", "1024"]
