@@ -6,6 +6,9 @@ key, the value and what is allowed instead, in the words `config.check` uses for
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +49,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
     # Hydra wraps OmegaConf's error, which names the key, in its own ("Error merging override lr=abc").
     cause = e.__cause__ if isinstance(e, ConfigCompositionException) and e.__cause__ is not None else e
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key.startswith("hydra."):
+        return _unknown_hydra_key(cause, overrides)
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key not in schema_keys():
         return unknown_key_message(cause.full_key, _typed_value(cause.full_key, overrides))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
@@ -83,6 +88,32 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")
         return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"
     return None
+
+
+# The launcher's and sweeper's own keys come with the choice of one (conf/hydra/help/mlp_exp.yaml names these).
+PLUGIN_CONFIGS = {
+    "hydra/launcher=joblib": ("hydra.launcher", "hydra_plugins.hydra_joblib_launcher.config", "JobLibLauncherConf"),
+    "hydra/launcher=slurm": ("hydra.launcher", "hydra_plugins.hydra_submitit_launcher.config", "SlurmQueueConf"),
+    "hparams_search=optuna": ("hydra.sweeper", "hydra_plugins.hydra_optuna_sweeper.config", "OptunaSweeperConf"),
+}
+
+
+def _unknown_hydra_key(cause: OmegaConfBaseException, overrides: Sequence[str]) -> str:
+    """`hydra.sweeper.n_trial=2 is not allowed: hydra.sweeper has no key n_trial; did you mean ...n_trials?`, or,
+    for a key of a launcher or sweeper not chosen (`hydra.launcher.n_jobs` with the basic launcher), the choice."""
+    node, _, name = cause.full_key.rpartition(".")
+    typed = _typed_value(cause.full_key, overrides)
+    known = [str(key) for key in cause.parent_node] if cause.parent_node is not None else []
+    close = difflib.get_close_matches(name, known, n=1)
+    fix = f"; did you mean {node}.{close[0]}?" if close else ""
+    for choice, (plugin_node, module, config_class) in PLUGIN_CONFIGS.items():
+        fields = dataclasses.fields(getattr(importlib.import_module(module), config_class))
+        if not close and node == plugin_node and name in {field.name for field in fields}:
+            fix = f"; it comes with {choice}"
+    return (
+        f"{cause.full_key}={typed} is not allowed: {node} has no key {name}{fix} "
+        "(`python -m mlp_exp --cfg hydra` lists Hydra's keys)"
+    )
 
 
 def value_after(args: Sequence[str], i: int) -> str:

@@ -56,6 +56,21 @@ COMPOSE_ERRORS = [
         "hydra.job.chdir=maybe",
         "hydra.job.chdir=maybe is not allowed: Value 'maybe' is not a valid bool",
     ),
+    (  # Hydra's keys: the node's own suggested, and Hydra's config pointed to
+        "hydra.run.dri=x",
+        (
+            "hydra.run.dri=x is not allowed: hydra.run has no key dri; did you mean hydra.run.dir? "
+            "(`python -m mlp_exp --cfg hydra` lists Hydra's keys)"
+        ),
+    ),
+    (  # a key of a launcher that is not the one in use
+        "hydra.launcher.n_jobs=2",
+        "hydra.launcher.n_jobs=2 is not allowed: hydra.launcher has no key n_jobs; it comes with hydra/launcher=joblib",
+    ),
+    (
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.n_trials=3 is not allowed: hydra.sweeper has no key n_trials; it comes with hparams_search=optuna",
+    ),
 ]
 
 
