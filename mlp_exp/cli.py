@@ -114,6 +114,7 @@ def run(cfg: DictConfig) -> float:
         import torch
 
         torch.set_num_threads(share)
+        label_console_lines(f"#{hydra_cfg.job.num}")
     sweep_dir = absolute_sweep_dir(hydra_cfg)
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
     return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option)["test_acc"]
@@ -184,6 +185,14 @@ class Console(logging.StreamHandler):
                 silence(self.stream)
             return
         super().handleError(record)
+
+
+def label_console_lines(label: str) -> None:
+    """Starts each of the job's console lines with `label` (Hydra's `#3` for job 3), where the lines of jobs that run
+    side by side interleave; its log file's lines stay as they are."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, Console):
+            handler.setFormatter(logging.Formatter(f"[{label}] %(message)s"))
 
 
 def say_where(run_dir: Path) -> None:

@@ -76,6 +76,8 @@ def test_parallel_jobs_share_the_cores_even_resumed_and_read_data_prepared_befor
     )
 
     assert result.returncode == 0, result.stderr
+    for job_num in (0, 1):  # the jobs' lines interleave: each says whose it is
+        assert f"\n[#{job_num}] epoch  2/2  train loss " in result.stdout
     launched = result.stdout.index("is launching 2 jobs")
     for name in ("mnist", "fashion_mnist"):
         assert result.stdout.index(f"Prepared {name} from") < launched
