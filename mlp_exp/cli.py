@@ -15,7 +15,6 @@ import gc
 import logging
 import os
 import platform
-import signal
 import sys
 import threading
 import warnings
@@ -365,16 +364,15 @@ def main() -> None:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
-    if only_prints(flags):
-        # With nothing to go on with, a reader that leaves (`--help | head`) ends it as it ends any Unix tool.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # Said by Hydra before it reads the file; the error (config_errors) says what to use instead.
     warnings.filterwarnings("ignore", "Experimental rerun CLI option", UserWarning)
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     # Hydra then raises its errors instead of printing them, so they can be reworded here.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    # With nothing to go on with, a command that only prints ends when its reader leaves, as any Unix tool.
+    printing = interrupt.sigpipe_ends_it() if only_prints(flags) else contextlib.nullcontext()
     try:
-        with interrupt.sigterm_raises():  # outside training too (Hydra's start and end, between a sweep's jobs)
+        with interrupt.sigterm_raises(), printing:  # outside training too (Hydra's start and end, a sweep's jobs)
             run()
     except KeyboardInterrupt as e:
         print(interrupted_outside_training())

@@ -201,7 +201,8 @@ def _as_number(value: Any) -> float | None:
 
 def _natural_order(text: str) -> list[str | int]:
     """Its digit runs as numbers: "64" before "512", where text's order puts "512" first."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+    # The split alternates text and digit runs, so two keys compare text with text and numbers with numbers.
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text))]
 
 
 def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:

@@ -99,21 +99,32 @@ PLUGIN_CONFIGS = {
 
 
 def _unknown_hydra_key(cause: OmegaConfBaseException, overrides: Sequence[str]) -> str:
-    """`hydra.sweeper.n_trial=2 is not allowed: hydra.sweeper has no key n_trial; did you mean ...n_trials?`, or,
-    for a key of a launcher or sweeper not chosen (`hydra.launcher.n_jobs` with the basic launcher), the choice."""
+    """`hydra.sweeper.n_trial=2 is not allowed: hydra.sweeper has no key n_trial; did you mean ...n_trials?`, with
+    the launcher or sweeper to choose for a key of one not chosen (`hydra.launcher.n_jobs` with the basic launcher).
+    """
     node, _, name = cause.full_key.rpartition(".")
-    typed = _typed_value(cause.full_key, overrides)
+    # The override that set it, or one below it (`hydra.foo.bar=1`: hydra has no key foo), the deepest if several.
+    given = [arg for arg in overrides if f"{arg.lstrip('+~').partition('=')[0]}.".startswith(f"{cause.full_key}.")]
+    typed = max(given, key=lambda arg: len(arg.partition("=")[0]), default=cause.full_key)
     known = [str(key) for key in cause.parent_node] if cause.parent_node is not None else []
     close = difflib.get_close_matches(name, known, n=1)
-    fix = f"; did you mean {node}.{close[0]}?" if close else ""
+    fix = f"; did you mean {node}.{close[0]}?" if close else _plugin_fix(node, name)
+    return f"{typed} is not allowed: {node} has no key {name}{fix} (`python -m mlp_exp --cfg hydra` lists Hydra's keys)"
+
+
+def _plugin_fix(node: str, name: str) -> str:
+    """`; it comes with hydra/launcher=joblib` where a launcher or sweeper not chosen has the key (or one like it:
+    `; did you mean hydra.sweeper.n_trials, which comes with hparams_search=optuna?`), else nothing."""
     for choice, (plugin_node, module, config_class) in PLUGIN_CONFIGS.items():
-        fields = dataclasses.fields(getattr(importlib.import_module(module), config_class))
-        if not close and node == plugin_node and name in {field.name for field in fields}:
-            fix = f"; it comes with {choice}"
-    return (
-        f"{cause.full_key}={typed} is not allowed: {node} has no key {name}{fix} "
-        "(`python -m mlp_exp --cfg hydra` lists Hydra's keys)"
-    )
+        if node != plugin_node:
+            continue
+        fields = [field.name for field in dataclasses.fields(getattr(importlib.import_module(module), config_class))]
+        close = difflib.get_close_matches(name, fields, n=1)
+        if close and close[0] == name:
+            return f"; it comes with {choice}"
+        if close:
+            return f"; did you mean {node}.{close[0]}, which comes with {choice}?"
+    return ""
 
 
 def value_after(args: Sequence[str], i: int) -> str:

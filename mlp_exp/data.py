@@ -190,7 +190,7 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
     )
     fixes = f"put the four IDX files in {raw_dir}, or {download}"
     # Another system_dir is the user's own copy, which no package fills; with none, the user chose not to look there.
-    if cfg.system_dir and Path(cfg.system_dir) == DEBIAN_FASHION_MNIST:
+    if cfg.name is DatasetName.fashion_mnist and cfg.system_dir and Path(cfg.system_dir) == DEBIAN_FASHION_MNIST:
         fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 

@@ -2,7 +2,8 @@
 `interrupted` before the process exits.
 
 The exit codes follow the shell's convention for a process ended by a signal, 128 + the signal's number:
-130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+130 for Ctrl-C (SIGINT), 143 for SIGTERM. A command that only prints is ended by SIGPIPE when the reader of its
+output leaves, as any Unix tool is.
 """
 
 from __future__ import annotations
@@ -68,6 +69,22 @@ def quiet_exit() -> Iterator[None]:
         if _can_handle_signals():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda signum, frame: _exit_now(code))
+
+
+@contextmanager
+def sigpipe_ends_it() -> Iterator[None]:
+    """Around a command that only prints (--help): a reader that leaves (`| head`) ends the process by SIGPIPE, where
+    Python's default prints a BrokenPipeError traceback, or a "Logging error" for each line left."""
+    if not _can_handle_signals():
+        yield
+        return
+    previous = signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        with suppress(ValueError):  # a closed stdout
+            sys.stdout.flush()  # what is still buffered meets the broken pipe here, not at the interpreter's exit
+        signal.signal(signal.SIGPIPE, previous)  # for a process that runs another command (tests, a notebook)
 
 
 def _exit_now(code: int) -> None:

@@ -270,16 +270,17 @@ def refuse_slurm_without_slurm(config: DictConfig) -> None:
 
 
 def refuse_no_jobs(config: DictConfig) -> None:
-    """joblib fails with a traceback on n_jobs=0, and Optuna's sweeper on n_trials below 1, after the sweep dir
-    exists."""
+    """joblib fails with a traceback on n_jobs=0, and Optuna's sweeper on n_trials or n_jobs below 1, after the
+    sweep dir exists."""
     if config.hydra.launcher._target_ == JOBLIB_LAUNCHER and config.hydra.launcher.n_jobs == 0:
         raise ConfigError(
             "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core"
         )
-    if config.hydra.sweeper._target_ == OPTUNA_SWEEPER and config.hydra.sweeper.n_trials < 1:
-        raise ConfigError(
-            f"hydra.sweeper.n_trials={config.hydra.sweeper.n_trials} is not allowed: give the number of trials, 1 or more"
-        )
+    if config.hydra.sweeper._target_ != OPTUNA_SWEEPER:
+        return
+    for key, what in (("n_trials", "the number of trials"), ("n_jobs", "the number of trials asked for at once")):
+        if config.hydra.sweeper[key] < 1:
+            raise ConfigError(f"hydra.sweeper.{key}={config.hydra.sweeper[key]} is not allowed: give {what}, 1 or more")
 
 
 def sweep_overrides(config: DictConfig) -> list[Override]:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import sys
 import warnings
 
@@ -71,6 +72,14 @@ COMPOSE_ERRORS = [
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.n_trials=3 is not allowed: hydra.sweeper has no key n_trials; it comes with hparams_search=optuna",
     ),
+    (
+        "hydra.sweeper.n_trial=3",
+        (
+            "hydra.sweeper.n_trial=3 is not allowed: hydra.sweeper has no key n_trial; "
+            "did you mean hydra.sweeper.n_trials, which comes with hparams_search=optuna?"
+        ),
+    ),
+    ("hydra.foo.bar=1", "hydra.foo.bar=1 is not allowed: hydra has no key foo "),  # the override as given
 ]
 
 
@@ -167,6 +176,10 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (
             ["hparams_search=optuna", "hydra.sweeper.n_trials=0"],
             "hydra.sweeper.n_trials=0 is not allowed: give the number of trials, 1 or more",
+        ),
+        (
+            ["hparams_search=optuna", "hydra.sweeper.n_jobs=0"],
+            "hydra.sweeper.n_jobs=0 is not allowed: give the number of trials asked for at once, 1 or more",
         ),
         # A swept value Hydra cannot compose would stop the sweep where its job comes, after the jobs before it.
         (["-m", "lr=0.1,abc"], "lr=abc is not allowed: use a number"),
@@ -453,3 +466,12 @@ def test_class_names_that_do_not_match_the_data_are_named_before_the_run_dir(tin
         "error: dataset.classes has 2 names but fashion_mnist has 10 classes: give one name per class, in label order"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_command_that_only_prints_gives_back_the_sigpipe_handler_it_found(monkeypatch, capsys):
+    # A process that runs another command after it (tests, a notebook) must not be left to SIGPIPE.
+    before = signal.getsignal(signal.SIGPIPE)
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", "--cfg", "job", "epochs=3"])
+    cli.main()
+    assert "epochs: 3" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGPIPE) == before

@@ -305,3 +305,5 @@ def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
     ticks = [label.get_text() for label in ax.get_xticklabels()]
     plt.close(fig)
     assert ticks == ["64", "64-64", "512", "1024"]
+    # Text with digits that are no decimal digits, and text against numbers, sorts too.
+    assert sorted(["x²", "a10", "a9", "9", "gelu"], key=compare._natural_order) == ["9", "a9", "a10", "gelu", "x²"]

@@ -88,3 +88,16 @@ def test_without_the_packages_dir_the_fix_is_not_to_install_the_package(tmp_path
     with pytest.raises(DataError) as error:
         data.load(cfg)
     assert "apt-get" not in str(error.value)
+
+
+def test_the_fashion_mnist_package_is_not_the_fix_for_another_dataset(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "debian")
+    cfg = dataset_cfg(
+        "dataset=mnist",
+        f"dataset.root={tmp_path}",
+        f"dataset.system_dir={tmp_path / 'debian'}",
+        "dataset.download=false",
+    )
+    with pytest.raises(DataError) as error:
+        data.load(cfg)
+    assert "apt-get" not in str(error.value)

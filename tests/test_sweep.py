@@ -206,17 +206,22 @@ def test_an_optuna_search_survives_diverged_trials_and_reports_the_best(tiny_roo
     assert "Best parameters: {'lr': 0.5}" in result.stdout
 
 
-def test_an_optuna_search_whose_trials_all_diverge_ends_as_a_sweep_whose_jobs_all_diverge(tiny_root, tmp_path):
-    fixed = ("hiddens=32", "init_scale=0.01", "activation=relu", "optimizer=sgd", "lr=choice(1e6,1e7)")
+@pytest.mark.parametrize(
+    "lrs, ended, code",
+    [("choice(1e6,1e7)", "diverged", 3), ("choice(-1,-2)", "failed", 2)],  # the latter: refused in each trial
+)
+def test_an_optuna_search_none_of_whose_trials_completed_ends_as_a_sweep_whose_jobs_all_failed(
+    tiny_root, tmp_path, lrs, ended, code
+):
+    fixed = ("hiddens=32", "init_scale=0.01", "activation=relu", "optimizer=sgd", f"lr={lrs}")
     search = ("hparams_search=optuna", "hydra.sweeper.n_trials=2", *fixed, *tiny_overrides(tiny_root, *FAST))
     result = run_cli(*search, cwd=tmp_path)
 
     # Optuna's sweeper asks its study for the best trial, which has none: a ValueError, and a traceback.
-    assert result.returncode == 3 and "Traceback" not in result.stderr
-    assert (
-        result.stderr.splitlines()[-1] == "error: 2 of 2 jobs did not complete (2 diverged); the table above says which"
-    )
-    assert "2 runs under" in result.stdout and result.stdout.count(" diverged\n") == 2  # the table
+    assert result.returncode == code and "Traceback" not in result.stderr
+    last = f"error: 2 of 2 jobs did not complete (2 {ended}); the table above says which"
+    assert result.stderr.splitlines()[-1] == last
+    assert "2 runs under" in result.stdout and result.stdout.count(f" {ended}\n") == 2  # the table
 
 
 def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_done(tiny_root, tmp_path):
