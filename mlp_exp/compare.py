@@ -187,8 +187,9 @@ def label(run: Run, knobs: list[str]) -> str:
 
 
 def swept_knob(runs: list[Run], knobs: list[str]) -> str | None:
-    """The knob with the most distinct values: the x axis of the final-accuracy plot (others, e.g. a seed, repeat)."""
-    knobs = [knob for knob in knobs if knob != "depth"] or knobs  # depth only restates hiddens
+    """The knob with the most distinct values: the x axis of the final-accuracy plot. Not depth, which only restates
+    hiddens, nor a seed, whose runs repeat a value of the others, unless nothing else differs."""
+    knobs = [knob for knob in knobs if knob not in ("depth", "seed")] or knobs
     return max(knobs, key=lambda knob: len({repr(run.hparams.get(knob)) for run in runs}), default=None)
 
 
@@ -214,7 +215,7 @@ def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:
 
     trained = [run for run in runs if run.curves]
     fig, (ax_final, ax_loss, ax_acc) = plt.subplots(1, 3, figsize=(16, 4.8), layout="constrained")
-    plot_final(ax_final, trained, swept_knob(trained, knobs))
+    plot_final(ax_final, trained, knobs)
     plot_curves(ax_loss, trained, knobs, "train/loss", "train loss")
     plot_curves(ax_acc, trained, knobs, "test/acc", "test accuracy")
     losses = [v for run in trained for _, v in run.curves.get("train/loss", []) if math.isfinite(v) and v > 0]
@@ -227,8 +228,12 @@ def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def plot_final(ax, runs: list[Run], knob: str | None) -> None:
-    """One point per run at its value of `knob`; runs that did not complete are red crosses, named."""
+def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
+    """One point per run at its value of the swept knob, one colour per combination of the other knobs that differ
+    (`-m activation=relu,tanh init_scale=0.01,0.1`: one per init_scale), with a line through each colour's means
+    where the values are numbers or repeat (several seeds: the seed is no colour, its runs are pooled). Runs that
+    did not complete are red crosses, named."""
+    knob = swept_knob(runs, knobs)
     xs = [run.hparams.get(knob) if knob else run.name for run in runs]
     numbers = [_as_number(x) for x in xs]
     numeric = all(n is not None for n in numbers)
@@ -240,21 +245,25 @@ def plot_final(ax, runs: list[Run], knob: str | None) -> None:
         categories = sorted({str(x) for x in xs}, key=_natural_order)
         positions = [categories.index(str(x)) for x in xs]
         ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
-    points = [(x, run.final("test/acc"), run.status) for x, run in zip(positions, runs)]
-    done = [(x, y) for x, y, status in points if status == Status.completed]
-    ax.scatter([x for x, _ in done], [y for _, y in done])
-    for x, y, status in points:
-        if status != Status.completed:
+    others = [other for other in knobs if other not in (knob, "depth", "seed")]  # depth only restates hiddens
+    series: dict[str, dict[float, list[float]]] = {}  # other knobs' values -> x -> final accuracies
+    for x, run in zip(positions, runs):
+        at_x = series.setdefault(" ".join(f"{k}={_show_knob(run.hparams.get(k))}" for k in others), {})
+        if run.status == Status.completed:
+            at_x.setdefault(x, []).append(run.final("test/acc"))
+        else:
+            y = run.final("test/acc")
             ax.scatter([x], [y], marker="x", color="red")
-            ax.annotate(status, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8, color="red")
-    at_x: dict[float, list[float]] = {}
-    for x, y in done:
-        at_x.setdefault(x, []).append(y)
-    repeats = any(len(ys) > 1 for ys in at_x.values())  # e.g. several seeds per value: the line is their mean
-    if numeric or repeats:
-        ax.plot(sorted(at_x), [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)], label="mean")
-    if repeats:
-        ax.legend()
+            ax.annotate(run.status, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8, color="red")
+    repeats = any(len(ys) > 1 for at_x in series.values() for ys in at_x.values())
+    for i, (name, at_x) in enumerate(sorted(series.items(), key=lambda item: _natural_order(item[0]))):
+        color = f"C{i % 10}"  # matplotlib's colour cycle
+        ax.scatter([x for x, ys in at_x.items() for _ in ys], [y for ys in at_x.values() for y in ys], color=color)
+        if numeric or repeats or len(series) > 1:
+            means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
+            ax.plot(sorted(at_x), means, color=color, label=name if len(series) > 1 else "mean")
+    if repeats or len(series) > 1:
+        ax.legend(fontsize=8)
     ax.set(xlabel=knob or "run", ylabel="final test accuracy", title="final test accuracy")
     ax.grid(alpha=0.3)
 

@@ -301,9 +301,32 @@ def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
         for i, hiddens in enumerate(["512", "64-64", "64", "1024"])  # as the HParams record keeps hiddens
     ]
     fig, ax = plt.subplots()
-    compare.plot_final(ax, runs, "hiddens")
+    compare.plot_final(ax, runs, ["hiddens"])
     ticks = [label.get_text() for label in ax.get_xticklabels()]
     plt.close(fig)
     assert ticks == ["64", "64-64", "512", "1024"]
     # Text with digits that are no decimal digits, and text against numbers, sorts too.
     assert sorted(["x²", "a10", "a9", "9", "gelu"], key=compare._natural_order) == ["9", "a9", "a10", "gelu", "x²"]
+
+
+def test_the_final_accuracy_plot_draws_each_value_of_a_second_swept_knob_in_its_own_colour():
+    import matplotlib.pyplot as plt
+
+    runs = [
+        compare.Run(
+            f"run{i}", "completed", {"activation": act, "init_scale": scale, "seed": seed}, {"test/acc": [(1, acc)]}
+        )
+        for i, (act, scale, seed, acc) in enumerate(
+            [("relu", 0.01, 1, 0.8), ("relu", 0.01, 2, 0.7), ("tanh", 0.01, 1, 0.6), ("relu", 0.1, 1, 0.5)]
+            + [("tanh", 0.1, 1, 0.4), ("tanh", 0.1, 2, 0.3)]
+        )
+    ]
+    fig, ax = plt.subplots()
+    compare.plot_final(ax, runs, ["activation", "init_scale", "seed"])
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    means = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    ticks = [label.get_text() for label in ax.get_xticklabels()]
+    plt.close(fig)
+    assert ticks == ["relu", "tanh"]  # not the seed, whose runs repeat the others' values
+    assert legend == ["init_scale=0.01", "init_scale=0.1"]
+    assert means == {"init_scale=0.01": [pytest.approx(0.75), 0.6], "init_scale=0.1": [0.5, pytest.approx(0.35)]}
