@@ -115,16 +115,17 @@ def _unknown_hydra_key(cause: OmegaConfBaseException, overrides: Sequence[str]) 
 def _plugin_fix(node: str, name: str) -> str:
     """`; it comes with hydra/launcher=joblib` where a launcher or sweeper not chosen has the key (or one like it:
     `; did you mean hydra.sweeper.n_trials, which comes with hparams_search=optuna?`), else nothing."""
+    choices = {}  # each key of the plugins for `node` -> the choice that brings it
     for choice, (plugin_node, module, config_class) in PLUGIN_CONFIGS.items():
-        if node != plugin_node:
-            continue
-        fields = [field.name for field in dataclasses.fields(getattr(importlib.import_module(module), config_class))]
-        close = difflib.get_close_matches(name, fields, n=1)
-        if close and close[0] == name:
-            return f"; it comes with {choice}"
-        if close:
-            return f"; did you mean {node}.{close[0]}, which comes with {choice}?"
-    return ""
+        if node == plugin_node:
+            for field in dataclasses.fields(getattr(importlib.import_module(module), config_class)):
+                choices.setdefault(field.name, choice)
+    close = difflib.get_close_matches(name, choices, n=1)  # all plugins' keys at once: an exact one comes first
+    if not close:
+        return ""
+    if close[0] == name:
+        return f"; it comes with {choices[name]}"
+    return f"; did you mean {node}.{close[0]}, which comes with {choices[close[0]]}?"
 
 
 def value_after(args: Sequence[str], i: int) -> str:

@@ -80,6 +80,11 @@ COMPOSE_ERRORS = [
         ),
     ),
     ("hydra.foo.bar=1", "hydra.foo.bar=1 is not allowed: hydra has no key foo "),  # the override as given
+    (  # slurm's own key, though joblib has one like it (timeout)
+        "hydra.launcher.timeout_min=5",
+        "hydra.launcher.timeout_min=5 is not allowed: hydra.launcher has no key timeout_min; it comes with "
+        + "hydra/launcher=slurm",
+    ),
 ]
 
 
