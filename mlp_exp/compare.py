@@ -182,8 +182,13 @@ def table(runs: list[Run], knobs: list[str]) -> str:
     )
 
 
+def knob_values(run: Run, knobs: list[str]) -> str:
+    """`activation=relu init_scale=0.01`: the run's values of `knobs`."""
+    return " ".join(f"{knob}={_show_knob(run.hparams.get(knob))}" for knob in knobs)
+
+
 def label(run: Run, knobs: list[str]) -> str:
-    return " ".join(f"{knob}={_show_knob(run.hparams.get(knob))}" for knob in knobs) or run.name
+    return knob_values(run, knobs) or run.name
 
 
 def swept_knob(runs: list[Run], knobs: list[str]) -> str | None:
@@ -248,7 +253,7 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
     others = [other for other in knobs if other not in (knob, "depth", "seed")]  # depth only restates hiddens
     series: dict[str, dict[float, list[float]]] = {}  # other knobs' values -> x -> final accuracies
     for x, run in zip(positions, runs):
-        at_x = series.setdefault(" ".join(f"{k}={_show_knob(run.hparams.get(k))}" for k in others), {})
+        at_x = series.setdefault(knob_values(run, others), {})
         if run.status == Status.completed:
             at_x.setdefault(x, []).append(run.final("test/acc"))
         else:
