@@ -9,19 +9,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
-from torch import nn
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.config import ConfigError, Device, as_typed, check, flat_hparams, hidden_widths
 from mlp_exp.lock import only_process_in
-from mlp_exp.model import MLP
+from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
 from mlp_exp.tracking import Status, Tracker, read_metrics
 from mlp_exp.visuals import Visuals
@@ -121,7 +120,7 @@ def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: 
 
 def train_epoch(
     net: MLP,
-    loss: nn.Module,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     optimizer: Optimizer,
     train_set: data.Split,
     batch_size: int,
@@ -130,8 +129,8 @@ def train_epoch(
 ) -> tuple[float, float]:
     """One pass over the shuffled training set; returns (mean per-example loss, accuracy).
 
-    `loss` must average over the examples (nn.CrossEntropyLoss's default): the epoch's loss is that over all its
-    outputs at once.
+    `loss` must average over the examples (as `cross_entropy` and nn.CrossEntropyLoss do): the epoch's loss is
+    that over all its outputs at once.
     """
     net.train()
     # Each batch's output and labels, for the epoch's loss and accuracy in a few ops at its end instead of ~6 per
@@ -222,7 +221,6 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     # Evaluated every epoch, so scaled to float once (31 MB for Fashion-MNIST's 10000 images), not per epoch.
     test_X = as_float(test_set.images)  # (N_test, 784)
     net, optimizer = new_net(cfg, device)
-    loss = nn.CrossEntropyLoss()
     shuffle = torch.Generator().manual_seed(cfg.seed)
     hparams = flat_hparams(cfg)
     done = []  # records of the epochs already trained, when resuming
@@ -261,7 +259,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             with tqdm(
                 total=len(train_set), desc=f"epoch {epoch}/{cfg.epochs}", unit="ex", leave=False, disable=None
             ) as progress:
-                train_loss, train_acc = train_epoch(net, loss, optimizer, train_set, cfg.batch_size, shuffle, progress)
+                train_loss, train_acc = train_epoch(
+                    net, cross_entropy, optimizer, train_set, cfg.batch_size, shuffle, progress
+                )
             y_pred = predict(net, test_X)  # (N_test,)
             test_acc = (y_pred == test_set.labels).sum().item() / len(test_set)
             epoch_s = time.perf_counter() - started

@@ -56,7 +56,7 @@ from tqdm import tqdm
 from mlp_exp import config, data
 from mlp_exp.cli import CONF_DIR, tune_process
 from mlp_exp.config import Activation, OptimizerName, hidden_widths
-from mlp_exp.model import relu
+from mlp_exp.model import cross_entropy, relu
 from mlp_exp.train import NUM_INPUTS, as_float, batches, new_net, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,13 +79,12 @@ class MlpExpPipeline:
         self.train_set, self.test_set = data.load(cfg.dataset)
         self.test_X = as_float(self.test_set.images)  # as train() does, once
         self.net, self.optimizer = new_net(cfg, CPU)
-        self.loss = nn.CrossEntropyLoss()
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
 
     def epoch(self) -> float:
         with tqdm(total=len(self.train_set), disable=True) as progress:
             train_epoch(
-                self.net, self.loss, self.optimizer, self.train_set, self.cfg.batch_size, self.shuffle, progress
+                self.net, cross_entropy, self.optimizer, self.train_set, self.cfg.batch_size, self.shuffle, progress
             )
         return (predict(self.net, self.test_X) == self.test_set.labels).float().mean().item()
 
@@ -275,8 +274,9 @@ class HandWrittenGradients:
         for X, y in batches(self.train_set, self.cfg.batch_size, self.shuffle):  # (B, 784), (B,)
             Z = torch.addmm(b1, X, W1)  # (B, hidden)
             H = relu(Z)  # (B, hidden)
-            # The mean cross-entropy's gradient by the logits: (softmax - one-hot) / B, (B, classes)
-            dO = torch.softmax(torch.addmm(b2, H, W2), dim=1)
+            # The mean cross-entropy's gradient by the logits: (softmax - one-hot) / B, (B, classes); the softmax
+            # down the columns of the transpose, as mlp_exp.model.cross_entropy explains
+            dO = torch.softmax(torch.addmm(b2, H, W2).T.contiguous(), dim=0).T
             dO[torch.arange(len(y)), y] -= 1
             dO /= len(y)
             # relu's: dH where Z > 0, else 0 (threshold's backward, the op autograd runs for it), (B, hidden)

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from mlp_exp.config import Activation
-from mlp_exp.model import ACTIVATIONS, MLP
+from mlp_exp.model import ACTIVATIONS, MLP, cross_entropy
 from mlp_exp.optim import SGD, Adam
 
 
@@ -81,3 +81,14 @@ def test_activations_and_their_gradients_match_torch_and_stay_finite_at_extremes
     assert torch.isfinite(X.grad).all()
     kink = X.detach() == 0  # where relu and leaky_relu have no derivative, any subgradient will do
     torch.testing.assert_close(X.grad[~kink], X_ref.grad[~kink], atol=1e-6, rtol=1e-5)
+
+
+def test_cross_entropy_and_its_gradient_are_torchs():
+    y_hat = (torch.randn(300, 10, generator=torch.Generator().manual_seed(0)) * 20).requires_grad_()
+    y_hat_ref = y_hat.detach().clone().requires_grad_()
+    y = torch.arange(300) % 10
+    l, l_ref = cross_entropy(y_hat, y), nn.CrossEntropyLoss()(y_hat_ref, y)
+    torch.testing.assert_close(l, l_ref)
+    l.backward()
+    l_ref.backward()
+    torch.testing.assert_close(y_hat.grad, y_hat_ref.grad)
