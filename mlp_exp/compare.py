@@ -6,12 +6,14 @@ Prints the knobs all runs share (one run's: all of them), then one row per run w
 runs, the final metrics and the status, completed runs first and the best test accuracy first; and writes a PNG
 with the final test accuracy against the swept knob next to each run's learning curves. A sweep job that failed
 before training has no event file, only Hydra's record of it (.hydra/); it is listed as failed, with its error,
-or as not started where its log names none.
+or as not started where its log names none. So is each job of a stopped sweep that never began (no dir at all),
+as the sweep's multirun.yaml plans it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import re
@@ -21,14 +23,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hydra._internal.config_loader_impl import get_overrides_dirname  # how Hydra names a job (hydra-core 1.3)
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.cli import EXIT_USER_ERROR
-from mlp_exp.config import Config, ConfigError, flat_hparams
+from mlp_exp.config import Config, ConfigError, flat_hparams, job_dirname
 from mlp_exp.files import command, say
 from mlp_exp.resume import load_run_config
+from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
 from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, Status, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
@@ -66,7 +75,51 @@ def find_runs(root: Path) -> list[Run]:
     # no job's.
     failed_dirs = {path.parent.parent for path in root.rglob(".hydra/overrides.yaml")} - event_dirs
     runs = [read_run(d, root) for d in event_dirs] + [read_failed_job(d, root) for d in failed_dirs]
+    runs += [run for sweep_file in root.rglob(SWEEP_FILE) for run in unstarted_jobs(sweep_file.parent, root)]
     return sorted(runs, key=lambda run: (run.rank, run.name))
+
+
+def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
+    """The jobs of the sweep in `sweep_dir` that have no dir: those of a sweep stopped before they began (a resume
+    of the sweep runs them), as its multirun.yaml plans them. None for an Optuna search, whose trials are drawn as
+    it goes, or a sweep whose jobs keep no record (hydra.output_subdir=null)."""
+    try:
+        config = OmegaConf.load(sweep_dir / SWEEP_FILE)
+        if not config.hydra.sweeper._target_.endswith(".BasicSweeper") or config.hydra.output_subdir is None:
+            return []
+        overrides = sweep_overrides(config)
+        (planned,) = BasicSweeper.split_arguments(overrides, max_batch_size=None)
+    except (OSError, yaml.YAMLError, OmegaConfBaseException, HydraException, ValueError):  # not a sweep we can read
+        return []
+    started = set()
+    for path in sweep_dir.rglob(".hydra/overrides.yaml"):
+        with contextlib.suppress(OSError, yaml.YAMLError, TypeError):
+            started.add(tuple(yaml.safe_load(path.read_text())))
+    swept = {override.key_or_group for override in overrides if override.is_sweep_override()}
+    naming = config.hydra.job.config.override_dirname
+    runs = []
+    for num, job in enumerate(planned):
+        if tuple(job) in started:
+            continue
+        parsed = OverridesParser.create().parse_overrides(job)
+        dirname = get_overrides_dirname(parsed, list(naming.exclude_keys), naming.item_sep, naming.kv_sep)
+        hparams = _planned_hparams(config, [override for override in parsed if override.key_or_group in swept])
+        runs.append(Run(_name(sweep_dir / job_dirname(num, dirname), root), NOT_STARTED, hparams))
+    return runs
+
+
+def _planned_hparams(sweep_config: DictConfig, swept: list[Override]) -> dict[str, Any]:
+    """The knobs of a planned job as its run would record them: the sweep's config with the job's `swept` values.
+    Empty where that is no config of a run (a swept config group, `seed=${hydra:job.num}`)."""
+    try:
+        given = OmegaConf.to_container(sweep_config, resolve=False)
+        del given["hydra"]
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), given)
+        for override in swept:
+            OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
+        return {key: _as_recorded(value) for key, value in flat_hparams(cfg).items()}
+    except (ConfigError, OmegaConfBaseException, HydraException, ValueError):
+        return {}
 
 
 def read_run(run_dir: Path, root: Path) -> Run:

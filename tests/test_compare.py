@@ -4,6 +4,7 @@ HParams dashboard as a real TensorBoard server shows it."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -101,6 +102,36 @@ def test_compare_prints_the_jobs_best_first_and_marks_the_ones_that_did_not_comp
 
     image = matplotlib.image.imread(png)
     assert image.shape[1] > image.shape[0] > 100 and image.std() > 0
+
+
+def test_the_jobs_of_a_stopped_sweep_that_never_began_are_listed_as_not_started_with_their_knobs(mixed_sweep, tmp_path):
+    sweep_dir = tmp_path / mixed_sweep.name
+    shutil.copytree(mixed_sweep, sweep_dir)
+    recorded = {run.name: run.hparams for run in compare.find_runs(sweep_dir)}
+    never_began = [job.name for job in job_dirs(sweep_dir)[1:]]  # as if stopped in job 0: no dirs after it
+    for name in never_began:
+        shutil.rmtree(sweep_dir / name)
+
+    runs = {run.name: run for run in compare.find_runs(sweep_dir)}
+    assert sorted(runs) == sorted(recorded)  # each job by the name its dir would have
+    for name in never_began:
+        assert runs[name].status == "not started" and not runs[name].curves
+        assert runs[name].hparams == recorded[name]  # every knob, as the job's run recorded it
+
+
+def test_an_optuna_search_or_a_complete_sweep_lists_no_planned_jobs(mixed_sweep, tmp_path):
+    assert not compare.unstarted_jobs(mixed_sweep, mixed_sweep)
+    sweep_dir = tmp_path / "search"
+    shutil.copytree(mixed_sweep, sweep_dir)
+    multirun = sweep_dir / "multirun.yaml"
+    multirun.write_text(
+        multirun.read_text().replace(
+            "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+            "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
+        )
+    )
+    shutil.rmtree(job_dirs(sweep_dir)[-1])
+    assert not compare.unstarted_jobs(sweep_dir, sweep_dir)
 
 
 def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
