@@ -36,7 +36,15 @@ def first_line(e: BaseException) -> str:
 
 
 # OmegaConf 2.3 checks Enums, not typing.Literal, so each choice list is an Enum.
-class Activation(Enum):
+class Choice(Enum):
+    """A knob's choices. Shown by name, as typed on the command line: Hydra's Tab completion offers a knob's
+    value as `activation=relu`, not `activation=Activation.relu`."""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Activation(Choice):
     relu = "relu"
     sigmoid = "sigmoid"
     tanh = "tanh"
@@ -44,19 +52,19 @@ class Activation(Enum):
     leaky_relu = "leaky_relu"
 
 
-class Device(Enum):
+class Device(Choice):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
 
 
-class DatasetName(Enum):
+class DatasetName(Choice):
     fashion_mnist = "fashion_mnist"
     mnist = "mnist"
     kmnist = "kmnist"
 
 
-class OptimizerName(Enum):
+class OptimizerName(Choice):
     sgd = "sgd"
     adam = "adam"
     adamw = "adamw"

@@ -1,6 +1,8 @@
 """`python -m mlp_exp --help`: every knob with its true default, the groups with their options, working examples."""
 
+import os
 import re
+import subprocess
 import sys
 
 import pytest
@@ -61,3 +63,20 @@ def test_version_names_mlp_exp_and_the_packages_it_runs_on(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["mlp_exp", "--version"])
     cli.main()  # Hydra's own --version names only Hydra
     assert re.fullmatch(r"mlp_exp \S+ \(torch \S+, torchvision \S+, hydra-core 1\.3\.\S+\)\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("typed", "offered"), [("activation=", "activation=relu"), ("device=", "device=auto")])
+def test_tab_completion_offers_a_choice_knobs_value_as_it_is_typed(tmp_path, typed, offered):
+    # What the script `mlp-exp -sc install=bash` installs asks, with the line typed so far.
+    line = f"mlp-exp {typed}"
+    env = {**os.environ, "COMP_LINE": line, "COMP_POINT": str(len(line))}
+    result = subprocess.run(
+        [sys.executable, "-m", "mlp_exp", "-sc", "query=bash"],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [offered]
