@@ -47,6 +47,7 @@ STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_ST
 # why it failed, and one whose log says nothing (its sweep was stopped before it began, or it crashed before its
 # first line; a resume of the sweep runs it).
 FAILED, NOT_STARTED = "failed", "not started"
+LINE_STYLES = ["-", "--", ":", "-."]
 
 
 @dataclass
@@ -329,10 +330,12 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
 def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> None:
     from matplotlib.ticker import MaxNLocator
 
-    for run in runs:
+    for i, run in enumerate(runs):
         epochs = [epoch for epoch, _ in run.curves.get(tag, [])]
         values = [v if math.isfinite(v) else math.nan for _, v in run.curves.get(tag, [])]
-        ax.plot(epochs, values, marker="o", markersize=3, label=label(run, knobs))
+        # Past the colour cycle's ten colours, another line style: no two runs' curves look alike.
+        style = LINE_STYLES[i // 10 % len(LINE_STYLES)]
+        ax.plot(epochs, values, style, marker="o", markersize=3, label=label(run, knobs))
     ax.set(xlabel="epoch", title=title)
     # Whole epochs only, even where that is one tick: a single epoch's axis would show 0.995, 1.005, ...
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
@@ -346,7 +349,7 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
         return runs
     knobs = differing_knobs(runs)
     same = {key: value for key, value in runs[0].hparams.items() if key not in knobs}
-    say(f"{len(runs)} run{'s' if len(runs) != 1 else ''} under {root}, best first")
+    say(f"{len(runs)} runs under {root}, best first" if len(runs) > 1 else f"1 run under {root}")
     if same:
         shared = "same in all" if len(runs) > 1 else "knobs"
         say(f"{shared}: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))

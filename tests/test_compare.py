@@ -324,6 +324,19 @@ def test_the_curves_epoch_axis_shows_whole_epochs_only(epochs):
     assert shown and all(tick == int(tick) for tick in shown), shown
 
 
+def test_no_two_runs_curves_look_alike_past_the_ten_colours():
+    import matplotlib.pyplot as plt
+
+    runs = [
+        compare.Run(f"{seed}", "completed", {"seed": seed}, {"test/acc": [(1, 0.5), (2, 0.6)]}) for seed in range(25)
+    ]
+    fig, ax = plt.subplots()
+    compare.plot_curves(ax, runs, ["seed"], "test/acc", "test accuracy")
+    looks = {(line.get_color(), line.get_linestyle()) for line in ax.get_lines()}
+    plt.close(fig)
+    assert len(looks) == len(runs)
+
+
 def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
     import matplotlib.pyplot as plt
 
