@@ -18,23 +18,25 @@ import logging
 import math
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from hydra import compose, initialize_config_dir
 from hydra._internal.config_loader_impl import get_overrides_dirname  # how Hydra names a job (hydra-core 1.3)
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mlp_exp.cli import EXIT_USER_ERROR
-from mlp_exp.config import Config, ConfigError, flat_hparams, job_dirname
+from mlp_exp.cli import CONF_DIR, EXIT_USER_ERROR
+from mlp_exp.config import Config, ConfigError, flat_hparams, job_dirname, register
 from mlp_exp.files import command, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
@@ -88,37 +90,41 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
         config = OmegaConf.load(sweep_dir / SWEEP_FILE)
         if not config.hydra.sweeper._target_.endswith(".BasicSweeper") or config.hydra.output_subdir is None:
             return []
-        overrides = sweep_overrides(config)
-        (planned,) = BasicSweeper.split_arguments(overrides, max_batch_size=None)
+        (planned,) = BasicSweeper.split_arguments(sweep_overrides(config), max_batch_size=None)
     except (OSError, yaml.YAMLError, OmegaConfBaseException, HydraException, ValueError):  # not a sweep we can read
         return []
     started = set()
     for path in sweep_dir.rglob(".hydra/overrides.yaml"):
         with contextlib.suppress(OSError, yaml.YAMLError, TypeError):
             started.add(tuple(yaml.safe_load(path.read_text())))
-    swept = {override.key_or_group for override in overrides if override.is_sweep_override()}
+    unstarted = [(num, job) for num, job in enumerate(planned) if tuple(job) not in started]
     naming = config.hydra.job.config.override_dirname
     runs = []
-    for num, job in enumerate(planned):
-        if tuple(job) in started:
-            continue
-        parsed = OverridesParser.create().parse_overrides(job)
-        dirname = get_overrides_dirname(parsed, list(naming.exclude_keys), naming.item_sep, naming.kv_sep)
-        hparams = _planned_hparams(config, [override for override in parsed if override.key_or_group in swept])
-        runs.append(Run(_name(sweep_dir / job_dirname(num, dirname), root), NOT_STARTED, hparams))
+    with _composing():
+        for num, job in unstarted:
+            parsed = OverridesParser.create().parse_overrides(job)
+            dirname = get_overrides_dirname(parsed, list(naming.exclude_keys), naming.item_sep, naming.kv_sep)
+            hparams = _planned_hparams(config.hydra.job.config_name, job)
+            runs.append(Run(_name(sweep_dir / job_dirname(num, dirname), root), NOT_STARTED, hparams))
     return runs
 
 
-def _planned_hparams(sweep_config: DictConfig, swept: list[Override]) -> dict[str, Any]:
-    """The knobs of a planned job as its run would record them: the sweep's config with the job's `swept` values.
-    Empty where that is no config of a run (a swept config group, `seed=${hydra:job.num}`)."""
+@contextlib.contextmanager
+def _composing() -> Iterator[None]:
+    """Hydra set up to compose mlp_exp's configs, as it is inside a sweep's own process already."""
+    if GlobalHydra.instance().is_initialized():
+        yield
+        return
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        yield
+
+
+def _planned_hparams(config_name: str, job: list[str]) -> dict[str, Any]:
+    """The knobs of a planned job as its run will record them, from its config composed as the sweep composes it.
+    Empty where that config cannot say them before the job runs (`seed=${hydra:job.num}`)."""
     try:
-        given = OmegaConf.to_container(sweep_config, resolve=False)
-        del given["hydra"]
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), given)
-        for override in swept:
-            OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
-        return {key: _as_recorded(value) for key, value in flat_hparams(cfg).items()}
+        return {key: _as_recorded(value) for key, value in flat_hparams(compose(config_name, job)).items()}
     except (ConfigError, OmegaConfBaseException, HydraException, ValueError):
         return {}
 

@@ -119,6 +119,18 @@ def test_the_jobs_of_a_stopped_sweep_that_never_began_are_listed_as_not_started_
         assert runs[name].hparams == recorded[name]  # every knob, as the job's run recorded it
 
 
+def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them():
+    from conftest import compose_cfg
+
+    from mlp_exp.config import flat_hparams
+
+    job = ["optimizer=momentum", "hiddens=[32,32]", "lr=0.05"]
+    with compare._composing():
+        planned = compare._planned_hparams("config", job)
+    assert planned == {key: compare._as_recorded(value) for key, value in flat_hparams(compose_cfg(*job)).items()}
+    assert (planned["optimizer"], planned["momentum"], planned["hiddens"], planned["depth"]) == ("sgd", 0.9, "32-32", 2)
+
+
 def test_an_optuna_search_or_a_complete_sweep_lists_no_planned_jobs(mixed_sweep, tmp_path):
     assert not compare.unstarted_jobs(mixed_sweep, mixed_sweep)
     sweep_dir = tmp_path / "search"
