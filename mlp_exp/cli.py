@@ -313,9 +313,21 @@ def read_flags(args: list[str]) -> argparse.Namespace:
 
     parser.error = refuse  # argparse's own prints the usage and exits
     try:
-        return parser.parse_args(args)
+        flags = parser.parse_args(args)
     except _Refused as e:
         raise ConfigError(f"{e}; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags") from None
+    # Hydra's completion reads the line typed so far from COMP_LINE, and without it ends in a KeyError's traceback.
+    if (
+        flags.shell_completion
+        and any(arg.startswith("query=") for arg in flags.overrides)
+        and "COMP_LINE" not in os.environ
+    ):
+        install = command("mlp-exp", "-sc", "install=bash")
+        raise ConfigError(
+            f"-sc query=... is what the installed completion asks, with the line typed so far in COMP_LINE; "
+            f'to install it: eval "$({install})"'
+        )
+    return flags
 
 
 def only_prints(flags: argparse.Namespace) -> bool:

@@ -80,3 +80,21 @@ def test_tab_completion_offers_a_choice_knobs_value_as_it_is_typed(tmp_path, typ
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [offered]
+
+
+def test_a_completion_query_without_the_typed_line_is_one_line_and_exit_2(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "COMP_LINE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mlp_exp", "-sc", "query=bash"],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.startswith("error: -sc query=... is what the installed completion asks")
+        and "Traceback" not in result.stderr
+    )
+    assert len(result.stderr.splitlines()) == 1
