@@ -1,8 +1,6 @@
 """`python -m mlp_exp --help`: every knob with its true default, the groups with their options, working examples."""
 
-import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -66,35 +64,19 @@ def test_version_names_mlp_exp_and_the_packages_it_runs_on(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(("typed", "offered"), [("activation=", "activation=relu"), ("device=", "device=auto")])
-def test_tab_completion_offers_a_choice_knobs_value_as_it_is_typed(tmp_path, typed, offered):
+def test_tab_completion_offers_a_choice_knobs_value_as_it_is_typed(tmp_path, monkeypatch, typed, offered):
     # What the script `mlp-exp -sc install=bash` installs asks, with the line typed so far.
     line = f"mlp-exp {typed}"
-    env = {**os.environ, "COMP_LINE": line, "COMP_POINT": str(len(line))}
-    result = subprocess.run(
-        [sys.executable, "-m", "mlp_exp", "-sc", "query=bash"],
-        check=False,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    monkeypatch.setenv("COMP_LINE", line)
+    monkeypatch.setenv("COMP_POINT", str(len(line)))
+    result = run_cli("-sc", "query=bash", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [offered]
 
 
-def test_a_completion_query_without_the_typed_line_is_one_line_and_exit_2(tmp_path):
-    env = {key: value for key, value in os.environ.items() if key != "COMP_LINE"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mlp_exp", "-sc", "query=bash"],
-        check=False,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+def test_a_completion_query_without_the_typed_line_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMP_LINE", raising=False)
+    result = run_cli("-sc", "query=bash", cwd=tmp_path)
     assert result.returncode == 2
-    assert (
-        result.stderr.startswith("error: -sc query=... is what the installed completion asks")
-        and "Traceback" not in result.stderr
-    )
-    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error: -sc query=... is what the installed completion asks")
+    assert len(result.stderr.splitlines()) == 1  # no traceback
