@@ -174,6 +174,40 @@ def predict(net: MLP, X: torch.Tensor) -> torch.Tensor:
     return torch.cat([net(X[start : start + EVAL_CHUNK]).argmax(dim=1) for start in range(0, len(X), EVAL_CHUNK)])
 
 
+def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torch.device, done: list | None) -> None:
+    """The line before the first step: what trains on what, and where; for a resumed run (`done`: the records of the
+    epochs it has), from where."""
+    doing = "Training"
+    if done is not None:
+        doing = f"Resuming after epoch {len(done)}:" if done else "Resuming from the start:"
+    on = str(device)
+    if device.type == "cpu":
+        on = f"cpu (threads: {torch.get_num_threads()})" + (f" with {mkl_on_amd.IN_USE}" if MKL_LIBRARY_LOADED else "")
+    log.info(
+        "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
+        doing,
+        "-".join(map(str, net.widths)),
+        cfg.activation.name,
+        cfg.dataset.name.name,
+        n_train,
+        n_test,
+        describe(cfg.optimizer),
+        cfg.lr,
+        on,
+    )
+
+
+def say_interrupted(epochs_done: int, epochs: int, out_dir: Path) -> None:
+    if epochs_done:
+        log.warning(
+            "Interrupted after %d of %d epochs; their records and checkpoint are in %s", epochs_done, epochs, out_dir
+        )
+    else:
+        log.warning(
+            "Interrupted in epoch 1 of %d, before any epoch was done, in %s; a resume starts it again", epochs, out_dir
+        )
+
+
 def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train one run as `cfg` says, writing its records into `out_dir`; returns metrics.json's content.
 
@@ -229,12 +263,6 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         if threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of the cores
             torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
 
-    doing = "Training"
-    if resume:
-        doing = f"Resuming after epoch {len(done)}:" if done else "Resuming from the start:"
-    on = device
-    if device.type == "cpu":
-        on = f"cpu (threads: {torch.get_num_threads()})" + (f" with {mkl_on_amd.IN_USE}" if MKL_LIBRARY_LOADED else "")
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = Status.running
@@ -242,18 +270,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     hinted = any(not_learning(record, guessed, cfg.epochs) for record in done)  # once a run, resumed or not
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
-        log.info(
-            "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
-            doing,
-            "-".join(map(str, net.widths)),
-            cfg.activation.name,
-            cfg.dataset.name.name,
-            len(train_set),
-            len(test_set),
-            describe(cfg.optimizer),
-            cfg.lr,
-            on,
-        )
+        say_start(cfg, net, len(train_set), len(test_set), device, done if resume else None)
         for epoch in range(len(done) + 1, cfg.epochs + 1):
             started = time.perf_counter()
             with tqdm(
@@ -310,19 +327,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             raise diverged(epoch, train_loss, cfg) from None
         if status != Status.completed:  # a completed run's process is told so by train_reporting
             status = Status.interrupted
-            if tracker.history:
-                log.warning(
-                    "Interrupted after %d of %d epochs; their records and checkpoint are in %s",
-                    len(tracker.history),
-                    cfg.epochs,
-                    out_dir,
-                )
-            else:
-                log.warning(
-                    "Interrupted in epoch 1 of %d, before any epoch was done, in %s; a resume starts it again",
-                    cfg.epochs,
-                    out_dir,
-                )
+            say_interrupted(len(tracker.history), cfg.epochs, out_dir)
         raise
     finally:
         with interrupt.deferred():
