@@ -30,7 +30,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
@@ -79,34 +79,84 @@ def find_runs(root: Path) -> list[Run]:
     failed_dirs = {path.parent.parent for path in root.rglob(".hydra/overrides.yaml")} - event_dirs
     runs = [read_run(d, root) for d in event_dirs] + [read_failed_job(d, root) for d in failed_dirs]
     runs += [run for sweep_file in root.rglob(SWEEP_FILE) for run in unstarted_jobs(sweep_file.parent, root)]
-    return sorted(runs, key=lambda run: (run.rank, run.name))
+    return sorted(runs, key=lambda run: (run.rank, _natural_order(run.name)))  # job 2 before job 10
 
 
 def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     """The jobs of the sweep in `sweep_dir` that have no dir: those of a sweep stopped before they began (a resume
-    of the sweep runs them), as its multirun.yaml plans them. None for an Optuna search, whose trials are drawn as
-    it goes, or a sweep whose jobs keep no record (hydra.output_subdir=null)."""
+    of the sweep runs them), or of one still running, as its multirun.yaml plans them. None for an Optuna search,
+    whose trials are drawn as it goes, or a sweep whose jobs keep no record in .hydra/ (hydra.output_subdir)."""
     try:
         config = OmegaConf.load(sweep_dir / SWEEP_FILE)
-        if not config.hydra.sweeper._target_.endswith(".BasicSweeper") or config.hydra.output_subdir is None:
+        if not config.hydra.sweeper._target_.endswith(".BasicSweeper") or config.hydra.output_subdir != ".hydra":
             return []
         (planned,) = BasicSweeper.split_arguments(sweep_overrides(config), max_batch_size=None)
-    except (OSError, yaml.YAMLError, OmegaConfBaseException, HydraException, ValueError):  # not a sweep we can read
+    except (OSError, yaml.YAMLError, OmegaConfBaseException, HydraException, ValueError):  # glob(), interval(), ...
         return []
-    started = set()
-    for path in sweep_dir.rglob(".hydra/overrides.yaml"):
-        with contextlib.suppress(OSError, yaml.YAMLError, TypeError):
-            started.add(tuple(yaml.safe_load(path.read_text())))
-    unstarted = [(num, job) for num, job in enumerate(planned) if tuple(job) not in started]
-    naming = config.hydra.job.config.override_dirname
-    runs = []
-    with _composing():
-        for num, job in unstarted:
-            parsed = OverridesParser.create().parse_overrides(job)
-            dirname = get_overrides_dirname(parsed, list(naming.exclude_keys), naming.item_sep, naming.kv_sep)
-            hparams = _planned_hparams(config.hydra.job.config_name, job)
-            runs.append(Run(_name(sweep_dir / job_dirname(num, dirname), root), NOT_STARTED, hparams))
-    return runs
+    started = set()  # by job number: two jobs of a sweep may have the same overrides
+    for path in sweep_dir.rglob(".hydra/hydra.yaml"):
+        with contextlib.suppress(OSError, yaml.YAMLError, TypeError, KeyError):
+            started.add(yaml.load(path.read_text(), Loader=_YAML_LOADER)["hydra"]["job"]["num"])
+    unstarted = [(num, job) for num, job in enumerate(planned) if num not in started]
+    names, knobs = _JobDirNames(config), _PlannedKnobs(config)
+    return [Run(_name(sweep_dir / names.of(num, job), root), NOT_STARTED, knobs.of(job)) for num, job in unstarted]
+
+
+# libyaml's loader where PyYAML has it: a sweep's every job has a hydra.yaml of some 150 lines.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _JobDirNames:
+    """The name Hydra will give each job of the sweep `config`: its hydra.sweep.subdir, resolved for the job."""
+
+    def __init__(self, config: DictConfig) -> None:
+        register()  # the resolvers of mlp_exp's subdir
+        self.config = OmegaConf.create({"hydra": OmegaConf.to_container(config.hydra, resolve=False)})
+        self.naming = config.hydra.job.config.override_dirname
+
+    def of(self, num: int, job: list[str]) -> str:
+        overrides = OverridesParser.create().parse_overrides(job)
+        dirname = get_overrides_dirname(
+            overrides, list(self.naming.exclude_keys), self.naming.item_sep, self.naming.kv_sep
+        )
+        try:
+            self.config.hydra.job.num, self.config.hydra.job.override_dirname = num, dirname
+            OmegaConf.clear_cache(self.config)  # mlp_exp's resolvers cache their value (config.register says why)
+            return str(self.config.hydra.sweep.subdir)
+        except (OmegaConfBaseException, ValueError):  # a resolver of the sweep's that this process lacks
+            return job_dirname(num, dirname)
+
+
+class _PlannedKnobs:
+    """The knobs each planned job's run will record: its config composed as the sweep composes it, from mlp_exp's
+    configs. Each distinct choice of config groups is composed once (75 ms each), the job's values set on it.
+    Where that cannot be done (the sweep's own --config-dir or search path, `seed=${hydra:job.num}`), the knobs
+    the job's overrides give, as typed."""
+
+    def __init__(self, config: DictConfig) -> None:
+        self.config_name = config.hydra.job.config_name
+        self.groups = set(config.hydra.runtime.choices)
+        self.own_configs = not config.hydra.searchpath and all(
+            source.provider != "command-line" for source in config.hydra.runtime.config_sources
+        )
+        self.composed: dict[tuple[str, ...], DictConfig] = {}
+
+    def of(self, job: list[str]) -> dict[str, Any]:
+        if not self.own_configs:
+            return _given_hparams(job)
+        overrides = OverridesParser.create().parse_overrides(job)
+        choices = tuple(override.input_line for override in overrides if override.key_or_group in self.groups)
+        try:
+            if choices not in self.composed:
+                with _composing():
+                    self.composed[choices] = compose(self.config_name, list(choices))
+            cfg = self.composed[choices].copy()
+            for override in overrides:
+                if override.key_or_group not in self.groups and not override.key_or_group.startswith("hydra."):
+                    OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
+            return {key: _as_recorded(value) for key, value in flat_hparams(cfg).items()}
+        except (ConfigError, OmegaConfBaseException, HydraException, ValueError):
+            return _given_hparams(job)
 
 
 @contextlib.contextmanager
@@ -118,15 +168,6 @@ def _composing() -> Iterator[None]:
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         yield
-
-
-def _planned_hparams(config_name: str, job: list[str]) -> dict[str, Any]:
-    """The knobs of a planned job as its run will record them, from its config composed as the sweep composes it.
-    Empty where that config cannot say them before the job runs (`seed=${hydra:job.num}`)."""
-    try:
-        return {key: _as_recorded(value) for key, value in flat_hparams(compose(config_name, job)).items()}
-    except (ConfigError, OmegaConfBaseException, HydraException, ValueError):
-        return {}
 
 
 def read_run(run_dir: Path, root: Path) -> Run:
@@ -174,6 +215,13 @@ def _as_recorded(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _given_hparams(overrides: Any) -> dict[str, Any]:
+    """The knobs a job's overrides (a list of `key=value`, as .hydra/overrides.yaml holds them) set, as typed."""
+    overrides = [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
+    given = (override.partition("=") for override in overrides)
+    return {key: _as_recorded(yaml.safe_load(value)) for key, _, value in given if key in Config.__dataclass_fields__}
+
+
 def read_failed_job(job_dir: Path, root: Path) -> Run:
     hydra_dir = job_dir / ".hydra"
     try:
@@ -184,13 +232,7 @@ def read_failed_job(job_dir: Path, root: Path) -> Run:
             overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text())
         except (OSError, yaml.YAMLError):  # removed or damaged since find_runs saw it
             overrides = []
-        overrides = (
-            [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
-        )
-        given = (override.partition("=") for override in overrides)
-        hparams = {
-            key: _as_recorded(yaml.safe_load(value)) for key, _, value in given if key in Config.__dataclass_fields__
-        }
+        hparams = _given_hparams(overrides)
     errors = [
         line.split("error: ", 1)[1].strip()
         for log_file in job_dir.glob("*.log")

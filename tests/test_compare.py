@@ -4,6 +4,7 @@ HParams dashboard as a real TensorBoard server shows it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -13,10 +14,12 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image
 import pytest
 from conftest import metrics_of, tiny_overrides, write_tiny_dataset
+from omegaconf import OmegaConf
 
 from mlp_exp import compare
 from mlp_exp.train import train
@@ -104,46 +107,75 @@ def test_compare_prints_the_jobs_best_first_and_marks_the_ones_that_did_not_comp
     assert image.shape[1] > image.shape[0] > 100 and image.std() > 0
 
 
-def test_the_jobs_of_a_stopped_sweep_that_never_began_are_listed_as_not_started_with_their_knobs(mixed_sweep, tmp_path):
-    sweep_dir = tmp_path / mixed_sweep.name
-    shutil.copytree(mixed_sweep, sweep_dir)
-    recorded = {run.name: run.hparams for run in compare.find_runs(sweep_dir)}
-    never_began = [job.name for job in job_dirs(sweep_dir)[1:]]  # as if stopped in job 0: no dirs after it
-    for name in never_began:
-        shutil.rmtree(sweep_dir / name)
+def stopped_copy(sweep_dir: Path, tmp_path: Path, **hydra_settings: Any) -> Path:
+    """A copy of `sweep_dir` as if stopped in job 0 (no dirs of the later jobs), its multirun.yaml's hydra settings
+    changed as given (dotted keys with __ for .)."""
+    copy = tmp_path / sweep_dir.name
+    shutil.copytree(sweep_dir, copy)
+    config = OmegaConf.load(copy / "multirun.yaml")
+    for key, value in hydra_settings.items():
+        OmegaConf.update(config.hydra, key.replace("__", "."), value)
+    OmegaConf.save(config, copy / "multirun.yaml")
+    for job in job_dirs(copy)[1:]:
+        shutil.rmtree(job)
+    return copy
 
-    runs = {run.name: run for run in compare.find_runs(sweep_dir)}
+
+def test_the_jobs_of_a_stopped_sweep_that_never_began_are_listed_as_not_started_with_their_knobs(mixed_sweep, tmp_path):
+    recorded = {run.name: run.hparams for run in compare.find_runs(mixed_sweep)}
+    runs = {run.name: run for run in compare.find_runs(stopped_copy(mixed_sweep, tmp_path))}
+
     assert sorted(runs) == sorted(recorded)  # each job by the name its dir would have
+    never_began = [job.name for job in job_dirs(mixed_sweep)[1:]]
     for name in never_began:
         assert runs[name].status == "not started" and not runs[name].curves
         assert runs[name].hparams == recorded[name]  # every knob, as the job's run recorded it
 
 
-def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them():
+def test_planned_jobs_are_told_apart_by_number_and_named_by_the_sweeps_own_subdir(mixed_sweep, tmp_path):
+    # Four jobs with the same overrides, named by number alone.
+    task = [
+        re.sub(r"^lr=.*", "lr=0.05,0.05,0.05,0.05", override)
+        for override in OmegaConf.load(mixed_sweep / "multirun.yaml").hydra.overrides.task
+    ]
+    stopped = stopped_copy(mixed_sweep, tmp_path, overrides__task=task, sweep__subdir="${hydra.job.num}")
+    planned = compare.unstarted_jobs(stopped, stopped)
+    assert [(run.name, run.hparams["lr"]) for run in planned] == [("1", 0.05), ("2", 0.05), ("3", 0.05)]
+
+
+def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them_or_else_read_from_its_overrides(mixed_sweep):
     from conftest import compose_cfg
 
     from mlp_exp.config import flat_hparams
 
+    config = OmegaConf.load(mixed_sweep / "multirun.yaml")
     job = ["optimizer=momentum", "hiddens=[32,32]", "lr=0.05"]
-    with compare._composing():
-        planned = compare._planned_hparams("config", job)
+    planned = compare._PlannedKnobs(config).of(job)
     assert planned == {key: compare._as_recorded(value) for key, value in flat_hparams(compose_cfg(*job)).items()}
     assert (planned["optimizer"], planned["momentum"], planned["hiddens"], planned["depth"]) == ("sgd", 0.9, "32-32", 2)
+    # A seed only the job can resolve: the knobs its overrides give.
+    assert compare._PlannedKnobs(config).of(["lr=0.05", "seed=${hydra:job.num}"]) == {
+        "lr": 0.05,
+        "seed": "${hydra:job.num}",
+    }
+    # A sweep with a --config-dir of its own: not composed from mlp_exp's configs.
+    config.hydra.runtime.config_sources.append({"path": "/elsewhere", "schema": "file", "provider": "command-line"})
+    assert compare._PlannedKnobs(config).of(job) == {"optimizer": "momentum", "hiddens": [32, 32], "lr": 0.05}
 
 
-def test_an_optuna_search_or_a_complete_sweep_lists_no_planned_jobs(mixed_sweep, tmp_path):
-    assert not compare.unstarted_jobs(mixed_sweep, mixed_sweep)
-    sweep_dir = tmp_path / "search"
-    shutil.copytree(mixed_sweep, sweep_dir)
-    multirun = sweep_dir / "multirun.yaml"
-    multirun.write_text(
-        multirun.read_text().replace(
-            "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
-            "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
-        )
-    )
-    shutil.rmtree(job_dirs(sweep_dir)[-1])
-    assert not compare.unstarted_jobs(sweep_dir, sweep_dir)
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {
+            "sweeper___target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+        },  # trials drawn as it goes
+        {"output_subdir": ".cfg"},  # its jobs' records are not where compare reads them
+    ],
+)
+def test_an_optuna_search_or_a_sweep_without_job_records_lists_no_planned_jobs(mixed_sweep, tmp_path, setting):
+    assert not compare.unstarted_jobs(mixed_sweep, mixed_sweep)  # a sweep whose jobs all began
+    stopped = stopped_copy(mixed_sweep, tmp_path, **setting)
+    assert not compare.unstarted_jobs(stopped, stopped)
 
 
 def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
