@@ -29,6 +29,7 @@ from hydra._internal.config_loader_impl import get_overrides_dirname  # how Hydr
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -97,7 +98,8 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     for path in sweep_dir.rglob(".hydra/hydra.yaml"):
         with contextlib.suppress(OSError, yaml.YAMLError, TypeError, KeyError):
             started.add(yaml.load(path.read_text(), Loader=_YAML_LOADER)["hydra"]["job"]["num"])
-    unstarted = [(num, job) for num, job in enumerate(planned) if num not in started]
+    parser = OverridesParser.create()
+    unstarted = [(num, parser.parse_overrides(job)) for num, job in enumerate(planned) if num not in started]
     names, knobs = _JobDirNames(config), _PlannedKnobs(config)
     return [Run(_name(sweep_dir / names.of(num, job), root), NOT_STARTED, knobs.of(job)) for num, job in unstarted]
 
@@ -114,11 +116,8 @@ class _JobDirNames:
         self.config = OmegaConf.create({"hydra": OmegaConf.to_container(config.hydra, resolve=False)})
         self.naming = config.hydra.job.config.override_dirname
 
-    def of(self, num: int, job: list[str]) -> str:
-        overrides = OverridesParser.create().parse_overrides(job)
-        dirname = get_overrides_dirname(
-            overrides, list(self.naming.exclude_keys), self.naming.item_sep, self.naming.kv_sep
-        )
+    def of(self, num: int, job: list[Override]) -> str:
+        dirname = get_overrides_dirname(job, list(self.naming.exclude_keys), self.naming.item_sep, self.naming.kv_sep)
         try:
             self.config.hydra.job.num, self.config.hydra.job.override_dirname = num, dirname
             OmegaConf.clear_cache(self.config)  # mlp_exp's resolvers cache their value (config.register says why)
@@ -141,22 +140,22 @@ class _PlannedKnobs:
         )
         self.composed: dict[tuple[str, ...], DictConfig] = {}
 
-    def of(self, job: list[str]) -> dict[str, Any]:
+    def of(self, job: list[Override]) -> dict[str, Any]:
+        given = [override.input_line for override in job]  # as typed
         if not self.own_configs:
-            return _given_hparams(job)
-        overrides = OverridesParser.create().parse_overrides(job)
-        choices = tuple(override.input_line for override in overrides if override.key_or_group in self.groups)
+            return _given_hparams(given)
+        choices = tuple(override.input_line for override in job if override.key_or_group in self.groups)
         try:
             if choices not in self.composed:
                 with _composing():
                     self.composed[choices] = compose(self.config_name, list(choices))
             cfg = self.composed[choices].copy()
-            for override in overrides:
+            for override in job:
                 if override.key_or_group not in self.groups and not override.key_or_group.startswith("hydra."):
                     OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
             return {key: _as_recorded(value) for key, value in flat_hparams(cfg).items()}
         except (ConfigError, OmegaConfBaseException, HydraException, ValueError):
-            return _given_hparams(job)
+            return _given_hparams(given)
 
 
 @contextlib.contextmanager

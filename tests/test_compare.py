@@ -145,22 +145,26 @@ def test_planned_jobs_are_told_apart_by_number_and_named_by_the_sweeps_own_subdi
 
 def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them_or_else_read_from_its_overrides(mixed_sweep):
     from conftest import compose_cfg
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from mlp_exp.config import flat_hparams
 
+    def knobs_of(job: list[str]) -> dict:
+        return compare._PlannedKnobs(config).of(OverridesParser.create().parse_overrides(job))
+
     config = OmegaConf.load(mixed_sweep / "multirun.yaml")
     job = ["optimizer=momentum", "hiddens=[32,32]", "lr=0.05"]
-    planned = compare._PlannedKnobs(config).of(job)
+    planned = knobs_of(job)
     assert planned == {key: compare._as_recorded(value) for key, value in flat_hparams(compose_cfg(*job)).items()}
     assert (planned["optimizer"], planned["momentum"], planned["hiddens"], planned["depth"]) == ("sgd", 0.9, "32-32", 2)
     # A seed only the job can resolve: the knobs its overrides give.
-    assert compare._PlannedKnobs(config).of(["lr=0.05", "seed=${hydra:job.num}"]) == {
+    assert knobs_of(["lr=0.05", "seed=${hydra:job.num}"]) == {
         "lr": 0.05,
         "seed": "${hydra:job.num}",
     }
     # A sweep with a --config-dir of its own: not composed from mlp_exp's configs.
     config.hydra.runtime.config_sources.append({"path": "/elsewhere", "schema": "file", "provider": "command-line"})
-    assert compare._PlannedKnobs(config).of(job) == {"optimizer": "momentum", "hiddens": [32, 32], "lr": 0.05}
+    assert knobs_of(job) == {"optimizer": "momentum", "hiddens": [32, 32], "lr": 0.05}
 
 
 @pytest.mark.parametrize(
