@@ -96,9 +96,10 @@ def restore(
     """
     state = _load(path, device=next(net.parameters()).device)
     differences = [
-        f"{key} {state['hparams'].get(key)!r} in the checkpoint, {value!r} in the config"
+        f"{key} {state['hparams'][key]!r} in the checkpoint, {value!r} in the config"
         for key, value in hparams.items()
-        if state["hparams"].get(key) != value
+        # A key a checkpoint of an older mlp_exp does not record (width) cannot tell runs apart.
+        if key in state["hparams"] and state["hparams"][key] != value
     ]
     if differences:
         raise CheckpointError(

@@ -247,9 +247,14 @@ def _name(run_dir: Path, root: Path) -> str:
     return str(run_dir.relative_to(root)) if run_dir != root else run_dir.name
 
 
+def shown_knobs(hparams: dict[str, Any]) -> list[str]:
+    """The knobs compare shows: not depth and width, which restate hiddens as numbers for TensorBoard."""
+    return [key for key in hparams if key not in ("depth", "width")]
+
+
 def differing_knobs(runs: list[Run]) -> list[str]:
     """The knobs whose values are not the same in every run that records them, in the order the runs do."""
-    keys = list(dict.fromkeys(key for run in runs for key in run.hparams))
+    keys = list(dict.fromkeys(key for run in runs for key in shown_knobs(run.hparams)))
     return [key for key in keys if len({repr(run.hparams[key]) for run in runs if key in run.hparams}) > 1]
 
 
@@ -293,9 +298,9 @@ def label(run: Run, knobs: list[str]) -> str:
 
 
 def swept_knob(runs: list[Run], knobs: list[str]) -> str | None:
-    """The knob with the most distinct values: the x axis of the final-accuracy plot. Not depth, which only restates
-    hiddens, nor a seed, whose runs repeat a value of the others, unless nothing else differs."""
-    knobs = [knob for knob in knobs if knob not in ("depth", "seed")] or knobs
+    """The knob with the most distinct values: the x axis of the final-accuracy plot. Not a seed, whose runs repeat a
+    value of the others, unless nothing else differs."""
+    knobs = [knob for knob in knobs if knob != "seed"] or knobs
     return max(knobs, key=lambda knob: len({repr(run.hparams.get(knob)) for run in runs}), default=None)
 
 
@@ -351,7 +356,7 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
         categories = sorted({str(x) for x in xs}, key=_natural_order)
         positions = [categories.index(str(x)) for x in xs]
         ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
-    others = [other for other in knobs if other not in (knob, "depth", "seed")]  # depth only restates hiddens
+    others = [other for other in knobs if other not in (knob, "seed")]
     series: dict[str, dict[float, list[float]]] = {}  # other knobs' values -> x -> final accuracies
     for x, run in zip(positions, runs):
         at_x = series.setdefault(knob_values(run, others), {})
@@ -395,7 +400,7 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
     if not runs:
         return runs
     knobs = differing_knobs(runs)
-    same = {key: value for key, value in runs[0].hparams.items() if key not in knobs}
+    same = {key: runs[0].hparams[key] for key in shown_knobs(runs[0].hparams) if key not in knobs}
     say(f"{len(runs)} runs under {root}, best first" if len(runs) > 1 else f"1 run under {root}")
     if same:
         shared = "same in all" if len(runs) > 1 else "knobs"

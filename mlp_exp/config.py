@@ -403,11 +403,16 @@ def _show(value: Any) -> str:
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:
-    """The run's knobs as one flat dict of scalars, the same keys in every run (TensorBoard's HParams needs that)."""
+    """The run's knobs as one flat dict of scalars, the same keys in every run (TensorBoard's HParams needs that).
+
+    `hiddens` is text, as it may list several widths ("512-256"); `depth` and `width` (the widest hidden layer) restate
+    it as numbers, which TensorBoard's HParams sorts and plots as numbers (it puts "1024" before "128").
+    """
     widths = hidden_widths(cfg.hiddens)
     return {
         "hiddens": "-".join(map(str, widths)),
         "depth": len(widths),
+        "width": max(widths),
         "lr": float(cfg.lr),
         "init_scale": float(cfg.init_scale),
         "activation": cfg.activation.name,

@@ -128,6 +128,16 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, t
         train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
 
 
+def test_a_checkpoint_of_an_older_mlp_exp_without_the_width_hparam_resumes(tiny_root, tmp_path):
+    cfg = tiny_cfg(tiny_root, "epochs=1")
+    run_dir = interrupted_run(cfg, tmp_path / "run")
+    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    del state["hparams"]["width"]
+    torch.save(state, run_dir / FILE_NAME)
+
+    assert train(cfg, run_dir, resume=True)["status"] == "completed"
+
+
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
 

@@ -90,7 +90,8 @@ def test_compare_prints_the_jobs_best_first_and_marks_the_ones_that_did_not_comp
     header, rows = lines[header_at].split(), [line.split() for line in lines[header_at + 1 : header_at + 1 + len(LRS)]]
     # Only lr differs between the jobs; what they share is said once above the table.
     assert header == ["run", "lr", "test_acc", "train_acc", "train_loss", "epochs_done", "status"]
-    assert any(line.startswith("same in all: hiddens=32 ") for line in lines[:header_at])
+    (same,) = [line for line in lines[:header_at] if line.startswith("same in all: hiddens=32 ")]
+    assert "depth=" not in same and "width=" not in same  # they restate hiddens, for TensorBoard
     assert [(row[1], row[-1]) for row in rows] == [
         ("0.5", "completed"),
         ("0.05", "completed"),
@@ -340,7 +341,10 @@ def test_tensorboard_hparams_dashboard_lists_every_job_with_its_knobs_and_final_
         )["sessionGroups"]
 
     assert sorted(runs) == sorted(trained)  # one TensorBoard run per job that trained
-    assert REQUIRED_HPARAMS <= {info["name"] for info in experiment["hparamInfos"]}
+    types = {info["name"]: info["type"] for info in experiment["hparamInfos"]}
+    assert REQUIRED_HPARAMS <= types.keys()
+    # Numbers, which the dashboard sorts and plots as numbers; hiddens is text, where "1024" comes before "128".
+    assert types["width"] == types["depth"] == types["lr"] == "DATA_TYPE_FLOAT64"
     assert {info["name"]["tag"] for info in experiment["metricInfos"]} == {"test/acc", "train/acc", "train/loss"}
     assert sorted(group["name"] for group in groups) == sorted(trained)
     for group in groups:
@@ -349,6 +353,7 @@ def test_tensorboard_hparams_dashboard_lists_every_job_with_its_knobs_and_final_
         assert session["status"] == {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE"}[metrics["status"]]
         assert group["hparams"]["lr"] == pytest.approx(float(lr_of(Path(group["name"]))))
         assert group["hparams"]["hiddens"] == "32" and group["hparams"]["dataset"] == "fashion_mnist"
+        assert group["hparams"]["width"] == 32 and group["hparams"]["depth"] == 1
         shown = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
         assert shown["test/acc"] == pytest.approx(metrics["test_acc"])
         assert shown["train/acc"] == pytest.approx(metrics["train_acc"])
@@ -383,6 +388,18 @@ def test_no_two_runs_curves_look_alike_past_the_ten_colours():
     looks = {(line.get_color(), line.get_linestyle()) for line in ax.get_lines()}
     plt.close(fig)
     assert len(looks) == len(runs)
+
+
+def test_a_width_or_depth_sweep_shows_hiddens_alone_not_the_numbers_that_restate_it():
+    from conftest import compose_cfg
+
+    from mlp_exp.config import flat_hparams
+
+    runs = [
+        compare.Run(hiddens, "completed", flat_hparams(compose_cfg(f"hiddens={hiddens}")))
+        for hiddens in ["64", "1024", "[64,64]"]
+    ]
+    assert compare.differing_knobs(runs) == ["hiddens"]
 
 
 def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
