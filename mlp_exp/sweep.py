@@ -219,26 +219,39 @@ CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search"
 
 
 def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
-    """A swept knob's value Hydra cannot compose a config from (`lr=0.1,abc`, `activation=relu,swish`) stops the
-    whole sweep where its job comes, after the jobs before it ran, and every resume of it there again: such values
+    """A swept value Hydra cannot compose a config from (`lr=0.1,abc`, `activation=relu,swish`,
+    `optimizer=sgd,nosuch`) stops the whole sweep where its job comes, after the jobs before it ran (or, for a
+    group's option, at the sweep's start, its dir already made), and every resume of it there again: such values
     are tried here, before any job. (A value of the right type that no run can use fails its own job only.)
 
-    Not group options (`optimizer=mine` may come from the user's own search path), and, at ~70 ms a compose, one
-    value per kind: each string (a number or a choice could be misspelled), one of each other type."""
+    At ~70 ms a compose, a knob's values are tried one per kind: each string (a number or a choice could be
+    misspelled), one of each other type; a group's only where they are not among its options, which the user's
+    own search path (--config-dir, hydra.searchpath) may add to."""
+    from hydra.core.global_hydra import GlobalHydra
+
     from mlp_exp.config_errors import one_line
 
     overrides = sweep_overrides(config)
     fixed = [override.input_line for override in overrides if not override.is_sweep_override()]
     for override in overrides:
         key = override.key_or_group
-        knob = key.split(".")[0] in Config.__dataclass_fields__ and key not in CONFIG_GROUPS
+        group = key in CONFIG_GROUPS
+        knob = key.split(".")[0] in Config.__dataclass_fields__ and not group
         # A glob sweep (`optimizer=glob(s*)`) lists a group's options, which it needs Hydra's config loader for.
-        if not (knob and override.is_discrete_sweep()) or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+        if not ((knob or group) and override.is_discrete_sweep()) or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
             continue
-        kinds = {}  # value's kind -> its text
-        for element, text in zip(override.sweep_iterator(), override.sweep_string_iterator(), strict=True):
-            kinds.setdefault(element if isinstance(element, str) else type(element), text)
-        for value in kinds.values():
+        if group:
+            loader = GlobalHydra.instance().config_loader()
+            options = loader.get_group_options(
+                key, config_name=config_name, overrides=list(config.hydra.overrides.hydra)
+            )
+            values = [text for text in override.sweep_string_iterator() if text not in options]
+        else:
+            kinds = {}  # value's kind -> its text
+            for element, text in zip(override.sweep_iterator(), override.sweep_string_iterator(), strict=True):
+                kinds.setdefault(element if isinstance(element, str) else type(element), text)
+            values = list(kinds.values())
+        for value in values:
             typed = f"{override.get_key_element()}={value}"
             try:
                 compose(config_name, overrides=[*fixed, typed])

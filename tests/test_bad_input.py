@@ -192,6 +192,8 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
             ["-m", "activation=relu,swish"],
             "activation=swish is not allowed: use one of relu, sigmoid, tanh, gelu, leaky_relu",
         ),
+        # Hydra's own check before the first job comes after the sweep dir is made, and stops every resume too.
+        (["-m", "optimizer=sgd,nosuch"], "optimizer=nosuch is not allowed: use one of adam, adamw, momentum, sgd"),
         (  # every job would fail on it; refused before the datasets are read and the sweep dir is made
             ["-m", "seed=1,2", "~optimizer"],
             "optimizer has no value: choose one of its options: optimizer=OPTION (`python -m mlp_exp --help` lists them)",
@@ -216,6 +218,22 @@ def test_the_real_command_refuses_them_before_paying_for_torchs_import(args, mon
     assert "hydra" in imported and "torch" not in imported
     errors = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {args[-1]} is not allowed"), errors
+
+
+def test_a_swept_option_from_the_users_own_search_path_is_no_unknown_option(monkeypatch, tiny_root, tmp_path):
+    (tmp_path / "my_conf" / "optimizer").mkdir(parents=True)
+    (tmp_path / "my_conf" / "optimizer" / "gentle.yaml").write_text("name: sgd\nmomentum: 0.5\n")
+    sweep_dir = tmp_path / "sweep"
+    args = [
+        "-m",
+        *tiny_overrides(tiny_root, *FAST),
+        "optimizer=sgd,gentle",
+        f"hydra.searchpath=[file://{tmp_path / 'my_conf'}]",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
+    cli.main()
+    assert [metrics_of(job)["status"] for job in sorted(sweep_dir.glob("[01]_*"))] == ["completed", "completed"]
 
 
 def test_a_value_that_resolves_only_in_the_job_is_left_to_the_job(monkeypatch, capsys, tiny_root, tmp_path):
