@@ -38,7 +38,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.cli import CONF_DIR, EXIT_USER_ERROR
 from mlp_exp.config import Config, ConfigError, flat_hparams, job_dirname, register
-from mlp_exp.files import command, say
+from mlp_exp.files import command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
 from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, Status, read_metrics
@@ -437,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
     parser.add_argument("--png", type=Path, help="where to write the plot (default: DIR/compare.png)")
     args = parser.parse_args(argv)
-    if not args.dir.is_dir():
-        print(f"error: {args.dir} is not a directory; give a run dir, a sweep dir or outputs/", file=sys.stderr)
+    if problem := not_a_directory(args.dir):
+        print(f"error: {problem}; give a run dir, a sweep dir or outputs/", file=sys.stderr)
         return EXIT_USER_ERROR
     try:
         png = args.png and plot_file(args.png)

@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import TextIO
 
 
+def not_a_directory(path: Path) -> str | None:
+    """Why `path`, as the user typed it, is no directory to look in ("typo does not exist"); None if it is one."""
+    if path.is_dir():
+        return None
+    return f"{path} {'is not a directory' if path.exists() else 'does not exist'}"
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[Path]:
     """Yields a temporary path beside `path`; once the block has written it, it replaces `path` in one rename.

@@ -35,7 +35,7 @@ from mlp_exp.cli import (
     train_reporting,
 )
 from mlp_exp.config import Config, ConfigError, first_line, given_overrides
-from mlp_exp.files import command, say
+from mlp_exp.files import command, not_a_directory, say
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 log = logging.getLogger("mlp_exp")
@@ -177,11 +177,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="DIR",
         help="a run's dir (outputs/runs/..., or one job's dir of a sweep), or a sweep's dir (outputs/multirun/...)",
     )
-    directory = parser.parse_args(argv).dir.resolve()
-    if not directory.is_dir():
-        problem = "is not a directory" if directory.exists() else "does not exist"
-        print(f"error: {directory} {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
+    directory = parser.parse_args(argv).dir
+    if problem := not_a_directory(directory):
+        print(f"error: {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    directory = directory.resolve()
     try:
         with interrupt.sigterm_raises():
             if (directory / SWEEP_FILE).is_file():

@@ -257,6 +257,18 @@ def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("given, problem", [("typo", "does not exist"), ("file", "is not a directory")])
+def test_compare_on_a_path_that_is_no_directory_names_it_as_typed_and_exits_2(
+    tmp_path, monkeypatch, capsys, given, problem
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("")
+    assert compare.main([given]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {given} {problem}; give a run dir, a sweep dir or outputs/"
+    ]
+
+
 def test_a_png_path_without_a_suffix_gets_png_and_the_path_printed_is_the_file_written(mixed_sweep, tmp_path):
     result = run_compare(str(mixed_sweep), "--png", str(tmp_path / "plot"))
     assert result.returncode == 0, result.stderr

@@ -384,7 +384,7 @@ def test_a_reader_that_leaves_gets_the_version_line_as_nothing():
     assert read_nothing(sys.executable, "-m", "mlp_exp", "--version") == (0, "")
 
 
-def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
+def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_:
         resume.main([str(tmp_path)])
     assert exit_.value.code == 2
@@ -392,12 +392,11 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys):
         f"error: {tmp_path} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
         "nor a sweep dir (it has no multirun.yaml)"
     )
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
-        resume.main([str(tmp_path / "typo")])
+        resume.main(["typo"])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.strip() == (
-        f"error: {tmp_path / 'typo'} does not exist; give a run's dir or a sweep's dir"
-    )
+    assert capsys.readouterr().err.strip() == "error: typo does not exist; give a run's dir or a sweep's dir"
 
 
 @pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-hydras"])
