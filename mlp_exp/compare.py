@@ -41,7 +41,7 @@ from mlp_exp.config import Config, ConfigError, flat_hparams, job_dirname, regis
 from mlp_exp.files import command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
-from mlp_exp.tracking import HPARAM_METRICS, SESSION_STATUS, TAGS, Status, read_metrics
+from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
@@ -51,6 +51,8 @@ STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_ST
 # first line; a resume of the sweep runs it).
 FAILED, NOT_STARTED = "failed", "not started"
 LINE_STYLES = ["-", "--", ":", "-."]
+# The scalars compare reads for each run: the table's final values and the plot's curves.
+CURVES = ("test/acc", "train/acc", "train/loss")
 
 
 @dataclass
@@ -176,19 +178,22 @@ def read_run(run_dir: Path, root: Path) -> Run:
     for content in events.PluginTagToContent("hparams").values():
         record = plugin_data_pb2.HParamsPluginData.FromString(content)
         records[record.WhichOneof("data")] = record
-    start = records.get("session_start_info")
-    hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
-    if "experiment" in records:  # its list keeps the run's order of the knobs (the session's map does not)
-        order = [info.name for info in records["experiment"].experiment.hparam_infos]
-        hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
     # metrics.json has the last word: rewritten by a resume, unlike the first event file; and its numbers are the
     # log's, where the event file has them rounded to float32. Without a readable one, the event file says it all.
     metrics = read_metrics(run_dir) or {}
+    hparams = metrics.get("hparams")
+    if isinstance(hparams, dict):  # in the run's order of the knobs (the event file's map has none)
+        hparams = {key: _as_recorded(value) for key, value in hparams.items()}
+    else:  # a run of an mlp_exp before 2 December 2026, whose Experiment record keeps that order
+        start = records.get("session_start_info")
+        hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
+        order = [info.name for info in records["experiment"].experiment.hparam_infos] if "experiment" in records else []
+        hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
     status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
         end = records.get("session_end_info")
         status = STATUS_OF_SESSION[end.session_end_info.status] if end else Status.running
-    tags = {tag: key for key, tag in TAGS.items() if tag in HPARAM_METRICS}
+    tags = {tag: key for key, tag in TAGS.items() if tag in CURVES}
     try:
         curves = {tag: [(h["epoch"], _number(h[key])) for h in history] for tag, key in tags.items()} if history else {}
     except (TypeError, KeyError, ValueError):  # not a history that mlp_exp wrote

@@ -30,8 +30,6 @@ TAGS = {
     "epoch_s": "time/epoch_s",
     "examples_per_s": "time/examples_per_s",
 }
-# Final values of these tags are the HParams dashboard's metric columns.
-HPARAM_METRICS = ("test/acc", "train/acc", "train/loss")
 
 
 class Status(StrEnum):
@@ -84,13 +82,17 @@ class Tracker:
     def __init__(self, run_dir: Path, hparams: dict[str, Any], resumed: list[dict[str, float]] | None = None) -> None:
         """`resumed`: the records of the epochs done before, when continuing an interrupted run."""
         self.metrics_path = run_dir / METRICS_FILE
+        self.hparams = hparams
         self.history = list(resumed or [])
         # A resumed run appends a second event file to the run dir. Steps after the checkpoint that the first one
         # may hold (a crash between logging an epoch and saving its checkpoint) are purged: TensorBoard hides them.
         purge_step = len(self.history) + 1 if resumed is not None else None
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
-        experiment, session_start, _ = hparams_summaries(hparams, dict.fromkeys(HPARAM_METRICS, 0.0))
-        self.writer.file_writer.add_summary(experiment)
+        # Only the session's start. torch's hparams() makes an Experiment summary too, but TensorBoard takes the first
+        # one it finds as every run's, and a run's own lists only its own values: no knob would differ, so the HParams
+        # tab would show the first five knobs by name and no filter for text ones. Without one, TensorBoard derives
+        # the knobs' ranges from all the runs, and makes each scalar (per-class accuracies, times) a metric column.
+        _, session_start, _ = hparams_summaries(hparams, {})
         self.writer.file_writer.add_summary(session_start)
         self._write_metrics(Status.running)
 
@@ -117,6 +119,7 @@ class Tracker:
             "train_loss": last.get("train_loss"),
             "train_acc": last.get("train_acc"),
             "test_acc": last.get("test_acc"),
+            "hparams": self.hparams,
             "history": self.history,
         }
         write_json_atomic(self.metrics_path, metrics)

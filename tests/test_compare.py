@@ -195,8 +195,27 @@ def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
     assert row == ["run", "test_acc", "train_acc", "train_loss", "epochs_done", "status"]
     assert f"my_run  {metrics['test_acc']:.4f}" in result.stdout
     (knobs,) = [line for line in result.stdout.splitlines() if line.startswith("knobs: ")]
-    assert " lr=0.1 " in knobs and " epochs=2 " in knobs and " batch_size=100 " in knobs
+    assert knobs.startswith("knobs: hiddens=256 lr=0.1 init_scale=0.01 activation=relu ")  # as the config lists them
+    assert " epochs=2 " in knobs and " batch_size=100 " in knobs
     assert (run_dir / "compare.png").is_file()
+
+
+def test_a_run_of_an_older_mlp_exp_has_its_knobs_read_from_its_event_file_in_their_order(tiny_root, tmp_path):
+    from conftest import compose_cfg
+    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard.summary import hparams
+
+    run_dir = tmp_path / "run"
+    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "batch_size=100", "device=cpu")), run_dir)
+    metrics = metrics_of(run_dir)
+    recorded = metrics.pop("hparams")  # which metrics.json did not hold before 2 December 2026
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    with SummaryWriter(str(run_dir)) as writer:  # the Experiment record such a run wrote, which lists the knobs
+        writer.file_writer.add_summary(hparams(recorded, {})[0])
+
+    hparams_read = compare.read_run(run_dir, tmp_path).hparams
+
+    assert list(hparams_read.items()) == [(key, compare._as_recorded(value)) for key, value in recorded.items()]
 
 
 @pytest.mark.parametrize("damaged", ['{"status": "comp', '{"epochs_done": 2}', "[1, 2]"])
@@ -353,11 +372,16 @@ def test_tensorboard_hparams_dashboard_lists_every_job_with_its_knobs_and_final_
         )["sessionGroups"]
 
     assert sorted(runs) == sorted(trained)  # one TensorBoard run per job that trained
-    types = {info["name"]: info["type"] for info in experiment["hparamInfos"]}
-    assert REQUIRED_HPARAMS <= types.keys()
+    knobs = {info["name"]: info for info in experiment["hparamInfos"]}
+    assert REQUIRED_HPARAMS <= knobs.keys()
     # Numbers, which the dashboard sorts and plots as numbers; hiddens is text, where "1024" comes before "128".
-    assert types["width"] == types["depth"] == types["lr"] == "DATA_TYPE_FLOAT64"
-    assert {info["name"]["tag"] for info in experiment["metricInfos"]} == {"test/acc", "train/acc", "train/loss"}
+    assert knobs["width"]["type"] == knobs["depth"]["type"] == knobs["lr"]["type"] == "DATA_TYPE_FLOAT64"
+    # Ranges over all the jobs: the dashboard shows the knobs that differ first, and filters text knobs by value.
+    assert [name for name, info in knobs.items() if info.get("differs")] == ["lr"]
+    lrs = [float(lr_of(Path(name))) for name in trained]
+    assert knobs["lr"]["domainInterval"] == {"minValue": min(lrs), "maxValue": max(lrs)}
+    assert knobs["hiddens"]["domainDiscrete"] == ["32"]
+    assert {"test/acc", "train/acc", "train/loss"} <= {info["name"]["tag"] for info in experiment["metricInfos"]}
     assert sorted(group["name"] for group in groups) == sorted(trained)
     for group in groups:
         metrics = trained[group["name"]]

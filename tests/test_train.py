@@ -64,8 +64,7 @@ def test_one_event_file_directly_in_the_run_dir_with_scalars_and_hparams(tiny_ro
     assert hparams["hiddens"].string_value == "32-16"
     assert hparams["lr"].number_value == pytest.approx(0.05)
     assert hparams["activation"].string_value == "relu" and hparams["dataset"].string_value == "fashion_mnist"
-    metric_tags = {m.name.tag for m in records["experiment"].experiment.metric_infos}
-    assert metric_tags == {"test/acc", "train/acc", "train/loss"}
+    assert "experiment" not in records  # TensorBoard's is derived from all the runs' values; one run's would hide them
     assert records["session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
 
 
