@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 import re
+import statistics
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -287,10 +288,38 @@ def table(runs: list[Run], knobs: list[str]) -> str:
         ]
         for run in runs
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]
-    )
+    return columns([header, *rows])
+
+
+def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
+    """Where runs differ in their seed, the completed runs' mean test accuracy and its spread over the seeds, per
+    combination of the other knobs, best first; None where no combination was run from more than one seed."""
+    if "seed" not in knobs:
+        return None
+    others = [knob for knob in knobs if knob != "seed"]
+    accuracies: dict[tuple[str, ...], list[float]] = {}
+    for run in runs:
+        if run.status == Status.completed:
+            key = tuple(_show_knob(run.hparams.get(knob)) for knob in others)
+            accuracies.setdefault(key, []).append(run.final("test/acc"))
+    if all(len(values) < 2 for values in accuracies.values()):
+        return None
+    rows = [
+        [
+            *key,
+            f"{statistics.mean(values):.4f}",
+            f"{statistics.stdev(values):.4f}" if len(values) > 1 else "-",
+            str(len(values)),
+        ]
+        for key, values in sorted(accuracies.items(), key=lambda item: -statistics.mean(item[1]))
+    ]
+    return columns([[*others, "test_acc_mean", "std", "seeds"], *rows])
+
+
+def columns(rows: list[list[str]]) -> str:
+    """Rows of cells as text columns, each as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
 def knob_values(run: Run, knobs: list[str]) -> str:
@@ -298,8 +327,13 @@ def knob_values(run: Run, knobs: list[str]) -> str:
     return " ".join(f"{knob}={_show_knob(run.hparams.get(knob))}" for knob in knobs)
 
 
-def label(run: Run, knobs: list[str]) -> str:
-    return knob_values(run, knobs) or run.name
+def labels(runs: list[Run], knobs: list[str]) -> list[str]:
+    """Each run's knob values, or its name where no knob differs; with its name too where another has its values."""
+    values = [knob_values(run, knobs) for run in runs]
+    return [
+        run.name if not text else f"{text} ({run.name})" if values.count(text) > 1 else text
+        for run, text in zip(runs, values)
+    ]
 
 
 def swept_knob(runs: list[Run], knobs: list[str]) -> str | None:
@@ -387,12 +421,12 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
 def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> None:
     from matplotlib.ticker import MaxNLocator
 
-    for i, run in enumerate(runs):
+    for i, (run, name) in enumerate(zip(runs, labels(runs, knobs))):
         epochs = [epoch for epoch, _ in run.curves.get(tag, [])]
         values = [v if math.isfinite(v) else math.nan for _, v in run.curves.get(tag, [])]
         # Past the colour cycle's ten colours, another line style: no two runs' curves look alike.
         style = LINE_STYLES[i // 10 % len(LINE_STYLES)]
-        ax.plot(epochs, values, style, marker="o", markersize=3, label=label(run, knobs))
+        ax.plot(epochs, values, style, marker="o", markersize=3, label=name)
     ax.set(xlabel="epoch", title=title)
     # Whole epochs only, even where that is one tick: a single epoch's axis would show 0.995, 1.005, ...
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
@@ -411,6 +445,9 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
         shared = "same in all" if len(runs) > 1 else "knobs"
         say(f"{shared}: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
     say(table(runs, knobs))
+    if means := seed_means(runs, knobs):
+        say("over the seeds, completed runs only:")
+        say(means)
     for run in runs:
         if run.error:
             say(f"{run.name} failed: {run.error}")

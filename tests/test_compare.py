@@ -438,6 +438,51 @@ def test_a_width_or_depth_sweep_shows_hiddens_alone_not_the_numbers_that_restate
     assert compare.differing_knobs(runs) == ["hiddens"]
 
 
+def completed(name: str, hparams: dict, test_acc: float) -> compare.Run:
+    return compare.Run(name, "completed", hparams, {"test/acc": [(1, test_acc)]})
+
+
+def test_runs_of_several_seeds_get_their_mean_and_spread_per_setting_best_first():
+    runs = [
+        completed(f"{i}", {"hiddens": hiddens, "seed": float(seed)}, acc)
+        for i, (hiddens, seed, acc) in enumerate(
+            [("64", 1, 0.80), ("64", 2, 0.82), ("64", 3, 0.84), ("512", 1, 0.85), ("512", 2, 0.86)]
+        )
+    ]
+    runs.append(compare.Run("5", "diverged", {"hiddens": "512", "seed": 3.0}, {"test/acc": [(1, 0.1)]}))
+
+    lines = compare.seed_means(runs, ["hiddens", "seed"]).splitlines()
+
+    assert [line.split() for line in lines] == [
+        ["hiddens", "test_acc_mean", "std", "seeds"],
+        ["512", "0.8550", "0.0071", "2"],  # the diverged run is no seed of it
+        ["64", "0.8200", "0.0200", "3"],
+    ]
+    # One run per setting, or no seed that differs: nothing to average.
+    assert compare.seed_means([runs[0], runs[3]], ["hiddens", "seed"]) is None
+    assert compare.seed_means(runs, ["hiddens"]) is None
+
+
+def test_the_report_prints_the_seed_means_below_the_table(tmp_path, monkeypatch, capsys):
+    runs = [completed(f"{seed}_seed={seed}", {"lr": 0.1, "seed": float(seed)}, 0.8 + seed / 100) for seed in (1, 2, 3)]
+    monkeypatch.setattr(compare, "find_runs", lambda root: runs)
+
+    compare.report(tmp_path, png=tmp_path / "plot.png")
+
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("over the seeds, completed runs only:")
+    assert lines[at - 1].startswith("3_seed=3 ")  # the table's last row
+    assert lines[at + 1 : at + 3] == ["test_acc_mean  std     seeds", "0.8200         0.0100  3"]
+
+
+def test_runs_that_share_their_knobs_values_are_told_apart_in_the_legend_by_their_names():
+    runs = [
+        completed(name, {"hiddens": "64", "lr": lr}, 0.8) for name, lr in [("a/0", 0.1), ("b/0", 0.1), ("b/1", 0.3)]
+    ]
+    assert compare.labels(runs, ["lr"]) == ["lr=0.1 (a/0)", "lr=0.1 (b/0)", "lr=0.3"]
+    assert compare.labels(runs, []) == ["a/0", "b/0", "b/1"]
+
+
 def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
     import matplotlib.pyplot as plt
 
