@@ -225,14 +225,14 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     are tried here, before any job. (A value of the right type that no run can use fails its own job only.)
 
     At ~70 ms a compose, a knob's values are tried one per kind: each string (a number or a choice could be
-    misspelled), one of each other type; a group's only where they are not among its options, which the user's
-    own search path (--config-dir, hydra.searchpath) may add to."""
+    misspelled), one of each other type. A group's values are looked up among its options, which the user's own
+    search path (--config-dir, hydra.searchpath) may add to."""
     from hydra.core.global_hydra import GlobalHydra
 
     from mlp_exp.config_errors import one_line
 
     overrides = sweep_overrides(config)
-    fixed = [override.input_line for override in overrides if not override.is_sweep_override()]
+    fixed = fixed_overrides(config, overrides)
     for override in overrides:
         key = override.key_or_group
         group = key in CONFIG_GROUPS
@@ -245,13 +245,14 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
             options = loader.get_group_options(
                 key, config_name=config_name, overrides=list(config.hydra.overrides.hydra)
             )
-            values = [text for text in override.sweep_string_iterator() if text not in options]
-        else:
-            kinds = {}  # value's kind -> its text
-            for element, text in zip(override.sweep_iterator(), override.sweep_string_iterator(), strict=True):
-                kinds.setdefault(element if isinstance(element, str) else type(element), text)
-            values = list(kinds.values())
-        for value in values:
+            for value in override.sweep_string_iterator():
+                if value not in options:
+                    raise ConfigError(f"{key}={value} is not allowed: use one of {', '.join(options)}")
+            continue
+        kinds = {}  # value's kind -> its text
+        for element, text in zip(override.sweep_iterator(), override.sweep_string_iterator(), strict=True):
+            kinds.setdefault(element if isinstance(element, str) else type(element), text)
+        for value in kinds.values():
             typed = f"{override.get_key_element()}={value}"
             try:
                 compose(config_name, overrides=[*fixed, typed])
@@ -318,8 +319,15 @@ def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:
     if not names:
         return [config.dataset]
     # Each dataset option brings its own settings (system_dir, classes), so each is composed as its jobs will be.
-    fixed = [override.input_line for override in overrides if not override.is_sweep_override()]
+    fixed = fixed_overrides(config, overrides)
     return [compose(config_name, overrides=[*fixed, f"dataset={name}"]).dataset for name in dict.fromkeys(names)]
+
+
+def fixed_overrides(config: DictConfig, overrides: list[Override]) -> list[str]:
+    """What every job of the sweep is composed with: its overrides that are not swept, and the user's own search
+    path (hydra.searchpath), where options of the config groups may come from."""
+    search_path = [override for override in config.hydra.overrides.hydra if override.startswith("hydra.searchpath=")]
+    return [*search_path, *(override.input_line for override in overrides if not override.is_sweep_override())]
 
 
 def threads_per_job(launcher: DictConfig, cores: int | None = None) -> int:

@@ -220,20 +220,34 @@ def test_the_real_command_refuses_them_before_paying_for_torchs_import(args, mon
     assert len(errors) == 1 and errors[0].startswith(f"error: {args[-1]} is not allowed"), errors
 
 
-def test_a_swept_option_from_the_users_own_search_path_is_no_unknown_option(monkeypatch, tiny_root, tmp_path):
+def users_search_path(tmp_path) -> str:
+    """An override adding a search path that holds an optimizer option of the user's own, `gentle`."""
     (tmp_path / "my_conf" / "optimizer").mkdir(parents=True)
     (tmp_path / "my_conf" / "optimizer" / "gentle.yaml").write_text("name: sgd\nmomentum: 0.5\n")
+    return f"hydra.searchpath=[file://{tmp_path / 'my_conf'}]"
+
+
+@pytest.mark.parametrize("swept", [["optimizer=sgd,gentle"], ["optimizer=gentle", "lr=0.1,0.2"]])
+def test_an_option_from_the_users_own_search_path_sweeps_or_stays_fixed(monkeypatch, tiny_root, tmp_path, swept):
     sweep_dir = tmp_path / "sweep"
     args = [
         "-m",
         *tiny_overrides(tiny_root, *FAST),
-        "optimizer=sgd,gentle",
-        f"hydra.searchpath=[file://{tmp_path / 'my_conf'}]",
+        *swept,
+        users_search_path(tmp_path),
         f"hydra.sweep.dir={sweep_dir}",
     ]
     monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
     cli.main()
     assert [metrics_of(job)["status"] for job in sorted(sweep_dir.glob("[01]_*"))] == ["completed", "completed"]
+
+
+def test_an_unknown_option_is_told_the_options_of_the_users_search_path_too(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(monkeypatch, capsys, "-m", "optimizer=gentle,nosuch", users_search_path(tmp_path))
+    assert code == 2
+    assert err == ["error: optimizer=nosuch is not allowed: use one of adam, adamw, gentle, momentum, sgd"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_conf"]  # no sweep dir
 
 
 def test_a_value_that_resolves_only_in_the_job_is_left_to_the_job(monkeypatch, capsys, tiny_root, tmp_path):
