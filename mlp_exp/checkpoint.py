@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlp_exp.config import ConfigError, first_line
+from mlp_exp.config import RESTATING_HIDDENS, ConfigError, first_line
 from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
 from mlp_exp.sweep import SWEEP_FILE
@@ -96,10 +96,10 @@ def restore(
     """
     state = _load(path, device=next(net.parameters()).device)
     differences = [
-        f"{key} {state['hparams'][key]!r} in the checkpoint, {value!r} in the config"
+        f"{key} {state['hparams'].get(key)!r} in the checkpoint, {value!r} in the config"
         for key, value in hparams.items()
-        # A key a checkpoint of an older mlp_exp does not record (width) cannot tell runs apart.
-        if key in state["hparams"] and state["hparams"][key] != value
+        # A checkpoint of an older mlp_exp may lack width, which restates hiddens: that cannot tell runs apart.
+        if (key in state["hparams"] or key not in RESTATING_HIDDENS) and state["hparams"].get(key) != value
     ]
     if differences:
         raise CheckpointError(

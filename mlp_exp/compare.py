@@ -1,9 +1,9 @@
 """`python -m mlp_exp.compare DIR`: the runs under DIR (one run, a sweep, or all of outputs/) side by side.
 
-Reads each run's knobs from its TensorBoard event file (the HParams record), and its per-epoch metrics and how
-it ended from its metrics.json (the numbers its log printed), or from the event file where that is missing.
-Prints the knobs all runs share (one run's: all of them), then one row per run with the knobs that differ between
-runs, the final metrics and the status, completed runs first and the best test accuracy first; and writes a PNG
+Reads each run's knobs, per-epoch metrics and how it ended from its metrics.json (the numbers its log printed), or
+from its TensorBoard event file where that is missing. Prints the knobs all runs share (one run's: all of them),
+then one row per run with the knobs that differ between runs, the final metrics and the status, completed runs
+first and the best test accuracy first, and where runs differ in their seed, each setting's mean; and writes a PNG
 with the final test accuracy against the swept knob next to each run's learning curves. A sweep job that failed
 before training has no event file, only Hydra's record of it (.hydra/); it is listed as failed, with its error,
 or as not started where its log names none. So is each job of a stopped sweep that never began (no dir at all),
@@ -38,7 +38,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.cli import CONF_DIR, EXIT_USER_ERROR
-from mlp_exp.config import Config, ConfigError, flat_hparams, job_dirname, register
+from mlp_exp.config import RESTATING_HIDDENS, Config, ConfigError, flat_hparams, job_dirname, register
 from mlp_exp.files import command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
@@ -255,7 +255,7 @@ def _name(run_dir: Path, root: Path) -> str:
 
 def shown_knobs(hparams: dict[str, Any]) -> list[str]:
     """The knobs compare shows: not depth and width, which restate hiddens as numbers for TensorBoard."""
-    return [key for key in hparams if key not in ("depth", "width")]
+    return [key for key in hparams if key not in RESTATING_HIDDENS]
 
 
 def differing_knobs(runs: list[Run]) -> list[str]:
@@ -282,7 +282,7 @@ def table(runs: list[Run], knobs: list[str]) -> str:
         [
             run.name,
             *(_show_knob(run.hparams.get(knob)) for knob in knobs),
-            *(_show(run.final(tag)) for tag in ("test/acc", "train/acc", "train/loss")),
+            *(_show(run.final(tag)) for tag in CURVES),
             str(len(run.curves.get("test/acc", []))),
             run.status,
         ]
@@ -292,28 +292,27 @@ def table(runs: list[Run], knobs: list[str]) -> str:
 
 
 def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
-    """Where runs differ in their seed, the completed runs' mean test accuracy and its spread over the seeds, per
-    combination of the other knobs, best first; None where no combination was run from more than one seed."""
+    """Where runs differ in their seed, per setting of the other knobs: the mean test accuracy of its completed
+    runs, their standard deviation, and how many of its runs completed, best first (settings none of whose runs
+    completed last); None where no setting was run more than once."""
     if "seed" not in knobs:
         return None
     others = [knob for knob in knobs if knob != "seed"]
-    accuracies: dict[tuple[str, ...], list[float]] = {}
+    settings: dict[str, list[Run]] = {}
     for run in runs:
-        if run.status == Status.completed:
-            key = tuple(_show_knob(run.hparams.get(knob)) for knob in others)
-            accuracies.setdefault(key, []).append(run.final("test/acc"))
-    if all(len(values) < 2 for values in accuracies.values()):
+        settings.setdefault(repr([run.hparams.get(knob) for knob in others]), []).append(run)
+    if all(len(setting) < 2 for setting in settings.values()):
         return None
-    rows = [
-        [
-            *key,
-            f"{statistics.mean(values):.4f}",
-            f"{statistics.stdev(values):.4f}" if len(values) > 1 else "-",
-            str(len(values)),
-        ]
-        for key, values in sorted(accuracies.items(), key=lambda item: -statistics.mean(item[1]))
-    ]
-    return columns([[*others, "test_acc_mean", "std", "seeds"], *rows])
+    rows = []
+    for setting in settings.values():
+        accuracies = [run.final("test/acc") for run in setting if run.status == Status.completed]
+        accuracies = [acc for acc in accuracies if acc is not None and math.isfinite(acc)]
+        mean = statistics.mean(accuracies) if accuracies else None
+        std = statistics.stdev(accuracies) if len(accuracies) > 1 else None
+        knob_cells = [_show_knob(setting[0].hparams.get(knob)) for knob in others]
+        rows.append((mean, [*knob_cells, _show(mean), _show(std), f"{len(accuracies)}/{len(setting)}"]))
+    rows.sort(key=lambda row: -row[0] if row[0] is not None else math.inf)
+    return columns([[*others, "test_acc_mean", "std", "completed"], *(cells for _, cells in rows)])
 
 
 def columns(rows: list[list[str]]) -> str:
@@ -330,9 +329,9 @@ def knob_values(run: Run, knobs: list[str]) -> str:
 def labels(runs: list[Run], knobs: list[str]) -> list[str]:
     """Each run's knob values, or its name where no knob differs; with its name too where another has its values."""
     values = [knob_values(run, knobs) for run in runs]
+    shared = {text for text in values if values.count(text) > 1}
     return [
-        run.name if not text else f"{text} ({run.name})" if values.count(text) > 1 else text
-        for run, text in zip(runs, values)
+        (f"{text} ({run.name})" if text in shared else text) if text else run.name for run, text in zip(runs, values)
     ]
 
 
@@ -446,7 +445,7 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
         say(f"{shared}: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
     say(table(runs, knobs))
     if means := seed_means(runs, knobs):
-        say("over the seeds, completed runs only:")
+        say("over the seeds:")
         say(means)
     for run in runs:
         if run.error:

@@ -402,6 +402,10 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+# flat_hparams' keys that restate hiddens, as numbers.
+RESTATING_HIDDENS = ("depth", "width")
+
+
 def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:
     """The run's knobs as one flat dict of scalars, the same keys in every run (TensorBoard's HParams needs that).
 

@@ -138,6 +138,19 @@ def test_a_checkpoint_of_an_older_mlp_exp_without_the_width_hparam_resumes(tiny_
     assert train(cfg, run_dir, resume=True)["status"] == "completed"
 
 
+def test_a_checkpoint_without_a_knob_that_is_no_restatement_is_refused(tiny_root, tmp_path):
+    cfg = tiny_cfg(tiny_root, "epochs=1")
+    run_dir = interrupted_run(cfg, tmp_path / "run")
+    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    del state["hparams"]["lr"]
+    torch.save(state, run_dir / FILE_NAME)
+
+    with pytest.raises(
+        CheckpointError, match=r"belongs to a different run \(lr None in the checkpoint, 0.5 in the config"
+    ):
+        train(cfg, run_dir, resume=True)
+
+
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
 

@@ -4,6 +4,7 @@ HParams dashboard as a real TensorBoard server shows it."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import socket
@@ -450,13 +451,18 @@ def test_runs_of_several_seeds_get_their_mean_and_spread_per_setting_best_first(
         )
     ]
     runs.append(compare.Run("5", "diverged", {"hiddens": "512", "seed": 3.0}, {"test/acc": [(1, 0.1)]}))
+    runs += [  # a setting none of whose runs completed; a completed run's NaN is no accuracy
+        compare.Run("6", "diverged", {"hiddens": "8", "seed": 1.0}, {"test/acc": [(1, math.nan)]}),
+        completed("7", {"hiddens": "8", "seed": 2.0}, math.nan),
+    ]
 
     lines = compare.seed_means(runs, ["hiddens", "seed"]).splitlines()
 
     assert [line.split() for line in lines] == [
-        ["hiddens", "test_acc_mean", "std", "seeds"],
-        ["512", "0.8550", "0.0071", "2"],  # the diverged run is no seed of it
-        ["64", "0.8200", "0.0200", "3"],
+        ["hiddens", "test_acc_mean", "std", "completed"],
+        ["512", "0.8550", "0.0071", "2/3"],
+        ["64", "0.8200", "0.0200", "3/3"],
+        ["8", "-", "-", "0/2"],
     ]
     # One run per setting, or no seed that differs: nothing to average.
     assert compare.seed_means([runs[0], runs[3]], ["hiddens", "seed"]) is None
@@ -470,9 +476,9 @@ def test_the_report_prints_the_seed_means_below_the_table(tmp_path, monkeypatch,
     compare.report(tmp_path, png=tmp_path / "plot.png")
 
     lines = capsys.readouterr().out.splitlines()
-    at = lines.index("over the seeds, completed runs only:")
+    at = lines.index("over the seeds:")
     assert lines[at - 1].startswith("3_seed=3 ")  # the table's last row
-    assert lines[at + 1 : at + 3] == ["test_acc_mean  std     seeds", "0.8200         0.0100  3"]
+    assert lines[at + 1 : at + 3] == ["test_acc_mean  std     completed", "0.8200         0.0100  3/3"]
 
 
 def test_runs_that_share_their_knobs_values_are_told_apart_in_the_legend_by_their_names():
