@@ -393,7 +393,9 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
     else:  # categories (activation, optimizer, "256-256") in natural order: 64, 64-64, 512
         categories = sorted({str(x) for x in xs}, key=_natural_order)
         positions = [categories.index(str(x)) for x in xs]
-        ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
+        # A single run's name, in the legend beside, would take the panel's height, rotated under it.
+        shown = categories if knob or len(categories) > 1 else [""]
+        ax.set_xticks(range(len(categories)), shown, rotation=30, ha="right")
     others = [other for other in knobs if other not in (knob, "seed")]
     series: dict[str, dict[float, list[float]]] = {}  # other knobs' values -> x -> final accuracies
     for x, run in zip(positions, runs):

@@ -489,6 +489,18 @@ def test_runs_that_share_their_knobs_values_are_told_apart_in_the_legend_by_thei
     assert compare.labels(runs, []) == ["a/0", "b/0", "b/1"]
 
 
+def test_the_final_accuracy_axis_names_runs_only_where_no_knob_tells_them_apart_and_there_are_several():
+    import matplotlib.pyplot as plt
+
+    runs = [completed(f"2026-12-02_18-44-58_{i}", {"lr": 0.1}, 0.8) for i in range(2)]
+    fig, ax = plt.subplots()
+    compare.plot_final(ax, runs, [])
+    compare.plot_final(ax2 := fig.add_subplot(), runs[:1], [])  # one run: its name is in the legend beside
+    ticks = [[label.get_text() for label in axis.get_xticklabels()] for axis in (ax, ax2)]
+    plt.close(fig)
+    assert ticks == [[run.name for run in runs], [""]]
+
+
 def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
     import matplotlib.pyplot as plt
 
