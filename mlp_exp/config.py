@@ -402,6 +402,11 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def optimizer_rule(name: OptimizerName, momentum: float) -> str:
+    """sgd, momentum (SGD with momentum), adam or adamw."""
+    return "momentum" if name is OptimizerName.sgd and momentum else name.name
+
+
 # flat_hparams' keys that restate hiddens, as numbers.
 RESTATING_HIDDENS = ("depth", "width")
 
@@ -411,6 +416,7 @@ def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:
 
     `hiddens` is text, as it may list several widths ("512-256"); `depth` and `width` (the widest hidden layer) restate
     it as numbers, which TensorBoard's HParams sorts and plots as numbers (it puts "1024" before "128").
+    `optimizer` names the update rule as conf/optimizer/'s options do: SGD with momentum is `momentum`, not `sgd`.
     """
     widths = hidden_widths(cfg.hiddens)
     return {
@@ -420,7 +426,7 @@ def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:
         "lr": float(cfg.lr),
         "init_scale": float(cfg.init_scale),
         "activation": cfg.activation.name,
-        "optimizer": cfg.optimizer.name.name,
+        "optimizer": optimizer_rule(cfg.optimizer.name, cfg.optimizer.momentum),
         "momentum": float(cfg.optimizer.momentum),
         "weight_decay": float(cfg.optimizer.weight_decay),
         "batch_size": int(cfg.batch_size),

@@ -48,7 +48,7 @@ def test_each_epoch_leaves_a_checkpoint_of_tensors_and_plain_data(tiny_root, tmp
     assert plain(state)
     assert state["history"] == metrics["history"]  # the state after the last completed epoch
     assert sorted(state["model"]) == ["W1", "W2", "b1", "b2"]
-    assert state["hparams"]["optimizer"] == ("adam" if optimizer == "adam" else "sgd")
+    assert state["hparams"]["optimizer"] == optimizer
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")] == []  # no temporary file
 
 
@@ -126,6 +126,16 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, t
 
     with pytest.raises(CheckpointError, match=r"belongs to a different run \(hiddens '16' in the checkpoint, '32'"):
         train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
+
+
+def test_a_checkpoint_of_an_older_mlp_exp_that_recorded_momentum_as_sgd_resumes(tiny_root, tmp_path):
+    cfg = tiny_cfg(tiny_root, "epochs=1", "optimizer=momentum")
+    run_dir = interrupted_run(cfg, tmp_path / "run")
+    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    state["hparams"]["optimizer"] = "sgd"
+    torch.save(state, run_dir / FILE_NAME)
+
+    assert train(cfg, run_dir, resume=True)["status"] == "completed"
 
 
 @pytest.mark.parametrize("missing", ["width", "lr"])

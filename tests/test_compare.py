@@ -158,7 +158,12 @@ def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them_or_else_r
     job = ["optimizer=momentum", "hiddens=[32,32]", "lr=0.05"]
     planned = knobs_of(job)
     assert planned == {key: compare._as_recorded(value) for key, value in flat_hparams(compose_cfg(*job)).items()}
-    assert (planned["optimizer"], planned["momentum"], planned["hiddens"], planned["depth"]) == ("sgd", 0.9, "32-32", 2)
+    assert (planned["optimizer"], planned["momentum"], planned["hiddens"], planned["depth"]) == (
+        "momentum",
+        0.9,
+        "32-32",
+        2,
+    )
     # A seed only the job can resolve: the knobs its overrides give.
     assert knobs_of(["lr=0.05", "seed=${hydra:job.num}"]) == {
         "lr": 0.05,

@@ -137,6 +137,19 @@ def test_hparams_are_flat_scalars_with_the_same_keys_in_every_run():
     assert deeper["optimizer"] == "adam" and deeper["activation"] == "tanh"
 
 
+@pytest.mark.parametrize(
+    "overrides, rule",
+    [
+        (["optimizer=sgd"], "sgd"),
+        (["optimizer=momentum"], "momentum"),
+        (["optimizer=sgd", "optimizer.momentum=0.5"], "momentum"),  # the rule, whichever option set it
+        (["optimizer=adamw"], "adamw"),
+    ],
+)
+def test_the_optimizer_is_recorded_as_the_options_name_its_update_rule(overrides, rule):
+    assert flat_hparams(compose_cfg(*overrides))["optimizer"] == rule
+
+
 def test_a_runs_dir_name_is_the_same_however_often_and_late_it_is_resolved(monkeypatch):
     # The run-dir callback resolves hydra.run.dir, then Hydra does: a second may tick between the two.
     stamps = iter(["2026-11-22_10-04-31", "2026-11-22_10-04-32", "2026-11-22_10-04-33"])
