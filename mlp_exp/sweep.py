@@ -24,7 +24,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import interrupt
-from mlp_exp.config import Config, ConfigError, check_before_the_job, check_overrides, given_overrides
+from mlp_exp.config import (
+    Config,
+    ConfigError,
+    check_before_the_job,
+    check_overrides,
+    given_overrides,
+    unknown_key_message,
+)
 from mlp_exp.files import command
 
 log = logging.getLogger("mlp_exp")
@@ -80,8 +87,9 @@ def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:
     before, now = _what_jobs_are_made_of(OmegaConf.load(path)), _what_jobs_are_made_of(config)
     changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
     if changed:
+        differ = f"{changed[0]} differs" if len(changed) == 1 else f"{', '.join(changed)} differ"
         raise ConfigError(
-            f"the config changed since the sweep in {sweep_dir} started ({', '.join(changed)} differ from {path}): "
+            f"the config changed since the sweep in {sweep_dir} started ({differ} from {path}): "
             "undo the change to resume it, or start a new sweep"
         )
 
@@ -224,27 +232,26 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     group's option, at the sweep's start, its dir already made), and every resume of it there again: such values
     are tried here, before any job. (A value of the right type that no run can use fails its own job only.)
 
-    At ~70 ms a compose, a knob's values are tried one per kind: each string (a number or a choice could be
-    misspelled), one of each other type. A group's values are looked up among its options, which the user's own
-    search path (--config-dir, hydra.searchpath) may add to."""
+    At ~70 ms a compose, a key's values are tried one per kind: each string (a number or a choice could be
+    misspelled), one of each other type; a key no run has (`hiddenz=16,32`, `+hiddenz=16,32`) is refused so too.
+    A group's values are looked up among its options, which the user's own search path (--config-dir,
+    hydra.searchpath) may add to."""
     from hydra.core.global_hydra import GlobalHydra
 
     from mlp_exp.config_errors import one_line
 
+    loader = GlobalHydra.instance().config_loader()
     overrides = sweep_overrides(config)
     fixed = fixed_overrides(config, overrides)
     for override in overrides:
         key = override.key_or_group
-        group = key in CONFIG_GROUPS
-        knob = key.split(".")[0] in Config.__dataclass_fields__ and not group
-        # A glob sweep (`optimizer=glob(s*)`) lists a group's options, which it needs Hydra's config loader for.
-        if not ((knob or group) and override.is_discrete_sweep()) or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+        # Hydra's own keys are checked before; a glob sweep (`optimizer=glob(s*)`) picks among a group's options.
+        if key.split(".")[0].split("/")[0] == "hydra" or not override.is_discrete_sweep():
             continue
-        if group:
-            loader = GlobalHydra.instance().config_loader()
-            options = loader.get_group_options(
-                key, config_name=config_name, overrides=list(config.hydra.overrides.hydra)
-            )
+        if override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+            continue
+        options = loader.get_group_options(key, config_name=config_name, overrides=list(config.hydra.overrides.hydra))
+        if options:  # a config group, mlp_exp's or the user's own
             for value in override.sweep_string_iterator():
                 if value not in options:
                     raise ConfigError(f"{key}={value} is not allowed: use one of {', '.join(options)}")
@@ -261,6 +268,8 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
                 if message is None:
                     raise
                 raise ConfigError(message) from e
+            if key.split(".")[0] not in Config.__dataclass_fields__:  # added with + (+hiddenz=16,32): no run has it
+                raise ConfigError(unknown_key_message(key, value))
 
 
 def refuse_optuna_grid(config: DictConfig) -> None:

@@ -11,7 +11,14 @@ from conftest import FAST, compose_cfg, files_under, metrics_of, run_cli, tiny_o
 from hydra.errors import ConfigCompositionException
 
 from mlp_exp import cli, compare, resume
-from mlp_exp.config import ConfigError, Device, check, check_before_the_job, check_dataset_option
+from mlp_exp.config import (
+    ConfigError,
+    Device,
+    check,
+    check_before_the_job,
+    check_dataset_option,
+    unknown_key_message,
+)
 from mlp_exp.files import command
 from mlp_exp.train import pick_device
 
@@ -194,6 +201,9 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         ),
         # Hydra's own check before the first job comes after the sweep dir is made, and stops every resume too.
         (["-m", "optimizer=sgd,nosuch"], "optimizer=nosuch is not allowed: use one of adam, adamw, momentum, sgd"),
+        *(  # a misspelled key, or one added with +, that is swept: found in the first job's compose, sweep dir made
+            (["-m", f"{key}=16,32"], unknown_key_message("hiddenz", 16)) for key in ("hiddenz", "+hiddenz")
+        ),
         (  # every job would fail on it; refused before the datasets are read and the sweep dir is made
             ["-m", "seed=1,2", "~optimizer"],
             "optimizer has no value: choose one of its options: optimizer=OPTION (`python -m mlp_exp --help` lists them)",

@@ -441,7 +441,7 @@ def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_
     changed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert changed.returncode == 2
     assert changed.stderr.strip() == (
-        f"error: the config changed since the sweep in {sweep_dir} started (init_scale differ from {saved}): "
+        f"error: the config changed since the sweep in {sweep_dir} started (init_scale differs from {saved}): "
         "undo the change to resume it, or start a new sweep"
     )
     saved.write_text(saved.read_text().replace("init_scale: 0.02", "init_scale: 0.01"))
