@@ -301,6 +301,23 @@ class _Refused(Exception):
     pass
 
 
+def _overrides_together(parser: argparse.ArgumentParser, args: list[str]) -> str | None:
+    """For overrides on both sides of a flag (`epochs=1 --config-dir DIR optimizer=mine`), of which Hydra's parser
+    takes only the first run: the command with all of them after the flags. None for any other refusal."""
+    try:
+        flags, stray = parser.parse_known_args(args)
+    except _Refused:
+        return None
+    if not flags.overrides or not stray or any(arg.startswith("-") for arg in stray):
+        return None
+    rest = list(args)
+    for override in [*flags.overrides, *stray]:
+        rest.remove(override)
+    return "give the overrides together, after Hydra's flags: " + command(
+        "python", "-m", "mlp_exp", *rest, *flags.overrides, *stray
+    )
+
+
 def read_flags(args: list[str]) -> argparse.Namespace:
     """Hydra's flags in `args`, as its parser reads them. Raises ConfigError, in one line, for what the parser
     refuses (`-x`, `--cfg` without its value), where the parser would print its whole usage text first."""
@@ -315,7 +332,11 @@ def read_flags(args: list[str]) -> argparse.Namespace:
     try:
         flags = parser.parse_args(args)
     except _Refused as e:
-        raise ConfigError(f"{e}; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags") from None
+        hint = (
+            _overrides_together(parser, args)
+            or "`python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags"
+        )
+        raise ConfigError(f"{e}; {hint}") from None
     # Hydra's completion reads the line typed so far from COMP_LINE, and without it ends in a KeyError's traceback.
     if (
         flags.shell_completion

@@ -343,6 +343,24 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
 
 
 @pytest.mark.parametrize(
+    "args, together",
+    [
+        (["epochs=1", "--config-dir", "my_conf", "optimizer=mine"], "--config-dir my_conf epochs=1 optimizer=mine"),
+        (["-m", "lr=0.1,0.2", "-cd", "my_conf", "epochs=1"], "-m -cd my_conf lr=0.1,0.2 epochs=1"),
+        (["hiddens=16", "--cfg", "job", "epochs=2"], "--cfg job hiddens=16 epochs=2"),
+    ],
+)
+def test_overrides_on_both_sides_of_a_flag_are_told_to_come_together(monkeypatch, capsys, args, together):
+    code, out, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and out == [] and len(err) == 1
+    fixed = command("python", "-m", "mlp_exp", *together.split())
+    # The override after the flag is the one Hydra's parser leaves over.
+    assert err == [
+        f"error: unrecognized arguments: {args[-1]}; give the overrides together, after Hydra's flags: {fixed}"
+    ]
+
+
+@pytest.mark.parametrize(
     "args, line",
     [
         (["--shell-completion"], "error: --shell-completion needs what to do: install=bash, "),
