@@ -370,8 +370,8 @@ def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:
     losses = [v for run in trained for _, v in run.curves.get("train/loss", []) if math.isfinite(v) and v > 0]
     if losses and max(losses) / min(losses) > 20:  # a run on its way to diverging would flatten all the others
         ax_loss.set_yscale("log")
-    if len(trained) <= 12:
-        ax_acc.legend(fontsize=8)
+    if len(trained) <= 12:  # beside the panels: inside one, a long label of several knobs would cover the next
+        fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     fig.suptitle(title)
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -383,6 +383,7 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
     where the values are numbers or repeat (several seeds: the seed is no colour, its runs are pooled). Runs that
     did not complete are red crosses, named."""
     knob = swept_knob(runs, knobs)
+    ax_title = "final test accuracy"
     xs = [run.hparams.get(knob) if knob else run.name for run in runs]
     numbers = [_as_number(x) for x in xs]
     numeric = all(n is not None for n in numbers)
@@ -413,9 +414,9 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
         if numeric or repeats or len(series) > 1:
             means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
             ax.plot(sorted(at_x), means, color=color, label=name if len(series) > 1 else "mean")
-    if repeats or len(series) > 1:
-        ax.legend(fontsize=8)
-    ax.set(xlabel=knob or "run", ylabel="final test accuracy", title="final test accuracy")
+    if repeats or len(series) > 1:  # below the panels, where it covers none of the points
+        ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower left", fontsize=8, title=ax_title)
+    ax.set(xlabel=knob or "run", ylabel="final test accuracy", title=ax_title)
     ax.grid(alpha=0.3)
 
 

@@ -506,6 +506,29 @@ def test_the_final_accuracy_axis_names_runs_only_where_no_knob_tells_them_apart_
     assert ticks == [[run.name for run in runs], [""]]
 
 
+def test_the_legends_of_runs_that_differ_in_several_knobs_cover_no_panel(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    runs = [
+        compare.Run(str(i), "completed", {"hiddens": h, "lr": lr, "optimizer": o}, {"test/acc": [(1, 0.6), (2, acc)]})
+        for i, (h, lr, o, acc) in enumerate(
+            [("64", 0.1, "sgd", 0.6), ("256", 0.01, "adam", 0.7), ("1024-512", 0.3, "momentum", 0.65)]
+        )
+    ]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure plot() is done with
+    compare.plot(runs, ["hiddens", "lr", "optimizer"], tmp_path / "plot.png", "title")
+    (fig,) = figures
+    fig.canvas.draw()
+    legends, panels = (
+        [legend.get_window_extent() for legend in fig.legends],
+        [ax.get_window_extent() for ax in fig.axes],
+    )
+    plt.close(fig)
+    assert len(legends) == 2  # the final accuracy's lines, and the runs' curves
+    assert not any(legend.overlaps(panel) for legend in legends for panel in panels)
+
+
 def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
     import matplotlib.pyplot as plt
 
@@ -536,7 +559,8 @@ def test_the_final_accuracy_plot_draws_each_value_of_a_second_swept_knob_in_its_
     ]
     fig, ax = plt.subplots()
     compare.plot_final(ax, runs, ["activation", "init_scale", "seed"])
-    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    (legend,) = fig.legends  # below the panels
+    legend = [text.get_text() for text in legend.get_texts()]
     means = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
     ticks = [label.get_text() for label in ax.get_xticklabels()]
     plt.close(fig)
