@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlp_exp.config import RESTATING_HIDDENS, ConfigError, OptimizerName, first_line, optimizer_rule
+from mlp_exp.config import RESTATING_HIDDENS, ConfigError, first_line, upgrade_hparams
 from mlp_exp.files import atomic_write, command
 from mlp_exp.optim import Optimizer
 from mlp_exp.sweep import SWEEP_FILE
@@ -95,9 +95,7 @@ def restore(
     was saved by a run with other hparams, or does not fit the network.
     """
     state = _load(path, device=next(net.parameters()).device)
-    saved = dict(state["hparams"])
-    if saved.get("optimizer") == "sgd" and saved.get("momentum"):  # as mlp_exp recorded momentum before 2 Dec 2026
-        saved["optimizer"] = optimizer_rule(OptimizerName.sgd, saved["momentum"])
+    saved = upgrade_hparams(state["hparams"])
     differences = [
         f"{key} {saved.get(key)!r} in the checkpoint, {value!r} in the config"
         for key, value in hparams.items()

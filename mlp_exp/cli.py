@@ -311,8 +311,10 @@ def _overrides_together(parser: argparse.ArgumentParser, args: list[str]) -> str
     if not flags.overrides or not stray or any(arg.startswith("-") for arg in stray):
         return None
     rest = list(args)
-    for override in [*flags.overrides, *stray]:
+    for override in flags.overrides:  # the first run of overrides, and the strays after it
         rest.remove(override)
+    for override in stray:
+        del rest[len(rest) - 1 - rest[::-1].index(override)]
     return "give the overrides together, after Hydra's flags: " + command(
         "python", "-m", "mlp_exp", *rest, *flags.overrides, *stray
     )

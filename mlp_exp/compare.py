@@ -38,7 +38,15 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.cli import CONF_DIR, EXIT_USER_ERROR
-from mlp_exp.config import RESTATING_HIDDENS, Config, ConfigError, flat_hparams, job_dirname, register
+from mlp_exp.config import (
+    RESTATING_HIDDENS,
+    Config,
+    ConfigError,
+    flat_hparams,
+    job_dirname,
+    register,
+    upgrade_hparams,
+)
 from mlp_exp.files import command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
@@ -190,6 +198,7 @@ def read_run(run_dir: Path, root: Path) -> Run:
         hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
         order = [info.name for info in records["experiment"].experiment.hparam_infos] if "experiment" in records else []
         hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
+    hparams = upgrade_hparams(hparams)
     status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
         end = records.get("session_end_info")
@@ -408,14 +417,20 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
             ax.scatter([x], [y], marker="x", color="red")
             ax.annotate(run.status, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8, color="red")
     repeats = any(len(ys) > 1 for at_x in series.values() for ys in at_x.values())
+    if len(series) > 1 and all(sum(map(len, at_x.values())) <= 1 for at_x in series.values()):
+        # Each setting of the other knobs ran once (an Optuna search's trials): one colour and line each would
+        # say nothing, with a legend as long as the search.
+        points = [(x, y) for at_x in series.values() for x, ys in at_x.items() for y in ys]
+        ax.scatter([x for x, _ in points], [y for _, y in points], color="C0")
+        series = {}
     for i, (name, at_x) in enumerate(sorted(series.items(), key=lambda item: _natural_order(item[0]))):
         color = f"C{i % 10}"  # matplotlib's colour cycle
         ax.scatter([x for x, ys in at_x.items() for _ in ys], [y for ys in at_x.values() for y in ys], color=color)
         if numeric or repeats or len(series) > 1:
             means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
             ax.plot(sorted(at_x), means, color=color, label=name if len(series) > 1 else "mean")
-    if repeats or len(series) > 1:  # below the panels, where it covers none of the points
-        ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower left", fontsize=8, title=ax_title)
+    if repeats or 1 < len(series) <= 12:  # below the panels, where it covers none of the points
+        ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower left", ncols=3, fontsize=8, title=ax_title)
     ax.set(xlabel=knob or "run", ylabel="final test accuracy", title=ax_title)
     ax.grid(alpha=0.3)
 

@@ -407,6 +407,14 @@ def optimizer_rule(name: OptimizerName, momentum: float) -> str:
     return "momentum" if name is OptimizerName.sgd and momentum else name.name
 
 
+def upgrade_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
+    """A run's recorded hparams as flat_hparams gives them now: mlp_exp recorded SGD with momentum as `sgd` until
+    optimizer_rule (2 December 2026)."""
+    if hparams.get("optimizer") == "sgd" and hparams.get("momentum"):
+        return {**hparams, "optimizer": "momentum"}
+    return hparams
+
+
 # flat_hparams' keys that restate hiddens, as numbers.
 RESTATING_HIDDENS = ("depth", "width")
 

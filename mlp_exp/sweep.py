@@ -25,11 +25,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import interrupt
 from mlp_exp.config import (
-    Config,
     ConfigError,
     check_before_the_job,
     check_overrides,
     given_overrides,
+    nested_keys,
+    schema_keys,
     unknown_key_message,
 )
 from mlp_exp.files import command
@@ -233,7 +234,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     are tried here, before any job. (A value of the right type that no run can use fails its own job only.)
 
     At ~70 ms a compose, a key's values are tried one per kind: each string (a number or a choice could be
-    misspelled), one of each other type; a key no run has (`hiddenz=16,32`, `+hiddenz=16,32`) is refused so too.
+    misspelled), one of each other type; a key no run has (`hiddenz=16,32`, `+hiddenz=16,32`) is refused at once.
     A group's values are looked up among its options, which the user's own search path (--config-dir,
     hydra.searchpath) may add to."""
     from hydra.core.global_hydra import GlobalHydra
@@ -241,16 +242,23 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     from mlp_exp.config_errors import one_line
 
     loader = GlobalHydra.instance().config_loader()
+    hydra_overrides = given_overrides(config.hydra)["hydra"]
+    leaves, nested = schema_keys(), nested_keys()
     overrides = sweep_overrides(config)
     fixed = fixed_overrides(config, overrides)
     for override in overrides:
         key = override.key_or_group
-        # Hydra's own keys are checked before; a glob sweep (`optimizer=glob(s*)`) picks among a group's options.
-        if key.split(".")[0].split("/")[0] == "hydra" or not override.is_discrete_sweep():
+        # Hydra's own keys are checked before, and so is each value that is not swept.
+        if key.split(".")[0].split("/")[0] == "hydra" or not override.is_sweep_override():
             continue
-        if override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+        options = loader.get_group_options(key, config_name=config_name, overrides=hydra_overrides)
+        # A key no run has, misspelled or added with + (hiddenz=16,32, +dataset.foo=1,2, lrr=interval(0.01,0.1)); an
+        # item of a list (dataset.classes.0) is one.
+        if not options and key not in [*leaves, *nested] and not any(key.startswith(f"{leaf}.") for leaf in leaves):
+            raise ConfigError(unknown_key_message(key, override.input_line.partition("=")[2]))  # the values as typed
+        # Optuna draws an interval's numbers; a glob sweep (`optimizer=glob(s*)`) picks among a group's options.
+        if not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
             continue
-        options = loader.get_group_options(key, config_name=config_name, overrides=list(config.hydra.overrides.hydra))
         if options:  # a config group, mlp_exp's or the user's own
             for value in override.sweep_string_iterator():
                 if value not in options:
@@ -268,8 +276,6 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
                 if message is None:
                     raise
                 raise ConfigError(message) from e
-            if key.split(".")[0] not in Config.__dataclass_fields__:  # added with + (+hiddenz=16,32): no run has it
-                raise ConfigError(unknown_key_message(key, value))
 
 
 def refuse_optuna_grid(config: DictConfig) -> None:
@@ -335,7 +341,8 @@ def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:
 def fixed_overrides(config: DictConfig, overrides: list[Override]) -> list[str]:
     """What every job of the sweep is composed with: its overrides that are not swept, and the user's own search
     path (hydra.searchpath), where options of the config groups may come from."""
-    search_path = [override for override in config.hydra.overrides.hydra if override.startswith("hydra.searchpath=")]
+    hydra_overrides = given_overrides(config.hydra)["hydra"]
+    search_path = [override for override in hydra_overrides if override.startswith("hydra.searchpath=")]
     return [*search_path, *(override.input_line for override in overrides if not override.is_sweep_override())]
 
 

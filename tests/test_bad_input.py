@@ -201,9 +201,10 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         ),
         # Hydra's own check before the first job comes after the sweep dir is made, and stops every resume too.
         (["-m", "optimizer=sgd,nosuch"], "optimizer=nosuch is not allowed: use one of adam, adamw, momentum, sgd"),
-        *(  # a misspelled key, or one added with +, that is swept: found in the first job's compose, sweep dir made
-            (["-m", f"{key}=16,32"], unknown_key_message("hiddenz", 16)) for key in ("hiddenz", "+hiddenz")
-        ),
+        # A swept key no run has, misspelled or added with +: found in the first job's compose, or in every job.
+        *((["-m", f"{key}=16,32"], unknown_key_message("hiddenz", "16,32")) for key in ("hiddenz", "+hiddenz")),
+        (["-m", "+dataset.foo=1,2"], unknown_key_message("dataset.foo", "1,2")),
+        (["hparams_search=optuna", "lrr=interval(0.01,0.1)"], unknown_key_message("lrr", "interval(0.01,0.1)")),
         (  # every job would fail on it; refused before the datasets are read and the sweep dir is made
             ["-m", "seed=1,2", "~optimizer"],
             "optimizer has no value: choose one of its options: optimizer=OPTION (`python -m mlp_exp --help` lists them)",
@@ -348,6 +349,8 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
         (["epochs=1", "--config-dir", "my_conf", "optimizer=mine"], "--config-dir my_conf epochs=1 optimizer=mine"),
         (["-m", "lr=0.1,0.2", "-cd", "my_conf", "epochs=1"], "-m -cd my_conf lr=0.1,0.2 epochs=1"),
         (["hiddens=16", "--cfg", "job", "epochs=2"], "--cfg job hiddens=16 epochs=2"),
+        # A flag's value that reads as the stray override: the flag keeps it.
+        (["lr=2", "-cn", "epochs=1", "-p", "optimizer", "epochs=1"], "-cn epochs=1 -p optimizer lr=2 epochs=1"),
     ],
 )
 def test_overrides_on_both_sides_of_a_flag_are_told_to_come_together(monkeypatch, capsys, args, together):

@@ -206,6 +206,18 @@ def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
     assert (run_dir / "compare.png").is_file()
 
 
+def test_a_run_of_an_older_mlp_exp_that_recorded_momentum_as_sgd_reads_as_momentum(tiny_root, tmp_path):
+    from conftest import compose_cfg
+
+    run_dir = tmp_path / "run"
+    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "optimizer=momentum", "device=cpu")), run_dir)
+    metrics = metrics_of(run_dir)
+    metrics["hparams"]["optimizer"] = "sgd"
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+    assert compare.read_run(run_dir, tmp_path).hparams["optimizer"] == "momentum"
+
+
 def test_a_run_of_an_older_mlp_exp_has_its_knobs_read_from_its_event_file_in_their_order(tiny_root, tmp_path):
     from conftest import compose_cfg
     from torch.utils.tensorboard import SummaryWriter
@@ -506,27 +518,53 @@ def test_the_final_accuracy_axis_names_runs_only_where_no_knob_tells_them_apart_
     assert ticks == [[run.name for run in runs], [""]]
 
 
+def drawn_figure(monkeypatch, runs: list, tmp_path: Path):
+    """The figure compare.plot draws for `runs`, drawn, not yet closed."""
+    import matplotlib.pyplot as plt
+
+    figures, close = [], plt.close
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure plot() is done with
+    compare.plot(runs, compare.differing_knobs(runs), tmp_path / "plot.png", "title")
+    monkeypatch.setattr(plt, "close", close)
+    (fig,) = figures
+    fig.canvas.draw()
+    return fig
+
+
 def test_the_legends_of_runs_that_differ_in_several_knobs_cover_no_panel(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     runs = [
-        compare.Run(str(i), "completed", {"hiddens": h, "lr": lr, "optimizer": o}, {"test/acc": [(1, 0.6), (2, acc)]})
-        for i, (h, lr, o, acc) in enumerate(
-            [("64", 0.1, "sgd", 0.6), ("256", 0.01, "adam", 0.7), ("1024-512", 0.3, "momentum", 0.65)]
-        )
+        completed(f"{h}_{o}", {"hiddens": h, "optimizer": o, "init_scale": scale}, acc)
+        for h, acc in (("64", 0.6), ("1024-512", 0.7))
+        for o, scale in (("sgd", 0.01), ("momentum", 0.1))
     ]
-    figures = []
-    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure plot() is done with
-    compare.plot(runs, ["hiddens", "lr", "optimizer"], tmp_path / "plot.png", "title")
-    (fig,) = figures
-    fig.canvas.draw()
+    fig = drawn_figure(monkeypatch, runs, tmp_path)
     legends, panels = (
         [legend.get_window_extent() for legend in fig.legends],
         [ax.get_window_extent() for ax in fig.axes],
     )
     plt.close(fig)
-    assert len(legends) == 2  # the final accuracy's lines, and the runs' curves
+    assert len(legends) == 2  # the final accuracy's lines (one per optimizer and scale), and the runs' curves
     assert not any(legend.overlaps(panel) for legend in legends for panel in panels)
+
+
+def test_a_search_whose_every_trial_has_its_own_values_is_drawn_in_one_colour_without_a_legend(tmp_path, monkeypatch):
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    runs = [
+        completed(str(i), {"lr": 0.01 * (i + 1), "init_scale": 0.001 * (i + 1), "hiddens": str(64 * (i % 3 + 1))}, 0.5)
+        for i in range(20)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "constrained_layout not applied" under 20 legend entries
+        fig = drawn_figure(monkeypatch, runs, tmp_path)
+    final = fig.axes[0]
+    colours = {tuple(c) for points in final.collections for c in points.get_facecolors()}
+    plt.close(fig)
+    assert fig.legends == [] and final.get_lines() == [] and len(colours) == 1
 
 
 def test_the_final_accuracy_axis_puts_widths_and_depths_in_natural_order():
