@@ -252,8 +252,8 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
         if key.split(".")[0].split("/")[0] == "hydra" or not override.is_sweep_override():
             continue
         options = loader.get_group_options(key, config_name=config_name, overrides=hydra_overrides)
-        # A key no run has, misspelled or added with + (hiddenz=16,32, +dataset.foo=1,2, lrr=interval(0.01,0.1)); an
-        # item of a list (dataset.classes.0) is one.
+        # A key no run has, misspelled or added with + (hiddenz=16,32, +dataset.foo=1,2, lrr=interval(0.01,0.1)). An
+        # item of a list (dataset.classes.0) is a key of the run's.
         if not options and key not in [*leaves, *nested] and not any(key.startswith(f"{leaf}.") for leaf in leaves):
             raise ConfigError(unknown_key_message(key, override.input_line.partition("=")[2]))  # the values as typed
         # Optuna draws an interval's numbers; a glob sweep (`optimizer=glob(s*)`) picks among a group's options.
