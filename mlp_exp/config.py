@@ -384,10 +384,14 @@ def allowed_values(key: str) -> str:
     return words.get(kind, f"a value of type {kind}")
 
 
+# The config groups of conf/, each an option the command line chooses (`optimizer=adam`).
+CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search")
+
+
 def unknown_key_message(key: str, value: Any = None) -> str:
     """`hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens? ...`"""
-    # Matched on the last part only, so `momentum=0.9` suggests optimizer.momentum.
-    names = {known: known.rsplit(".", 1)[-1] for known in schema_keys()}
+    # Matched on the last part only, so `momentum=0.9` suggests optimizer.momentum; `optimzer=sgd`, the group.
+    names = {known: known.rsplit(".", 1)[-1] for known in [*schema_keys(), *CONFIG_GROUPS]}
     close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names.values(), n=1)
     suggestion = next((f"; did you mean {known}?" for known, name in names.items() if close and name == close[0]), "")
     typed = key if value is None else f"{key}={_show(value)}"

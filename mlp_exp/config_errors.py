@@ -15,9 +15,8 @@ from typing import Any
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from mlp_exp.config import Config, allowed_values, nested_keys, schema_keys, unknown_key_message
+from mlp_exp.config import CONFIG_GROUPS, Config, allowed_values, nested_keys, schema_keys, unknown_key_message
 from mlp_exp.files import command
-from mlp_exp.sweep import CONFIG_GROUPS
 
 GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
 # The names a command line sets: knobs (`epochs=2`) and config groups (`optimizer=adam`).

@@ -49,6 +49,7 @@ COMPOSE_ERRORS = [
     ("experiment=nope", "experiment=nope is not allowed: use one of d2l_baseline, deeper"),
     ("hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
     ("momentum=0.9", "momentum=0.9 is not allowed: mlp_exp has no key momentum; did you mean optimizer.momentum?"),
+    ("optimzer=adam", "optimzer=adam is not allowed: mlp_exp has no key optimzer; did you mean optimizer?"),  # a group
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
     (

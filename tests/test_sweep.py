@@ -22,8 +22,9 @@ import mlp_exp
 from mlp_exp import compare, mkl_on_amd
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
+from mlp_exp.config import CONFIG_GROUPS
 from mlp_exp.files import command
-from mlp_exp.sweep import CONFIG_GROUPS, SweepCallback, report_failed_sweep, threads_per_job
+from mlp_exp.sweep import SweepCallback, report_failed_sweep, threads_per_job
 
 PRESETS = {
     "widths": "hiddens",
