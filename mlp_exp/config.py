@@ -384,7 +384,7 @@ def allowed_values(key: str) -> str:
     return words.get(kind, f"a value of type {kind}")
 
 
-# The config groups of conf/, each an option the command line chooses (`optimizer=adam`).
+# conf/'s groups, whose options a command line chooses (`optimizer=momentum`), as against values of keys.
 CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search")
 
 

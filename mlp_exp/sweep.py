@@ -223,7 +223,6 @@ def log_optuna_as_hydra() -> None:
     optuna.logging.enable_propagation()
 
 
-# conf/'s groups, whose options a command line chooses (`optimizer=momentum`), as against values of keys.
 def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     """A swept value Hydra cannot compose a config from (`lr=0.1,abc`, `activation=relu,swish`,
     `optimizer=sgd,nosuch`) stops the whole sweep where its job comes, after the jobs before it ran (or, for a
