@@ -414,8 +414,8 @@ def optimizer_rule(name: OptimizerName, momentum: float) -> str:
 def upgrade_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
     """A run's recorded hparams as flat_hparams gives them now: mlp_exp recorded SGD with momentum as `sgd` until
     optimizer_rule (2 December 2026)."""
-    if hparams.get("optimizer") == "sgd" and hparams.get("momentum"):
-        return {**hparams, "optimizer": "momentum"}
+    if hparams.get("optimizer") == OptimizerName.sgd.name:
+        return {**hparams, "optimizer": optimizer_rule(OptimizerName.sgd, hparams.get("momentum") or 0.0)}
     return hparams
 
 
