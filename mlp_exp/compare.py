@@ -164,7 +164,7 @@ class _PlannedKnobs:
             for override in job:
                 if override.key_or_group not in self.groups and not override.key_or_group.startswith("hydra."):
                     OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
-            return {key: _as_recorded(value) for key, value in flat_hparams(cfg).items()}
+            return _recorded(flat_hparams(cfg))
         except (ConfigError, OmegaConfBaseException, HydraException, ValueError):
             return _given_hparams(given)
 
@@ -192,7 +192,7 @@ def read_run(run_dir: Path, root: Path) -> Run:
     metrics = read_metrics(run_dir) or {}
     hparams = metrics.get("hparams")
     if isinstance(hparams, dict):  # in the run's order of the knobs (the event file's map has none)
-        hparams = {key: _as_recorded(value) for key, value in hparams.items()}
+        hparams = _recorded(hparams)
     else:  # a run of an mlp_exp before 2 December 2026, whose Experiment record keeps that order
         start = records.get("session_start_info")
         hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
@@ -229,6 +229,11 @@ def _as_recorded(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _recorded(hparams: dict[str, Any]) -> dict[str, Any]:
+    """Knobs from metrics.json or a job's config as TensorBoard records them (`_as_recorded`)."""
+    return {key: _as_recorded(value) for key, value in hparams.items()}
+
+
 def _given_hparams(overrides: Any) -> dict[str, Any]:
     """The knobs a job's overrides (a list of `key=value`, as .hydra/overrides.yaml holds them) set, as typed."""
     overrides = [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
@@ -239,7 +244,7 @@ def _given_hparams(overrides: Any) -> dict[str, Any]:
 def read_failed_job(job_dir: Path, root: Path) -> Run:
     hydra_dir = job_dir / ".hydra"
     try:
-        hparams = {key: _as_recorded(value) for key, value in flat_hparams(load_run_config(job_dir)).items()}
+        hparams = _recorded(flat_hparams(load_run_config(job_dir)))
     except (ConfigError, OmegaConfBaseException):
         # A value no run can use (hiddens=0, hiddens=???) fails flat_hparams too: show what the job was given instead.
         try:
