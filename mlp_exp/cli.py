@@ -42,8 +42,6 @@ from mlp_exp.sweep import (
     threads_per_job,
 )
 
-# Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
 
@@ -98,7 +96,7 @@ class RunCallback(Callback):
             exit_refused(e)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(config.CONF_DIR), config_name="config")
 def run(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)

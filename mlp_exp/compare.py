@@ -19,16 +19,14 @@ import math
 import re
 import statistics
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra._internal.config_loader_impl import get_overrides_dirname  # how Hydra names a job (hydra-core 1.3)
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
@@ -37,11 +35,12 @@ from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mlp_exp.cli import CONF_DIR, EXIT_USER_ERROR
+from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import (
     RESTATING_HIDDENS,
     Config,
     ConfigError,
+    composing,
     flat_hparams,
     job_dirname,
     register,
@@ -158,7 +157,7 @@ class _PlannedKnobs:
         choices = tuple(override.input_line for override in job if override.key_or_group in self.groups)
         try:
             if choices not in self.composed:
-                with _composing():
+                with composing():
                     self.composed[choices] = compose(self.config_name, list(choices))
             cfg = self.composed[choices].copy()
             for override in job:
@@ -167,17 +166,6 @@ class _PlannedKnobs:
             return _recorded(flat_hparams(cfg))
         except (ConfigError, OmegaConfBaseException, HydraException, ValueError):
             return _given_hparams(given)
-
-
-@contextlib.contextmanager
-def _composing() -> Iterator[None]:
-    """Hydra set up to compose mlp_exp's configs, as it is inside a sweep's own process already."""
-    if GlobalHydra.instance().is_initialized():
-        yield
-        return
-    register()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        yield
 
 
 def read_run(run_dir: Path, root: Path) -> Run:

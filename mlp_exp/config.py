@@ -7,6 +7,7 @@ only choose values. Checks that a type cannot express (positive widths, ...) liv
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -17,12 +18,18 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, get_type_hints
 
+from hydra import initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+# Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 class ConfigError(ValueError):
@@ -127,6 +134,17 @@ def register() -> None:
             # Cached in the config, as Hydra's ${now:} is: the run-dir callback resolves hydra.run.dir, then Hydra
             # does, and a second may tick between the two.
             OmegaConf.register_new_resolver(name, resolver, use_cache=True)
+
+
+@contextlib.contextmanager
+def composing() -> Iterator[None]:
+    """Hydra set up for `hydra.compose` of mlp_exp's configs, as it is inside a run's own process already."""
+    if GlobalHydra.instance().is_initialized():
+        yield
+        return
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        yield
 
 
 # A decimal number in an override's value; with more significant digits than a person types (Optuna's sampled

@@ -49,12 +49,12 @@ import mlp_exp  # before torch, as in every mlp_exp run: mlp_exp/mkl_on_amd.py s
 
 # isort: split
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from torch import nn
 from tqdm import tqdm
 
 from mlp_exp import config, data
-from mlp_exp.cli import CONF_DIR, tune_process
+from mlp_exp.cli import tune_process
 from mlp_exp.config import Activation, OptimizerName, hidden_widths
 from mlp_exp.model import cross_entropy, relu
 from mlp_exp.train import NUM_INPUTS, as_float, batches, new_net, predict, train_epoch
@@ -66,8 +66,7 @@ TARGETS = {"a/b": 15.0, "a/c": 1.5, "startup_s": 3.0, "run_s": 10.0, "rss_mb": 1
 
 
 def default_config():
-    config.register()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with config.composing():
         return compose(config_name="config", overrides=["device=cpu"])
 
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from omegaconf import DictConfig
 
 from mlp_exp import config
-from mlp_exp.cli import CONF_DIR
-from mlp_exp.config import DatasetName
+from mlp_exp.config import DatasetName, composing
 from mlp_exp.data import RAW_FILES, TORCHVISION_CLASS
 
 config.register()
@@ -55,7 +54,7 @@ class Payload:
 
 
 def compose_cfg(*overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with composing():
         return compose(config_name="config", overrides=list(overrides))
 
 

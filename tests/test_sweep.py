@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 from conftest import FAST, run_cli, tiny_overrides, write_tiny_dataset
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf
@@ -21,8 +21,8 @@ from test_compare import job_dirs, metrics_of, sweep_dir_of
 import mlp_exp
 from mlp_exp import compare, mkl_on_amd
 from mlp_exp.checkpoint import FILE_NAME
-from mlp_exp.cli import CONF_DIR, interrupted_sweep_line
-from mlp_exp.config import CONFIG_GROUPS
+from mlp_exp.cli import interrupted_sweep_line
+from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, composing
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, report_failed_sweep, threads_per_job
 
@@ -37,7 +37,7 @@ PRESETS = {
 
 
 def compose_hydra(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with composing():
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=True).hydra
 
 
