@@ -408,10 +408,16 @@ CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search"
 
 def unknown_key_message(key: str, value: Any = None) -> str:
     """`hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens? ...`"""
-    # Matched on the last part only, so `momentum=0.9` suggests optimizer.momentum; `optimzer=sgd`, the group.
-    names = {known: known.rsplit(".", 1)[-1] for known in [*schema_keys(), *CONFIG_GROUPS]}
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names.values(), n=1)
-    suggestion = next((f"; did you mean {known}?" for known, name in names.items() if close and name == close[0]), "")
+    # Matched on the last part, so `momentum=0.9` suggests optimizer.momentum; `optimzer=sgd`, the group. A dotted
+    # key among the keys of its own prefix first: `optimizer.nam` means optimizer.name, not dataset.name.
+    prefix, _, last = key.rpartition(".")
+    known_keys = [*schema_keys(), *CONFIG_GROUPS]
+    suggestion = ""
+    for keys in ([known for known in known_keys if known.rpartition(".")[0] == prefix] if prefix else [], known_keys):
+        names = {known: known.rpartition(".")[2] for known in keys}
+        if close := difflib.get_close_matches(last, names.values(), n=1):
+            suggestion = next(f"; did you mean {known}?" for known, name in names.items() if name == close[0])
+            break
     typed = key if value is None else f"{key}={_show(value)}"
     return (
         f"{typed} is not allowed: mlp_exp has no key {key}{suggestion} (`python -m mlp_exp --cfg job` lists them all)"

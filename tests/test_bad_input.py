@@ -50,6 +50,11 @@ COMPOSE_ERRORS = [
     ("hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
     ("momentum=0.9", "momentum=0.9 is not allowed: mlp_exp has no key momentum; did you mean optimizer.momentum?"),
     ("optimzer=adam", "optimzer=adam is not allowed: mlp_exp has no key optimzer; did you mean optimizer?"),  # a group
+    # dataset.name and optimizer.name share their last part: the prefix typed picks the one
+    (
+        "optimizer.nam=adam",
+        "optimizer.nam=adam is not allowed: mlp_exp has no key optimizer.nam; did you mean optimizer.name?",
+    ),
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
     (
