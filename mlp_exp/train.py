@@ -222,8 +222,14 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     """
     check(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with only_process_in(out_dir):
-        return _train(cfg, out_dir, resume)
+    threads = torch.get_num_threads()
+    try:
+        with only_process_in(out_dir):
+            return _train(cfg, out_dir, resume)
+    finally:
+        # A run's `threads` (or its checkpoint's) is its own: the next run in this process, a plain sweep's next
+        # job, starts from the process's, as it would alone.
+        torch.set_num_threads(threads)
 
 
 def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:

@@ -80,6 +80,13 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tiny_root, tmp_path):
     assert without_times(first) != without_times(other)
 
 
+def test_a_runs_threads_are_its_own_the_next_run_in_the_process_starts_from_the_processs(tiny_root, tmp_path):
+    before = torch.get_num_threads()
+    threads = 1 if before > 1 else 2
+    train(tiny_cfg(tiny_root, f"threads={threads}", "epochs=1"), tmp_path / "run")
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"])
 def test_every_optimizer_and_activation_trains(tiny_root, tmp_path, optimizer, activation):
