@@ -79,6 +79,11 @@ def save(
         torch.save(state, f)
         f.flush()
         os.fsync(f.fileno())
+    directory = os.open(path.parent, os.O_RDONLY)  # the rename survives a power cut once its directory is synced
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def restore(
