@@ -122,7 +122,7 @@ class SweepCallback(Callback):
     sweep_dir: Path | None = None
     # Whether its jobs were submitted to Slurm: a Ctrl-C here then leaves them running on the cluster.
     on_slurm = False
-    # Whether all its jobs completed: a Ctrl-C in the comparison after them interrupts none.
+    # Whether all its jobs have ended, each with its records: a Ctrl-C in the comparison after them interrupts none.
     completed = False
     # The sweep dir's lock, while this process runs its jobs; cli.main releases it however the sweep ends. On the
     # class: the joblib launcher pickles the callbacks for its workers, and a held lock cannot be pickled.
@@ -178,7 +178,8 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare
 
-        SweepCallback.completed = True  # Hydra calls this only when no job failed
+        # After the last job: the basic sweeper gets here only when none failed, Optuna's also past failed trials.
+        SweepCallback.completed = True
         with interrupt.deferred():  # a Ctrl-C here leaves the comparison whole, table and plot, then says so
             compare.report(absolute_sweep_dir(config.hydra))
 
