@@ -394,6 +394,9 @@ def main() -> None:
         if refused:
             raise ConfigError(refused)
         flags = read_flags(sys.argv[1:])
+        refused = config.listed_options(flags.overrides)
+        if refused:
+            raise ConfigError(refused)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)

@@ -406,6 +406,26 @@ def allowed_values(key: str) -> str:
 CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search")
 
 
+def listed_options(overrides: list[str]) -> str | None:
+    """Why an override that lists a config group's options (`dataset=[fashion_mnist,mnist]`) is refused: Hydra
+    merges such a list into one config, the later option's values over the earlier's (mnist's name with
+    fashion_mnist's files); None where none does. Overrides that do not parse are left to Hydra to name."""
+    for line in overrides:
+        with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
+            (override,) = OverridesParser.create().parse_overrides([line])
+            if (
+                override.key_or_group in CONFIG_GROUPS
+                and isinstance(override.value(), list)
+                and len(override.value()) > 1
+            ):
+                group, options = override.key_or_group, ",".join(map(str, override.value()))
+                return (
+                    f"{line} is not allowed: a run takes one {group} option, and Hydra would merge these into one; "
+                    f"choose one, or sweep over them: -m {group}={options}"
+                )
+    return None
+
+
 def unknown_key_message(key: str, value: Any = None) -> str:
     """`hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens? ...`"""
     # Matched on the last part, so `momentum=0.9` suggests optimizer.momentum; `optimzer=sgd`, the group. A dotted

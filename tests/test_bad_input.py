@@ -55,6 +55,14 @@ COMPOSE_ERRORS = [
         "optimizer.nam=adam",
         "optimizer.nam=adam is not allowed: mlp_exp has no key optimizer.nam; did you mean optimizer.name?",
     ),
+    (  # Hydra would merge the two: mnist's name and class names over fashion_mnist's files
+        "dataset=[fashion_mnist,mnist]",
+        (
+            "dataset=[fashion_mnist,mnist] is not allowed: a run takes one dataset option, and Hydra would merge these "
+            "into one; choose one, or sweep over them: -m dataset=fashion_mnist,mnist"
+        ),
+    ),
+    ("+optimizer=[momentum,adam]", "+optimizer=[momentum,adam] is not allowed: a run takes one optimizer option"),
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
     (
