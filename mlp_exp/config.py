@@ -7,7 +7,6 @@ only choose values. Checks that a type cannot express (positive widths, ...) liv
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import math
@@ -15,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -136,7 +135,7 @@ def register() -> None:
             OmegaConf.register_new_resolver(name, resolver, use_cache=True)
 
 
-@contextlib.contextmanager
+@contextmanager
 def composing() -> Iterator[None]:
     """Hydra set up for `hydra.compose` of mlp_exp's configs, as it is inside a run's own process already."""
     if GlobalHydra.instance().is_initialized():
@@ -413,15 +412,11 @@ def listed_options(overrides: list[str]) -> str | None:
     for line in overrides:
         with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
             (override,) = OverridesParser.create().parse_overrides([line])
-            if (
-                override.key_or_group in CONFIG_GROUPS
-                and isinstance(override.value(), list)
-                and len(override.value()) > 1
-            ):
-                group, options = override.key_or_group, ",".join(map(str, override.value()))
+            group, options = override.key_or_group, override.value()
+            if group in CONFIG_GROUPS and isinstance(options, list) and len(options) > 1:
                 return (
                     f"{line} is not allowed: a run takes one {group} option, and Hydra would merge these into one; "
-                    f"choose one, or sweep over them: -m {group}={options}"
+                    f"choose one, or sweep over them: -m {group}={','.join(map(str, options))}"
                 )
     return None
 
