@@ -409,9 +409,10 @@ def listed_options(overrides: list[str]) -> str | None:
     """Why an override that lists a config group's options (`dataset=[fashion_mnist,mnist]`) is refused: Hydra
     merges such a list into one config, the later option's values over the earlier's (mnist's name with
     fashion_mnist's files); None where none does. Overrides that do not parse are left to Hydra to name."""
-    for line in overrides:
+    parser = OverridesParser.create()
+    for line in overrides:  # one at a time, so that one that does not parse leaves the others checked
         with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
-            (override,) = OverridesParser.create().parse_overrides([line])
+            (override,) = parser.parse_overrides([line])
             group, options = override.key_or_group, override.value()
             if group in CONFIG_GROUPS and isinstance(options, list) and len(options) > 1:
                 return (
@@ -428,7 +429,8 @@ def unknown_key_message(key: str, value: Any = None) -> str:
     prefix, _, last = key.rpartition(".")
     known_keys = [*schema_keys(), *CONFIG_GROUPS]
     suggestion = ""
-    for keys in ([known for known in known_keys if known.rpartition(".")[0] == prefix] if prefix else [], known_keys):
+    own_prefix = [known for known in known_keys if prefix and known.rpartition(".")[0] == prefix]
+    for keys in (own_prefix, known_keys):
         names = {known: known.rpartition(".")[2] for known in keys}
         if close := difflib.get_close_matches(last, names.values(), n=1):
             suggestion = next(f"; did you mean {known}?" for known, name in names.items() if name == close[0])
