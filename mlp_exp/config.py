@@ -28,7 +28,10 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+# A wheel has them inside the package (pyproject.toml); a clone, or an editable install of one, beside it.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+INSTALLED = (_PACKAGE_DIR / "conf").is_dir()
+CONF_DIR = _PACKAGE_DIR / "conf" if INSTALLED else _PACKAGE_DIR.parent / "conf"
 
 
 class ConfigError(ValueError):

@@ -14,6 +14,7 @@ import contextlib
 import gzip
 import logging
 import math
+import os
 import shutil
 import struct
 import zlib
@@ -22,12 +23,18 @@ from pathlib import Path
 
 import torch
 
-from mlp_exp.config import ConfigError, DatasetConfig, DatasetName, first_line
+from mlp_exp.config import INSTALLED, ConfigError, DatasetConfig, DatasetName, first_line
 from mlp_exp.files import atomic_write
 
 log = logging.getLogger(__name__)
 
-PROJECT_DATA = Path(__file__).resolve().parents[1] / "data"
+# dataset.root's default: a clone's own (git-ignored) data/; for an installed package, the user's cache, as
+# site-packages is no place to write to.
+PROJECT_DATA = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlp_exp"
+    if INSTALLED
+    else Path(__file__).resolve().parents[1] / "data"
+)
 TORCHVISION_CLASS = {
     DatasetName.fashion_mnist: "FashionMNIST",
     DatasetName.mnist: "MNIST",
