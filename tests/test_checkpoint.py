@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import Payload, run_cli, tiny_overrides
 from omegaconf import OmegaConf
+from test_interrupt import signal_during_epoch
 from test_train import tiny_cfg
 
 from mlp_exp import lock
@@ -21,12 +22,20 @@ from mlp_exp.lock import only_process_in
 from mlp_exp.train import train
 
 
-def interrupted_run(cfg, run_dir: Path) -> Path:
-    """A run dir as Ctrl-C leaves it, with a checkpoint for a resume to load (a completed run's is not loaded)."""
-    train(cfg, run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "interrupted"}))
+def interrupted_run(cfg, run_dir: Path, monkeypatch) -> Path:
+    """A run dir as a Ctrl-C in its second epoch leaves it: epoch 1's checkpoint, for a resume to go on from."""
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        signal_during_epoch(patch, 2)
+        train(cfg, run_dir)
     return run_dir
+
+
+def assert_resumes_from_epoch_1(cfg, run_dir: Path) -> None:
+    """A resume of an interrupted_run keeps epoch 1's record and trains the rest."""
+    before = json.loads((run_dir / "metrics.json").read_text())["history"]
+    metrics = train(cfg, run_dir, resume=True)
+    assert metrics["status"] == "completed" and len(before) == 1
+    assert metrics["history"][0] == before[0] and [r["epoch"] for r in metrics["history"]] == [1, 2, 3]
 
 
 def plain(value) -> bool:
@@ -65,8 +74,10 @@ def test_each_epoch_leaves_a_checkpoint_of_tensors_and_plain_data(tiny_root, tmp
     ],
     ids=["torch.save", "pickle.dumps"],
 )
-def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(tiny_root, tmp_path, write, detail, unsafe_load):
-    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run")
+def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(
+    tiny_root, tmp_path, write, detail, unsafe_load, monkeypatch
+):
+    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
     path = run_dir / FILE_NAME
     state = torch.load(path, weights_only=True)
     marker = tmp_path / "code-ran"
@@ -93,8 +104,8 @@ def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(tiny_root
     ],
     ids=["truncated", "empty", "a-list", "other-format"],
 )
-def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_path, damage, message):
-    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run")
+def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_path, damage, message, monkeypatch):
+    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
     damage(run_dir / FILE_NAME)
 
     with pytest.raises(CheckpointError) as error:
@@ -104,9 +115,9 @@ def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_pat
     assert "\n" not in str(error.value)
 
 
-def test_optimizer_state_that_does_not_fit_the_network_is_refused_in_one_line(tiny_root, tmp_path):
+def test_optimizer_state_that_does_not_fit_the_network_is_refused_in_one_line(tiny_root, tmp_path, monkeypatch):
     cfg = tiny_cfg(tiny_root, "optimizer=momentum")
-    run_dir = interrupted_run(cfg, tmp_path / "run")
+    run_dir = interrupted_run(cfg, tmp_path / "run", monkeypatch)
     state = torch.load(run_dir / FILE_NAME, weights_only=True)
     momentum = state["optimizer"]["state"]["momentum"]
     momentum[0] = momentum[0][:-1]  # one row of W1's momentum lost
@@ -128,28 +139,28 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, t
         train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
 
 
-def test_a_checkpoint_of_an_older_mlp_exp_that_recorded_momentum_as_sgd_resumes(tiny_root, tmp_path):
-    cfg = tiny_cfg(tiny_root, "epochs=1", "optimizer=momentum")
-    run_dir = interrupted_run(cfg, tmp_path / "run")
+def test_a_checkpoint_of_an_older_mlp_exp_that_recorded_momentum_as_sgd_resumes(tiny_root, tmp_path, monkeypatch):
+    cfg = tiny_cfg(tiny_root, "optimizer=momentum")
+    run_dir = interrupted_run(cfg, tmp_path / "run", monkeypatch)
     state = torch.load(run_dir / FILE_NAME, weights_only=True)
     state["hparams"]["optimizer"] = "sgd"
     torch.save(state, run_dir / FILE_NAME)
 
-    assert train(cfg, run_dir, resume=True)["status"] == "completed"
+    assert_resumes_from_epoch_1(cfg, run_dir)
 
 
 @pytest.mark.parametrize("missing", ["width", "lr"])
 def test_a_checkpoint_may_lack_only_a_key_that_restates_hiddens_as_an_older_mlp_exps_lacks_width(
-    tiny_root, tmp_path, missing
+    tiny_root, tmp_path, missing, monkeypatch
 ):
-    cfg = tiny_cfg(tiny_root, "epochs=1")
-    run_dir = interrupted_run(cfg, tmp_path / "run")
+    cfg = tiny_cfg(tiny_root)
+    run_dir = interrupted_run(cfg, tmp_path / "run", monkeypatch)
     state = torch.load(run_dir / FILE_NAME, weights_only=True)
     del state["hparams"][missing]
     torch.save(state, run_dir / FILE_NAME)
 
     if missing == "width":
-        assert train(cfg, run_dir, resume=True)["status"] == "completed"
+        assert_resumes_from_epoch_1(cfg, run_dir)
     else:
         with pytest.raises(CheckpointError, match=r"different run \(lr None in the checkpoint, 0.5 in the config"):
             train(cfg, run_dir, resume=True)
