@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mlp_exp.config import RESTATING_HIDDENS, ConfigError, first_line, upgrade_hparams
-from mlp_exp.files import atomic_write, command
+from mlp_exp.files import atomic_write, resume_command
 from mlp_exp.optim import Optimizer
 from mlp_exp.sweep import SWEEP_FILE
 from mlp_exp.tracking import METRICS_FILE, Status, read_metrics
@@ -51,7 +51,7 @@ def refuse_used_run_dir(run_dir: Path) -> None:
     status = (read_metrics(run_dir) or {}).get("status")
     if status in (Status.completed, Status.diverged):  # nothing to resume
         raise ConfigError(f"{run_dir} already holds a run that {status}: choose another hydra.run.dir")
-    resume = command("python", "-m", "mlp_exp.resume", run_dir)
+    resume = resume_command(run_dir)
     raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")
 
 

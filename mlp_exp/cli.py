@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
-from mlp_exp.files import command, say, silence
+from mlp_exp.files import command, resume_command, say, silence
 from mlp_exp.sweep import (
     SweepCallback,
     absolute_sweep_dir,
@@ -146,7 +146,7 @@ def train_reporting(
             remember_completed(run_dir)
             log.warning(interrupted_outside_training())
         elif not the_sweep_says_how_to_resume(sweep_dir, e):
-            log.warning("Resume it with: %s", command("python", "-m", "mlp_exp.resume", sweep_dir or run_dir))
+            log.warning("Resume it with: %s", resume_command(sweep_dir or run_dir))
         sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
     except Exception as e:
         code = exit_code_for(e)
@@ -263,7 +263,7 @@ def interrupted_outside_training() -> str:
 
 
 def interrupted_sweep_line(sweep_dir: Path, on_slurm: bool) -> str:
-    resume = command("python", "-m", "mlp_exp.resume", sweep_dir)
+    resume = resume_command(sweep_dir)
     if on_slurm:
         return (
             f"Interrupted; the jobs submitted to Slurm keep running (their ids are in {sweep_dir}/.submitit/): "

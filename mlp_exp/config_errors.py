@@ -16,7 +16,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from mlp_exp.config import CONFIG_GROUPS, Config, allowed_values, nested_keys, schema_keys, unknown_key_message
-from mlp_exp.files import command
+from mlp_exp.files import command, resume_command
 
 GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
 # The names a command line sets: knobs (`epochs=2`) and config groups (`optimizer=adam`).
@@ -81,7 +81,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         )
     # --experimental-rerun, or any abbreviation of it Hydra's parser takes (the only flag that starts so).
     if str(e).startswith("File ") and any(arg.startswith("--e") for arg in overrides):
-        resume = command("python", "-m", "mlp_exp.resume", "RUN_DIR")
+        resume = resume_command("RUN_DIR")
         return f"--experimental-rerun: {_first_line(str(e)).rstrip('!')}; to go on with a stopped run, use {resume}"
     if str(e).startswith("Config group override must be a string or a list"):  # `optimizer=null`
         null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")

@@ -41,6 +41,11 @@ def command(program: str, *args: object) -> str:
     return shlex.join([_as_the_shell_finds(program), *map(str, args)])
 
 
+def resume_command(*args: object) -> str:
+    """The command that goes on with a stopped run or sweep (mlp_exp.resume), to paste."""
+    return command("python", "-m", "mlp_exp.resume", *args)
+
+
 def _as_the_shell_finds(program: str) -> str:
     """`python` where the shell finds this environment's (an activated venv); else its path, `/.../.venv/bin/python`:
     a run started as `.venv/bin/python -m mlp_exp` must not advise a `python` that has no mlp_exp."""

@@ -34,8 +34,8 @@ from mlp_exp.cli import (
     remember_completed,
     train_reporting,
 )
-from mlp_exp.config import Config, ConfigError, first_line, given_overrides
-from mlp_exp.files import command, not_a_directory, say
+from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
+from mlp_exp.files import command, not_a_directory, resume_command, say
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 log = logging.getLogger("mlp_exp")
@@ -153,15 +153,31 @@ def _override_value(path: Path) -> str:
     return "'" + str(path).replace("'", "\\'") + "'"
 
 
-def resume_run(run_dir: Path) -> None:
-    """The run in `run_dir` goes on, with the config it was made with, logging into its log."""
+def resume_run(run_dir: Path, device: Device | None = None) -> None:
+    """The run in `run_dir` goes on, with the config it was made with (on `device`, if given), logging into its
+    log."""
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
     interrupt.import_torch()
+    import torch
+
     from mlp_exp.lock import only_process_in
 
     cfg = load_run_config(run_dir)
+    if device is None and cfg.device is Device.cuda and not torch.cuda.is_available():
+        raise ConfigError(
+            f"{run_dir} trained on device=cuda, and no CUDA GPU is visible here; to go on on the CPU: "
+            f"{resume_command('--device', 'cpu', run_dir)}"
+        )
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
         _go_on_as_the_run_did(run_dir)
+        if device is not None and device is not cfg.device:
+            log.warning(
+                "Going on with device=%s; the run trained with device=%s: the last digits of its numbers will differ "
+                "from those of a run that was never interrupted",
+                device.value,
+                cfg.device.value,
+            )
+            cfg.device = device
         train_reporting(cfg, run_dir, resume=True)
 
 
@@ -177,7 +193,14 @@ def main(argv: list[str] | None = None) -> None:
         metavar="DIR",
         help="a run's dir (outputs/runs/..., or one job's dir of a sweep), or a sweep's dir (outputs/multirun/...)",
     )
-    directory = parser.parse_args(argv).dir
+    parser.add_argument(
+        "--device",
+        type=Device,
+        choices=list(Device),
+        help="go on on this device instead of the run's own (--device cpu: a GPU's run, on a machine without one)",
+    )
+    args = parser.parse_args(argv)
+    directory = args.dir
     if problem := not_a_directory(directory):
         print(f"error: {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
@@ -185,8 +208,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with interrupt.sigterm_raises():
             if (directory / SWEEP_FILE).is_file():
+                if args.device is not None:
+                    raise ConfigError(
+                        f"--device is for one run's dir: {directory} holds a sweep, whose jobs go on as it made them "
+                        f"(one job goes on on its own with {resume_command('--device', args.device.value, 'JOB_DIR')})"
+                    )
                 resume_sweep(directory)
-            resume_run(directory)
+            resume_run(directory, args.device)
     except KeyboardInterrupt as e:  # before training started, or after the run completed
         print(interrupted_outside_training())
         sys.exit(interrupt.exit_code(e))

@@ -33,7 +33,7 @@ from mlp_exp.config import (
     schema_keys,
     unknown_key_message,
 )
-from mlp_exp.files import command
+from mlp_exp.files import command, resume_command
 
 log = logging.getLogger("mlp_exp")
 
@@ -75,7 +75,7 @@ def refuse_used_sweep_dir(sweep_dir: Path) -> None:
     if (sweep_dir / ".hydra").is_dir():  # Hydra's record of a single run
         raise ConfigError(f"{sweep_dir} holds a run, not a sweep: choose another hydra.sweep.dir")
     if (sweep_dir / SWEEP_FILE).exists():
-        resume = command("python", "-m", "mlp_exp.resume", sweep_dir)
+        resume = resume_command(sweep_dir)
         raise ConfigError(
             f"{sweep_dir} already holds a sweep: continue it with `{resume}`, or choose another hydra.sweep.dir"
         )

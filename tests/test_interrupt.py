@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import files_under, metrics_of, run_cli, tiny_overrides, write_tiny_dataset
+from conftest import FAST, files_under, metrics_of, run_cli, tiny_overrides, write_tiny_dataset
 from omegaconf import OmegaConf
 from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 
-from mlp_exp import checkpoint, compare, interrupt, lock, resume
+from mlp_exp import checkpoint, cli, compare, interrupt, lock, resume
 from mlp_exp import train as train_module
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import remember_completed, train_reporting
 from mlp_exp.config import ConfigError
-from mlp_exp.files import command
+from mlp_exp.files import command, resume_command
 from mlp_exp.tracking import Tracker
 from mlp_exp.train import Diverged, train
 from mlp_exp.visuals import Visuals
@@ -382,6 +382,37 @@ def test_a_reader_that_leaves_ends_a_command_that_only_prints_as_any_unix_tool(f
 
 def test_a_reader_that_leaves_gets_the_version_line_as_nothing():
     assert read_nothing(sys.executable, "-m", "mlp_exp", "--version") == (0, "")
+
+
+def test_a_gpus_run_goes_on_on_the_cpu_when_told_to(tiny_root, tmp_path, capsys, monkeypatch):
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *tiny_overrides(tiny_root, *FAST), f"hydra.run.dir={run_dir}"])
+    with monkeypatch.context() as patch, pytest.raises(SystemExit):
+        signal_during_epoch(patch, 2)
+        cli.main()
+    saved = run_dir / ".hydra" / "config.yaml"
+    saved.write_text(saved.read_text().replace("device: cpu", "device: cuda"))  # as a GPU machine's run left it
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(run_dir)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {run_dir} trained on device=cuda, and no CUDA GPU is visible here; to go on on the CPU: "
+        f"{resume_command('--device', 'cpu', run_dir)}"
+    )
+
+    resume.main(["--device", "cpu", str(run_dir)])
+    assert [record["epoch"] for record in metrics_of(run_dir)["history"]] == [1, 2]
+    assert metrics_of(run_dir)["status"] == "completed"
+    assert "Going on with device=cpu; the run trained with device=cuda" in (run_dir / "mlp_exp.log").read_text()
+
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")
+    with pytest.raises(SystemExit) as exit_:
+        resume.main(["--device", "cpu", str(tmp_path / "sweep")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: --device is for one run's dir: {tmp_path / 'sweep'} holds")
 
 
 def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
