@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import math
 import re
@@ -38,7 +39,6 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import (
     RESTATING_HIDDENS,
-    Config,
     ConfigError,
     composing,
     flat_hparams,
@@ -223,10 +223,26 @@ def _recorded(hparams: dict[str, Any]) -> dict[str, Any]:
 
 
 def _given_hparams(overrides: Any) -> dict[str, Any]:
-    """The knobs a job's overrides (a list of `key=value`, as .hydra/overrides.yaml holds them) set, as typed."""
+    """The knobs a job's overrides (a list of `key=value`, as .hydra/overrides.yaml holds them) set, as typed, under
+    the names flat_hparams records them by (`optimizer.momentum=0.9` as `momentum`; `hiddens=[256,256]` as
+    `256-256`); the keys it does not record (threads, device) are left out."""
     overrides = [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
-    given = (override.partition("=") for override in overrides)
-    return {key: _as_recorded(yaml.safe_load(value)) for key, _, value in given if key in Config.__dataclass_fields__}
+    hparams = {}
+    for key, _, typed in (override.partition("=") for override in overrides):
+        name = key.removeprefix("optimizer.")
+        if name not in _hparam_names():
+            continue
+        value = yaml.safe_load(typed)
+        if name == "hiddens":
+            value = "-".join(map(str, value)) if isinstance(value, list) else str(value)
+        hparams[name] = _as_recorded(value)
+    return hparams
+
+
+@functools.cache
+def _hparam_names() -> frozenset[str]:
+    with composing():
+        return frozenset(flat_hparams(compose("config")))
 
 
 def read_failed_job(job_dir: Path, root: Path) -> Run:
