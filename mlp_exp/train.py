@@ -77,6 +77,12 @@ def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
     return Diverged(f"training diverged at epoch {epoch} (train loss {train_loss}); {what_to_lower(cfg)}")
 
 
+def loss_text(loss: float) -> str:
+    """A loss as the log shows it: four decimals, unless a run on its way to diverge made it too big for them to be
+    read (1e+30, not a 35-digit number)."""
+    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4g}"
+
+
 def what_to_lower(cfg: DictConfig) -> str:
     lowers = [
         f"the learning rate (now lr={as_typed(cfg.lr)})",
@@ -247,8 +253,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         return recorded
     if recorded.get("status") == Status.diverged:
         raise Diverged(
-            f"{out_dir} diverged and would diverge again from its last checkpoint; start a new run, and "
-            f"{what_to_lower(cfg)}"
+            f"{out_dir} diverged and would diverge again if resumed; start a new run, and {what_to_lower(cfg)}"
         )
     device = pick_device(cfg.device)
     checkpoint_path = out_dir / checkpoint.FILE_NAME
@@ -303,10 +308,10 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 if status != Status.diverged:  # a NaN model is no place to resume from
                     checkpoint.save(checkpoint_path, hparams, net, optimizer, shuffle, tracker.history)
             log.info(
-                "epoch %2d/%d  train loss %.4f  train acc %.4f  test acc %.4f  (%.2f s)",
+                "epoch %2d/%d  train loss %s  train acc %.4f  test acc %.4f  (%.2f s)",
                 epoch,
                 cfg.epochs,
-                train_loss,
+                loss_text(train_loss),
                 train_acc,
                 test_acc,
                 epoch_s,

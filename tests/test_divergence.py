@@ -1,6 +1,7 @@
 """A NaN or infinite loss stops the run at that epoch, says `diverged`, keeps the epochs before, and exits 3."""
 
 import json
+import math
 
 import pytest
 from conftest import files_under, run_cli, tiny_overrides
@@ -9,7 +10,7 @@ from test_train import hparams_plugin_data, read_events, tiny_cfg
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
-from mlp_exp.train import Diverged, train, what_to_lower
+from mlp_exp.train import Diverged, loss_text, train, what_to_lower
 
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
 DIVERGES_AT_EPOCH_3 = ("activation=leaky_relu", "lr=50", "epochs=6", "batch_size=100", "device=cpu")
@@ -52,7 +53,7 @@ def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path
     resumed = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert resumed.returncode == 3
     assert resumed.stderr.strip() == (
-        f"error: {run_dir} diverged and would diverge again from its last checkpoint; start a new run, and lower the "
+        f"error: {run_dir} diverged and would diverge again if resumed; start a new run, and lower the "
         "learning rate (now lr=50) or the initial weights' scale (now init_scale=0.01)"
     )
     assert {path: content for path, content in files_under(run_dir).items() if path.name != "mlp_exp.log"} == records
@@ -104,3 +105,9 @@ def test_the_divergence_advice_names_weight_decay_only_where_there_is_some(tiny_
         "(now optimizer.weight_decay=0.001)"
     )
     assert "decay" not in what_to_lower(tiny_cfg(tiny_root, "lr=0.5"))
+
+
+def test_the_log_shows_a_huge_loss_as_a_number_one_can_read():
+    assert loss_text(0.51234) == "0.5123" and loss_text(12345.6789) == "12345.6789"
+    assert loss_text(3.2e30) == "3.2e+30"  # not 35 digits
+    assert (loss_text(math.inf), loss_text(math.nan)) == ("inf", "nan")
