@@ -41,11 +41,15 @@ from mlp_exp.sweep import RESUMING, SWEEP_FILE
 log = logging.getLogger("mlp_exp")
 
 
+class NotARunDir(ConfigError):
+    """A dir with no run of mlp_exp's in it (nor a sweep)."""
+
+
 def load_run_config(run_dir: Path) -> DictConfig:
     """The config a run dir was made with, typed by the schema as Hydra typed it."""
     path = run_dir / ".hydra" / "config.yaml"
     if not (path.is_file() and (run_dir / ".hydra" / "hydra.yaml").is_file()):
-        raise ConfigError(
+        raise NotARunDir(
             f"{run_dir} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
             f"nor a sweep dir (it has no {SWEEP_FILE})"
         )
@@ -181,6 +185,29 @@ def resume_run(run_dir: Path, device: Device | None = None) -> None:
         train_reporting(cfg, run_dir, resume=True)
 
 
+def unfinished_under(directory: Path) -> list[Path]:
+    """The runs and sweeps under `directory` that a resume goes on with (a run interrupted, or cut short by a lost
+    machine: status `running`), the one written to last first. A sweep's job stands for its sweep."""
+    from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
+
+    found: dict[Path, float] = {}
+    for path in directory.rglob(METRICS_FILE):
+        if (read_metrics(path.parent) or {}).get("status") not in (Status.interrupted, Status.running):
+            continue
+        run = path.parent.parent if (path.parent.parent / SWEEP_FILE).is_file() else path.parent
+        with contextlib.suppress(OSError):  # removed since
+            found[run] = max(found.get(run, 0.0), path.stat().st_mtime)
+    return sorted(found, key=found.__getitem__, reverse=True)
+
+
+def _what_to_resume(directory: Path) -> str:
+    unfinished = unfinished_under(directory)
+    if not unfinished:
+        return "; no run or sweep under it is unfinished"
+    more = f" ({len(unfinished)} unfinished under it)" if len(unfinished) > 1 else ""
+    return f"; the unfinished one under it written to last goes on with {resume_command(unfinished[0])}{more}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m mlp_exp.resume",
@@ -214,7 +241,10 @@ def main(argv: list[str] | None = None) -> None:
                         f"(one job goes on on its own with {resume_command('--device', args.device.value, 'JOB_DIR')})"
                     )
                 resume_sweep(directory)
-            resume_run(directory, args.device)
+            try:
+                resume_run(directory, args.device)
+            except NotARunDir as e:
+                raise ConfigError(f"{e}{_what_to_resume(directory)}") from None
     except KeyboardInterrupt as e:  # before training started, or after the run completed
         print(interrupted_outside_training())
         sys.exit(interrupt.exit_code(e))

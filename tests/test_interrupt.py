@@ -421,13 +421,40 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
-        "nor a sweep dir (it has no multirun.yaml)"
+        "nor a sweep dir (it has no multirun.yaml); no run or sweep under it is unfinished"
     )
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
         resume.main(["typo"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == "error: typo does not exist; give a run's dir or a sweep's dir"
+
+
+def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(tmp_path, capsys):
+    def run_with(status, run_dir, age_s):
+        run_dir.mkdir(parents=True)
+        (run_dir / "metrics.json").write_text(json.dumps({"status": status}))
+        os.utime(run_dir / "metrics.json", (time.time() - age_s,) * 2)
+
+    outputs = tmp_path / "outputs"
+    run_with("interrupted", outputs / "runs" / "old", 300)
+    run_with("completed", outputs / "runs" / "done", 0)
+    run_with("diverged", outputs / "runs" / "diverged", 0)
+    (outputs / "multirun" / "sweep").mkdir(parents=True)
+    (outputs / "multirun" / "sweep" / "multirun.yaml").write_text("hydra: {}")
+    run_with("running", outputs / "multirun" / "sweep" / "0_lr=0.1", 100)  # its machine was lost
+
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(outputs)])
+    assert exit_.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"(it has no multirun.yaml); the unfinished one under it written to last goes on with "
+            f"{resume_command(outputs / 'multirun' / 'sweep')} (2 unfinished under it)"
+        )
+    )
 
 
 @pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-hydras"])
