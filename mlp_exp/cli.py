@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError, check_before_the_job, check_dataset_option, check_overrides
+from mlp_exp.config import ConfigError, cannot_use, check_before_the_job, check_dataset_option, check_overrides
 from mlp_exp.files import command, resume_command, say, silence
 from mlp_exp.sweep import (
     SweepCallback,
@@ -90,7 +90,7 @@ class RunCallback(Callback):
             refuse_used_run_dir(run_dir)
         except OSError as e:
             self.hold.close()
-            exit_refused(ConfigError(f"cannot use {run_dir} ({e.strerror or e}); choose another hydra.run.dir"))
+            exit_refused(cannot_use(run_dir, e, "hydra.run.dir"))
         except (ConfigError, DirInUse) as e:
             self.hold.close()
             exit_refused(e)

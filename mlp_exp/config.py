@@ -38,6 +38,11 @@ class ConfigError(ValueError):
     """A config value the user chose that cannot run; the message names the key, the value and the fix."""
 
 
+def cannot_use(directory: Path, e: OSError, key: str) -> ConfigError:
+    """A run's or sweep's dir that cannot be made or written (`hydra.run.dir=/proc/x`), and the key to change."""
+    return ConfigError(f"cannot use {directory} ({e.strerror or e}); choose another {key}")
+
+
 def first_line(e: BaseException) -> str:
     """An exception's message cut to its first line (its type's name if it has none), for one-line errors."""
     text = str(e).strip()

@@ -26,6 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import interrupt
 from mlp_exp.config import (
     ConfigError,
+    cannot_use,
     check_before_the_job,
     check_overrides,
     given_overrides,
@@ -167,8 +168,10 @@ class SweepCallback(Callback):
             else:
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
-        except (ConfigError, DataError, DirInUse, OSError) as e:
+        except (ConfigError, DataError, DirInUse) as e:
             exit_refused(e)
+        except OSError as e:
+            exit_refused(cannot_use(sweep_dir, e, "hydra.sweep.dir"))
         SweepCallback.sweep_dir = sweep_dir
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info(

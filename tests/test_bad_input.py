@@ -439,6 +439,16 @@ def test_a_slurm_sweep_where_there_is_no_slurm_is_one_line_and_writes_nothing(mo
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+def test_a_dir_that_cannot_be_made_is_one_line_naming_its_key(monkeypatch, capsys, tiny_root, tmp_path, sweep):
+    (tmp_path / "file").write_text("")
+    where = tmp_path / "file" / "x"
+    key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+    args = ["-m", "seed=1,2"] if sweep else []
+    code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={where}")
+    assert code == 2 and err == [f"error: cannot use {where} (Not a directory); choose another {key}"]
+
+
 def test_a_run_dir_is_refused_as_a_sweep_dir(monkeypatch, capsys, tmp_path):
     (tmp_path / "run" / ".hydra").mkdir(parents=True)
     code, _, err = run_main(monkeypatch, capsys, "-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'run'}")
