@@ -153,10 +153,10 @@ def train_reporting(
         if code is None:
             raise
         log.error("error: %s", e)
-        if sweep_dir is not None:
-            raise  # Hydra marks this job failed and still runs the sweep's other jobs
         if code == EXIT_DIVERGED:  # its records show where it went wrong
             say_where(run_dir)
+        if sweep_dir is not None:
+            raise  # Hydra marks this job failed and still runs the sweep's other jobs
         sys.exit(code)
     if sweep_dir is None:
         remember_completed(run_dir)

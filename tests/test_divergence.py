@@ -81,6 +81,7 @@ def test_in_a_sweep_the_other_jobs_go_on(tiny_root, tmp_path):
     (diverged,) = (tmp_path / "sweep").glob("0_*")
     (completed,) = (tmp_path / "sweep").glob("1_*")
     assert strict_json(diverged / "metrics.json")["status"] == "diverged"
+    assert f"Run dir: {diverged}\n" in result.stdout and f"Run dir: {completed}\n" in result.stdout
     assert strict_json(completed / "metrics.json")["status"] == "completed"
     assert strict_json(completed / "metrics.json")["epochs_done"] == 6
 
