@@ -79,7 +79,18 @@ def cache_path(cfg: DatasetConfig) -> Path:
 def load(cfg: DatasetConfig) -> tuple[Split, Split]:
     """(train, test) splits, preparing the tensor cache on first use. Raises ConfigError where `cfg.classes` does
     not name each of the dataset's classes: the net gets one output per name."""
-    splits, _ = _read_cache(prepare(cfg))
+    path = prepare(cfg)
+    try:
+        splits, _ = _read_cache(path)
+    except DataError as damaged:  # the cache is only a faster copy of the raw files: made again from them
+        log.warning("%s; making it again", damaged)
+        try:
+            path.unlink()
+        except OSError as e:
+            raise DataError(
+                f"{damaged}, and cannot delete it ({e.strerror}); set dataset.root to a dir of yours"
+            ) from e
+        splits, _ = _read_cache(prepare(cfg))
     num_classes = int(splits[0].labels.max()) + 1
     if len(cfg.classes) != num_classes:
         raise ConfigError(
@@ -99,9 +110,8 @@ def _read_cache(path: Path) -> tuple[tuple[Split, Split], list | None]:
             for split in ("train", "test")
         )
     except Exception as e:
-        raise DataError(
-            f"cannot read the prepared dataset {path} ({first_line(e)}); delete it, and the next run rebuilds it"
-        ) from e
+        # Not torch's text, which speaks of a checkpoint: the cache is made again, whatever is wrong with it.
+        raise DataError(f"cannot read the prepared dataset {path} (damaged, or not written by mlp_exp)") from e
     return splits, blob.get("raw_files")
 
 
@@ -139,7 +149,7 @@ def _current(path: Path) -> bool:
         return path.exists()
     try:
         _, made_from = _read_cache(path)
-    except DataError:  # damaged: load() stops with the line that says to delete it
+    except DataError:  # damaged: load() makes it again
         return True
     # None: made by an mlp_exp that kept no fingerprint, and taken as it is.
     return made_from is None or made_from == _fingerprint(raw_dir)

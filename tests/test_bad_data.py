@@ -1,7 +1,9 @@
 """Missing, truncated or corrupt dataset files: one line naming the file and the fix; the user's files stay."""
 
 import gzip
+import logging
 import os
+import shutil
 
 import pytest
 import torch
@@ -193,26 +195,39 @@ def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch):
     [lambda b: b[: len(b) // 2], lambda b: b"not a zip file", lambda b: b""],
     ids=["truncated", "garbage", "empty"],
 )
-def test_a_damaged_tensor_cache_is_named_with_the_fix(tiny_root, damage):
+def test_a_damaged_tensor_cache_is_made_again_from_the_raw_files(tiny_root, damage, caplog):
     cfg = dataset_cfg(*tiny_overrides(tiny_root))
-    data.load(cfg)
+    train_set, _ = data.load(cfg)
+    images, labels = train_set.images.clone(), train_set.labels.clone()  # not the mmap of the file damaged below
     cache = data.cache_path(cfg)
     cache.write_bytes(damage(cache.read_bytes()))
 
-    message = load_error(cfg)
+    with caplog.at_level(logging.WARNING, logger=data.log.name):
+        again, _ = data.load(cfg)
 
-    assert message.startswith(f"cannot read the prepared dataset {cache} (")
-    assert message.endswith("delete it, and the next run rebuilds it")
+    assert torch.equal(again.images, images) and torch.equal(again.labels, labels)
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning == f"cannot read the prepared dataset {cache} (damaged, or not written by mlp_exp); making it again"
 
 
-def test_a_tensor_cache_carrying_code_is_refused_without_running_it(tiny_root, tmp_path):
+def test_a_damaged_tensor_cache_without_its_raw_files_names_them(tiny_root):
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    data.load(cfg)
+    data.cache_path(cfg).write_bytes(b"not a zip file")
+    shutil.rmtree(raw_dir(tiny_root))
+
+    assert load_error(cfg).startswith(f"{cfg.name.name} not found; tried: {raw_dir(tiny_root)} ")
+
+
+def test_a_tensor_cache_carrying_code_is_made_again_without_running_it(tiny_root, tmp_path):
     marker = tmp_path / "code-ran"
     cfg = dataset_cfg(*tiny_overrides(tiny_root))
     data.cache_path(cfg).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"train_images": Payload(marker)}, data.cache_path(cfg))
 
-    assert "cannot read the prepared dataset" in load_error(cfg)
+    data.load(cfg)
     assert not marker.exists()
+    assert torch.load(data.cache_path(cfg), weights_only=True)["train_images"].dtype == torch.uint8
 
 
 def test_the_real_command_names_a_truncated_file_in_one_line(tiny_root, tmp_path):
