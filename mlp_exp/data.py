@@ -182,9 +182,10 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
 
     if present:
         # Some files are there: the user's. torchvision's download would rewrite all four, theirs among them.
-        missing = ", ".join(name for name in RAW_FILES if name not in present)
+        missing = [name for name in RAW_FILES if name not in present]
         raise DataError(
-            f"{raw_dir} lacks {missing}; add them (mlp_exp never downloads over files that are there), "
+            f"{raw_dir} lacks {', '.join(missing)}; add {'it' if len(missing) == 1 else 'them'} "
+            "(mlp_exp never downloads over files that are there), "
             "or move the folder away to start afresh"
         )
     if cfg.download:

@@ -186,7 +186,7 @@ def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch):
 
     message = load_error(cfg)
 
-    assert message.startswith(f"{raw_dir(tiny_root)} lacks t10k-images-idx3-ubyte; add them")
+    assert message.startswith(f"{raw_dir(tiny_root)} lacks t10k-images-idx3-ubyte; add it (")
     assert snapshot(raw_dir(tiny_root)) == before
 
 
