@@ -174,8 +174,19 @@ def test_a_failed_download_is_named_with_its_file_and_cause(tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []  # no empty folders left from the download
 
 
-def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch):
-    (raw_dir(tiny_root) / "t10k-images-idx3-ubyte").unlink()
+@pytest.mark.parametrize(
+    "missing, fix",
+    [
+        (["t10k-images-idx3-ubyte"], "t10k-images-idx3-ubyte; add it ("),
+        (
+            ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
+            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; add them (",
+        ),
+    ],
+)
+def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch, missing, fix):
+    for name in missing:
+        (raw_dir(tiny_root) / name).unlink()
     before = snapshot(raw_dir(tiny_root))
 
     def no_download(*args, **kwargs):
@@ -186,7 +197,7 @@ def test_a_partial_set_is_never_downloaded_over(tiny_root, monkeypatch):
 
     message = load_error(cfg)
 
-    assert message.startswith(f"{raw_dir(tiny_root)} lacks t10k-images-idx3-ubyte; add it (")
+    assert message.startswith(f"{raw_dir(tiny_root)} lacks {fix}")
     assert snapshot(raw_dir(tiny_root)) == before
 
 
