@@ -180,6 +180,20 @@ def predict(net: MLP, X: torch.Tensor) -> torch.Tensor:
     return torch.cat([net(X[start : start + EVAL_CHUNK]).argmax(dim=1) for start in range(0, len(X), EVAL_CHUNK)])
 
 
+def say_too_many_threads(threads: int) -> None:
+    import joblib  # counts the cores this process may use (affinity, cgroup quota), as a sweep's share does
+
+    cores = joblib.cpu_count()
+    if threads > cores:
+        log.warning(
+            "threads=%d is more than the %d core%s this process may use: the threads take turns on them, which makes "
+            "each step slower; threads=0 gives torch's default, one per core",
+            threads,
+            cores,
+            "s" if cores > 1 else "",
+        )
+
+
 def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torch.device, done: list | None) -> None:
     """The line before the first step: what trains on what, and where; for a resumed run (`done`: the records of the
     epochs it has), from where."""
@@ -261,6 +275,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         checkpoint.refuse_used_run_dir(out_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+        say_too_many_threads(cfg.threads)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
 
     # Evaluated every epoch, so scaled to float once (31 MB for Fashion-MNIST's 10000 images), not per epoch.

@@ -1,4 +1,5 @@
 import json
+import logging
 import math
 
 import pytest
@@ -138,3 +139,17 @@ def test_a_diverging_run_stops_and_says_so(tiny_root, tmp_path):
     assert metrics["status"] == "diverged"
     events = read_events(tmp_path / "run")
     assert hparams_plugin_data(events)["session_end_info"].session_end_info.status == 2  # STATUS_FAILURE
+
+
+def test_more_threads_than_cores_are_warned_about(tiny_root, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr("joblib.cpu_count", lambda: 2)
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        train(tiny_cfg(tiny_root, "threads=2", "epochs=1"), tmp_path / "fits")
+        assert not caplog.records
+        train(tiny_cfg(tiny_root, "threads=3", "epochs=1"), tmp_path / "too_many")
+    assert [r.getMessage() for r in caplog.records] == [
+        (
+            "threads=3 is more than the 2 cores this process may use: the threads take turns on them, which makes each "
+            "step slower; threads=0 gives torch's default, one per core"
+        )
+    ]
