@@ -67,7 +67,9 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         if str(e).startswith("Ambiguous value") and "--cfg" in overrides:  # --cfg shows one run's config
             return f"{_first_line(str(e))}: --cfg shows the config of one run; give one value"
         if str(e).startswith("Ambiguous value"):  # `lr=0.1,0.05` without -m
-            return f"{_first_line(str(e))}: add -m to sweep over the values, or write a list as 'key=[a,b]'"
+            key, _, value = str(e).split("'")[1].partition("=")
+            as_list = f", or write one list as '{key}=[{value}]'" if key in LIST_KEYS else ""
+            return f"{_first_line(str(e))}: add -m to sweep over the values{as_list}"
         return _first_line(str(e))
     # Hydra's plain ValueErrors about the command line.
     if str(e).startswith("Only one of --run, --multirun, --cfg"):
@@ -88,6 +90,9 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"
     return None
 
+
+# The keys whose one value may be a list (`hiddens=[512,256]`): `hiddens=512,256` without -m may have meant one.
+LIST_KEYS = ("hiddens", "dataset.classes")
 
 # The launcher's and sweeper's own keys come with the choice of one (conf/hydra/help/mlp_exp.yaml names these).
 PLUGIN_CONFIGS = {

@@ -176,9 +176,17 @@ def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path, 
     assert not sweep_dir.exists()
 
 
-def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys):
-    code, _, err = run_main(monkeypatch, capsys, "lr=0.1,0.05")
-    assert code == 2 and len(err) == 1 and "lr=0.1,0.05" in err[0] and "add -m to sweep" in err[0]
+@pytest.mark.parametrize(
+    "arg, fix",
+    [
+        ("lr=0.1,0.05", "add -m to sweep over the values"),
+        ("optimizer=adam,sgd", "add -m to sweep over the values"),  # a list of options is refused even with []
+        ("hiddens=512,256", "add -m to sweep over the values, or write one list as 'hiddens=[512,256]'"),
+    ],
+)
+def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys, arg, fix):
+    code, _, err = run_main(monkeypatch, capsys, arg)
+    assert code == 2 and err == [f"error: Ambiguous value for argument '{arg}': {fix}"]
 
 
 EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or leave it out"
