@@ -43,10 +43,13 @@ def cannot_use(directory: Path, e: OSError, key: str) -> ConfigError:
     return ConfigError(f"cannot use {directory} ({e.strerror or e}); choose another {key}")
 
 
-def first_line(e: BaseException) -> str:
-    """An exception's message cut to its first line (its type's name if it has none), for one-line errors."""
+def first_line(e: BaseException | str) -> str:
+    """An exception's message (or a text) cut to its first line, for one-line errors; an exception with no message
+    by its type's name."""
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    if text:
+        return text.splitlines()[0]
+    return type(e).__name__ if isinstance(e, BaseException) else "unknown error"
 
 
 # OmegaConf 2.3 checks Enums, not typing.Literal, so each choice list is an Enum.

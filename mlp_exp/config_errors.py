@@ -15,7 +15,15 @@ from typing import Any
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from mlp_exp.config import CONFIG_GROUPS, Config, allowed_values, nested_keys, schema_keys, unknown_key_message
+from mlp_exp.config import (
+    CONFIG_GROUPS,
+    Config,
+    allowed_values,
+    first_line,
+    nested_keys,
+    schema_keys,
+    unknown_key_message,
+)
 from mlp_exp.files import command, resume_command
 
 GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
@@ -42,7 +50,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
             fix = f"write key=value, as {key}={value_after(overrides, overrides.index(key))}"
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
-        return f"{e.override} is not a valid override ({_first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
+        return f"{e.override} is not a valid override ({first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
@@ -55,7 +63,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
         return f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
     if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
-        return f"{cause.full_key}={_show(cause.value)} is not allowed: {_first_line(cause.msg)}"
+        return f"{cause.full_key}={_show(cause.value)} is not allowed: {first_line(cause.msg)}"
     if isinstance(cause, ValidationError) and cause.full_key in nested_keys():  # `visuals=false`
         first = next(key for key in schema_keys() if key.startswith(f"{cause.full_key}."))
         return (
@@ -65,15 +73,15 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         )
     if isinstance(e, (HydraException, OmegaConfBaseException)):
         if str(e).startswith("Ambiguous value") and "--cfg" in overrides:  # --cfg shows one run's config
-            return f"{_first_line(str(e))}: --cfg shows the config of one run; give one value"
+            return f"{first_line(e)}: --cfg shows the config of one run; give one value"
         if str(e).startswith("Ambiguous value"):  # `lr=0.1,0.05` without -m
             key, _, value = str(e).split("'")[1].partition("=")
             as_list = f", or write one list as '{key}=[{value}]'" if key in LIST_KEYS else ""
-            return f"{_first_line(str(e))}: add -m to sweep over the values{as_list}"
-        return _first_line(str(e))
+            return f"{first_line(e)}: add -m to sweep over the values{as_list}"
+        return first_line(e)
     # Hydra's plain ValueErrors about the command line.
     if str(e).startswith("Only one of --run, --multirun, --cfg"):
-        return f"{_first_line(str(e))}: --cfg shows the config of one run, so drop -m and give one value per key"
+        return f"{first_line(e)}: --cfg shows the config of one run, so drop -m and give one value per key"
     if str(e).startswith("Expecting one subcommand from"):  # `--shell-completion` alone
         # Hydra completes a script's arguments, not `python -m`'s: the completion is the mlp-exp script's.
         install = command("mlp-exp", "-sc", "install=bash")
@@ -84,7 +92,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     # --experimental-rerun, or any abbreviation of it Hydra's parser takes (the only flag that starts so).
     if str(e).startswith("File ") and any(arg.startswith("--e") for arg in overrides):
         resume = resume_command("RUN_DIR")
-        return f"--experimental-rerun: {_first_line(str(e)).rstrip('!')}; to go on with a stopped run, use {resume}"
+        return f"--experimental-rerun: {first_line(e).rstrip('!')}; to go on with a stopped run, use {resume}"
     if str(e).startswith("Config group override must be a string or a list"):  # `optimizer=null`
         null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")
         return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"
@@ -158,7 +166,3 @@ def _typed_value(key: str, overrides: Sequence[str]) -> str | None:
 
 def _show(value: Any) -> str:
     return "''" if value == "" else str(value)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "unknown error"
