@@ -11,7 +11,7 @@ import os
 import pickle
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -71,8 +71,9 @@ def save(
         "optimizer": optimizer.state_dict(),
         "shuffle": shuffle.get_state(),
         "history": history,
-        # The CPU threads it trained on: they set the order of float sums in the matrix products, and so the last
-        # digits of every number after it.
+        # The device and the CPU threads it trained on: they set the order of float sums in the matrix products, and
+        # so the last digits of every number after it.
+        "device": next(net.parameters()).device.type,
         "threads": torch.get_num_threads(),
     }
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
@@ -86,15 +87,22 @@ def save(
         os.close(directory)
 
 
+class Restored(NamedTuple):
+    history: list[dict[str, Any]]  # metrics.json's records of the completed epochs
+    # What the run trained on, `cpu` or `cuda`, and its CPU threads; None in a checkpoint of an mlp_exp that did not
+    # record them.
+    device: str | None
+    threads: int | None
+
+
 def restore(
     path: Path,
     hparams: dict[str, Any],
     net: nn.Module,
     optimizer: Optimizer,
     shuffle: torch.Generator,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Put the model, the optimizer and the shuffling generator back as `path` saved them; returns the history and
-    the CPU threads the run trained on (None in a checkpoint of an mlp_exp that did not record them).
+) -> Restored:
+    """Put the model, the optimizer and the shuffling generator back as `path` saved them.
 
     Raises CheckpointError for a file that is unreadable, holds pickled objects, is not an mlp_exp checkpoint,
     was saved by a run with other hparams, or does not fit the network.
@@ -117,8 +125,12 @@ def restore(
         shuffle.set_state(state["shuffle"].cpu())  # a generator state is a CPU tensor, wherever the run is
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path} does not fit this run's network ({first_line(e)}); delete it") from e
-    threads = state.get("threads")
-    return state["history"], threads if isinstance(threads, int) and threads > 0 else None
+    device, threads = state.get("device"), state.get("threads")
+    return Restored(
+        state["history"],
+        device if isinstance(device, str) else None,
+        threads if isinstance(threads, int) and threads > 0 else None,
+    )
 
 
 def _load(path: Path, device: torch.device) -> dict[str, Any]:

@@ -162,26 +162,17 @@ def resume_run(run_dir: Path, device: Device | None = None) -> None:
     log."""
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
     interrupt.import_torch()
-    import torch
-
     from mlp_exp.lock import only_process_in
+    from mlp_exp.tracking import Status, read_metrics
+    from mlp_exp.train import pick_device
 
     cfg = load_run_config(run_dir)
-    if device is None and cfg.device is Device.cuda and not torch.cuda.is_available():
-        raise ConfigError(
-            f"{run_dir} trained on device=cuda, and no CUDA GPU is visible here; to go on on the CPU: "
-            f"{resume_command('--device', 'cpu', run_dir)}"
-        )
+    if device is not None:
+        cfg.device = device
+    if (read_metrics(run_dir) or {}).get("status") not in (Status.completed, Status.diverged):  # those say so
+        pick_device(cfg.device, fix=f"to go on on the CPU: {resume_command('--device', 'cpu', run_dir)}")
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
         _go_on_as_the_run_did(run_dir)
-        if device is not None and device is not cfg.device:
-            log.warning(
-                "Going on with device=%s; the run trained with device=%s: the last digits of its numbers will differ "
-                "from those of a run that was never interrupted",
-                device.value,
-                cfg.device.value,
-            )
-            cfg.device = device
         train_reporting(cfg, run_dir, resume=True)
 
 
@@ -222,12 +213,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--device",
-        type=Device,
-        choices=list(Device),
+        choices=[device.value for device in Device],
         help="go on on this device instead of the run's own (--device cpu: a GPU's run, on a machine without one)",
     )
     args = parser.parse_args(argv)
-    directory = args.dir
+    directory, device = args.dir, Device(args.device) if args.device else None
     if problem := not_a_directory(directory):
         print(f"error: {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
@@ -235,14 +225,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with interrupt.sigterm_raises():
             if (directory / SWEEP_FILE).is_file():
-                if args.device is not None:
+                if device is not None:
                     raise ConfigError(
                         f"--device is for one run's dir: {directory} holds a sweep, whose jobs go on as it made them "
-                        f"(one job goes on on its own with {resume_command('--device', args.device.value, 'JOB_DIR')})"
+                        f"(one job goes on on its own with {resume_command('--device', device.value, 'JOB_DIR')})"
                     )
                 resume_sweep(directory)
             try:
-                resume_run(directory, args.device)
+                resume_run(directory, device)
             except NotARunDir as e:
                 raise ConfigError(f"{e}{_what_to_resume(directory)}") from None
     except KeyboardInterrupt as e:  # before training started, or after the run completed

@@ -40,9 +40,9 @@ class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-def pick_device(device: Device) -> torch.device:
+def pick_device(device: Device, fix: str = "use device=cpu or device=auto") -> torch.device:
     if device is Device.cuda and not torch.cuda.is_available():
-        raise ConfigError("device=cuda is not allowed: no CUDA GPU is visible here; use device=cpu or device=auto")
+        raise ConfigError(f"device=cuda is not allowed: no CUDA GPU is visible here; {fix}")
     if device is Device.auto:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device.value)
@@ -285,9 +285,17 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     hparams = flat_hparams(cfg)
     done = []  # records of the epochs already trained, when resuming
     if resume and checkpoint_path.exists():
-        done, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
-        if threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of the cores
+        done, trained_on, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
+        if trained_on not in (None, device.type):  # resume --device, or device=auto on another machine
+            log.warning(
+                "The run trained on %s and goes on on %s: the last digits of its numbers will differ from those of a "
+                "run that was never interrupted",
+                trained_on,
+                device.type,
+            )
+        elif threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of cores
             torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
+            say_too_many_threads(threads)
 
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.

@@ -390,22 +390,32 @@ def test_a_gpus_run_goes_on_on_the_cpu_when_told_to(tiny_root, tmp_path, capsys,
     with monkeypatch.context() as patch, pytest.raises(SystemExit):
         signal_during_epoch(patch, 2)
         cli.main()
+    # As a GPU machine's run leaves it: its config, and its checkpoint with the GPU host's 64 threads.
     saved = run_dir / ".hydra" / "config.yaml"
-    saved.write_text(saved.read_text().replace("device: cpu", "device: cuda"))  # as a GPU machine's run left it
+    saved.write_text(saved.read_text().replace("device: cpu", "device: cuda"))
+    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    torch.save({**state, "device": "cuda", "threads": 64}, run_dir / FILE_NAME)
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    go_on = resume_command("--device", "cpu", run_dir)
 
-    with pytest.raises(SystemExit) as exit_:
-        resume.main([str(run_dir)])
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err.strip() == (
-        f"error: {run_dir} trained on device=cuda, and no CUDA GPU is visible here; to go on on the CPU: "
-        f"{resume_command('--device', 'cpu', run_dir)}"
-    )
+    for args in ([], ["--device", "cuda"]):
+        with pytest.raises(SystemExit) as exit_:
+            resume.main([*args, str(run_dir)])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.strip() == (
+            f"error: device=cuda is not allowed: no CUDA GPU is visible here; to go on on the CPU: {go_on}"
+        )
 
     resume.main(["--device", "cpu", str(run_dir)])
     assert [record["epoch"] for record in metrics_of(run_dir)["history"]] == [1, 2]
     assert metrics_of(run_dir)["status"] == "completed"
-    assert "Going on with device=cpu; the run trained with device=cuda" in (run_dir / "mlp_exp.log").read_text()
+    log = (run_dir / "mlp_exp.log").read_text()
+    assert "The run trained on cuda and goes on on cpu: the last digits of its numbers will differ" in log
+    assert f"on cpu (threads: {torch.get_num_threads()})" in log and "threads: 64" not in log  # not the GPU host's
+
+    capsys.readouterr()
+    resume.main([str(run_dir)])  # completed: said so, not refused for its device
+    assert "nothing to resume" in capsys.readouterr().out
 
     (tmp_path / "sweep").mkdir()
     (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")
