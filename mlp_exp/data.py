@@ -84,13 +84,13 @@ def load(cfg: DatasetConfig) -> tuple[Split, Split]:
         splits, _ = _read_cache(path)
     except DataError as damaged:  # the cache is only a faster copy of the raw files: made again from them
         log.warning("%s; making it again", damaged)
+        path = prepare(cfg, again=True)  # replaced in one rename: another process reading it meanwhile is unharmed
         try:
-            path.unlink()
-        except OSError as e:
+            splits, _ = _read_cache(path)
+        except DataError as e:  # not the file but where it is: a file system without mmap, or no memory left
             raise DataError(
-                f"{damaged}, and cannot delete it ({e.strerror}); set dataset.root to a dir of yours"
+                f"{e}, even as just made ({first_line(e.__cause__ or e)}); set dataset.root to a dir on another disk"
             ) from e
-        splits, _ = _read_cache(prepare(cfg))
     num_classes = int(splits[0].labels.max()) + 1
     if len(cfg.classes) != num_classes:
         raise ConfigError(
@@ -115,10 +115,11 @@ def _read_cache(path: Path) -> tuple[tuple[Split, Split], list | None]:
     return splits, blob.get("raw_files")
 
 
-def prepare(cfg: DatasetConfig) -> Path:
-    """The tensor cache for `cfg`, written from the raw IDX files (found or fetched first) unless it is current."""
+def prepare(cfg: DatasetConfig, again: bool = False) -> Path:
+    """The tensor cache for `cfg`, written from the raw IDX files (found or fetched first) unless it is current;
+    `again`: written whatever there is (a damaged one)."""
     path = cache_path(cfg)
-    if _current(path):
+    if not again and _current(path):
         return path
     try:
         raw_dir = _find_raw_files(cfg)
@@ -129,7 +130,7 @@ def prepare(cfg: DatasetConfig) -> Path:
         with atomic_write(path) as tmp:
             torch.save(blob, tmp)
     except OSError as e:  # dataset.root is a file, a dir this user cannot write to, or a full disk
-        if path.exists():  # raw files copied anew beside their cache, in a shared, read-only root
+        if path.exists() and not again:  # raw files copied anew beside their cache, in a shared, read-only root
             log.warning("%s was made from other raw files but cannot be rebuilt (%s); using it", path, first_line(e))
             return path
         raise DataError(

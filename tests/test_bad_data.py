@@ -4,6 +4,9 @@ import gzip
 import logging
 import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -219,6 +222,43 @@ def test_a_damaged_tensor_cache_is_made_again_from_the_raw_files(tiny_root, dama
     assert torch.equal(again.images, images) and torch.equal(again.labels, labels)
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning == f"cannot read the prepared dataset {cache} (damaged, or not written by mlp_exp); making it again"
+
+
+def test_runs_started_together_on_a_damaged_cache_all_load_it(tiny_root, tmp_path):
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    data.load(cfg)
+    data.cache_path(cfg).write_bytes(b"not a zip file")
+    load = (  # imports paid for, the runs wait for the same moment to load
+        "import sys, time; from hydra import compose; from mlp_exp import config, data\n"
+        "with config.composing(): cfg = compose('config', sys.argv[2:]).dataset\n"
+        "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
+        "print(len(data.load(cfg)[0]))"
+    )
+    start = str(time.time() + 12)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", load, start, *tiny_overrides(tiny_root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(6)
+    ]
+    results = [(run.wait(timeout=120), run.stdout.read().strip(), run.stderr.read()) for run in runs]
+    assert all(code == 0 and out == b"600" for code, out, _ in results), results
+
+
+def test_a_cache_that_cannot_be_read_even_as_just_made_names_the_fix(tiny_root, monkeypatch):
+    cfg = dataset_cfg(*tiny_overrides(tiny_root))
+    data.load(cfg)
+
+    def no_mmap(*args, mmap=False, **kwargs):
+        raise RuntimeError("mmap is not supported here")
+
+    monkeypatch.setattr(torch, "load", no_mmap)
+    assert load_error(cfg) == (
+        f"cannot read the prepared dataset {data.cache_path(cfg)} (damaged, or not written by mlp_exp), even as just "
+        "made (mmap is not supported here); set dataset.root to a dir on another disk"
+    )
 
 
 def test_a_damaged_tensor_cache_without_its_raw_files_names_them(tiny_root):
