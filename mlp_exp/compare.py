@@ -49,7 +49,7 @@ from mlp_exp.config import (
 from mlp_exp.files import command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
-from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, read_metrics
+from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
@@ -285,9 +285,7 @@ def differing_knobs(runs: list[Run]) -> list[str]:
 def _show(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}" if math.isfinite(value) else str(value)
-    return str(value)
+    return metric_text(value) if isinstance(value, float) else str(value)
 
 
 def _show_knob(value: Any) -> str:

@@ -49,6 +49,12 @@ SESSION_STATUS = {
 }
 
 
+def metric_text(value: float) -> str:
+    """A metric as logs and tables show it: four decimals, unless a run on its way to diverge made it too big for
+    them to be read (1e+30, not a 35-digit number)."""
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+
+
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:
     """metrics.json of the run in `run_dir` (written when its training starts); None if it has none, or an
     unreadable one."""

@@ -22,7 +22,7 @@ from mlp_exp.config import ConfigError, Device, as_typed, check, flat_hparams, h
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
-from mlp_exp.tracking import Status, Tracker, read_metrics
+from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics
 from mlp_exp.visuals import Visuals
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,6 @@ def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
     return Diverged(f"training diverged at epoch {epoch} (train loss {train_loss}); {what_to_lower(cfg)}")
 
 
-def loss_text(loss: float) -> str:
-    """A loss as the log shows it: four decimals, unless a run on its way to diverge made it too big for them to be
-    read (1e+30, not a 35-digit number)."""
-    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4g}"
-
-
 def what_to_lower(cfg: DictConfig) -> str:
     lowers = [
         f"the learning rate (now lr={as_typed(cfg.lr)})",
@@ -110,12 +104,12 @@ def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: 
     """The not-learning hint, with the usual causes named."""
     decay = cfg.optimizer.weight_decay
     log.warning(
-        "After %d epoch%s the train loss %.4f and accuracy %.4f are at best little better than those of guessing "
+        "After %d epoch%s the train loss %s and accuracy %.4f are at best little better than those of guessing "
         "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try another lr (now "
         "lr=%s), another init_scale (now init_scale=%s)%s",
         record["epoch"],
         "s" if record["epoch"] > 1 else "",
-        record["train_loss"],
+        metric_text(record["train_loss"]),
         record["train_acc"],
         *guessed,
         as_typed(cfg.lr),
@@ -334,7 +328,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 "epoch %2d/%d  train loss %s  train acc %.4f  test acc %.4f  (%.2f s)",
                 epoch,
                 cfg.epochs,
-                loss_text(train_loss),
+                metric_text(train_loss),
                 train_acc,
                 test_acc,
                 epoch_s,

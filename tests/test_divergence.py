@@ -10,7 +10,8 @@ from test_train import hparams_plugin_data, read_events, tiny_cfg
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
-from mlp_exp.train import Diverged, loss_text, train, what_to_lower
+from mlp_exp.tracking import metric_text
+from mlp_exp.train import Diverged, train, what_to_lower
 
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
 DIVERGES_AT_EPOCH_3 = ("activation=leaky_relu", "lr=50", "epochs=6", "batch_size=100", "device=cpu")
@@ -108,7 +109,7 @@ def test_the_divergence_advice_names_weight_decay_only_where_there_is_some(tiny_
     assert "decay" not in what_to_lower(tiny_cfg(tiny_root, "lr=0.5"))
 
 
-def test_the_log_shows_a_huge_loss_as_a_number_one_can_read():
-    assert loss_text(0.51234) == "0.5123" and loss_text(12345.6789) == "12345.6789"
-    assert loss_text(3.2e30) == "3.2e+30"  # not 35 digits
-    assert (loss_text(math.inf), loss_text(math.nan)) == ("inf", "nan")
+def test_logs_and_tables_show_a_huge_loss_as_a_number_one_can_read():
+    assert metric_text(0.51234) == "0.5123" and metric_text(12345.6789) == "12345.6789"
+    assert metric_text(3.2e30) == "3.2e+30"  # not 35 digits
+    assert (metric_text(math.inf), metric_text(math.nan)) == ("inf", "nan")
