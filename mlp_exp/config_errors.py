@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,10 +75,12 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     if isinstance(e, (HydraException, OmegaConfBaseException)):
         if str(e).startswith("Ambiguous value") and "--cfg" in overrides:  # --cfg shows one run's config
             return f"{first_line(e)}: --cfg shows the config of one run; give one value"
-        if str(e).startswith("Ambiguous value"):  # `lr=0.1,0.05` without -m
-            key, _, value = str(e).split("'")[1].partition("=")
-            as_list = f", or write one list as '{key}=[{value}]'" if key in LIST_KEYS else ""
-            return f"{first_line(e)}: add -m to sweep over the values{as_list}"
+        if ambiguous := re.fullmatch(r"Ambiguous value for argument '(.*)'", first_line(e)):  # `lr=0.1,0.05`, no -m
+            key, _, value = ambiguous[1].partition("=")
+            one_list = key in LIST_KEYS and not set(value) & set("[]'\"")  # no brackets or quotes of its own to nest
+            return f"{first_line(e)}: add -m to sweep over the values" + (
+                f", or write one list as '{key}=[{value}]'" if one_list else ""
+            )
         return first_line(e)
     # Hydra's plain ValueErrors about the command line.
     if str(e).startswith("Only one of --run, --multirun, --cfg"):

@@ -182,6 +182,7 @@ def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path, 
         ("lr=0.1,0.05", "add -m to sweep over the values"),
         ("optimizer=adam,sgd", "add -m to sweep over the values"),  # a list of options is refused even with []
         ("hiddens=512,256", "add -m to sweep over the values, or write one list as 'hiddens=[512,256]'"),
+        ("hiddens=[512],[256]", "add -m to sweep over the values"),  # lists already: no list of lists
     ],
 )
 def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys, arg, fix):
