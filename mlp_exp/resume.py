@@ -177,17 +177,23 @@ def resume_run(run_dir: Path, device: Device | None = None) -> None:
 
 
 def unfinished_under(directory: Path) -> list[Path]:
-    """The runs and sweeps under `directory` that a resume goes on with (a run interrupted, or cut short by a lost
-    machine: status `running`), the one written to last first. A sweep's job stands for its sweep."""
+    """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, or cut short by a lost
+    machine: status `running`), the one written to last first. A sweep's job stands for its sweep. Looked for as deep
+    as a run sits in a clone (outputs/multirun/SWEEP/JOB/), not through a whole disk given by mistake."""
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
 
     found: dict[Path, float] = {}
-    for path in directory.rglob(METRICS_FILE):
-        if (read_metrics(path.parent) or {}).get("status") not in (Status.interrupted, Status.running):
-            continue
-        run = path.parent.parent if (path.parent.parent / SWEEP_FILE).is_file() else path.parent
-        with contextlib.suppress(OSError):  # removed since
-            found[run] = max(found.get(run, 0.0), path.stat().st_mtime)
+    for depth in range(1, 6):
+        for path in directory.glob("/".join(["*"] * depth + [METRICS_FILE])):
+            run = path.parent
+            if not (run / ".hydra" / "config.yaml").is_file():  # not a run that resume could go on with
+                continue
+            if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running):
+                continue
+            if (run.parent / SWEEP_FILE).is_file():
+                run = run.parent
+            with contextlib.suppress(OSError):  # removed since
+                found[run] = max(found.get(run, 0.0), path.stat().st_mtime)
     return sorted(found, key=found.__getitem__, reverse=True)
 
 

@@ -442,7 +442,8 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
 
 def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(tmp_path, capsys):
     def run_with(status, run_dir, age_s):
-        run_dir.mkdir(parents=True)
+        (run_dir / ".hydra").mkdir(parents=True)
+        (run_dir / ".hydra" / "config.yaml").write_text("epochs: 10")
         (run_dir / "metrics.json").write_text(json.dumps({"status": status}))
         os.utime(run_dir / "metrics.json", (time.time() - age_s,) * 2)
 
@@ -453,6 +454,9 @@ def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(
     (outputs / "multirun" / "sweep").mkdir(parents=True)
     (outputs / "multirun" / "sweep" / "multirun.yaml").write_text("hydra: {}")
     run_with("running", outputs / "multirun" / "sweep" / "0_lr=0.1", 100)  # its machine was lost
+    (outputs / "runs" / "no_config").mkdir()  # a record alone: nothing resume could go on with
+    (outputs / "runs" / "no_config" / "metrics.json").write_text(json.dumps({"status": "interrupted"}))
+    (outputs / "metrics.json").write_text(json.dumps({"status": "interrupted"}))  # the dir given is not below itself
 
     with pytest.raises(SystemExit) as exit_:
         resume.main([str(outputs)])
