@@ -227,12 +227,16 @@ def _given_hparams(overrides: Any) -> dict[str, Any]:
     the names flat_hparams records them by (`optimizer.momentum=0.9` as `momentum`; `hiddens=[256,256]` as
     `256-256`); the keys it does not record (threads, device) are left out."""
     overrides = [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
+    parser = OverridesParser.create()
     hparams = {}
-    for key, _, typed in (override.partition("=") for override in overrides):
-        name = key.removeprefix("optimizer.")
+    for given in overrides:
+        try:  # typed as Hydra types them (`lr=1e-3` a float, which YAML would read as text)
+            override = parser.parse_override(given)
+            name, value = override.key_or_group.removeprefix("optimizer."), override.value()
+        except HydraException:  # a damaged overrides.yaml
+            continue
         if name not in _hparam_names():
             continue
-        value = yaml.safe_load(typed)
         if name == "hiddens":
             value = "-".join(map(str, value)) if isinstance(value, list) else str(value)
         hparams[name] = _as_recorded(value)

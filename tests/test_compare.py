@@ -172,7 +172,11 @@ def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them_or_else_r
     # A sweep with a --config-dir of its own: not composed from mlp_exp's configs.
     config.hydra.runtime.config_sources.append({"path": "/elsewhere", "schema": "file", "provider": "command-line"})
     assert knobs_of(job) == {"optimizer": "momentum", "hiddens": "32-32", "lr": 0.05}
-    assert knobs_of(["hiddens=64", "threads=1", "optimizer.momentum=0.5"]) == {"hiddens": "64", "momentum": 0.5}
+    assert knobs_of(["hiddens=64", "threads=1", "optimizer.momentum=0.5", "lr=1e-3"]) == {
+        "hiddens": "64",
+        "momentum": 0.5,
+        "lr": 0.001,
+    }
 
 
 @pytest.mark.parametrize(
