@@ -49,13 +49,15 @@ def resume_command(*args: object) -> str:
 def _as_the_shell_finds(program: str) -> str:
     """`python` where the shell finds this environment's (an activated venv); else its path, `/.../.venv/bin/python`:
     a run started as `.venv/bin/python -m mlp_exp` must not advise a `python` that has no mlp_exp."""
-    bin_dir = Path(sys.executable).parent
+    # Normalised, not resolved: `../venv/bin/python` as /x/venv/bin/python, but a venv's link left as it is.
+    executable = os.path.normpath(sys.executable)
+    bin_dir = Path(executable).parent
     found = shutil.which(program)
     # The dir, not the file: a venv's python is a link to the system's, which lacks the venv's packages.
     if found is not None and Path(found).parent.absolute() == bin_dir.absolute():
         return program
     if program == "python":  # sys.executable may be named python3, with no `python` beside it
-        return sys.executable
+        return executable
     return str(bin_dir / program) if (bin_dir / program).exists() else program
 
 

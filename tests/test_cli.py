@@ -155,6 +155,10 @@ def test_printed_commands_start_this_environments_programs_as_the_users_shell_fi
         monkeypatch.setattr(shutil, "which", elsewhere)
         assert command("tensorboard", "--logdir", "outputs") == f"{bin_dir / 'tensorboard'} --logdir outputs"
         assert command("python", "-m", "mlp_exp.compare") == f"{sys.executable} -m mlp_exp.compare"  # even python3
+    # Started as ../venv/bin/python: the path printed without its `..`.
+    monkeypatch.setattr(sys, "executable", str(bin_dir / ".." / "bin" / Path(sys.executable).name))
+    assert command("python") == str(bin_dir / Path(sys.executable).name)
+    assert command("tensorboard") == str(bin_dir / "tensorboard")
 
 
 CTRL_C_INSIDE_TORCHS_IMPORT = """
