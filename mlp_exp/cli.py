@@ -394,7 +394,7 @@ def main() -> None:
         if refused:
             raise ConfigError(refused)
         flags = read_flags(sys.argv[1:])
-        refused = config.listed_options(flags.overrides)
+        refused = config.misused_group(flags.overrides)
         if refused:
             raise ConfigError(refused)
     except ConfigError as e:

@@ -62,7 +62,14 @@ COMPOSE_ERRORS = [
             "into one; choose one, or sweep over them: -m dataset=fashion_mnist,mnist"
         ),
     ),
-    ("+optimizer=[momentum,adam]", "+optimizer=[momentum,adam] is not allowed: a run takes one optimizer option"),
+    (  # Hydra's idiom for a group with no default: Hydra would say how to edit a defaults list
+        "+experiment=deeper",
+        (
+            "+experiment=deeper is not allowed: experiment is in conf/config.yaml's defaults already; choose its "
+            "option without the +: experiment=deeper"
+        ),
+    ),
+    ("+optimizer=[momentum,adam]", "+optimizer=[momentum,adam] is not allowed: optimizer is in conf/config.yaml's"),
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
     (
@@ -127,6 +134,18 @@ def test_sweeps_and_cfg_report_bad_overrides_the_same_way(args, monkeypatch, cap
     code, _, err = run_main(monkeypatch, capsys, *args, f"hydra.sweep.dir={tmp_path}")
     assert code == 2 and err == ["error: lr=abc is not allowed: use a number"]
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no job ran
+
+
+def test_a_swept_group_with_a_plus_is_refused_before_the_sweep_dir_is_made(monkeypatch, capsys, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    code, _, err = run_main(monkeypatch, capsys, "-m", "+optimizer=adam,sgd", f"hydra.sweep.dir={sweep_dir}")
+    assert code == 2 and err == [
+        (
+            "error: +optimizer=adam,sgd is not allowed: optimizer is in conf/config.yaml's defaults already; choose "
+            "its option without the +: optimizer=adam,sgd"
+        )
+    ]
+    assert not sweep_dir.exists()
 
 
 @pytest.mark.parametrize(
