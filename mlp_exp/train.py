@@ -196,7 +196,11 @@ def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torc
         doing = f"Resuming after epoch {len(done)}:" if done else "Resuming from the start:"
     on = str(device)
     if device.type == "cpu":
-        on = f"cpu (threads: {torch.get_num_threads()})" + (f" with {mkl_on_amd.IN_USE}" if MKL_LIBRARY_LOADED else "")
+        on = f"cpu (threads: {torch.get_num_threads()})"
+        if MKL_LIBRARY_LOADED:
+            on += f" with {mkl_on_amd.IN_USE}"
+        elif hint := mkl_on_amd.not_built():
+            on += f"; {hint}"
     log.info(
         "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
         doing,

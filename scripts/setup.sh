@@ -35,9 +35,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-library=.venv/lib/mlp_exp_mkl_on_amd.so
-if $mkl_on_amd && command -v cc >/dev/null && [ ! "$library" -nt mlp_exp/mkl_on_amd.c ]; then
-  # Built beside it, then moved: an interrupted build leaves no half-written library to load.
-  cc -shared -fPIC -nostdlib -O2 -o "$library.tmp" mlp_exp/mkl_on_amd.c
-  mv "$library.tmp" "$library"
+if $mkl_on_amd && command -v cc >/dev/null; then
+  .venv/bin/python -m mlp_exp.build_mkl_on_amd >/dev/null  # builds it once, and again only after mkl_on_amd.c changed
 fi

@@ -13,6 +13,7 @@ import torch
 
 import mlp_exp
 from mlp_exp import mkl_on_amd
+from mlp_exp.files import command
 
 PROBE = """
 import ctypes, os, sys
@@ -88,3 +89,26 @@ def test_loaded_after_torch_it_says_to_import_mlp_exp_first(monkeypatch, tmp_pat
     monkeypatch.delenv(mkl_on_amd.OFF_SWITCH, raising=False)
     assert not mkl_on_amd.load()  # torch is imported in this process
     assert "import mlp_exp first" in caplog.text
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler here")
+def test_the_build_command_builds_once_where_it_helps_and_says_what_it_did(monkeypatch, tmp_path):
+    monkeypatch.setattr(mkl_on_amd, "LIBRARY", tmp_path / "lib" / "library.so")
+    monkeypatch.setattr(mkl_on_amd, "_amd_with_avx512", lambda: True)  # on any CPU
+    monkeypatch.delenv(mkl_on_amd.OFF_SWITCH, raising=False)
+    assert mkl_on_amd.not_built().endswith(f"{command(*mkl_on_amd.BUILD.split())} turns them on")
+
+    assert mkl_on_amd.build() == f"built {mkl_on_amd.LIBRARY}: mlp_exp's runs use MKL's AVX-512 kernels from now on"
+    assert mkl_on_amd.LIBRARY.read_bytes().startswith(b"\x7fELF") and mkl_on_amd.not_built() is None
+    assert list(mkl_on_amd.LIBRARY.parent.iterdir()) == [mkl_on_amd.LIBRARY]  # no temporary file left
+    assert mkl_on_amd.build() == f"{mkl_on_amd.LIBRARY} is built already"
+
+
+def test_the_build_command_needs_a_compiler_only_where_it_helps(monkeypatch, tmp_path):
+    monkeypatch.setattr(mkl_on_amd, "LIBRARY", tmp_path / "library.so")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(mkl_on_amd, "_amd_with_avx512", lambda: False)
+    assert mkl_on_amd.build().startswith("not needed: ") and mkl_on_amd.not_built() is None
+    monkeypatch.setattr(mkl_on_amd, "_amd_with_avx512", lambda: True)
+    with pytest.raises(OSError, match=r"^no C compiler \(cc or gcc\) on PATH; install one"):
+        mkl_on_amd.build()

@@ -24,6 +24,7 @@ def test_a_wheel_install_runs_with_its_own_configs(tiny_root, tmp_path, monkeypa
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", site, *(tmp_path / "wheel").glob("*.whl")], check=True)
     shutil.rmtree(source)  # nothing of the sources is left to find the configs in
+    assert (site / "mlp_exp" / "mkl_on_amd.c").is_file()  # for python -m mlp_exp.build_mkl_on_amd
 
     monkeypatch.setenv("PYTHONPATH", str(site))  # before the editable install of this clone on sys.path
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
