@@ -90,7 +90,8 @@ class OptimizerName(Choice):
 @dataclass
 class DatasetConfig:
     name: DatasetName = MISSING
-    # Where the torchvision-layout files and the prepared tensor cache live; null means the project's data/.
+    # Where the torchvision-layout files and the prepared tensor cache live; null: data.PROJECT_DATA (a clone's
+    # data/, or an installed package's ~/.cache/mlp_exp).
     root: str | None = None
     # A read-only copy of the four gzipped IDX files, e.g. Debian's dataset-fashion-mnist package.
     system_dir: str | None = None

@@ -20,7 +20,7 @@ def test_a_wheel_install_runs_with_its_own_configs(tiny_root, tmp_path, monkeypa
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", tmp_path / "wheel", source], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", tmp_path / "wheel", source], check=True)
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", site, *(tmp_path / "wheel").glob("*.whl")], check=True)
     shutil.rmtree(source)  # nothing of the sources is left to find the configs in
