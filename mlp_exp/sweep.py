@@ -158,6 +158,9 @@ class SweepCallback(Callback):
             # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
             for dataset in sweep_datasets(config, config_name):
                 load(dataset)  # and its class names checked
+        except (ConfigError, DataError) as e:
+            exit_refused(e)
+        try:
             sweep_dir.mkdir(parents=True, exist_ok=True)
             # Another sweep in this dir, or a resume of this one, would run the same jobs.
             advice = WAIT_THEN_RESUME if resumed else "choose another hydra.sweep.dir, or wait for it to end"
@@ -168,7 +171,7 @@ class SweepCallback(Callback):
             else:
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
-        except (ConfigError, DataError, DirInUse) as e:
+        except (ConfigError, DirInUse) as e:
             exit_refused(e)
         except OSError as e:
             exit_refused(cannot_use(sweep_dir, e, "hydra.sweep.dir"))
