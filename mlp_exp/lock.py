@@ -59,5 +59,16 @@ def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[N
         os.close(fd)  # and with it the lock
 
 
+def in_use(directory: Path) -> bool:
+    """Whether another process holds `directory` now (a run or sweep that is training there)."""
+    try:
+        with only_process_in(directory):
+            return False
+    except DirInUse:
+        return True
+    except OSError:  # gone since, or not a dir: nobody trains there
+        return False
+
+
 def _say_unlocked(run_dir: Path, e: OSError) -> None:
     log.info("%s cannot be locked (%s): nothing keeps a second process from training in it", run_dir, e)

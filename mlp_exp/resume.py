@@ -180,6 +180,7 @@ def unfinished_under(directory: Path) -> list[Path]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, or cut short by a lost
     machine: status `running`), the one written to last first. A sweep's job stands for its sweep. Looked for as deep
     as a run sits in a clone (outputs/multirun/SWEEP/JOB/), not through a whole disk given by mistake."""
+    from mlp_exp.lock import in_use
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
 
     found: dict[Path, float] = {}
@@ -194,7 +195,8 @@ def unfinished_under(directory: Path) -> list[Path]:
                 run = run.parent
             with contextlib.suppress(OSError):  # removed since
                 found[run] = max(found.get(run, 0.0), path.stat().st_mtime)
-    return sorted(found, key=found.__getitem__, reverse=True)
+    # `running` is also what a run still training says: those go on by themselves.
+    return sorted((run for run in found if not in_use(run)), key=found.__getitem__, reverse=True)
 
 
 def _what_to_resume(directory: Path) -> str:

@@ -457,18 +457,31 @@ def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(
     (outputs / "runs" / "no_config").mkdir()  # a record alone: nothing resume could go on with
     (outputs / "runs" / "no_config" / "metrics.json").write_text(json.dumps({"status": "interrupted"}))
     (outputs / "metrics.json").write_text(json.dumps({"status": "interrupted"}))  # the dir given is not below itself
-
-    with pytest.raises(SystemExit) as exit_:
-        resume.main([str(outputs)])
-    assert exit_.value.code == 2
-    assert (
-        capsys.readouterr()
-        .err.strip()
-        .endswith(
-            f"(it has no multirun.yaml); the unfinished one under it written to last goes on with "
-            f"{resume_command(outputs / 'multirun' / 'sweep')} (2 unfinished under it)"
-        )
+    run_with("running", outputs / "runs" / "training_now", 0)  # the newest, but it goes on by itself
+    hold = (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); "
+        "print('held', flush=True); time.sleep(60)"
     )
+    training = subprocess.Popen(
+        [sys.executable, "-c", hold, str(outputs / "runs" / "training_now")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert training.stdout.readline() == "held\n"
+
+        with pytest.raises(SystemExit) as exit_:
+            resume.main([str(outputs)])
+        assert exit_.value.code == 2
+        assert (
+            capsys.readouterr()
+            .err.strip()
+            .endswith(
+                f"(it has no multirun.yaml); the unfinished one under it written to last goes on with "
+                f"{resume_command(outputs / 'multirun' / 'sweep')} (2 unfinished under it)"
+            )
+        )
+    finally:
+        training.kill()
+        training.wait()
 
 
 @pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-hydras"])
