@@ -80,6 +80,10 @@ def test_a_multirun_sweep_gives_each_job_its_own_dir(tiny_root, tmp_path):
     for job in jobs:
         assert json.loads((sweep_dir / job / "metrics.json").read_text())["status"] == "completed"
         assert len(list((sweep_dir / job).glob("events.out.tfevents.*"))) == 1
+    # mlp_exp's own lines before the jobs read as the jobs' do; Hydra's keep its label.
+    assert f"\nSweep dir: {sweep_dir} (compare its jobs: " in result.stdout
+    assert result.stdout.startswith(f"Prepared fashion_mnist from {tiny_root / 'FashionMNIST' / 'raw'} into ")
+    assert "[HYDRA] Launching 2 jobs locally" in result.stdout
 
 
 def test_the_console_script_runs_the_same_app(tiny_root, tmp_path):
