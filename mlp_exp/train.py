@@ -78,13 +78,20 @@ def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
 
 
 def what_to_lower(cfg: DictConfig) -> str:
-    lowers = [
-        f"the learning rate (now lr={as_typed(cfg.lr)})",
-        f"the initial weights' scale (now init_scale={as_typed(cfg.init_scale)})",
+    return f"lower {the_knobs_that_decide(cfg, 'the')}"
+
+
+def the_knobs_that_decide(cfg: DictConfig, each: str) -> str:
+    """The knobs that decide whether SGD learns, creeps or diverges, each with its value: `the learning rate (now
+    lr=0.1), the initial weights' scale (now init_scale=0.01)`, and the weight decay where there is some."""
+    knobs = [
+        f"learning rate (now lr={as_typed(cfg.lr)})",
+        f"initial weights' scale (now init_scale={as_typed(cfg.init_scale)})",
     ]
     if cfg.optimizer.weight_decay:
-        lowers.append(f"the weight decay (now optimizer.weight_decay={as_typed(cfg.optimizer.weight_decay)})")
-    return f"lower {', '.join(lowers[:-1])} or {lowers[-1]}"
+        knobs.append(f"weight decay (now optimizer.weight_decay={as_typed(cfg.optimizer.weight_decay)})")
+    knobs = [f"{each} {knob}" for knob in knobs]
+    return f"{', '.join(knobs[:-1])} or {knobs[-1]}"
 
 
 def not_learning(record: dict[str, Any], guessed: tuple[float, float], epochs: int) -> bool:
@@ -102,19 +109,15 @@ def not_learning(record: dict[str, Any], guessed: tuple[float, float], epochs: i
 
 def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: DictConfig) -> None:
     """The not-learning hint, with the usual causes named."""
-    decay = cfg.optimizer.weight_decay
     log.warning(
         "After %d epoch%s the train loss %s and accuracy %.4f are at best little better than those of guessing "
-        "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try another lr (now "
-        "lr=%s), another init_scale (now init_scale=%s)%s",
+        "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try %s",
         record["epoch"],
         "s" if record["epoch"] > 1 else "",
         metric_text(record["train_loss"]),
         record["train_acc"],
         *guessed,
-        as_typed(cfg.lr),
-        as_typed(cfg.init_scale),
-        f" or less weight decay (now optimizer.weight_decay={as_typed(decay)})" if decay else "",
+        the_knobs_that_decide(cfg, "another"),
     )
 
 

@@ -107,7 +107,8 @@ def test_a_net_that_stays_at_chance_gets_a_hint_after_two_epochs(tiny_root, tmp_
     hint = (
         f"After 2 epochs the train loss {second['train_loss']:.4f} and accuracy {second['train_acc']:.4f} are at best "
         f"little better than those of guessing from the classes' shares ({guessing_loss:.4f} and {guessing_acc:.4f}): "
-        "the net has learned little or nothing; try another lr (now lr=0.5), another init_scale (now init_scale=0.01)"
+        "the net has learned little or nothing; try another learning rate (now lr=0.5) or another initial weights' "
+        "scale (now init_scale=0.01)"
     )
     assert hints == [hint]
 
