@@ -184,6 +184,19 @@ class Console(logging.StreamHandler):
         super().handleError(record)
 
 
+class HydraLines(logging.Formatter):
+    """The console's lines outside a job (hydra_logging/mlp_exp.yaml): Hydra's own with its time and [HYDRA] label,
+    as Hydra's default config writes them; mlp_exp's (a sweep's dir, a dataset prepared) plain, as in the job."""
+
+    def __init__(self) -> None:
+        super().__init__("[%(asctime)s][HYDRA] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name.partition(".")[0] == "mlp_exp":
+            return record.getMessage()
+        return super().format(record)
+
+
 def label_console_lines(label: str) -> None:
     """Starts each of the job's console lines with `label` (Hydra's `#3` for job 3), where the lines of jobs that run
     side by side interleave; its log file's lines stay as they are."""
