@@ -2,7 +2,6 @@
 `pip install` does not), where it would help and is not built yet. A module of its own: mlp_exp's import loads
 mkl_on_amd, which `python -m` would then run a second time."""
 
-import subprocess
 import sys
 
 from mlp_exp.mkl_on_amd import LIBRARY, build
@@ -10,6 +9,6 @@ from mlp_exp.mkl_on_amd import LIBRARY, build
 if __name__ == "__main__":
     try:
         print(build())
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"error: cannot build {LIBRARY} ({e})", file=sys.stderr)
-        sys.exit(1)
+    except OSError as e:
+        print(f"error: cannot build {LIBRARY}: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -2,11 +2,11 @@
 
 MKL, torch's BLAS on x86, picks its kernels by CPU vendor as well as by instruction set: on an AMD CPU with AVX-512
 (Zen 4 and later) it runs kernels made for AVX2. It decides by calling its own mkl_serv_intel_cpu_true().
-`python -m mlp_exp.build_mkl_on_amd` (which scripts/setup.sh runs) compiles mkl_on_amd.c, a library with a function of
-that name that answers yes; loaded into the
-process's global symbols before torch is (on AMD CPUs with AVX-512 only), it is the function MKL's call finds. MKL
-still checks which instruction sets the CPU has, so it runs none the CPU lacks; results equal the AVX2 kernels'
-up to float rounding (tests/test_mkl_on_amd.py). MLP_EXP_MKL_ON_AMD=0 in the environment turns it off.
+`python -m mlp_exp.build_mkl_on_amd` (which scripts/setup.sh runs) compiles mkl_on_amd.c, a library with a
+function of that name that answers yes; loaded into the process's global symbols before torch is (on AMD CPUs with
+AVX-512 only), it is the function MKL's call finds. MKL still checks which instruction sets the CPU has, so it runs
+none the CPU lacks; results equal the AVX2 kernels' up to float rounding (tests/test_mkl_on_amd.py).
+MLP_EXP_MKL_ON_AMD=0 in the environment turns it off.
 """
 
 from __future__ import annotations
@@ -41,21 +41,30 @@ def load() -> bool:
     try:
         ctypes.CDLL(str(LIBRARY), mode=ctypes.RTLD_GLOBAL)
     except OSError as e:
-        log.warning("MKL keeps its AVX2 kernels: %s; %s builds it again", e, BUILD)
+        log.warning("MKL keeps its AVX2 kernels: %s; delete %s, and %s builds it again", e, LIBRARY, BUILD)
         return False
     return True
 
 
 def not_built() -> str | None:
-    """What to run where the library would help but was never built (an install by pip, not scripts/setup.sh)."""
-    if os.environ.get(OFF_SWITCH) != "0" and not LIBRARY.exists() and _amd_with_avx512():
-        return f"MKL's AVX-512 kernels are off on this AMD CPU: {command(*BUILD.split())} turns them on"
+    """What to run where the library would help but was never built (an install by pip, not scripts/setup.sh), and
+    this user could build it (not into a system-wide install)."""
+    if (
+        os.environ.get(OFF_SWITCH) != "0"
+        and not LIBRARY.exists()
+        and os.access(next(folder for folder in LIBRARY.parents if folder.exists()), os.W_OK)
+        and _amd_with_avx512()
+    ):
+        return (
+            f"MKL's AVX-512 kernels are off on this AMD CPU: {command(*BUILD.split())} turns them on "
+            f"({OFF_SWITCH}=0 silences this)"
+        )
     return None
 
 
 def build() -> str:
-    """Compiles the library into LIBRARY where it would help and is not built yet; says what it did. Raises
-    OSError where there is no C compiler."""
+    """Compiles the library into LIBRARY where it would help and is not built yet; says what it did.
+    Raises OSError, naming the fix, where it cannot (no C compiler, a compiler error, no write access)."""
     if not _amd_with_avx512():
         return "not needed: MKL's vendor check slows only AMD CPUs with AVX-512"
     if LIBRARY.exists() and LIBRARY.stat().st_mtime >= SOURCE.stat().st_mtime:
@@ -66,7 +75,15 @@ def build() -> str:
     LIBRARY.parent.mkdir(parents=True, exist_ok=True)
     # Built beside it, then moved: an interrupted build leaves no half-written library to load.
     with atomic_write(LIBRARY) as tmp:
-        subprocess.run([compiler, "-shared", "-fPIC", "-nostdlib", "-O2", "-o", tmp, SOURCE], check=True)
+        compiled = subprocess.run(
+            [compiler, "-shared", "-fPIC", "-nostdlib", "-O2", "-o", tmp, SOURCE],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if compiled.returncode != 0:
+            said = (compiled.stderr.strip().splitlines() or [f"exit status {compiled.returncode}"])[0]
+            raise OSError(f"{compiler} failed on {SOURCE} ({said}); is it a working C compiler?")
     return f"built {LIBRARY}: mlp_exp's runs use MKL's AVX-512 kernels from now on"
 
 

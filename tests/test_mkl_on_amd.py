@@ -96,12 +96,27 @@ def test_the_build_command_builds_once_where_it_helps_and_says_what_it_did(monke
     monkeypatch.setattr(mkl_on_amd, "LIBRARY", tmp_path / "lib" / "library.so")
     monkeypatch.setattr(mkl_on_amd, "_amd_with_avx512", lambda: True)  # on any CPU
     monkeypatch.delenv(mkl_on_amd.OFF_SWITCH, raising=False)
-    assert mkl_on_amd.not_built().endswith(f"{command(*mkl_on_amd.BUILD.split())} turns them on")
+    assert (
+        f"{command(*mkl_on_amd.BUILD.split())} turns them on (MLP_EXP_MKL_ON_AMD=0 silences this)"
+        in mkl_on_amd.not_built()
+    )
 
     assert mkl_on_amd.build() == f"built {mkl_on_amd.LIBRARY}: mlp_exp's runs use MKL's AVX-512 kernels from now on"
     assert mkl_on_amd.LIBRARY.read_bytes().startswith(b"\x7fELF") and mkl_on_amd.not_built() is None
     assert list(mkl_on_amd.LIBRARY.parent.iterdir()) == [mkl_on_amd.LIBRARY]  # no temporary file left
     assert mkl_on_amd.build() == f"{mkl_on_amd.LIBRARY} is built already"
+
+    source = tmp_path / "mkl_on_amd.c"  # changed since: built again
+    source.write_text(mkl_on_amd.SOURCE.read_text())
+    monkeypatch.setattr(mkl_on_amd, "SOURCE", source)
+    os.utime(mkl_on_amd.LIBRARY, (0, 0))
+    assert mkl_on_amd.build().startswith("built ")
+
+    source.write_text("int broken(void) {")  # a compiler's error: one line naming it, nothing left behind
+    os.utime(mkl_on_amd.LIBRARY, (0, 0))
+    with pytest.raises(OSError, match=rf"failed on {source} \(.*\); is it a working C compiler\?$"):
+        mkl_on_amd.build()
+    assert list(mkl_on_amd.LIBRARY.parent.iterdir()) == [mkl_on_amd.LIBRARY]
 
 
 def test_the_build_command_needs_a_compiler_only_where_it_helps(monkeypatch, tmp_path):
