@@ -184,6 +184,7 @@ def unfinished_under(directory: Path) -> list[Path]:
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
 
     found: dict[Path, float] = {}
+    busy = set()  # `running` is also what a run still training says: it goes on by itself, and so does its sweep
     for depth in range(1, 6):
         for path in directory.glob("/".join(["*"] * depth + [METRICS_FILE])):
             run = path.parent
@@ -191,12 +192,13 @@ def unfinished_under(directory: Path) -> list[Path]:
                 continue
             if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running):
                 continue
-            if (run.parent / SWEEP_FILE).is_file():
-                run = run.parent
+            goes_on = run.parent if (run.parent / SWEEP_FILE).is_file() else run
+            if in_use(run):  # a sweep's job resumed on its own holds its own dir only
+                busy.add(goes_on)
             with contextlib.suppress(OSError):  # removed since
-                found[run] = max(found.get(run, 0.0), path.stat().st_mtime)
-    # `running` is also what a run still training says: those go on by themselves.
-    return sorted((run for run in found if not in_use(run)), key=found.__getitem__, reverse=True)
+                found[goes_on] = max(found.get(goes_on, 0.0), path.stat().st_mtime)
+    unfinished = [run for run in found if run not in busy and not in_use(run)]
+    return sorted(unfinished, key=found.__getitem__, reverse=True)
 
 
 def _what_to_resume(directory: Path) -> str:

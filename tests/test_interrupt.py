@@ -458,15 +458,21 @@ def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(
     (outputs / "runs" / "no_config" / "metrics.json").write_text(json.dumps({"status": "interrupted"}))
     (outputs / "metrics.json").write_text(json.dumps({"status": "interrupted"}))  # the dir given is not below itself
     run_with("running", outputs / "runs" / "training_now", 0)  # the newest, but it goes on by itself
+    (outputs / "multirun" / "busy").mkdir(parents=True)  # one of its jobs goes on by itself: so does the sweep
+    (outputs / "multirun" / "busy" / "multirun.yaml").write_text("hydra: {}")
+    run_with("running", outputs / "multirun" / "busy" / "0_lr=0.1", 0)
+    run_with("interrupted", outputs / "multirun" / "busy" / "1_lr=0.2", 0)
+    run_with("interrupted", outputs / "a" / "b" / "c" / "d" / "e" / "f", 0)  # deeper than runs sit: not looked for
     hold = (
         "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); "
         "print('held', flush=True); time.sleep(60)"
     )
-    training = subprocess.Popen(
-        [sys.executable, "-c", hold, str(outputs / "runs" / "training_now")], stdout=subprocess.PIPE, text=True
-    )
+    training = [
+        subprocess.Popen([sys.executable, "-c", hold, str(run)], stdout=subprocess.PIPE, text=True)
+        for run in (outputs / "runs" / "training_now", outputs / "multirun" / "busy" / "0_lr=0.1")
+    ]
     try:
-        assert training.stdout.readline() == "held\n"
+        assert [process.stdout.readline() for process in training] == ["held\n", "held\n"]
 
         with pytest.raises(SystemExit) as exit_:
             resume.main([str(outputs)])
@@ -480,8 +486,9 @@ def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(
             )
         )
     finally:
-        training.kill()
-        training.wait()
+        for process in training:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.parametrize("content", ["hydra: [unclosed", "epochs: 3"], ids=["not-yaml", "not-hydras"])
