@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -228,23 +227,31 @@ def test_runs_started_together_on_a_damaged_cache_all_load_it(tiny_root, tmp_pat
     cfg = dataset_cfg(*tiny_overrides(tiny_root))
     data.load(cfg)
     data.cache_path(cfg).write_bytes(b"not a zip file")
-    load = (  # imports paid for, the runs wait for the same moment to load
-        "import sys, time; from hydra import compose; from mlp_exp import config, data\n"
+    go = tmp_path / "go"
+    load = (  # imports paid for, each says so and waits for the same moment to load
+        "import os, sys, time; from hydra import compose; from mlp_exp import config, data\n"
         "with config.composing(): cfg = compose('config', sys.argv[2:]).dataset\n"
-        "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
+        "print('ready', flush=True)\n"
+        "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
         "print(len(data.load(cfg)[0]))"
     )
-    start = str(time.time() + 12)
     runs = [
         subprocess.Popen(
-            [sys.executable, "-c", load, start, *tiny_overrides(tiny_root)],
+            [sys.executable, "-c", load, str(go), *tiny_overrides(tiny_root)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(6)
     ]
-    results = [(run.wait(timeout=120), run.stdout.read().strip(), run.stderr.read()) for run in runs]
-    assert all(code == 0 and out == b"600" for code, out, _ in results), results
+    try:
+        assert [run.stdout.readline() for run in runs] == ["ready\n"] * 6
+        go.touch()
+        results = [(run.wait(timeout=120), run.stdout.read().strip(), run.stderr.read()) for run in runs]
+    finally:
+        for run in runs:
+            run.kill()
+    assert all(code == 0 and out == "600" for code, out, _ in results), results
 
 
 def test_a_cache_that_cannot_be_read_even_as_just_made_names_the_fix(tiny_root, monkeypatch):
