@@ -81,7 +81,7 @@ def what_to_lower(cfg: DictConfig) -> str:
     return f"lower {the_knobs_that_decide(cfg, 'the')}"
 
 
-def the_knobs_that_decide(cfg: DictConfig, each: str) -> str:
+def the_knobs_that_decide(cfg: DictConfig, article: str) -> str:
     """The knobs that decide whether SGD learns, creeps or diverges, each with its value: `the learning rate (now
     lr=0.1), the initial weights' scale (now init_scale=0.01)`, and the weight decay where there is some."""
     knobs = [
@@ -90,7 +90,7 @@ def the_knobs_that_decide(cfg: DictConfig, each: str) -> str:
     ]
     if cfg.optimizer.weight_decay:
         knobs.append(f"weight decay (now optimizer.weight_decay={as_typed(cfg.optimizer.weight_decay)})")
-    knobs = [f"{each} {knob}" for knob in knobs]
+    knobs = [f"{article} {knob}" for knob in knobs]
     return f"{', '.join(knobs[:-1])} or {knobs[-1]}"
 
 
