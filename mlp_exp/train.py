@@ -177,18 +177,26 @@ def predict(net: MLP, X: torch.Tensor) -> torch.Tensor:
     return torch.cat([net(X[start : start + EVAL_CHUNK]).argmax(dim=1) for start in range(0, len(X), EVAL_CHUNK)])
 
 
-def say_too_many_threads(threads: int) -> None:
+def say_too_many_threads(threads: int, restored: bool = False) -> None:
+    """A warning where `threads` (set by threads=, or `restored` from the checkpoint of a resumed run) are more than
+    this process's cores."""
     import joblib  # counts the cores this process may use (affinity, cgroup quota), as a sweep's share does
 
     cores = joblib.cpu_count()
-    if threads > cores:
-        log.warning(
-            "threads=%d is more than the %d core%s this process may use: the threads take turns on them, which makes "
-            "each step slower; threads=0 gives torch's default, one per core",
-            threads,
-            cores,
-            "s" if cores > 1 else "",
-        )
+    if threads <= cores:
+        return
+    if restored:
+        said, fix = f"The {threads} threads the run trained on are", "it goes on with them: its numbers depend on them"
+    else:
+        said, fix = f"threads={threads} is", "threads=0 gives torch's default, one per core"
+    log.warning(
+        "%s more than the %d core%s this process may use: the threads take turns on them, which makes each step "
+        "slower; %s",
+        said,
+        cores,
+        "s" if cores > 1 else "",
+        fix,
+    )
 
 
 def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torch.device, done: list | None) -> None:
@@ -296,7 +304,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             )
         elif threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of cores
             torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
-            say_too_many_threads(threads)
+            say_too_many_threads(threads, restored=True)
 
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.

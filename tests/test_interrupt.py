@@ -124,10 +124,12 @@ def test_a_resume_trains_on_the_threads_the_run_trained_on(tiny_root, tmp_path, 
         with pytest.raises(KeyboardInterrupt):
             train(cfg, tmp_path / "run")
         torch.set_num_threads(default)  # the resuming process: torch's default
+        monkeypatch.setattr("joblib.cpu_count", lambda: default)  # a machine with fewer cores than the run's
         with caplog.at_level(logging.INFO, logger=train_module.log.name):
             assert train(cfg, tmp_path / "run", resume=True)["status"] == "completed"
         assert "Resuming after epoch 1: 784-32-10 MLP (relu) on fashion_mnist" in caplog.text
         assert f"on cpu (threads: {default + 1})" in caplog.text
+        assert f"The {default + 1} threads the run trained on are more than the {default} core" in caplog.text
     finally:
         torch.set_num_threads(default)
 
