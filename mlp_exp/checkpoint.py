@@ -19,7 +19,7 @@ from torch import nn
 from mlp_exp.config import RESTATING_HIDDENS, ConfigError, first_line, upgrade_hparams
 from mlp_exp.files import atomic_write, resume_command
 from mlp_exp.optim import Optimizer
-from mlp_exp.sweep import SWEEP_FILE
+from mlp_exp.sweep import SWEEP_FILE, refuse_runs_below
 from mlp_exp.tracking import METRICS_FILE, Status, read_metrics
 
 FILE_NAME = "checkpoint.pt"
@@ -46,6 +46,7 @@ def refuse_used_run_dir(run_dir: Path) -> None:
     would join."""
     if (run_dir / SWEEP_FILE).exists():
         raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
+    refuse_runs_below(run_dir, "hydra.run.dir")
     if not ((run_dir / FILE_NAME).exists() or (run_dir / METRICS_FILE).exists()):
         return
     status = (read_metrics(run_dir) or {}).get("status")

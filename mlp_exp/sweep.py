@@ -72,7 +72,8 @@ def resuming_job(job_dir: Path, sweep_dir: Path) -> bool:
 
 def refuse_used_sweep_dir(sweep_dir: Path) -> None:
     """A new sweep must not run in the dir of another: jobs of both would mix, and its jobs would be refused one by
-    one (their dirs hold runs), after Hydra had rewritten the other's records of them."""
+    one (their dirs hold runs), after Hydra had rewritten the other's records of them. Nor in a dir with runs below
+    it (outputs/)."""
     if (sweep_dir / ".hydra").is_dir():  # Hydra's record of a single run
         raise ConfigError(f"{sweep_dir} holds a run, not a sweep: choose another hydra.sweep.dir")
     if (sweep_dir / SWEEP_FILE).exists():
@@ -80,6 +81,19 @@ def refuse_used_sweep_dir(sweep_dir: Path) -> None:
         raise ConfigError(
             f"{sweep_dir} already holds a sweep: continue it with `{resume}`, or choose another hydra.sweep.dir"
         )
+    refuse_runs_below(sweep_dir, "hydra.sweep.dir")
+
+
+def refuse_runs_below(directory: Path, key: str) -> None:
+    """A new run or sweep must not be written into a dir with runs or sweeps below it (outputs/, outputs/runs/):
+    it would sit among them, and resume and compare, given that dir, would take it for the whole. Looked for as deep
+    as runs sit below outputs/ (multirun/SWEEP/JOB)."""
+    for depth in range(1, 4):
+        for record in (".hydra", SWEEP_FILE):
+            if below := next(directory.glob("/".join(["*"] * depth + [record])), None):
+                raise ConfigError(
+                    f"{directory} holds other runs ({below.parent} among them): choose another {key}, a dir of its own"
+                )
 
 
 def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:

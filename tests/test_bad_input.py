@@ -477,6 +477,24 @@ def test_a_dir_that_cannot_be_made_is_one_line_naming_its_key(monkeypatch, capsy
     assert code == 2 and err == [f"error: cannot use {where} (Not a directory); choose another {key}"]
 
 
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+def test_a_dir_with_runs_below_it_is_refused_as_a_runs_or_a_sweeps(monkeypatch, capsys, tiny_root, tmp_path, sweep):
+    outputs = tmp_path / "outputs"
+    (outputs / "runs" / "an_old_run" / ".hydra").mkdir(parents=True)
+    (outputs / "multirun" / "a_sweep").mkdir(parents=True)
+    (outputs / "multirun" / "a_sweep" / "multirun.yaml").write_text("hydra: {}")
+    before = files_under(outputs)
+    key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+    for where in (outputs, outputs / "runs"):
+        args = ["-m", "seed=1,2"] if sweep else []
+        code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={where}")
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith(f"error: {where} holds other runs (") and err[0].endswith(
+            f"among them): choose another {key}, a dir of its own"
+        )
+    assert files_under(outputs) == before and sorted(p.name for p in (outputs / "runs").iterdir()) == ["an_old_run"]
+
+
 def test_a_run_dir_is_refused_as_a_sweep_dir(monkeypatch, capsys, tmp_path):
     (tmp_path / "run" / ".hydra").mkdir(parents=True)
     code, _, err = run_main(monkeypatch, capsys, "-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'run'}")
