@@ -515,7 +515,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
-    if not report(args.dir.absolute(), png):  # absolute: the commands it prints then paste anywhere
+    try:
+        reported = report(args.dir.absolute(), png)  # absolute: the commands it prints then paste anywhere
+    except OSError as e:  # the plot's file: a dir this user cannot write to, a full disk
+        print(
+            f"error: cannot write {e.filename or png} ({e.strerror or e}); give --png a file you can write",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
+    if not reported:
         print(f"error: no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0

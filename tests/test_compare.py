@@ -332,6 +332,14 @@ def test_a_png_path_compare_cannot_write_is_one_line_and_exit_2(mixed_sweep, tmp
     assert result.stderr.splitlines() == [f"error: --png {tmp_path / png}{problem.format(tmp=tmp_path)}"]
 
 
+def test_a_png_the_file_system_refuses_is_one_line_and_exit_2(mixed_sweep):
+    result = run_compare(str(mixed_sweep), "--png", "/proc/compare.png")  # /proc takes no new files, even root's
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: cannot write /proc/compare.png (No such file or directory); give --png a file you can write"
+    ]
+
+
 @contextmanager
 def tensorboard_server(logdir: Path, log_file: Path):
     with socket.socket() as probe:  # a free port
