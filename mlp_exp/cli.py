@@ -407,7 +407,7 @@ def main() -> None:
         if refused:
             raise ConfigError(refused)
         flags = read_flags(sys.argv[1:])
-        refused = config.misused_group(flags.overrides)
+        refused = config.misused_override(flags.overrides)
         if refused:
             raise ConfigError(refused)
     except ConfigError as e:

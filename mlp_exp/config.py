@@ -417,23 +417,28 @@ def allowed_values(key: str) -> str:
 CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search")
 
 
-def misused_group(overrides: list[str]) -> str | None:
-    """Why an override of a config group is refused, where Hydra would do something else than it says, or say it
-    in terms of a defaults list; None where none is.
-    - A list of options (`dataset=[fashion_mnist,mnist]`): Hydra merges them into one config, the later option's
-      values over the earlier's (mnist's name with fashion_mnist's files).
-    - A `+` (`+experiment=deeper`, Hydra's idiom for a group with no default): each group here has a place in
-      conf/config.yaml's defaults, and Hydra says "Multiple values for experiment" and how to edit a defaults list.
+def misused_override(overrides: list[str]) -> str | None:
+    """Why an override is refused where Hydra would do something else than it says, or say it in terms of a
+    defaults list; None where none is.
+    - A list of a group's options (`dataset=[fashion_mnist,mnist]`): Hydra merges them into one config, the later
+      option's values over the earlier's (mnist's name with fashion_mnist's files).
+    - A `+` (`+experiment=deeper`, Hydra's idiom for a group with no default; `+lr=0.2`): each group here has a
+      place in conf/config.yaml's defaults, each knob in the schema, and Hydra says "Multiple values for
+      experiment" and how to edit a defaults list, or "Could not append to config".
     Overrides that do not parse are left to Hydra to name."""
     parser = OverridesParser.create()
     for line in overrides:  # one at a time, so that one that does not parse leaves the others checked
         with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
             (override,) = parser.parse_overrides([line])
             group, options = override.key_or_group, override.value()
-            if group in CONFIG_GROUPS and override.is_add():
+            if override.is_add() and group in CONFIG_GROUPS:
                 return (
                     f"{line} is not allowed: {group} is in conf/config.yaml's defaults already; "
                     f"choose its option without the +: {line.removeprefix('+')}"
+                )
+            if override.is_add() and group in schema_keys():
+                return (
+                    f"{line} is not allowed: {group} is a knob already; set it without the +: {line.removeprefix('+')}"
                 )
             if group in CONFIG_GROUPS and isinstance(options, list) and len(options) > 1:
                 return (
