@@ -35,7 +35,7 @@ from mlp_exp.cli import (
     train_reporting,
 )
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
-from mlp_exp.files import command, not_a_directory, resume_command, say
+from mlp_exp.files import atomic_write, command, not_a_directory, resume_command, say
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 log = logging.getLogger("mlp_exp")
@@ -173,7 +173,20 @@ def resume_run(run_dir: Path, device: Device | None = None) -> None:
         pick_device(cfg.device, fix=f"to go on on the CPU: {resume_command('--device', 'cpu', run_dir)}")
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
         _go_on_as_the_run_did(run_dir)
+        if device is not None:
+            _remember_device(run_dir, device)
         train_reporting(cfg, run_dir, resume=True)
+
+
+def _remember_device(run_dir: Path, device: Device) -> None:
+    """--device from here on, in the run's saved config: the resume command it prints after a Ctrl-C, pasted as it
+    is, goes on where this one did (a GPU's run on a CPU machine)."""
+    path = run_dir / ".hydra" / "config.yaml"
+    saved = OmegaConf.load(path)  # as Hydra wrote it, interpolations and all
+    if saved.get("device") != device.value:
+        saved.device = device.value
+        with atomic_write(path) as tmp:
+            OmegaConf.save(saved, tmp)
 
 
 def unfinished_under(directory: Path) -> list[Path]:
@@ -224,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--device",
         choices=[device.value for device in Device],
-        help="go on on this device instead of the run's own (--device cpu: a GPU's run, on a machine without one)",
+        help="go on on this device from now on, instead of the run's own (--device cpu: a GPU's run, on a machine "
+        "without one)",
     )
     args = parser.parse_args(argv)
     directory, device = args.dir, Device(args.device) if args.device else None

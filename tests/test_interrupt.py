@@ -410,6 +410,7 @@ def test_a_gpus_run_goes_on_on_the_cpu_when_told_to(tiny_root, tmp_path, capsys,
 
     resume.main(["--device", "cpu", str(run_dir)])
     assert [record["epoch"] for record in metrics_of(run_dir)["history"]] == [1, 2]
+    assert "device: cpu" in saved.read_text()  # from here on: a later resume command, pasted as printed, works
     assert metrics_of(run_dir)["status"] == "completed"
     log = (run_dir / "mlp_exp.log").read_text()
     assert "The run trained on cuda and goes on on cpu: the last digits of its numbers will differ" in log
