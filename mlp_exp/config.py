@@ -40,7 +40,8 @@ class ConfigError(ValueError):
 
 def cannot_use(directory: Path, e: OSError, key: str) -> ConfigError:
     """A run's or sweep's dir that cannot be made or written (`hydra.run.dir=/proc/x`), and the key to change."""
-    return ConfigError(f"cannot use {directory} ({e.strerror or e}); choose another {key}")
+    why = "it is a file" if directory.is_file() else e.strerror or e  # mkdir's own word for that: "File exists"
+    return ConfigError(f"cannot use {directory} ({why}); choose another {key}")
 
 
 def first_line(e: BaseException | str) -> str:

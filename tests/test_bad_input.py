@@ -476,6 +476,8 @@ def test_a_dir_that_cannot_be_made_is_one_line_naming_its_key(monkeypatch, capsy
     args = ["-m", "seed=1,2"] if sweep else []
     code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={where}")
     assert code == 2 and err == [f"error: cannot use {where} (Not a directory); choose another {key}"]
+    code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={tmp_path / 'file'}")
+    assert code == 2 and err == [f"error: cannot use {tmp_path / 'file'} (it is a file); choose another {key}"]
 
 
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
