@@ -313,8 +313,8 @@ def table(runs: list[Run], knobs: list[str]) -> str:
 
 def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
     """Where runs differ in their seed, per setting of the other knobs: the mean test accuracy of its completed
-    runs, their standard deviation, and how many of its runs completed, best first (settings none of whose runs
-    completed last); None where no setting was run more than once."""
+    runs, their standard deviation, how many of its runs completed and how many seeds they had, best first
+    (settings none of whose runs completed last); None where no setting was run more than once."""
     if "seed" not in knobs:
         return None
     others = [knob for knob in knobs if knob != "seed"]
@@ -330,9 +330,11 @@ def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
         mean = statistics.mean(accuracies) if accuracies else None
         std = statistics.stdev(accuracies) if len(accuracies) > 1 else None
         knob_cells = [_show_knob(setting[0].hparams.get(knob)) for knob in others]
-        rows.append((mean, [*knob_cells, _show(mean), _show(std), f"{len(accuracies)}/{len(setting)}"]))
+        # A seed run twice is counted twice: its repeats differ only in the last digits (threads, device).
+        seeds = len({repr(run.hparams.get("seed")) for run in setting})
+        rows.append((mean, [*knob_cells, _show(mean), _show(std), f"{len(accuracies)}/{len(setting)}", str(seeds)]))
     rows.sort(key=lambda row: -row[0] if row[0] is not None else math.inf)
-    return columns([[*others, "test_acc_mean", "std", "completed"], *(cells for _, cells in rows)])
+    return columns([[*others, "test_acc_mean", "std", "completed", "seeds"], *(cells for _, cells in rows)])
 
 
 def columns(rows: list[list[str]]) -> str:

@@ -484,15 +484,18 @@ def test_runs_of_several_seeds_get_their_mean_and_spread_per_setting_best_first(
     runs += [  # a setting none of whose runs completed; a completed run's NaN is no accuracy
         compare.Run("6", "diverged", {"hiddens": "8", "seed": 1.0}, {"test/acc": [(1, math.nan)]}),
         completed("7", {"hiddens": "8", "seed": 2.0}, math.nan),
+        completed("8", {"hiddens": "16", "seed": 1.0}, 0.83),  # one seed run twice: two runs, one seed
+        completed("9", {"hiddens": "16", "seed": 1.0}, 0.83),
     ]
 
     lines = compare.seed_means(runs, ["hiddens", "seed"]).splitlines()
 
     assert [line.split() for line in lines] == [
-        ["hiddens", "test_acc_mean", "std", "completed"],
-        ["512", "0.8550", "0.0071", "2/3"],
-        ["64", "0.8200", "0.0200", "3/3"],
-        ["8", "-", "-", "0/2"],
+        ["hiddens", "test_acc_mean", "std", "completed", "seeds"],
+        ["512", "0.8550", "0.0071", "2/3", "3"],
+        ["16", "0.8300", "0.0000", "2/2", "1"],
+        ["64", "0.8200", "0.0200", "3/3", "3"],
+        ["8", "-", "-", "0/2", "2"],
     ]
     # One run per setting, or no seed that differs: nothing to average.
     assert compare.seed_means([runs[0], runs[3]], ["hiddens", "seed"]) is None
@@ -508,7 +511,10 @@ def test_the_report_prints_the_seed_means_below_the_table(tmp_path, monkeypatch,
     lines = capsys.readouterr().out.splitlines()
     at = lines.index("over the seeds:")
     assert lines[at - 1].startswith("3_seed=3 ")  # the table's last row
-    assert lines[at + 1 : at + 3] == ["test_acc_mean  std     completed", "0.8200         0.0100  3/3"]
+    assert lines[at + 1 : at + 3] == [
+        "test_acc_mean  std     completed  seeds",
+        "0.8200         0.0100  3/3        3",
+    ]
 
 
 def test_runs_that_share_their_knobs_values_are_told_apart_in_the_legend_by_their_names():
