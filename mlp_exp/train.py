@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
-from mlp_exp.config import ConfigError, Device, as_typed, check, flat_hparams, hidden_widths
+from mlp_exp.config import ConfigError, Device, OptimizerName, as_typed, check, flat_hparams, hidden_widths
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
@@ -34,6 +34,8 @@ EVAL_CHUNK = 2048
 # From this many epochs on, a train loss above this fraction of guessing's (and an accuracy nearer guessing's than
 # perfect) means the net learned little or nothing.
 NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
+# Above this lr, Adam's steps (about lr per weight, whatever the gradient) are likely too big for this net.
+ADAM_LR_LIMIT = 0.01
 
 
 class Diverged(RuntimeError):
@@ -199,6 +201,17 @@ def say_too_many_threads(threads: int, restored: bool = False) -> None:
     )
 
 
+def say_big_adam_step(cfg: DictConfig) -> None:
+    """Adam and AdamW with SGD's lr (`optimizer=adam` leaves lr at 0.1): a warning before the first step."""
+    if cfg.optimizer.name in (OptimizerName.adam, OptimizerName.adamw) and cfg.lr > ADAM_LR_LIMIT:
+        log.warning(
+            "optimizer=%s with lr=%s: Adam moves each weight by about lr every step, whatever its gradient, so this "
+            "step is likely too big; try lr=0.001",
+            cfg.optimizer.name.name,
+            as_typed(cfg.lr),
+        )
+
+
 def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torch.device, done: list | None) -> None:
     """The line before the first step: what trains on what, and where; for a resumed run (`done`: the records of the
     epochs it has), from where."""
@@ -285,6 +298,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
         say_too_many_threads(cfg.threads)
+    if not resume:
+        say_big_adam_step(cfg)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
 
     # Evaluated every epoch, so scaled to float once (31 MB for Fashion-MNIST's 10000 images), not per epoch.
