@@ -458,8 +458,8 @@ def unknown_key_message(key: str, value: Any = None) -> str:
     suggestion = ""
     own_prefix = [known for known in known_keys if prefix and known.rpartition(".")[0] == prefix]
     for keys in (own_prefix, known_keys):
-        names = {known: known.rpartition(".")[2] for known in keys}
-        if close := difflib.get_close_matches(last, names.values(), n=1):
+        names = {known: known.rpartition(".")[2].lower() for known in keys}  # `Lr` is lr
+        if close := difflib.get_close_matches(last.lower(), names.values(), n=1):
             suggestion = next(f"; did you mean {known}?" for known, name in names.items() if name == close[0])
             break
     typed = key if value is None else f"{key}={_show(value)}"

@@ -48,6 +48,7 @@ COMPOSE_ERRORS = [
     ("dataset.download=maybe", "dataset.download=maybe is not allowed: use true or false"),
     ("experiment=nope", "experiment=nope is not allowed: use one of d2l_baseline, deeper"),
     ("hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
+    ("Lr=0.1", "Lr=0.1 is not allowed: mlp_exp has no key Lr; did you mean lr?"),
     ("momentum=0.9", "momentum=0.9 is not allowed: mlp_exp has no key momentum; did you mean optimizer.momentum?"),
     ("optimzer=adam", "optimzer=adam is not allowed: mlp_exp has no key optimzer; did you mean optimizer?"),  # a group
     # dataset.name and optimizer.name share their last part: the prefix typed picks the one
