@@ -189,10 +189,11 @@ def _remember_device(run_dir: Path, device: Device) -> None:
             OmegaConf.save(saved, tmp)
 
 
-def unfinished_under(directory: Path) -> list[Path]:
+def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, or cut short by a lost
-    machine: status `running`), the one written to last first. A sweep's job stands for its sweep. Looked for as deep
-    as a run sits in a clone (outputs/multirun/SWEEP/JOB/), not through a whole disk given by mistake."""
+    machine: status `running`), the one written to last first; and those a process is training now. A sweep's job
+    stands for its sweep. Looked for as deep as a run sits in a clone (outputs/multirun/SWEEP/JOB/), not through a
+    whole disk given by mistake."""
     from mlp_exp.lock import in_use
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
 
@@ -210,12 +211,14 @@ def unfinished_under(directory: Path) -> list[Path]:
                 busy.add(goes_on)
             with contextlib.suppress(OSError):  # removed since
                 found[goes_on] = max(found.get(goes_on, 0.0), path.stat().st_mtime)
-    unfinished = [run for run in found if run not in busy and not in_use(run)]
-    return sorted(unfinished, key=found.__getitem__, reverse=True)
+    busy |= {run for run in found if in_use(run)}
+    return sorted(found.keys() - busy, key=found.__getitem__, reverse=True), sorted(busy)
 
 
 def _what_to_resume(directory: Path) -> str:
-    unfinished = unfinished_under(directory)
+    unfinished, training = unfinished_under(directory)
+    if not unfinished and training:
+        return f"; what is unfinished under it is training now ({', '.join(map(str, training))})"
     if not unfinished:
         return "; no run or sweep under it is unfinished"
     more = f" ({len(unfinished)} unfinished under it)" if len(unfinished) > 1 else ""

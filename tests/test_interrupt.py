@@ -460,7 +460,7 @@ def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(
     (outputs / "runs" / "no_config").mkdir()  # a record alone: nothing resume could go on with
     (outputs / "runs" / "no_config" / "metrics.json").write_text(json.dumps({"status": "interrupted"}))
     (outputs / "metrics.json").write_text(json.dumps({"status": "interrupted"}))  # the dir given is not below itself
-    run_with("running", outputs / "runs" / "training_now", 0)  # the newest, but it goes on by itself
+    run_with("running", outputs / "live" / "training_now", 0)  # the newest, but it goes on by itself
     (outputs / "multirun" / "busy").mkdir(parents=True)  # one of its jobs goes on by itself: so does the sweep
     (outputs / "multirun" / "busy" / "multirun.yaml").write_text("hydra: {}")
     run_with("running", outputs / "multirun" / "busy" / "0_lr=0.1", 0)
@@ -472,7 +472,7 @@ def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(
     )
     training = [
         subprocess.Popen([sys.executable, "-c", hold, str(run)], stdout=subprocess.PIPE, text=True)
-        for run in (outputs / "runs" / "training_now", outputs / "multirun" / "busy" / "0_lr=0.1")
+        for run in (outputs / "live" / "training_now", outputs / "multirun" / "busy" / "0_lr=0.1")
     ]
     try:
         assert [process.stdout.readline() for process in training] == ["held\n", "held\n"]
@@ -487,6 +487,13 @@ def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(
                 f"(it has no multirun.yaml); the unfinished one under it written to last goes on with "
                 f"{resume_command(outputs / 'multirun' / 'sweep')} (2 unfinished under it)"
             )
+        )
+        with pytest.raises(SystemExit):
+            resume.main([str(outputs / "live")])
+        assert (
+            capsys.readouterr()
+            .err.strip()
+            .endswith(f"; what is unfinished under it is training now ({outputs / 'live' / 'training_now'})")
         )
     finally:
         for process in training:
