@@ -12,7 +12,6 @@ as the sweep's multirun.yaml plans it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import logging
@@ -46,7 +45,7 @@ from mlp_exp.config import (
     register,
     upgrade_hparams,
 )
-from mlp_exp.files import command, not_a_directory, say
+from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
 from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_metrics
@@ -505,7 +504,7 @@ def plot_file(png: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
     parser.add_argument("--png", type=Path, help="where to write the plot (default: DIR/compare.png)")
     args = parser.parse_args(argv)

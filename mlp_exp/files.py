@@ -3,6 +3,7 @@ output whose reader left."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import shutil
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 
 def not_a_directory(path: Path) -> str | None:
@@ -59,6 +60,15 @@ def _as_the_shell_finds(program: str) -> str:
     if program == "python":  # sys.executable may be named python3, with no `python` beside it
         return executable
     return str(bin_dir / program) if (bin_dir / program).exists() else program
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """The command line of mlp_exp's own commands (resume, compare): a mistake in it is one line, as the main
+    command's are, instead of argparse's usage text and error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message}; `{command(*self.prog.split(), '--help')}` says more", file=sys.stderr)
+        sys.exit(2)
 
 
 def say(*parts: object) -> None:

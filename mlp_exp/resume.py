@@ -12,7 +12,6 @@ never started runs. A run or a job that diverged would diverge again: it is not 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -35,7 +34,7 @@ from mlp_exp.cli import (
     train_reporting,
 )
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
-from mlp_exp.files import atomic_write, command, not_a_directory, resume_command, say
+from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, resume_command, say
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 log = logging.getLogger("mlp_exp")
@@ -226,7 +225,7 @@ def _what_to_resume(directory: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m mlp_exp.resume",
         description="Continue an interrupted mlp_exp run in its own dir, up to its configured epochs, "
         "or a sweep in its sweep dir.",

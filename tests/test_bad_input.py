@@ -198,6 +198,22 @@ def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path, 
 
 
 @pytest.mark.parametrize(
+    "module, args, problem",
+    [
+        (resume, ["--device", "gpu", "run"], "argument --device: invalid choice: 'gpu' (choose from 'auto', 'cpu'"),
+        (compare, [], "the following arguments are required: dir"),
+    ],
+)
+def test_a_mistake_on_resumes_or_compares_command_line_is_one_line(capsys, module, args, problem):
+    with pytest.raises(SystemExit) as exit_:
+        module.main(args)
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {problem}")
+    assert line.endswith(f"; `{command('python', '-m', module.__name__, '--help')}` says more")
+
+
+@pytest.mark.parametrize(
     "arg, fix",
     [
         ("lr=0.1,0.05", "add -m to sweep over the values"),
