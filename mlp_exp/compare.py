@@ -312,7 +312,7 @@ def table(runs: list[Run], knobs: list[str]) -> str:
 
 def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
     """Where runs differ in their seed, per setting of the other knobs: the mean test accuracy of its completed
-    runs, their standard deviation, how many of its runs completed and how many seeds they had, best first
+    runs, their standard deviation, how many of its runs completed and how many seeds those had, best first
     (settings none of whose runs completed last); None where no setting was run more than once."""
     if "seed" not in knobs:
         return None
@@ -324,13 +324,14 @@ def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
         return None
     rows = []
     for setting in settings.values():
-        accuracies = [run.final("test/acc") for run in setting if run.status == Status.completed]
-        accuracies = [acc for acc in accuracies if acc is not None and math.isfinite(acc)]
+        finished = [(run, run.final("test/acc")) for run in setting if run.status == Status.completed]
+        finished = [(run, acc) for run, acc in finished if acc is not None and math.isfinite(acc)]
+        accuracies = [acc for _, acc in finished]
         mean = statistics.mean(accuracies) if accuracies else None
         std = statistics.stdev(accuracies) if len(accuracies) > 1 else None
         knob_cells = [_show_knob(setting[0].hparams.get(knob)) for knob in others]
-        # A seed run twice is counted twice: its repeats differ only in the last digits (threads, device).
-        seeds = len({repr(run.hparams.get("seed")) for run in setting})
+        # Of the runs in the mean. A seed run twice is counted twice there: its repeats differ only in the last digits.
+        seeds = len({repr(run.hparams.get("seed")) for run, _ in finished})
         rows.append((mean, [*knob_cells, _show(mean), _show(std), f"{len(accuracies)}/{len(setting)}", str(seeds)]))
     rows.sort(key=lambda row: -row[0] if row[0] is not None else math.inf)
     return columns([[*others, "test_acc_mean", "std", "completed", "seeds"], *(cells for _, cells in rows)])
@@ -482,7 +483,10 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
             say(f"{run.name} failed: {run.error}")
     if any(run.curves for run in runs):
         png = png or root / "compare.png"
-        plot(runs, knobs, png, title=str(root))
+        try:
+            plot(runs, knobs, png, title=str(root))
+        except OSError as e:  # a dir this user cannot write to, a full disk: the table above stands
+            raise ConfigError(f"cannot write {png} ({e.strerror or e}); give --png a file you can write") from e
         say(f"plot: {png}")
     say("in TensorBoard:", command("tensorboard", "--logdir", root))
     return runs
@@ -518,11 +522,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     try:
         reported = report(args.dir.absolute(), png)  # absolute: the commands it prints then paste anywhere
-    except OSError as e:  # the plot's file: a dir this user cannot write to, a full disk
-        print(
-            f"error: cannot write {e.filename or png} ({e.strerror or e}); give --png a file you can write",
-            file=sys.stderr,
-        )
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     if not reported:
         print(f"error: no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)", file=sys.stderr)

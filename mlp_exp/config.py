@@ -40,7 +40,8 @@ class ConfigError(ValueError):
 
 def cannot_use(directory: Path, e: OSError, key: str) -> ConfigError:
     """A run's or sweep's dir that cannot be made or written (`hydra.run.dir=/proc/x`), and the key to change."""
-    why = "it is a file" if directory.is_file() else e.strerror or e  # mkdir's own word for that: "File exists"
+    # mkdir's own word for a file there is "File exists"; isfile, unlike Path.is_file, never raises.
+    why = "it is a file" if isinstance(e, FileExistsError) and os.path.isfile(directory) else e.strerror or e
     return ConfigError(f"cannot use {directory} ({why}); choose another {key}")
 
 
@@ -423,9 +424,9 @@ def misused_override(overrides: list[str]) -> str | None:
     defaults list; None where none is.
     - A list of a group's options (`dataset=[fashion_mnist,mnist]`): Hydra merges them into one config, the later
       option's values over the earlier's (mnist's name with fashion_mnist's files).
-    - A `+` (`+experiment=deeper`, Hydra's idiom for a group with no default; `+lr=0.2`): each group here has a
-      place in conf/config.yaml's defaults, each knob in the schema, and Hydra says "Multiple values for
-      experiment" and how to edit a defaults list, or "Could not append to config".
+    - A `+` on a group (`+experiment=deeper`, Hydra's idiom for a group with no default): each group here has a
+      place in conf/config.yaml's defaults, and Hydra says "Multiple values for experiment" and how to edit a
+      defaults list.
     Overrides that do not parse are left to Hydra to name."""
     parser = OverridesParser.create()
     for line in overrides:  # one at a time, so that one that does not parse leaves the others checked
@@ -436,10 +437,6 @@ def misused_override(overrides: list[str]) -> str | None:
                 return (
                     f"{line} is not allowed: {group} is in conf/config.yaml's defaults already; "
                     f"choose its option without the +: {line.removeprefix('+')}"
-                )
-            if override.is_add() and group in schema_keys():
-                return (
-                    f"{line} is not allowed: {group} is a knob already; set it without the +: {line.removeprefix('+')}"
                 )
             if group in CONFIG_GROUPS and isinstance(options, list) and len(options) > 1:
                 return (

@@ -73,6 +73,10 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
             f"set one of them, e.g. {first}=... (`python -m mlp_exp --cfg job` lists them all)"
         )
     if isinstance(e, (HydraException, OmegaConfBaseException)):
+        # `+lr=0.2`: Hydra's + adds a key, and takes one that has a value already only for a list or a dict.
+        if appended := re.fullmatch(r"Could not append to config\. An item is already at '(.*)'\.", first_line(e)):
+            line = next((arg for arg in overrides if arg.startswith(f"+{appended[1]}=")), f"+{appended[1]}=...")
+            return f"{line} is not allowed: {appended[1]} has a value already; set it without the +: {line[1:]}"
         if str(e).startswith("Ambiguous value") and "--cfg" in overrides:  # --cfg shows one run's config
             return f"{first_line(e)}: --cfg shows the config of one run; give one value"
         if ambiguous := re.fullmatch(r"Ambiguous value for argument '(.*)'", first_line(e)):  # `lr=0.1,0.05`, no -m

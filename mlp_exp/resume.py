@@ -168,11 +168,13 @@ def resume_run(run_dir: Path, device: Device | None = None) -> None:
     cfg = load_run_config(run_dir)
     if device is not None:
         cfg.device = device
-    if (read_metrics(run_dir) or {}).get("status") not in (Status.completed, Status.diverged):  # those say so
+    # A completed or diverged run says so in train, and keeps its records as they are.
+    unfinished = (read_metrics(run_dir) or {}).get("status") not in (Status.completed, Status.diverged)
+    if unfinished:
         pick_device(cfg.device, fix=f"to go on on the CPU: {resume_command('--device', 'cpu', run_dir)}")
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
         _go_on_as_the_run_did(run_dir)
-        if device is not None:
+        if device is not None and unfinished:
             _remember_device(run_dir, device)
         train_reporting(cfg, run_dir, resume=True)
 
@@ -182,7 +184,7 @@ def _remember_device(run_dir: Path, device: Device) -> None:
     is, goes on where this one did (a GPU's run on a CPU machine)."""
     path = run_dir / ".hydra" / "config.yaml"
     saved = OmegaConf.load(path)  # as Hydra wrote it, interpolations and all
-    if saved.get("device") != device.value:
+    if OmegaConf.to_container(saved).get("device") != device.value:  # as written: an interpolation is not resolved
         saved.device = device.value
         with atomic_write(path) as tmp:
             OmegaConf.save(saved, tmp)

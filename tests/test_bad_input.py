@@ -71,7 +71,7 @@ COMPOSE_ERRORS = [
         ),
     ),
     ("+optimizer=[momentum,adam]", "+optimizer=[momentum,adam] is not allowed: optimizer is in conf/config.yaml's"),
-    ("+lr=0.2", "+lr=0.2 is not allowed: lr is a knob already; set it without the +: lr=0.2"),
+    ("+lr=0.2", "+lr=0.2 is not allowed: lr has a value already; set it without the +: lr=0.2"),
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
     (

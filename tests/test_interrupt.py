@@ -419,6 +419,8 @@ def test_a_gpus_run_goes_on_on_the_cpu_when_told_to(tiny_root, tmp_path, capsys,
     capsys.readouterr()
     resume.main([str(run_dir)])  # completed: said so, not refused for its device
     assert "nothing to resume" in capsys.readouterr().out
+    resume.main(["--device", "auto", str(run_dir)])  # nor is its record changed
+    assert "nothing to resume" in capsys.readouterr().out and "device: cpu" in saved.read_text()
 
     (tmp_path / "sweep").mkdir()
     (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")
