@@ -21,6 +21,13 @@ def not_a_directory(path: Path) -> str | None:
     return f"{path} {'is not a directory' if path.exists() else 'does not exist'}"
 
 
+def found_below(directory: Path, name: str, deepest: int) -> Iterator[Path]:
+    """The files or dirs called `name` from 1 to `deepest` levels below `directory`, shallowest first: as deep as
+    runs sit (outputs/multirun/SWEEP/JOB/), not through a whole disk given by mistake."""
+    for depth in range(1, deepest + 1):
+        yield from directory.glob("/".join(["*"] * depth + [name]))
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[Path]:
     """Yields a temporary path beside `path`; once the block has written it, it replaces `path` in one rename.

@@ -34,7 +34,7 @@ from mlp_exp.cli import (
     train_reporting,
 )
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
-from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, resume_command, say
+from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
 log = logging.getLogger("mlp_exp")
@@ -193,25 +193,23 @@ def _remember_device(run_dir: Path, device: Device) -> None:
 def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, or cut short by a lost
     machine: status `running`), the one written to last first; and those a process is training now. A sweep's job
-    stands for its sweep. Looked for as deep as a run sits in a clone (outputs/multirun/SWEEP/JOB/), not through a
-    whole disk given by mistake."""
+    stands for its sweep."""
     from mlp_exp.lock import in_use
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
 
     found: dict[Path, float] = {}
     busy = set()  # `running` is also what a run still training says: it goes on by itself, and so does its sweep
-    for depth in range(1, 6):
-        for path in directory.glob("/".join(["*"] * depth + [METRICS_FILE])):
-            run = path.parent
-            if not (run / ".hydra" / "config.yaml").is_file():  # not a run that resume could go on with
-                continue
-            if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running):
-                continue
-            goes_on = run.parent if (run.parent / SWEEP_FILE).is_file() else run
-            if in_use(run):  # a sweep's job resumed on its own holds its own dir only
-                busy.add(goes_on)
-            with contextlib.suppress(OSError):  # removed since
-                found[goes_on] = max(found.get(goes_on, 0.0), path.stat().st_mtime)
+    for path in found_below(directory, METRICS_FILE, 5):
+        run = path.parent
+        if not (run / ".hydra" / "config.yaml").is_file():  # not a run that resume could go on with
+            continue
+        if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running):
+            continue
+        goes_on = run.parent if (run.parent / SWEEP_FILE).is_file() else run
+        if in_use(run):  # a sweep's job resumed on its own holds its own dir only
+            busy.add(goes_on)
+        with contextlib.suppress(OSError):  # removed since
+            found[goes_on] = max(found.get(goes_on, 0.0), path.stat().st_mtime)
     busy |= {run for run in found if in_use(run)}
     return sorted(found.keys() - busy, key=found.__getitem__, reverse=True), sorted(busy)
 

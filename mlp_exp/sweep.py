@@ -34,7 +34,7 @@ from mlp_exp.config import (
     schema_keys,
     unknown_key_message,
 )
-from mlp_exp.files import command, resume_command
+from mlp_exp.files import command, found_below, resume_command
 
 log = logging.getLogger("mlp_exp")
 
@@ -88,12 +88,11 @@ def refuse_runs_below(directory: Path, key: str) -> None:
     """A new run or sweep must not be written into a dir with runs or sweeps below it (outputs/, outputs/runs/):
     it would sit among them, and resume and compare, given that dir, would take it for the whole. Looked for as deep
     as runs sit below outputs/ (multirun/SWEEP/JOB)."""
-    for depth in range(1, 4):
-        for record in (".hydra", SWEEP_FILE):
-            if below := next(directory.glob("/".join(["*"] * depth + [record])), None):
-                raise ConfigError(
-                    f"{directory} holds other runs ({below.parent} among them): choose another {key}, a dir of its own"
-                )
+    for record in (".hydra", SWEEP_FILE):
+        if below := next(found_below(directory, record, 3), None):
+            raise ConfigError(
+                f"{directory} holds other runs ({below.parent} among them): choose another {key}, a dir of its own"
+            )
 
 
 def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:
