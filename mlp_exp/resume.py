@@ -198,7 +198,7 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
 
     found: dict[Path, float] = {}
-    busy = set()  # `running` is also what a run still training says: it goes on by itself, and so does its sweep
+    held_in: dict[Path, set[Path]] = {}  # the dirs a process training each holds: its own, or a sweep's and a job's
     for path in found_below(directory, METRICS_FILE, 5):
         run = path.parent
         if not (run / ".hydra" / "config.yaml").is_file():  # not a run that resume could go on with
@@ -206,11 +206,11 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
         if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running):
             continue
         goes_on = run.parent if (run.parent / SWEEP_FILE).is_file() else run
-        if in_use(run):  # a sweep's job resumed on its own holds its own dir only
-            busy.add(goes_on)
+        held_in.setdefault(goes_on, {goes_on}).add(run)  # a sweep's job resumed on its own holds its own dir only
         with contextlib.suppress(OSError):  # removed since
             found[goes_on] = max(found.get(goes_on, 0.0), path.stat().st_mtime)
-    busy |= {run for run in found if in_use(run)}
+    # `running` is also what a run still training says: it goes on by itself, and so does its sweep.
+    busy = {goes_on for goes_on, dirs in held_in.items() if any(map(in_use, dirs))}
     return sorted(found.keys() - busy, key=found.__getitem__, reverse=True), sorted(busy)
 
 
