@@ -12,6 +12,7 @@ never started runs. A run or a job that diverged would diverge again: it is not 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -156,9 +157,9 @@ def _override_value(path: Path) -> str:
     return "'" + str(path).replace("'", "\\'") + "'"
 
 
-def resume_run(run_dir: Path, device: Device | None = None) -> None:
-    """The run in `run_dir` goes on, with the config it was made with (on `device`, if given), logging into its
-    log."""
+def resume_run(run_dir: Path, device: Device | None = None, threads: int | None = None) -> None:
+    """The run in `run_dir` goes on, with the config it was made with (on `device`, with `threads`, if given),
+    logging into its log."""
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
     interrupt.import_torch()
     from mlp_exp.lock import only_process_in
@@ -166,26 +167,30 @@ def resume_run(run_dir: Path, device: Device | None = None) -> None:
     from mlp_exp.train import pick_device
 
     cfg = load_run_config(run_dir)
-    if device is not None:
-        cfg.device = device
+    changed = {key: value for key, value in (("device", device), ("threads", threads)) if value is not None}
+    for key, value in changed.items():
+        cfg[key] = value
     # A completed or diverged run says so in train, and keeps its records as they are.
     unfinished = (read_metrics(run_dir) or {}).get("status") not in (Status.completed, Status.diverged)
     if unfinished:
         pick_device(cfg.device, fix=f"to go on on the CPU: {resume_command('--device', 'cpu', run_dir)}")
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
         _go_on_as_the_run_did(run_dir)
-        if device is not None and unfinished:
-            _remember_device(run_dir, device)
+        if unfinished:
+            _remember(run_dir, changed)
         train_reporting(cfg, run_dir, resume=True)
 
 
-def _remember_device(run_dir: Path, device: Device) -> None:
-    """--device from here on, in the run's saved config: the resume command it prints after a Ctrl-C, pasted as it
-    is, goes on where this one did (a GPU's run on a CPU machine)."""
+def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
+    """--device and --threads from here on, in the run's saved config: the resume command it prints after a Ctrl-C,
+    pasted as it is, goes on as this one did (a GPU's run on a CPU machine, on fewer threads)."""
     path = run_dir / ".hydra" / "config.yaml"
     saved = OmegaConf.load(path)  # as Hydra wrote it, interpolations and all
-    if OmegaConf.to_container(saved).get("device") != device.value:  # as written: an interpolation is not resolved
-        saved.device = device.value
+    as_written = OmegaConf.to_container(saved)  # an interpolation is not resolved
+    changed = {key: getattr(value, "value", value) for key, value in changed.items()}  # Device.cpu as `cpu`
+    if any(as_written.get(key) != value for key, value in changed.items()):
+        for key, value in changed.items():
+            saved[key] = value
         with atomic_write(path) as tmp:
             OmegaConf.save(saved, tmp)
 
@@ -224,6 +229,12 @@ def _what_to_resume(directory: Path) -> str:
     return f"; the unfinished one under it written to last goes on with {resume_command(unfinished[0])}{more}"
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(
         prog="python -m mlp_exp.resume",
@@ -242,8 +253,15 @@ def main(argv: list[str] | None = None) -> None:
         help="go on on this device from now on, instead of the run's own (--device cpu: a GPU's run, on a machine "
         "without one)",
     )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="go on with N CPU threads from now on, instead of those the run trained with (fewer where other "
+        "processes keep the cores busy)",
+    )
     args = parser.parse_args(argv)
-    directory, device = args.dir, Device(args.device) if args.device else None
+    directory, device, threads = args.dir, Device(args.device) if args.device else None, args.threads
     if problem := not_a_directory(directory):
         print(f"error: {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
@@ -251,14 +269,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with interrupt.sigterm_raises():
             if (directory / SWEEP_FILE).is_file():
-                if device is not None:
-                    raise ConfigError(
-                        f"--device is for one run's dir: {directory} holds a sweep, whose jobs go on as it made them "
-                        f"(one job goes on on its own with {resume_command('--device', device.value, 'JOB_DIR')})"
-                    )
+                for flag, value in (("--device", device and device.value), ("--threads", threads)):
+                    if value is not None:
+                        raise ConfigError(
+                            f"{flag} is for one run's dir: {directory} holds a sweep, whose jobs go on as it made "
+                            f"them (one job goes on on its own with {resume_command(flag, value, 'JOB_DIR')})"
+                        )
                 resume_sweep(directory)
             try:
-                resume_run(directory, device)
+                resume_run(directory, device, threads)
             except NotARunDir as e:
                 raise ConfigError(f"{e}{_what_to_resume(directory)}") from None
     except KeyboardInterrupt as e:  # before training started, or after the run completed

@@ -34,6 +34,7 @@ from mlp_exp.config import (
     schema_keys,
     unknown_key_message,
 )
+from mlp_exp.cores import available
 from mlp_exp.files import command, found_below, resume_command
 
 log = logging.getLogger("mlp_exp")
@@ -369,9 +370,7 @@ def threads_per_job(launcher: DictConfig, cores: int | None = None) -> int:
     if launcher.get("cpus_per_task"):  # submitit: the cores each job asks Slurm for
         return int(launcher.cpus_per_task)
     if launcher._target_ == JOBLIB_LAUNCHER:
-        import joblib  # counts the cores this process may use (affinity, cgroup quota), as joblib's workers do
-
-        cores = cores or joblib.cpu_count()
+        cores = cores or available()
         n_jobs = launcher.n_jobs if launcher.n_jobs > 0 else max(1, cores + 1 + launcher.n_jobs)  # joblib's -1: all
         return max(1, cores // n_jobs)
     return 0

@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.config import ConfigError, Device, OptimizerName, as_typed, check, flat_hparams, hidden_widths
+from mlp_exp.cores import available, waited_s
+from mlp_exp.files import resume_command
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
@@ -36,6 +38,10 @@ EVAL_CHUNK = 2048
 NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
 # Above this lr, Adam's steps (about lr per weight, whatever the gradient) are likely too big for this net.
 ADAM_LR_LIMIT = 0.01
+# Above this share of an epoch's wall time spent by its threads waiting for a core (summed over the threads), and
+# this many seconds, other processes are slowing the run down (`say_waited`); alone on its cores a run's threads wait
+# ~1% of an epoch.
+WAITED_SHARE, WAITED_S = 0.25, 0.5
 
 
 class Diverged(RuntimeError):
@@ -182,9 +188,7 @@ def predict(net: MLP, X: torch.Tensor) -> torch.Tensor:
 def say_too_many_threads(threads: int, restored: bool = False) -> None:
     """A warning where `threads` (set by threads=, or `restored` from the checkpoint of a resumed run) are more than
     this process's cores."""
-    import joblib  # counts the cores this process may use (affinity, cgroup quota), as a sweep's share does
-
-    cores = joblib.cpu_count()
+    cores = available()
     if threads <= cores:
         return
     if restored:
@@ -198,6 +202,38 @@ def say_too_many_threads(threads: int, restored: bool = False) -> None:
         cores,
         "s" if cores > 1 else "",
         fix,
+    )
+
+
+def say_waited(epoch: int, epoch_s: float, waited: float, out_dir: Path) -> bool:
+    """A warning where the run's threads spent more than WAITED_SHARE of an epoch (and WAITED_S) waiting for a core,
+    other processes being busy on them: torch runs each op on all its threads, and the op ends with its slowest thread, so a thread
+    that waits stalls the step. Measured at 2 threads on 2 cores beside one to three busy processes: epochs 4-100x
+    as long as alone, and 1.5-8x at 1 thread. Returns whether it warned."""
+    threads, cores = torch.get_num_threads(), available()
+    if threads == 1 or threads > cores or waited < max(WAITED_SHARE * epoch_s, WAITED_S):  # threads > cores: warned
+        return False
+    log.warning(
+        "Epoch %d took %.2f s, and this run's %d threads waited %.2f s between them for a core: other processes are "
+        "busy on the %d cores, and each step waits for its slowest thread; threads=1 waits less (this run goes on "
+        "with 1 after a Ctrl-C: %s)",
+        epoch,
+        epoch_s,
+        threads,
+        waited,
+        cores,
+        resume_command("--threads", "1", out_dir),
+    )
+    return True
+
+
+def say_goes_on_otherwise(trained: str, goes_on: str) -> None:
+    """A resumed run that goes on on another device, or another number of threads, than it trained on."""
+    log.warning(
+        "The run trained %s and goes on %s: the last digits of its numbers will differ from those of a run that was "
+        "never interrupted",
+        trained,
+        goes_on,
     )
 
 
@@ -311,26 +347,24 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     if resume and checkpoint_path.exists():
         done, trained_on, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
         if trained_on not in (None, device.type):  # resume --device, or device=auto on another machine
-            log.warning(
-                "The run trained on %s and goes on on %s: the last digits of its numbers will differ from those of a "
-                "run that was never interrupted",
-                trained_on,
-                device.type,
-            )
+            say_goes_on_otherwise(f"on {trained_on}", f"on {device.type}")
         elif threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of cores
             torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
             say_too_many_threads(threads, restored=True)
+        elif threads and device.type == "cpu" and cfg.threads != threads:  # resume --threads
+            say_goes_on_otherwise(f"with {threads} threads", f"with {cfg.threads}")
 
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = Status.running
     guessed = guessing(train_set.labels)  # the train loss and accuracy of a net that learned nothing
     hinted = any(not_learning(record, guessed, cfg.epochs) for record in done)  # once a run, resumed or not
+    told_waited = False  # once a run
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
         say_start(cfg, net, len(train_set), len(test_set), device, done if resume else None)
         for epoch in range(len(done) + 1, cfg.epochs + 1):
-            started = time.perf_counter()
+            started, waited_before = time.perf_counter(), waited_s()
             with tqdm(
                 total=len(train_set), desc=f"epoch {epoch}/{cfg.epochs}", unit="ex", leave=False, disable=None
             ) as progress:
@@ -340,6 +374,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             y_pred = predict(net, test_X)  # (N_test,)
             test_acc = (y_pred == test_set.labels).sum().item() / len(test_set)
             epoch_s = time.perf_counter() - started
+            waited = None if waited_before is None else waited_s() - waited_before
             record = {
                 "epoch": epoch,
                 "train_loss": train_loss,
@@ -369,6 +404,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             if not hinted and not_learning(record, guessed, cfg.epochs):
                 say_not_learning(record, guessed, cfg)
                 hinted = True
+            if not told_waited and waited is not None and device.type == "cpu":
+                told_waited = say_waited(epoch, epoch_s, waited, out_dir)
             # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
             # the writer would then wait for it forever. The last epoch's pictures complete the run.
             with interrupt.deferred():

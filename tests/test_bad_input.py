@@ -201,6 +201,7 @@ def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path, 
     "module, args, problem",
     [
         (resume, ["--device", "gpu", "run"], "argument --device: invalid choice: 'gpu' (choose from 'auto', 'cpu'"),
+        (resume, ["--threads", "0", "run"], "argument --threads: '0' is not a positive whole number"),
         (compare, [], "the following arguments are required: dir"),
     ],
 )

@@ -430,6 +430,34 @@ def test_a_gpus_run_goes_on_on_the_cpu_when_told_to(tiny_root, tmp_path, capsys,
     assert capsys.readouterr().err.startswith(f"error: --device is for one run's dir: {tmp_path / 'sweep'} holds")
 
 
+def test_a_run_goes_on_with_fewer_threads_when_told_to(tiny_root, tmp_path, capsys, monkeypatch):
+    run_dir, default = tmp_path / "run", torch.get_num_threads()
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *tiny_overrides(tiny_root, *FAST), f"hydra.run.dir={run_dir}"])
+    try:
+        torch.set_num_threads(default + 1)  # the run trains with threads=0: torch's default in its process
+        with monkeypatch.context() as patch, pytest.raises(SystemExit):
+            signal_during_epoch(patch, 2)
+            cli.main()
+    finally:
+        torch.set_num_threads(default)
+    capsys.readouterr()
+
+    resume.main(["--threads", "1", str(run_dir)])
+    assert metrics_of(run_dir)["status"] == "completed"
+    log = (run_dir / "mlp_exp.log").read_text()
+    assert f"The run trained with {default + 1} threads and goes on with 1: the last digits of its numbers" in log
+    assert "Resuming after epoch 1" in log and "on cpu (threads: 1)" in log
+    assert "threads: 1" in (run_dir / ".hydra" / "config.yaml").read_text()  # a later resume goes on with 1 too
+    assert torch.get_num_threads() == default  # this process's own, for what it runs next
+
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")
+    with pytest.raises(SystemExit) as exit_:
+        resume.main(["--threads", "1", str(tmp_path / "sweep")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: --threads is for one run's dir: {tmp_path / 'sweep'} holds")
+
+
 def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_:
         resume.main([str(tmp_path)])

@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.data import load
+from mlp_exp.files import resume_command
 from mlp_exp.train import Diverged, guessing, train
 
 
@@ -165,3 +166,26 @@ def test_adam_with_sgds_step_is_warned_about_before_the_first_step(tiny_root, tm
         "optimizer=adamw with lr=0.5: Adam moves each weight by about lr every step, whatever its gradient, so this "
         "step is likely too big; try lr=0.001"
     )
+
+
+def test_threads_that_wait_for_busy_cores_are_told_once_to_be_fewer(tiny_root, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr("mlp_exp.train.available", lambda: 2)
+    clock = iter(range(0, 1000, 10))  # every epoch, its threads waited 10 s for a core: far more than it took
+    monkeypatch.setattr("mlp_exp.train.waited_s", lambda: next(clock))
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        train(tiny_cfg(tiny_root, "threads=2"), tmp_path / "busy")
+        train(tiny_cfg(tiny_root, "threads=1"), tmp_path / "one_thread")  # waits too, but stalls no other thread
+    [told] = [r.getMessage() for r in caplog.records]
+    assert (
+        told.startswith("Epoch 1 took ")
+        and told.endswith(
+            " s, and this run's 2 threads waited 10.00 s between them for a core: other processes are busy on the 2 cores, "
+            "and each step waits for its slowest thread; threads=1 waits less (this run goes on with 1 after a Ctrl-C: "
+            f"{resume_command('--threads', '1', tmp_path / 'busy')})"
+        )
+        or told
+    )
+    caplog.clear()
+    monkeypatch.setattr("mlp_exp.train.waited_s", lambda: 0.0)  # alone on its cores
+    train(tiny_cfg(tiny_root, "threads=2"), tmp_path / "alone")
+    assert not caplog.records
