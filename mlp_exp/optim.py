@@ -7,6 +7,7 @@ Why not torch.optim: constructing any torch.optim optimizer imports torch._dynam
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -99,11 +100,19 @@ class Adam(Optimizer):
         p.addcdiv_(m, denominator, value=-self.lr / m_correction)
 
 
+# Each optimizer of conf/optimizer/, by its name (a test checks that every OptimizerName has one).
+OPTIMIZERS: dict[OptimizerName, Callable[[OptimizerConfig, float, list[nn.Parameter]], Optimizer]] = {
+    OptimizerName.sgd: lambda cfg, lr, params: SGD(params, lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay),
+    OptimizerName.adam: lambda cfg, lr, params: Adam(params, lr, weight_decay=cfg.weight_decay),
+    OptimizerName.adamw: lambda cfg, lr, params: Adam(params, lr, weight_decay=cfg.weight_decay, decoupled=True),
+}
+# Those whose steps are about lr per weight, whatever the gradient's size: they want a far smaller lr than SGD.
+ADAPTIVE = {OptimizerName.adam, OptimizerName.adamw}
+
+
 def make_optimizer(cfg: OptimizerConfig, lr: float, params: list[nn.Parameter]) -> Optimizer:
     """The optimizer `cfg` names, stepping by the run's top-level `lr`."""
-    if cfg.name is OptimizerName.sgd:
-        return SGD(params, lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    return Adam(params, lr, weight_decay=cfg.weight_decay, decoupled=cfg.name is OptimizerName.adamw)
+    return OPTIMIZERS[cfg.name](cfg, lr, params)
 
 
 def describe(cfg: OptimizerConfig) -> str:

@@ -18,12 +18,12 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
-from mlp_exp.config import ConfigError, Device, OptimizerName, as_typed, check, flat_hparams, hidden_widths
+from mlp_exp.config import ConfigError, Device, as_typed, check, flat_hparams, hidden_widths
 from mlp_exp.cores import available, waited_s
 from mlp_exp.files import resume_command
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
-from mlp_exp.optim import Optimizer, describe, make_optimizer
+from mlp_exp.optim import ADAPTIVE, Optimizer, describe, make_optimizer
 from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics
 from mlp_exp.visuals import Visuals
 
@@ -239,7 +239,7 @@ def say_goes_on_otherwise(trained: str, goes_on: str) -> None:
 
 def say_big_adam_step(cfg: DictConfig) -> None:
     """Adam and AdamW with SGD's lr (`optimizer=adam` leaves lr at 0.1): a warning before the first step."""
-    if cfg.optimizer.name in (OptimizerName.adam, OptimizerName.adamw) and cfg.lr > ADAM_LR_LIMIT:
+    if cfg.optimizer.name in ADAPTIVE and cfg.lr > ADAM_LR_LIMIT:
         log.warning(
             "optimizer=%s with lr=%s: Adam moves each weight by about lr every step, whatever its gradient, so this "
             "step is likely too big; try lr=0.001",

@@ -53,6 +53,11 @@ class Payload:
         return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
 
 
+def options(group: str) -> list[str]:
+    """The options of a config group, as conf/GROUP/ holds them: `sgd`, `momentum`, ..."""
+    return sorted(path.stem for path in (config.CONF_DIR / group).glob("*.yaml"))
+
+
 def compose_cfg(*overrides: str) -> DictConfig:
     with composing():
         return compose(config_name="config", overrides=list(overrides))

@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from conftest import compose_cfg
+from conftest import compose_cfg, options
 
-from mlp_exp.optim import describe, make_optimizer
+from mlp_exp.config import OptimizerName
+from mlp_exp.optim import OPTIMIZERS, describe, make_optimizer
 
 CASES = [
     ("optimizer=sgd", lambda p: torch.optim.SGD(p, lr=0.1)),
@@ -18,6 +19,13 @@ CASES = [
     ("optimizer=adam optimizer.weight_decay=0.01", lambda p: torch.optim.Adam(p, lr=0.1, weight_decay=0.01)),
     ("optimizer=adamw", lambda p: torch.optim.AdamW(p, lr=0.1, weight_decay=0.01)),
 ]
+
+
+def test_every_optimizer_is_written_out_and_checked_against_torch_optim():
+    assert set(OPTIMIZERS) == set(OptimizerName)
+    assert {overrides.split()[0] for overrides, _ in CASES} == {
+        f"optimizer={option}" for option in options("optimizer")
+    }
 
 
 def params_and_grads(seed):

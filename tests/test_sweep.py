@@ -11,7 +11,7 @@ import signal
 import pytest
 import torch
 import yaml
-from conftest import FAST, run_cli, tiny_overrides, write_tiny_dataset
+from conftest import FAST, options, run_cli, tiny_overrides, write_tiny_dataset
 from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
@@ -22,7 +22,7 @@ import mlp_exp
 from mlp_exp import compare, mkl_on_amd
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import interrupted_sweep_line
-from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, composing
+from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, Activation, composing
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, report_failed_sweep, threads_per_job
 
@@ -39,6 +39,14 @@ PRESETS = {
 def compose_hydra(*overrides: str):
     with composing():
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=True).hydra
+
+
+def test_the_activations_sweep_and_the_optuna_search_try_every_activation_and_optimizer():
+    every_activation = [activation.name for activation in Activation]
+    assert compose_hydra("sweep=activations").sweeper.params.activation.split(",") == every_activation
+    params = compose_hydra("hparams_search=optuna").sweeper.params
+    assert params.activation == f"choice({', '.join(every_activation)})"
+    assert sorted(params.optimizer.removeprefix("choice(").removesuffix(")").split(", ")) == options("optimizer")
 
 
 @pytest.mark.parametrize("preset, knob", PRESETS.items())

@@ -4,10 +4,11 @@ import math
 
 import pytest
 import torch
-from conftest import compose_cfg, tiny_overrides
+from conftest import compose_cfg, options, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from mlp_exp.config import Activation
 from mlp_exp.data import load
 from mlp_exp.files import resume_command
 from mlp_exp.train import Diverged, guessing, train
@@ -89,8 +90,8 @@ def test_a_runs_threads_are_its_own_the_next_run_in_the_process_starts_from_the_
     assert torch.get_num_threads() == before
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"])
+@pytest.mark.parametrize("optimizer", options("optimizer"))
+@pytest.mark.parametrize("activation", [activation.name for activation in Activation])
 def test_every_optimizer_and_activation_trains(tiny_root, tmp_path, optimizer, activation):
     lr = "lr=0.01" if optimizer.startswith("adam") else "lr=0.5"
     metrics = train(tiny_cfg(tiny_root, f"optimizer={optimizer}", f"activation={activation}", lr), tmp_path / "r")
