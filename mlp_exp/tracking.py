@@ -22,7 +22,8 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from mlp_exp.files import atomic_write
 
 METRICS_FILE = "metrics.json"
-# Each epoch record's scalars (metrics.json's history) and their TensorBoard tags.
+# The TensorBoard tags of an epoch record's scalars (metrics.json's history), grouped as TensorBoard shows them; a
+# scalar not named here goes to TensorBoard under its own key.
 TAGS = {
     "train_loss": "train/loss",
     "train_acc": "train/acc",
@@ -103,9 +104,10 @@ class Tracker:
         self._write_metrics(Status.running)
 
     def log_epoch(self, record: dict[str, float]) -> None:
-        """`record`: epoch, train_loss, train_acc, test_acc, epoch_s, examples_per_s."""
-        for key, tag in TAGS.items():
-            self.writer.add_scalar(tag, record[key], record["epoch"])
+        """`record`: the epoch's number (`epoch`) and its scalars (train_loss, train_acc, ...)."""
+        for key, value in record.items():
+            if key != "epoch":
+                self.writer.add_scalar(TAGS.get(key, key), value, record["epoch"])
         self.writer.flush()
         self.history.append(record)
         self._write_metrics(Status.running)

@@ -11,6 +11,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from mlp_exp.config import Activation
 from mlp_exp.data import load
 from mlp_exp.files import resume_command
+from mlp_exp.tracking import Status, Tracker
 from mlp_exp.train import Diverged, guessing, train
 
 
@@ -190,3 +191,11 @@ def test_threads_that_wait_for_busy_cores_are_told_once_to_be_fewer(tiny_root, t
     monkeypatch.setattr("mlp_exp.train.waited_s", lambda: 0.0)  # alone on its cores
     train(tiny_cfg(tiny_root, "threads=2"), tmp_path / "alone")
     assert not caplog.records
+
+
+def test_every_scalar_of_an_epochs_record_reaches_tensorboard(tmp_path):
+    tracker = Tracker(tmp_path, {"lr": 0.1})
+    tracker.log_epoch({"epoch": 1, "train_loss": 0.5, "test_loss": 0.6})  # test_loss: a metric someone adds
+    tracker.close(Status.completed)
+    scalars = read_events(tmp_path).Tags()["scalars"]
+    assert {"train/loss", "test_loss"} <= set(scalars) and "epoch" not in scalars
