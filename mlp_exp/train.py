@@ -18,12 +18,12 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
-from mlp_exp.config import ConfigError, Device, as_typed, check, flat_hparams, hidden_widths
-from mlp_exp.cores import available, waited_s
-from mlp_exp.files import resume_command
+from mlp_exp.advice import Hints, say_big_adam_step, say_goes_on_otherwise, say_too_many_threads, what_to_lower
+from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
+from mlp_exp.cores import waited_s
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
-from mlp_exp.optim import ADAPTIVE, Optimizer, describe, make_optimizer
+from mlp_exp.optim import Optimizer, describe, make_optimizer
 from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics
 from mlp_exp.visuals import Visuals
 
@@ -33,15 +33,6 @@ NUM_INPUTS = 28 * 28
 # Test examples per forward pass: large enough for efficient matmuls, small enough to bound the activations held at
 # once (2 MB at 256 hidden units), however wide the net or large the test set.
 EVAL_CHUNK = 2048
-# From this many epochs on, a train loss above this fraction of guessing's (and an accuracy nearer guessing's than
-# perfect) means the net learned little or nothing.
-NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
-# Above this lr, Adam's steps (about lr per weight, whatever the gradient) are likely too big for this net.
-ADAM_LR_LIMIT = 0.01
-# Above this share of an epoch's wall time spent by its threads waiting for a core (summed over the threads), and
-# this many seconds, other processes are slowing the run down (`say_waited`); alone on its cores a run's threads wait
-# ~1% of an epoch.
-WAITED_SHARE, WAITED_S = 0.25, 0.5
 
 
 class Diverged(RuntimeError):
@@ -72,61 +63,8 @@ def batches(
         yield as_float(train_set.images.index_select(0, rows)), labels[start : start + batch_size]
 
 
-def guessing(labels: torch.Tensor) -> tuple[float, float]:
-    """The mean cross-entropy and the accuracy of a net that learned only each class's share of `labels`: their
-    entropy (ln 10 for ten classes of one size), and the largest share (always guessing that class). A net that
-    stays there learned nothing from the images."""
-    shares = torch.bincount(labels).double() / len(labels)
-    shares = shares[shares > 0]
-    return -(shares * shares.log()).sum().item(), shares.max().item()
-
-
 def diverged(epoch: int, train_loss: float, cfg: DictConfig) -> Diverged:
     return Diverged(f"training diverged at epoch {epoch} (train loss {train_loss}); {what_to_lower(cfg)}")
-
-
-def what_to_lower(cfg: DictConfig) -> str:
-    return f"lower {the_knobs_that_decide(cfg, 'the')}"
-
-
-def the_knobs_that_decide(cfg: DictConfig, article: str) -> str:
-    """The knobs that decide whether SGD learns, creeps or diverges, each with its value: `the learning rate (now
-    lr=0.1), the initial weights' scale (now init_scale=0.01)`, and the weight decay where there is some."""
-    knobs = [
-        f"learning rate (now lr={as_typed(cfg.lr)})",
-        f"initial weights' scale (now init_scale={as_typed(cfg.init_scale)})",
-    ]
-    if cfg.optimizer.weight_decay:
-        knobs.append(f"weight decay (now optimizer.weight_decay={as_typed(cfg.optimizer.weight_decay)})")
-    knobs = [f"{article} {knob}" for knob in knobs]
-    return f"{', '.join(knobs[:-1])} or {knobs[-1]}"
-
-
-def not_learning(record: dict[str, Any], guessed: tuple[float, float], epochs: int) -> bool:
-    """Whether an epoch's record says the net learned little or nothing: from epoch NOT_LEARNING_EPOCHS on (in a
-    shorter run, at its end), a train loss and accuracy still about those of `guessed` (`guessing`'s)."""
-    guessing_loss, guessing_acc = guessed
-    # The loss alone stays high in a net that learned but is overconfident (init_scale=1): the accuracy must also
-    # be nearer guessing's than perfect.
-    return (
-        record["epoch"] >= min(NOT_LEARNING_EPOCHS, epochs)
-        and record["train_loss"] > NOT_LEARNING_FRACTION * guessing_loss
-        and record["train_acc"] < (guessing_acc + 1) / 2
-    )
-
-
-def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: DictConfig) -> None:
-    """The not-learning hint, with the usual causes named."""
-    log.warning(
-        "After %d epoch%s the train loss %s and accuracy %.4f are at best little better than those of guessing "
-        "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try %s",
-        record["epoch"],
-        "s" if record["epoch"] > 1 else "",
-        metric_text(record["train_loss"]),
-        record["train_acc"],
-        *guessed,
-        the_knobs_that_decide(cfg, "another"),
-    )
 
 
 def train_epoch(
@@ -185,69 +123,6 @@ def predict(net: MLP, X: torch.Tensor) -> torch.Tensor:
     return torch.cat([net(X[start : start + EVAL_CHUNK]).argmax(dim=1) for start in range(0, len(X), EVAL_CHUNK)])
 
 
-def say_too_many_threads(threads: int, restored: bool = False) -> None:
-    """A warning where `threads` (set by threads=, or `restored` from the checkpoint of a resumed run) are more than
-    this process's cores."""
-    cores = available()
-    if threads <= cores:
-        return
-    if restored:
-        said, fix = f"The {threads} threads the run trained on are", "it goes on with them: its numbers depend on them"
-    else:
-        said, fix = f"threads={threads} is", "threads=0 gives torch's default, one per core"
-    log.warning(
-        "%s more than the %d core%s this process may use: the threads take turns on them, which makes each step "
-        "slower; %s",
-        said,
-        cores,
-        "s" if cores > 1 else "",
-        fix,
-    )
-
-
-def say_waited(epoch: int, epoch_s: float, waited: float, out_dir: Path) -> bool:
-    """A warning where the run's threads spent more than WAITED_SHARE of an epoch (and WAITED_S) waiting for a core,
-    other processes being busy on them: torch runs each op on all its threads, and the op ends with its slowest thread, so a thread
-    that waits stalls the step. Measured at 2 threads on 2 cores beside one to three busy processes: epochs 4-100x
-    as long as alone, and 1.5-8x at 1 thread. Returns whether it warned."""
-    threads, cores = torch.get_num_threads(), available()
-    if threads == 1 or threads > cores or waited < max(WAITED_SHARE * epoch_s, WAITED_S):  # threads > cores: warned
-        return False
-    log.warning(
-        "Epoch %d took %.2f s, and this run's %d threads waited %.2f s between them for a core: other processes are "
-        "busy on the %d cores, and each step waits for its slowest thread; threads=1 waits less (this run goes on "
-        "with 1 after a Ctrl-C: %s)",
-        epoch,
-        epoch_s,
-        threads,
-        waited,
-        cores,
-        resume_command("--threads", "1", out_dir),
-    )
-    return True
-
-
-def say_goes_on_otherwise(trained: str, goes_on: str) -> None:
-    """A resumed run that goes on on another device, or another number of threads, than it trained on."""
-    log.warning(
-        "The run trained %s and goes on %s: the last digits of its numbers will differ from those of a run that was "
-        "never interrupted",
-        trained,
-        goes_on,
-    )
-
-
-def say_big_adam_step(cfg: DictConfig) -> None:
-    """Adam and AdamW with SGD's lr (`optimizer=adam` leaves lr at 0.1): a warning before the first step."""
-    if cfg.optimizer.name in ADAPTIVE and cfg.lr > ADAM_LR_LIMIT:
-        log.warning(
-            "optimizer=%s with lr=%s: Adam moves each weight by about lr every step, whatever its gradient, so this "
-            "step is likely too big; try lr=0.001",
-            cfg.optimizer.name.name,
-            as_typed(cfg.lr),
-        )
-
-
 def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torch.device, done: list | None) -> None:
     """The line before the first step: what trains on what, and where; for a resumed run (`done`: the records of the
     epochs it has), from where."""
@@ -286,6 +161,31 @@ def say_interrupted(epochs_done: int, epochs: int, out_dir: Path) -> None:
         )
 
 
+def _go_on_from(
+    checkpoint_path: Path,
+    cfg: DictConfig,
+    hparams: dict[str, Any],
+    device: torch.device,
+    net: MLP,
+    optimizer: Optimizer,
+    shuffle: torch.Generator,
+) -> list[dict[str, Any]]:
+    """The net, optimizer and shuffle as the checkpoint left them, and on the CPU the threads the run trained with
+    (unless threads= or resume --threads says otherwise); returns the records of the epochs done (none where no epoch
+    was)."""
+    if not checkpoint_path.exists():
+        return []
+    done, trained_on, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
+    if trained_on not in (None, device.type):  # resume --device, or device=auto on another machine
+        say_goes_on_otherwise(f"on {trained_on}", f"on {device.type}")
+    elif threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of cores
+        torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
+        say_too_many_threads(threads, restored=True)
+    elif threads and device.type == "cpu" and cfg.threads != threads:  # resume --threads
+        say_goes_on_otherwise(f"with {threads} threads", f"with {cfg.threads}")
+    return done
+
+
 def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train one run as `cfg` says, writing its records into `out_dir`; returns metrics.json's content.
 
@@ -310,23 +210,31 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
         torch.set_num_threads(threads)
 
 
-def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
-    """`train`'s work, in a run dir this process holds."""
+def _completed_run(out_dir: Path, cfg: DictConfig) -> dict[str, Any] | None:
+    """The records of the run in `out_dir` if it completed, which a resume leaves as they are (None if it did not);
+    raises Diverged if it diverged, as it would again."""
     # Without metrics.json, or with an unreadable one, the checkpoint says where to go on.
-    recorded = (read_metrics(out_dir) or {}) if resume else {}
-    if recorded.get("status") == Status.completed:
-        log.info(
-            "%s completed all its %s epochs (test acc %.4f): nothing to resume; to train longer, start a new run "
-            "with more epochs",
-            out_dir,
-            recorded.get("epochs_done"),
-            recorded.get("test_acc", math.nan),
-        )
-        return recorded
+    recorded = read_metrics(out_dir) or {}
     if recorded.get("status") == Status.diverged:
         raise Diverged(
             f"{out_dir} diverged and would diverge again if resumed; start a new run, and {what_to_lower(cfg)}"
         )
+    if recorded.get("status") != Status.completed:
+        return None
+    log.info(
+        "%s completed all its %s epochs (test acc %.4f): nothing to resume; to train longer, start a new run with "
+        "more epochs",
+        out_dir,
+        recorded.get("epochs_done"),
+        recorded.get("test_acc", math.nan),
+    )
+    return recorded
+
+
+def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
+    """`train`'s work, in a run dir this process holds."""
+    if resume and (completed := _completed_run(out_dir, cfg)):
+        return completed
     device = pick_device(cfg.device)
     checkpoint_path = out_dir / checkpoint.FILE_NAME
     if not resume:
@@ -343,23 +251,13 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     net, optimizer = new_net(cfg, device)
     shuffle = torch.Generator().manual_seed(cfg.seed)
     hparams = flat_hparams(cfg)
-    done = []  # records of the epochs already trained, when resuming
-    if resume and checkpoint_path.exists():
-        done, trained_on, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
-        if trained_on not in (None, device.type):  # resume --device, or device=auto on another machine
-            say_goes_on_otherwise(f"on {trained_on}", f"on {device.type}")
-        elif threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of cores
-            torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
-            say_too_many_threads(threads, restored=True)
-        elif threads and device.type == "cpu" and cfg.threads != threads:  # resume --threads
-            say_goes_on_otherwise(f"with {threads} threads", f"with {cfg.threads}")
+    # The records of the epochs already trained, when resuming.
+    done = _go_on_from(checkpoint_path, cfg, hparams, device, net, optimizer, shuffle) if resume else []
 
     tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = Status.running
-    guessed = guessing(train_set.labels)  # the train loss and accuracy of a net that learned nothing
-    hinted = any(not_learning(record, guessed, cfg.epochs) for record in done)  # once a run, resumed or not
-    told_waited = False  # once a run
+    hints = Hints(cfg, train_set.labels, done, out_dir)
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
         say_start(cfg, net, len(train_set), len(test_set), device, done if resume else None)
@@ -400,12 +298,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             )
             if status == Status.diverged:
                 raise diverged(epoch, train_loss, cfg)
-            # Once, from the first epoch that says so: a net can also fall back to guessing later (lr=1).
-            if not hinted and not_learning(record, guessed, cfg.epochs):
-                say_not_learning(record, guessed, cfg)
-                hinted = True
-            if not told_waited and waited is not None and device.type == "cpu":
-                told_waited = say_waited(epoch, epoch_s, waited, out_dir)
+            hints.after_epoch(record, waited if device.type == "cpu" else None)
             # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
             # the writer would then wait for it forever. The last epoch's pictures complete the run.
             with interrupt.deferred():

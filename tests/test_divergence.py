@@ -7,11 +7,12 @@ import pytest
 from conftest import files_under, run_cli, tiny_overrides
 from test_train import hparams_plugin_data, read_events, tiny_cfg
 
+from mlp_exp.advice import what_to_lower
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
 from mlp_exp.tracking import metric_text
-from mlp_exp.train import Diverged, train, what_to_lower
+from mlp_exp.train import Diverged, train
 
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
 DIVERGES_AT_EPOCH_3 = ("activation=leaky_relu", "lr=50", "epochs=6", "batch_size=100", "device=cpu")

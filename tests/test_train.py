@@ -8,11 +8,12 @@ from conftest import compose_cfg, options, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from mlp_exp.advice import guessing
 from mlp_exp.config import Activation
 from mlp_exp.data import load
 from mlp_exp.files import resume_command
 from mlp_exp.tracking import Status, Tracker
-from mlp_exp.train import Diverged, guessing, train
+from mlp_exp.train import Diverged, train
 
 
 def tiny_cfg(root, *extra):
@@ -171,7 +172,7 @@ def test_adam_with_sgds_step_is_warned_about_before_the_first_step(tiny_root, tm
 
 
 def test_threads_that_wait_for_busy_cores_are_told_once_to_be_fewer(tiny_root, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr("mlp_exp.train.available", lambda: 2)
+    monkeypatch.setattr("mlp_exp.advice.available", lambda: 2)
     clock = iter(range(0, 1000, 10))  # every epoch, its threads waited 10 s for a core: far more than it took
     monkeypatch.setattr("mlp_exp.train.waited_s", lambda: next(clock))
     with caplog.at_level(logging.WARNING, logger="mlp_exp"):

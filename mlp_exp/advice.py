@@ -1,0 +1,166 @@
+"""What a run tells its user beyond its progress: the hints and warnings that name a cause and the knob to change
+(a net that learns nothing, a step likely too big, threads that wait for cores), and the advice a diverged run ends
+with."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from mlp_exp.config import as_typed
+from mlp_exp.cores import available
+from mlp_exp.files import resume_command
+from mlp_exp.optim import ADAPTIVE
+from mlp_exp.tracking import metric_text
+
+log = logging.getLogger(__name__)
+
+# From this many epochs on, a train loss above this fraction of guessing's (and an accuracy nearer guessing's than
+# perfect) means the net learned little or nothing.
+NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
+# Above this lr, Adam's steps (about lr per weight, whatever the gradient) are likely too big for this net.
+ADAM_LR_LIMIT = 0.01
+# Above this share of an epoch's wall time spent by its threads waiting for a core (summed over the threads), and
+# this many seconds, other processes are slowing the run down (`say_waited`); alone on its cores a run's threads wait
+# ~1% of an epoch.
+WAITED_SHARE, WAITED_S = 0.25, 0.5
+
+
+def guessing(labels: torch.Tensor) -> tuple[float, float]:
+    """The mean cross-entropy and the accuracy of a net that learned only each class's share of `labels`: their
+    entropy (ln 10 for ten classes of one size), and the largest share (always guessing that class). A net that
+    stays there learned nothing from the images."""
+    shares = torch.bincount(labels).double() / len(labels)
+    shares = shares[shares > 0]
+    return -(shares * shares.log()).sum().item(), shares.max().item()
+
+
+def what_to_lower(cfg: DictConfig) -> str:
+    return f"lower {the_knobs_that_decide(cfg, 'the')}"
+
+
+def the_knobs_that_decide(cfg: DictConfig, article: str) -> str:
+    """The knobs that decide whether SGD learns, creeps or diverges, each with its value: `the learning rate (now
+    lr=0.1), the initial weights' scale (now init_scale=0.01)`, and the weight decay where there is some."""
+    knobs = [
+        f"learning rate (now lr={as_typed(cfg.lr)})",
+        f"initial weights' scale (now init_scale={as_typed(cfg.init_scale)})",
+    ]
+    if cfg.optimizer.weight_decay:
+        knobs.append(f"weight decay (now optimizer.weight_decay={as_typed(cfg.optimizer.weight_decay)})")
+    knobs = [f"{article} {knob}" for knob in knobs]
+    return f"{', '.join(knobs[:-1])} or {knobs[-1]}"
+
+
+def not_learning(record: dict[str, Any], guessed: tuple[float, float], epochs: int) -> bool:
+    """Whether an epoch's record says the net learned little or nothing: from epoch NOT_LEARNING_EPOCHS on (in a
+    shorter run, at its end), a train loss and accuracy still about those of `guessed` (`guessing`'s)."""
+    guessing_loss, guessing_acc = guessed
+    # The loss alone stays high in a net that learned but is overconfident (init_scale=1): the accuracy must also
+    # be nearer guessing's than perfect.
+    return (
+        record["epoch"] >= min(NOT_LEARNING_EPOCHS, epochs)
+        and record["train_loss"] > NOT_LEARNING_FRACTION * guessing_loss
+        and record["train_acc"] < (guessing_acc + 1) / 2
+    )
+
+
+def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: DictConfig) -> None:
+    """The not-learning hint, with the usual causes named."""
+    log.warning(
+        "After %d epoch%s the train loss %s and accuracy %.4f are at best little better than those of guessing "
+        "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try %s",
+        record["epoch"],
+        "s" if record["epoch"] > 1 else "",
+        metric_text(record["train_loss"]),
+        record["train_acc"],
+        *guessed,
+        the_knobs_that_decide(cfg, "another"),
+    )
+
+
+def say_too_many_threads(threads: int, restored: bool = False) -> None:
+    """A warning where `threads` (set by threads=, or `restored` from the checkpoint of a resumed run) are more than
+    this process's cores."""
+    cores = available()
+    if threads <= cores:
+        return
+    if restored:
+        said, fix = f"The {threads} threads the run trained on are", "it goes on with them: its numbers depend on them"
+    else:
+        said, fix = f"threads={threads} is", "threads=0 gives torch's default, one per core"
+    log.warning(
+        "%s more than the %d core%s this process may use: the threads take turns on them, which makes each step "
+        "slower; %s",
+        said,
+        cores,
+        "s" if cores > 1 else "",
+        fix,
+    )
+
+
+def say_waited(epoch: int, epoch_s: float, waited: float, out_dir: Path) -> bool:
+    """A warning where the run's threads spent more than WAITED_SHARE of an epoch (and WAITED_S) waiting for a core,
+    other processes being busy on them: torch runs each op on all its threads, and the op ends with its slowest thread, so a thread
+    that waits stalls the step. Measured at 2 threads on 2 cores beside one to three busy processes: epochs 4-100x
+    as long as alone, and 1.5-8x at 1 thread. Returns whether it warned."""
+    threads, cores = torch.get_num_threads(), available()
+    if threads == 1 or threads > cores or waited < max(WAITED_SHARE * epoch_s, WAITED_S):  # threads > cores: warned
+        return False
+    log.warning(
+        "Epoch %d took %.2f s, and this run's %d threads waited %.2f s between them for a core: other processes are "
+        "busy on the %d cores, and each step waits for its slowest thread; threads=1 waits less (this run goes on "
+        "with 1 after a Ctrl-C: %s)",
+        epoch,
+        epoch_s,
+        threads,
+        waited,
+        cores,
+        resume_command("--threads", "1", out_dir),
+    )
+    return True
+
+
+def say_goes_on_otherwise(trained: str, goes_on: str) -> None:
+    """A resumed run that goes on on another device, or another number of threads, than it trained on."""
+    log.warning(
+        "The run trained %s and goes on %s: the last digits of its numbers will differ from those of a run that was "
+        "never interrupted",
+        trained,
+        goes_on,
+    )
+
+
+def say_big_adam_step(cfg: DictConfig) -> None:
+    """Adam and AdamW with SGD's lr (`optimizer=adam` leaves lr at 0.1): a warning before the first step."""
+    if cfg.optimizer.name in ADAPTIVE and cfg.lr > ADAM_LR_LIMIT:
+        log.warning(
+            "optimizer=%s with lr=%s: Adam moves each weight by about lr every step, whatever its gradient, so this "
+            "step is likely too big; try lr=0.001",
+            cfg.optimizer.name.name,
+            as_typed(cfg.lr),
+        )
+
+
+class Hints:
+    """The hints an epoch's record can call for, each given once a run (a resumed run's earlier epochs count): the
+    net learning nothing, its threads waiting for cores other processes keep busy."""
+
+    def __init__(self, cfg: DictConfig, train_labels: torch.Tensor, done: list[dict[str, Any]], out_dir: Path) -> None:
+        self.cfg, self.out_dir = cfg, out_dir
+        self.guessed = guessing(train_labels)  # the train loss and accuracy of a net that learned nothing
+        self.told_not_learning = any(not_learning(record, self.guessed, cfg.epochs) for record in done)
+        self.told_waited = False
+
+    def after_epoch(self, record: dict[str, Any], waited: float | None) -> None:
+        """`waited`: the seconds the run's CPU threads spent waiting for a core in the epoch; None where unknown."""
+        # From the first epoch that says so: a net can also fall back to guessing later (lr=1).
+        if not self.told_not_learning and not_learning(record, self.guessed, self.cfg.epochs):
+            say_not_learning(record, self.guessed, self.cfg)
+            self.told_not_learning = True
+        if not self.told_waited and waited is not None:
+            self.told_waited = say_waited(record["epoch"], record["epoch_s"], waited, self.out_dir)
