@@ -2,13 +2,11 @@
 `pip install` does not), where it would help and is not built yet. A module of its own: mlp_exp's import loads
 mkl_on_amd, which `python -m` would then run a second time."""
 
-import sys
-
+from mlp_exp.exits import fail
 from mlp_exp.mkl_on_amd import LIBRARY, build
 
 if __name__ == "__main__":
     try:
         print(build())
     except OSError as e:
-        print(f"error: cannot build {LIBRARY}: {e}", file=sys.stderr)
-        sys.exit(2)
+        fail(f"cannot build {LIBRARY}: {e}")

@@ -32,6 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, cannot_use, check_before_the_job, check_dataset_option, check_overrides
+from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, exit_code_for, fail
 from mlp_exp.files import command, resume_command, say, silence
 from mlp_exp.sweep import (
     SweepCallback,
@@ -41,9 +42,6 @@ from mlp_exp.sweep import (
     search_failed,
     threads_per_job,
 )
-
-EXIT_USER_ERROR = 2
-EXIT_DIVERGED = 3
 
 log = logging.getLogger("mlp_exp")
 config.register()
@@ -68,7 +66,7 @@ class RunCallback(Callback):
             check_overrides(config.hydra)
             check_before_the_job(config, dataset_option=config.hydra.runtime.choices.get("dataset"))
         except ConfigError as e:
-            exit_refused(e)
+            fail(e)
         interrupt.import_torch()
         from mlp_exp.checkpoint import refuse_used_run_dir
         from mlp_exp.data import DataError, load
@@ -83,17 +81,17 @@ class RunCallback(Callback):
             with contextlib.suppress(OmegaConfBaseException):  # a dataset key that resolves only in the job
                 load(config.dataset)  # prepared (the job then only reads the cache, as a sweep's jobs do) and checked
         except (ConfigError, DataError) as e:
-            exit_refused(e)
+            fail(e)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
         except OSError as e:
             self.hold.close()
-            exit_refused(cannot_use(run_dir, e, "hydra.run.dir"))
+            fail(cannot_use(run_dir, e, "hydra.run.dir"))
         except (ConfigError, DirInUse) as e:
             self.hold.close()
-            exit_refused(e)
+            fail(e)
 
 
 @hydra.main(version_base="1.3", config_path=str(config.CONF_DIR), config_name="config")
@@ -242,13 +240,6 @@ def _keep_freed_memory() -> None:
             log.debug("glibc refused mallopt(%d, %d); its defaults stay", option, value)
 
 
-def exit_refused(e: Exception) -> NoReturn:
-    """Ends the command from a Hydra callback on an error the user can fix: one line, no log prefix, exit 2 (an
-    exception raised from a callback, Hydra turns into a mere warning)."""
-    print(f"error: {e}", file=sys.stderr)
-    raise SystemExit(EXIT_USER_ERROR) from None
-
-
 # The single run this process completed, if any: a Ctrl-C after it (in Hydra's end of the run) interrupts nothing.
 _completed_run: Path | None = None
 
@@ -377,20 +368,6 @@ def the_sweep_says_how_to_resume(sweep_dir: Path | None, stop: KeyboardInterrupt
     return sweep_dir is not None and in_a_worker and not isinstance(stop, interrupt.Terminated)
 
 
-def exit_code_for(e: Exception) -> int | None:
-    """2 for a config, data or checkpoint problem, 3 for divergence, None for anything else (a bug)."""
-    from mlp_exp.checkpoint import CheckpointError
-    from mlp_exp.data import DataError
-    from mlp_exp.lock import DirInUse
-    from mlp_exp.train import Diverged
-
-    if isinstance(e, Diverged):
-        return EXIT_DIVERGED
-    if isinstance(e, (ConfigError, DataError, CheckpointError, DirInUse)):
-        return EXIT_USER_ERROR
-    return None
-
-
 def main() -> None:
     """Hydra's command line, with a bad override said in one line (exit 2) instead of Hydra's several."""
     # Hydra reads its flags before the overrides only: `epochs=1 -m lr=0.1,0.2` would print its parser's usage.
@@ -411,8 +388,7 @@ def main() -> None:
         if refused:
             raise ConfigError(refused)
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        fail(e)
     # Said by Hydra before it reads the file; the error (config_errors) says what to use instead.
     warnings.filterwarnings("ignore", "Experimental rerun CLI option", UserWarning)
     full_error = os.environ.get("HYDRA_FULL_ERROR")
@@ -437,8 +413,7 @@ def main() -> None:
             message = failed and failed.message
             if searched:
                 code = EXIT_DIVERGED if failed and failed.diverged_only else EXIT_USER_ERROR
-        print(f"error: {message or e}", file=sys.stderr)
-        sys.exit(code)
+        fail(message or e, code)
     finally:
         # Released however the run or sweep ended (one that ends in sys.exit skips Hydra's end callbacks), and
         # forgotten, for a process that runs another (tests, a notebook).

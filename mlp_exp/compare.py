@@ -18,7 +18,6 @@ import logging
 import math
 import re
 import statistics
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mlp_exp.cli import EXIT_USER_ERROR
 from mlp_exp.config import (
     RESTATING_HIDDENS,
     ConfigError,
@@ -45,6 +43,7 @@ from mlp_exp.config import (
     register,
     upgrade_hparams,
 )
+from mlp_exp.exits import fail
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
@@ -507,29 +506,21 @@ def plot_file(png: Path) -> Path:
     return png
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
     parser.add_argument("--png", type=Path, help="where to write the plot (default: DIR/compare.png)")
     args = parser.parse_args(argv)
     if problem := not_a_directory(args.dir):
-        print(f"error: {problem}; give a run dir, a sweep dir or outputs/", file=sys.stderr)
-        return EXIT_USER_ERROR
+        fail(f"{problem}; give a run dir, a sweep dir or outputs/")
     try:
         png = args.png and plot_file(args.png)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    try:
         reported = report(args.dir.absolute(), png)  # absolute: the commands it prints then paste anywhere
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        fail(e)
     if not reported:
-        print(f"error: no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 0
+        fail(f"no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

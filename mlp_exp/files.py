@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from mlp_exp.exits import fail
+
 
 def not_a_directory(path: Path) -> str | None:
     """Why `path`, as the user typed it, is no directory to look in ("typo does not exist"); None if it is one."""
@@ -74,8 +76,7 @@ class OneLineParser(argparse.ArgumentParser):
     command's are, instead of argparse's usage text and error."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {message}; `{command(*self.prog.split(), '--help')}` says more", file=sys.stderr)
-        sys.exit(2)
+        fail(f"{message}; `{command(*self.prog.split(), '--help')}` says more")
 
 
 def say(*parts: object) -> None:

@@ -27,14 +27,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
-from mlp_exp.cli import (
-    EXIT_USER_ERROR,
-    exit_code_for,
-    interrupted_outside_training,
-    remember_completed,
-    train_reporting,
-)
+from mlp_exp.cli import interrupted_outside_training, remember_completed, train_reporting
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
+from mlp_exp.exits import exit_code_for, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.sweep import RESUMING, SWEEP_FILE
 
@@ -263,8 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     directory, device, threads = args.dir, Device(args.device) if args.device else None, args.threads
     if problem := not_a_directory(directory):
-        print(f"error: {problem}; give a run's dir or a sweep's dir", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        fail(f"{problem}; give a run's dir or a sweep's dir")
     directory = directory.resolve()
     try:
         with interrupt.sigterm_raises():
@@ -287,8 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exit_code_for(e)
         if code is None:
             raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(code)
+        fail(e, code)
     finally:
         remember_completed(None)  # for a process that runs another (tests, a notebook)
 

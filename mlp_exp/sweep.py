@@ -35,6 +35,7 @@ from mlp_exp.config import (
     unknown_key_message,
 )
 from mlp_exp.cores import available
+from mlp_exp.exits import fail
 from mlp_exp.files import command, found_below, resume_command
 
 log = logging.getLogger("mlp_exp")
@@ -144,8 +145,6 @@ class SweepCallback(Callback):
     hold = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
-        from mlp_exp.cli import exit_refused
-
         try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
             check_overrides(config.hydra)
             # What every job would be refused for (`~optimizer`, `epochs=0`), before the data is read and a dir is made;
@@ -158,7 +157,7 @@ class SweepCallback(Callback):
             refuse_slurm_without_slurm(config)
             refuse_no_jobs(config)
         except ConfigError as e:
-            exit_refused(e)
+            fail(e)
         interrupt.import_torch()
         from mlp_exp.data import DataError, load
         from mlp_exp.lock import WAIT_THEN_RESUME, DirInUse, only_process_in
@@ -173,7 +172,7 @@ class SweepCallback(Callback):
             for dataset in sweep_datasets(config, config_name):
                 load(dataset)  # and its class names checked
         except (ConfigError, DataError) as e:
-            exit_refused(e)
+            fail(e)
         try:
             sweep_dir.mkdir(parents=True, exist_ok=True)
             # Another sweep in this dir, or a resume of this one, would run the same jobs.
@@ -186,9 +185,9 @@ class SweepCallback(Callback):
                 refuse_used_sweep_dir(sweep_dir)
             OmegaConf.save(config, sweep_dir / SWEEP_FILE)
         except (ConfigError, DirInUse) as e:
-            exit_refused(e)
+            fail(e)
         except OSError as e:
-            exit_refused(cannot_use(sweep_dir, e, "hydra.sweep.dir"))
+            fail(cannot_use(sweep_dir, e, "hydra.sweep.dir"))
         SweepCallback.sweep_dir = sweep_dir
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info(

@@ -305,7 +305,9 @@ def test_compare_on_a_path_that_is_no_directory_names_it_as_typed_and_exits_2(
 ):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("")
-    assert compare.main([given]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        compare.main([given])
+    assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
         f"error: {given} {problem}; give a run dir, a sweep dir or outputs/"
     ]

@@ -1,0 +1,35 @@
+"""How mlp_exp's commands end on an error: one line on stderr and an exit code, no traceback, for the errors a user
+can fix; Ctrl-C and SIGTERM's codes (130, 143) are interrupt.py's."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from mlp_exp.config import ConfigError
+
+EXIT_USER_ERROR = 2  # a config, data, checkpoint or command line to change, or a dir in use: as argparse's usage errors
+EXIT_DIVERGED = 3
+
+
+def exit_code_for(e: Exception) -> int | None:
+    """EXIT_USER_ERROR for a config, data or checkpoint problem, EXIT_DIVERGED for divergence, None for anything
+    else (a bug)."""
+    # Imported here: data and train import torch (~2 s), which a refused command line need not wait for.
+    from mlp_exp.checkpoint import CheckpointError
+    from mlp_exp.data import DataError
+    from mlp_exp.lock import DirInUse
+    from mlp_exp.train import Diverged
+
+    if isinstance(e, Diverged):
+        return EXIT_DIVERGED
+    if isinstance(e, (ConfigError, DataError, CheckpointError, DirInUse)):
+        return EXIT_USER_ERROR
+    return None
+
+
+def fail(problem: object, code: int = EXIT_USER_ERROR) -> NoReturn:
+    """Ends the command with `error: PROBLEM` on stderr and `code`. From a Hydra callback too, where a raised
+    exception would be turned into a mere warning."""
+    print(f"error: {problem}", file=sys.stderr)
+    raise SystemExit(code) from None
