@@ -16,11 +16,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from mlp_exp.config import RESTATING_HIDDENS, ConfigError, first_line, upgrade_hparams
-from mlp_exp.files import atomic_write, resume_command
+from mlp_exp.config import RESTATING_HIDDENS, first_line, upgrade_hparams
+from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
-from mlp_exp.sweep import SWEEP_FILE, refuse_runs_below
-from mlp_exp.tracking import METRICS_FILE, Status, read_metrics
 
 FILE_NAME = "checkpoint.pt"
 FORMAT = 1
@@ -38,22 +36,6 @@ ENTRIES = {
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot or must not be loaded; the message names the file and what to do."""
-
-
-def refuse_used_run_dir(run_dir: Path) -> None:
-    """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
-    or its checkpoint): that run's records and checkpoint would be lost. Nor into a sweep's dir, whose jobs it
-    would join."""
-    if (run_dir / SWEEP_FILE).exists():
-        raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
-    refuse_runs_below(run_dir, "hydra.run.dir")
-    if not ((run_dir / FILE_NAME).exists() or (run_dir / METRICS_FILE).exists()):
-        return
-    status = (read_metrics(run_dir) or {}).get("status")
-    if status in (Status.completed, Status.diverged):  # nothing to resume
-        raise ConfigError(f"{run_dir} already holds a run that {status}: choose another hydra.run.dir")
-    resume = resume_command(run_dir)
-    raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")
 
 
 def save(

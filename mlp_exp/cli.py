@@ -68,9 +68,9 @@ class RunCallback(Callback):
         except ConfigError as e:
             fail(e)
         interrupt.import_torch()
-        from mlp_exp.checkpoint import refuse_used_run_dir
         from mlp_exp.data import DataError, load
         from mlp_exp.lock import DirInUse, only_process_in
+        from mlp_exp.run_dirs import refuse_used_run_dir
         from mlp_exp.train import pick_device
 
         run_dir = Path(config.hydra.run.dir)

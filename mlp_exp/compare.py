@@ -46,7 +46,8 @@ from mlp_exp.config import (
 from mlp_exp.exits import fail
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.resume import load_run_config
-from mlp_exp.sweep import SWEEP_FILE, sweep_overrides
+from mlp_exp.run_dirs import SWEEP_FILE
+from mlp_exp.sweep import sweep_overrides
 from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.

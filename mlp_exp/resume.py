@@ -31,7 +31,8 @@ from mlp_exp.cli import interrupted_outside_training, remember_completed, train_
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
 from mlp_exp.exits import exit_code_for, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
-from mlp_exp.sweep import RESUMING, SWEEP_FILE
+from mlp_exp.run_dirs import SWEEP_FILE
+from mlp_exp.sweep import RESUMING
 
 log = logging.getLogger("mlp_exp")
 

@@ -36,7 +36,8 @@ from mlp_exp.config import (
 )
 from mlp_exp.cores import available
 from mlp_exp.exits import fail
-from mlp_exp.files import command, found_below, resume_command
+from mlp_exp.files import command
+from mlp_exp.run_dirs import SWEEP_FILE, refuse_used_sweep_dir
 
 log = logging.getLogger("mlp_exp")
 
@@ -45,9 +46,6 @@ OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 OPTUNA_NO_TRIAL_COMPLETED = "No trials are completed yet."  # optuna.storages' error
 SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
-# The sweep's config, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it in the sweep dir,
-# the Optuna sweeper does not: SweepCallback saves it for every sweep.
-SWEEP_FILE = "multirun.yaml"
 # Set by `python -m mlp_exp.resume SWEEP_DIR` to the sweep dir it runs the sweep again in: an environment variable
 # reaches each job wherever the launcher runs it (this process, joblib's workers, a Slurm job, which gets the
 # environment it is submitted with unless the cluster's sbatch is set to export none).
@@ -70,31 +68,6 @@ def resuming_job(job_dir: Path, sweep_dir: Path) -> bool:
     from mlp_exp.tracking import METRICS_FILE
 
     return resuming(sweep_dir) and (job_dir / METRICS_FILE).exists()
-
-
-def refuse_used_sweep_dir(sweep_dir: Path) -> None:
-    """A new sweep must not run in the dir of another: jobs of both would mix, and its jobs would be refused one by
-    one (their dirs hold runs), after Hydra had rewritten the other's records of them. Nor in a dir with runs below
-    it (outputs/)."""
-    if (sweep_dir / ".hydra").is_dir():  # Hydra's record of a single run
-        raise ConfigError(f"{sweep_dir} holds a run, not a sweep: choose another hydra.sweep.dir")
-    if (sweep_dir / SWEEP_FILE).exists():
-        resume = resume_command(sweep_dir)
-        raise ConfigError(
-            f"{sweep_dir} already holds a sweep: continue it with `{resume}`, or choose another hydra.sweep.dir"
-        )
-    refuse_runs_below(sweep_dir, "hydra.sweep.dir")
-
-
-def refuse_runs_below(directory: Path, key: str) -> None:
-    """A new run or sweep must not be written into a dir with runs or sweeps below it (outputs/, outputs/runs/):
-    it would sit among them, and resume and compare, given that dir, would take it for the whole. Looked for as deep
-    as runs sit below outputs/ (multirun/SWEEP/JOB)."""
-    for record in (".hydra", SWEEP_FILE):
-        if below := next(found_below(directory, record, 3), None):
-            raise ConfigError(
-                f"{directory} holds other runs ({below.parent} among them): choose another {key}, a dir of its own"
-            )
 
 
 def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:

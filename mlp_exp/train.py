@@ -24,6 +24,7 @@ from mlp_exp.cores import waited_s
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
+from mlp_exp.run_dirs import refuse_used_run_dir
 from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics
 from mlp_exp.visuals import Visuals
 
@@ -238,7 +239,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     device = pick_device(cfg.device)
     checkpoint_path = out_dir / checkpoint.FILE_NAME
     if not resume:
-        checkpoint.refuse_used_run_dir(out_dir)
+        refuse_used_run_dir(out_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
         say_too_many_threads(cfg.threads)

@@ -1,0 +1,58 @@
+"""Where a new run or sweep may be written: never into a dir that holds another run or sweep, nor one with runs or
+sweeps below it (outputs/), whose records it would overwrite or sit among."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlp_exp.config import ConfigError
+from mlp_exp.files import found_below, resume_command
+
+# The sweep's config, in its sweep dir, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it
+# there, the Optuna sweeper does not: sweep.SweepCallback saves it for every sweep.
+SWEEP_FILE = "multirun.yaml"
+
+
+def refuse_used_run_dir(run_dir: Path) -> None:
+    """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
+    or its checkpoint): that run's records and checkpoint would be lost. Nor into a sweep's dir, whose jobs it
+    would join."""
+    # Imported here: both import torch (~2 s), which the sweep's checks, in this module too, need not wait for.
+    from mlp_exp.checkpoint import FILE_NAME
+    from mlp_exp.tracking import METRICS_FILE, Status, read_metrics
+
+    if (run_dir / SWEEP_FILE).exists():
+        raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
+    refuse_runs_below(run_dir, "hydra.run.dir")
+    if not ((run_dir / FILE_NAME).exists() or (run_dir / METRICS_FILE).exists()):
+        return
+    status = (read_metrics(run_dir) or {}).get("status")
+    if status in (Status.completed, Status.diverged):  # nothing to resume
+        raise ConfigError(f"{run_dir} already holds a run that {status}: choose another hydra.run.dir")
+    resume = resume_command(run_dir)
+    raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")
+
+
+def refuse_used_sweep_dir(sweep_dir: Path) -> None:
+    """A new sweep must not run in the dir of another: jobs of both would mix, and its jobs would be refused one by
+    one (their dirs hold runs), after Hydra had rewritten the other's records of them. Nor in a dir with runs below
+    it (outputs/)."""
+    if (sweep_dir / ".hydra").is_dir():  # Hydra's record of a single run
+        raise ConfigError(f"{sweep_dir} holds a run, not a sweep: choose another hydra.sweep.dir")
+    if (sweep_dir / SWEEP_FILE).exists():
+        resume = resume_command(sweep_dir)
+        raise ConfigError(
+            f"{sweep_dir} already holds a sweep: continue it with `{resume}`, or choose another hydra.sweep.dir"
+        )
+    refuse_runs_below(sweep_dir, "hydra.sweep.dir")
+
+
+def refuse_runs_below(directory: Path, key: str) -> None:
+    """A new run or sweep must not be written into a dir with runs or sweeps below it (outputs/, outputs/runs/):
+    it would sit among them, and resume and compare, given that dir, would take it for the whole. Looked for as deep
+    as runs sit below outputs/ (multirun/SWEEP/JOB)."""
+    for record in (".hydra", SWEEP_FILE):
+        if below := next(found_below(directory, record, 3), None):
+            raise ConfigError(
+                f"{directory} holds other runs ({below.parent} among them): choose another {key}, a dir of its own"
+            )
