@@ -8,6 +8,7 @@ output leaves, as any Unix tool is.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -55,6 +56,7 @@ def quiet_exit() -> Iterator[None]:
     and TensorBoard's exit handlers), and a Ctrl-C in it would print a traceback from one of them or end the
     process without a word, as SIGTERM would. From then on either ends the process at once, with the command's own
     exit code."""
+    global _exiting
     code = 1  # an exception's, unless it is SystemExit's
     try:
         yield
@@ -69,6 +71,25 @@ def quiet_exit() -> Iterator[None]:
         if _can_handle_signals():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda signum, frame: _exit_now(code))
+        _exiting = True
+
+
+# Whether a command's work is done and its process exiting (quiet_exit).
+_exiting = False
+
+
+def _ignore_signals_from_here() -> None:
+    """The last part of the interpreter's exit (~0.2 s: its modules and torch's C++ state freed) runs after Python
+    has put back the signals' default handlers, which would end the process as killed by the signal (a shell says
+    130) instead of with its command's code. Ignored signals it leaves ignored: the process ends as it was ending."""
+    if _exiting and _can_handle_signals():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+# Registered at this module's import, before torch's and TensorBoard's exit handlers: it runs after them (the last
+# in, the first to run), and a signal during them still ends the process at once.
+atexit.register(_ignore_signals_from_here)
 
 
 @contextmanager

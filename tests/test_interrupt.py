@@ -734,6 +734,7 @@ def test_a_sigterm_after_the_run_completed_says_so_as_a_ctrl_c_does(tiny_root, t
 
 CTRL_C_IN_AN_EXIT_HANDLER = """
 import atexit, os, signal, sys, time
+from mlp_exp import interrupt  # first, as in a run: torch and TensorBoard register their exit handlers after it
 from mlp_exp.__main__ import main
 
 def slow_exit_handler():  # as torch's and TensorBoard's, which take ~0.25 s
@@ -754,6 +755,27 @@ def test_a_ctrl_c_in_the_interpreters_exit_ends_it_with_the_commands_code_and_no
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
     assert result.returncode == 2  # the command's own
     assert "the exit handler ran to its end" not in result.stdout  # ended at once, as asked
+
+
+CTRL_C_AT_THE_END_OF_THE_EXIT = """
+import os, signal, sys, time
+from mlp_exp.__main__ import main
+
+class SignalledAtTheEnd:  # freed with this module, after Python has put back the signals' default handlers
+    def __del__(self):
+        os.kill(os.getpid(), signal.{signal_name})
+        time.sleep(0.2)
+
+freed_last = SignalledAtTheEnd()
+sys.argv = ["mlp_exp", "epochs=0"]  # refused: exit 2
+main()
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_ctrl_c_at_the_end_of_the_interpreters_exit_leaves_the_commands_code(signal_name):
+    script = [sys.executable, "-c", CTRL_C_AT_THE_END_OF_THE_EXIT.format(signal_name=signal_name)]
+    assert subprocess.run(script, capture_output=True, check=False).returncode == 2  # not killed by the signal
 
 
 def test_a_new_run_is_refused_in_a_sweeps_dir(tiny_root, tmp_path):
