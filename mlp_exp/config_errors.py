@@ -17,6 +17,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from mlp_exp.config import (
+    CONF_DIR,
     CONFIG_GROUPS,
     Config,
     allowed_values,
@@ -30,6 +31,15 @@ from mlp_exp.files import command, resume_command
 GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
 # The names a command line sets: knobs (`epochs=2`) and config groups (`optimizer=adam`).
 KNOBS_AND_GROUPS = frozenset({*Config.__dataclass_fields__, *CONFIG_GROUPS})
+
+
+def _the_option_instead(key: str, value: object) -> str:
+    """`optimizer.name=momentum`: the group's option of that name (conf/optimizer/momentum.yaml) sets the name along
+    with its settings (momentum=0.9)."""
+    group, _, leaf = key.partition(".")
+    if leaf == "name" and group in CONFIG_GROUPS and (CONF_DIR / group / f"{value}.yaml").is_file():
+        return f", or choose the {group} by its option, with its settings: {group}={value}"
+    return ""
 
 
 def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
@@ -62,7 +72,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key not in schema_keys():
         return unknown_key_message(cause.full_key, _typed_value(cause.full_key, overrides))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
-        return f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
+        refused = f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
+        return refused + _the_option_instead(cause.full_key, cause.value)
     if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
         return f"{cause.full_key}={_show(cause.value)} is not allowed: {first_line(cause.msg)}"
     if isinstance(cause, ValidationError) and cause.full_key in nested_keys():  # `visuals=false`

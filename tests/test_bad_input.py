@@ -43,6 +43,11 @@ COMPOSE_ERRORS = [
     ("device=tpu", "device=tpu is not allowed: use one of auto, cpu, cuda"),
     ("optimizer=rmsprop", "optimizer=rmsprop is not allowed: use one of adam, adamw, momentum, sgd"),
     ("optimizer.name=rmsprop", "optimizer.name=rmsprop is not allowed: use one of sgd, adam, adamw"),
+    (  # a name that is an option of the group: the option sets it with its settings (momentum=0.9)
+        "optimizer.name=momentum",
+        "optimizer.name=momentum is not allowed: use one of sgd, adam, adamw, or choose the optimizer by its option, "
+        "with its settings: optimizer=momentum",
+    ),
     ("dataset=cifar", "dataset=cifar is not allowed: use one of fashion_mnist, kmnist, mnist"),
     ("dataset.name=cifar", "dataset.name=cifar is not allowed: use one of fashion_mnist, mnist, kmnist"),
     ("dataset.download=maybe", "dataset.download=maybe is not allowed: use true or false"),
