@@ -99,6 +99,8 @@ def run(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     dataset_option = hydra_cfg.runtime.choices.get("dataset")
+    if hydra_cfg.job.chdir:  # the job works in its run dir
+        read_paths_from(Path(hydra_cfg.runtime.cwd), cfg)
     if hydra_cfg.mode is not RunMode.MULTIRUN:
         return train_reporting(cfg, run_dir, dataset_option=dataset_option)["test_acc"]
     share = threads_per_job(hydra_cfg.launcher)
@@ -113,6 +115,16 @@ def run(cfg: DictConfig) -> float:
     sweep_dir = absolute_sweep_dir(hydra_cfg)
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
     return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option)["test_acc"]
+
+
+def read_paths_from(started_in: Path, cfg: DictConfig) -> None:
+    """The dataset's relative paths as from `started_in`, the dir the run was started in: what they mean without
+    hydra.job.chdir=true, where the data was prepared, and where a resume reads them. From the run dir, each run
+    would unpack a copy of the data of its own."""
+    for key in ("root", "system_dir"):
+        path = cfg.dataset[key]
+        if path and not Path(path).expanduser().is_absolute():
+            cfg.dataset[key] = str(started_in / path)
 
 
 def train_reporting(

@@ -45,8 +45,10 @@ COMPOSE_ERRORS = [
     ("optimizer.name=rmsprop", "optimizer.name=rmsprop is not allowed: use one of sgd, adam, adamw"),
     (  # a name that is an option of the group: the option sets it with its settings (momentum=0.9)
         "optimizer.name=momentum",
-        "optimizer.name=momentum is not allowed: use one of sgd, adam, adamw, or choose the optimizer by its option, "
-        "with its settings: optimizer=momentum",
+        (
+            "optimizer.name=momentum is not allowed: use one of sgd, adam, adamw, or choose the optimizer by its option, "
+            "with its settings: optimizer=momentum"
+        ),
     ),
     ("dataset=cifar", "dataset=cifar is not allowed: use one of fashion_mnist, kmnist, mnist"),
     ("dataset.name=cifar", "dataset.name=cifar is not allowed: use one of fashion_mnist, mnist, kmnist"),

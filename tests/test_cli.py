@@ -40,6 +40,16 @@ def test_a_run_fills_its_own_run_dir(tiny_root, tmp_path):
     assert hparams["hiddens"].string_value == "512" and abs(hparams["lr"].number_value - 0.05) < 1e-12
 
 
+def test_a_run_that_works_in_its_run_dir_reads_a_relative_data_root_from_where_it_was_started(tiny_root, tmp_path):
+    run_dir = tmp_path / "runs" / "chdir"
+    result = run_cli(
+        *tiny_overrides("data", *FAST), "hydra.job.chdir=true", f"hydra.run.dir={run_dir}", cwd=tiny_root.parent
+    )
+    assert result.returncode == 0, result.stderr
+    assert metrics_of(run_dir)["status"] == "completed"
+    assert not (run_dir / "data").exists()  # no copy of the data of its own
+
+
 def test_default_run_dirs_are_readable_and_distinct_for_runs_started_together(tiny_root, tmp_path):
     args = [sys.executable, "-m", "mlp_exp", *tiny_overrides(tiny_root, *FAST, "hiddens=16")]
     runs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
