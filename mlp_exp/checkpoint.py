@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,6 +22,8 @@ from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
 
 FILE_NAME = "checkpoint.pt"
+# What to do with a checkpoint that cannot be read.
+NO_CHECKPOINT_FIX = "restore it from a copy, or delete it to train the run from epoch 1"
 FORMAT = 1
 # What a checkpoint must hold, and the type of each entry. It also holds the CPU threads the run trained on (see
 # `save`), which checkpoints written before they were recorded lack.
@@ -116,10 +119,22 @@ def restore(
     )
 
 
+def _pickled(path: Path) -> bool:
+    """Whether `path` is what torch.save writes (a zip archive) or a pickle (whose protocols 2 and up start with the
+    PROTO opcode), as against a file of some other bytes."""
+    with open(path, "rb") as f:
+        if zipfile.is_zipfile(f):
+            return True
+        f.seek(0)
+        return f.read(1) == pickle.PROTO
+
+
 def _load(path: Path, device: torch.device) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
+        if not _pickled(path):  # garbage, which torch's unpickler reads as pickle's opcodes (`Unsupported operand`)
+            raise CheckpointError(f"cannot read {path} (it is not a file torch.save wrote); {NO_CHECKPOINT_FIX}") from e
         detail = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n\n|$)", str(e), re.DOTALL)
         raise CheckpointError(
             f"refusing to load {path}: it holds pickled Python objects, not only tensors and plain data "
@@ -127,9 +142,7 @@ def _load(path: Path, device: torch.device) -> dict[str, Any]:
             "resume only from checkpoints that mlp_exp wrote"
         ) from e
     except Exception as e:
-        raise CheckpointError(
-            f"cannot read {path} ({first_line(e)}); restore it from a copy, or delete it to train the run from epoch 1"
-        ) from e
+        raise CheckpointError(f"cannot read {path} ({first_line(e)}); {NO_CHECKPOINT_FIX}") from e
     if (
         not isinstance(state, dict)
         or any(not isinstance(state.get(key), kind) for key, kind in ENTRIES.items())
