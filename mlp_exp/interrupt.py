@@ -32,7 +32,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-def _can_handle_signals() -> bool:
+def can_handle_signals() -> bool:
     # Python runs signal handlers in the main thread only, and only the main thread may install them.
     return threading.current_thread() is threading.main_thread()
 
@@ -40,7 +40,7 @@ def _can_handle_signals() -> bool:
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
     """Inside the block SIGTERM raises Terminated; by default it kills the process with no cleanup at all."""
-    if not _can_handle_signals():
+    if not can_handle_signals():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -68,7 +68,7 @@ def quiet_exit() -> Iterator[None]:
         code = exit_code(e)
         raise
     finally:
-        if _can_handle_signals():
+        if can_handle_signals():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda signum, frame: _exit_now(code))
         _exiting = True
@@ -82,7 +82,7 @@ def _ignore_signals_from_here() -> None:
     """The last part of the interpreter's exit (~0.2 s: its modules and torch's C++ state freed) runs after Python
     has put back the signals' default handlers, which would end the process as killed by the signal (a shell says
     130) instead of with its command's code. Ignored signals it leaves ignored: the process ends as it was ending."""
-    if _exiting and _can_handle_signals():
+    if _exiting and can_handle_signals():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
 
@@ -96,7 +96,7 @@ atexit.register(_ignore_signals_from_here)
 def sigpipe_ends_it() -> Iterator[None]:
     """Around a command that only prints (--help): a reader that leaves (`| head`) ends the process by SIGPIPE, where
     Python's default prints a BrokenPipeError traceback, or a "Logging error" for each line left."""
-    if not _can_handle_signals():
+    if not can_handle_signals():
         yield
         return
     previous = signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -126,7 +126,7 @@ def import_torch() -> None:
 def deferred() -> Iterator[None]:
     """Ctrl-C or SIGTERM arriving inside the block takes effect when the block ends, so the block always runs
     to completion: an epoch's records and its checkpoint are written together or not at all."""
-    if not _can_handle_signals():
+    if not can_handle_signals():
         yield
         return
     received: list[int] = []

@@ -11,7 +11,10 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -162,6 +165,8 @@ class SweepCallback(Callback):
         except OSError as e:
             fail(cannot_use(sweep_dir, e, "hydra.sweep.dir"))
         SweepCallback.sweep_dir = sweep_dir
+        if config.hydra.launcher._target_ == JOBLIB_LAUNCHER:
+            self.hold.enter_context(jobs_record_their_stop(sweep_dir))
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info(
             "Sweep dir: %s (compare its jobs: %s)", sweep_dir, command("python", "-m", "mlp_exp.compare", sweep_dir)
@@ -174,6 +179,67 @@ class SweepCallback(Callback):
         SweepCallback.completed = True
         with interrupt.deferred():  # a Ctrl-C here leaves the comparison whole, table and plot, then says so
             compare.report(absolute_sweep_dir(config.hydra))
+
+
+# In the command line of each of joblib's (loky's) worker processes.
+LOKY_WORKER = "joblib.externals.loky.backend.popen_loky_posix"
+# How long the sweep's process waits for its jobs to stop by themselves (a terminal's Ctrl-C reaches them too), and
+# then, having passed the Ctrl-C or SIGTERM on to them, for them to record where they stopped.
+JOBS_STOP_S, JOBS_RECORD_S = 0.5, 15.0
+
+
+@contextlib.contextmanager
+def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
+    """In a joblib sweep's process: a Ctrl-C or SIGTERM that reaches only this process (`kill PID`) is passed on to
+    the jobs, which then record where they stopped, as on a terminal's Ctrl-C, before joblib kills its workers (with
+    SIGKILL: the jobs' records would say `running`, and their logs end without a word). A second signal ends the
+    wait."""
+    if not interrupt.can_handle_signals():
+        yield
+        return
+    stops = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: interrupt.Terminated}
+
+    def pass_on(signum: int, frame: object) -> None:
+        for each, previous in handlers.items():  # a second signal ends the wait
+            signal.signal(each, previous)
+        if _jobs_training(sweep_dir, JOBS_STOP_S):
+            for pid in _joblib_workers():
+                with contextlib.suppress(OSError):  # ended since
+                    os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C: this process says how to resume the sweep
+            _jobs_training(sweep_dir, JOBS_RECORD_S)
+        raise stops[signum]()
+
+    handlers = {signum: signal.signal(signum, pass_on) for signum in stops}
+    try:
+        yield
+    finally:
+        for signum, previous in handlers.items():
+            if signal.getsignal(signum) is pass_on:  # not since put back by its own owner (interrupt.sigterm_raises)
+                signal.signal(signum, previous)
+
+
+def _jobs_training(sweep_dir: Path, wait_s: float) -> bool:
+    """Whether some job of the sweep is still training after `wait_s` at most (its process holds its dir)."""
+    from mlp_exp.lock import in_use
+
+    deadline = time.monotonic() + wait_s
+    while any(in_use(job_dir) for job_dir in sweep_dir.iterdir() if job_dir.is_dir()):
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _joblib_workers() -> list[int]:
+    """The process ids of this process's joblib workers, as Linux lists its children; none where it does not."""
+    workers = []
+    with contextlib.suppress(OSError):
+        for thread in os.listdir("/proc/self/task"):
+            for pid in Path(f"/proc/self/task/{thread}/children").read_text().split():
+                with contextlib.suppress(OSError):  # ended since
+                    if LOKY_WORKER in Path(f"/proc/{pid}/cmdline").read_text():
+                        workers.append(int(pid))
+    return workers
 
 
 class FailedSweep(NamedTuple):

@@ -684,6 +684,37 @@ def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resum
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_to_a_parallel_sweeps_process_alone_reaches_its_jobs_which_record_their_stop(
+    tiny_data_root, tmp_path, signum
+):
+    sweep_dir = tmp_path / "sweep"
+    args = [arg for arg in CLI_ARGS if not arg.startswith("hiddens=")]
+    process = start_cli(
+        "-m",
+        "hiddens=16,32",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *tiny_overrides(tiny_data_root, *args),
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while len(list(sweep_dir.glob("[01]_*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    jobs = sorted(sweep_dir.glob("[01]_*"))
+    for job in jobs:
+        wait_for_epochs(job, 1, process)
+    process.send_signal(signum)  # `kill PID`: to the sweep's process, not to its joblib workers
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 128 + signum
+    assert "Traceback" not in stderr, stderr
+    assert [metrics_of(job)["status"] for job in jobs] == ["interrupted", "interrupted"]  # not `running`: killed
+    assert stdout.count("] Interrupted after ") == 2, stdout  # each job said where it stopped
+    assert stdout.count(command("python", "-m", "mlp_exp.resume", sweep_dir)) == 1, stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 @pytest.mark.parametrize("delay_s", [0, 0.02, 0.1])
 def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complete(tiny_root, tmp_path, delay_s, signum):
     run_dir = tmp_path / "run"
@@ -697,10 +728,9 @@ def test_a_ctrl_c_as_the_real_command_exits_says_at_most_that_the_run_is_complet
 
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert metrics_of(run_dir)["status"] == "completed"
-    # Before its last step, main says so; after it the process ends at once with the run's own code, or, in the
-    # interpreter's last moments (where Python gives signals their default action back), by the signal.
+    # Before its last step, main says so; after it the process ends with the run's own code.
     completed = f"Interrupted after the run completed; its records in {run_dir} are complete"
-    outcomes = ((128 + signum, completed), (0, ""), (-signum, ""))
+    outcomes = ((128 + signum, completed), (0, ""))
     assert (process.returncode, stdout.strip()) in outcomes, (process.returncode, stdout)
 
 
