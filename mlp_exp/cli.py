@@ -262,6 +262,12 @@ def remember_completed(run_dir: Path | None) -> None:
     _completed_run = run_dir
 
 
+def exit_interrupted(stop: KeyboardInterrupt) -> NoReturn:
+    """Ends a command stopped outside a run's training (which says so itself): what it leaves, and the exit code."""
+    print(interrupted_outside_training())
+    sys.exit(interrupt.exit_code(stop))
+
+
 def interrupted_outside_training() -> str:
     """What a Ctrl-C outside a run's training says: while Hydra composes, a sweep is set up, or between its jobs, or
     after the run or the sweep completed."""
@@ -412,9 +418,10 @@ def main() -> None:
         with interrupt.sigterm_raises(), printing:  # outside training too (Hydra's start and end, a sweep's jobs)
             run()
     except KeyboardInterrupt as e:
-        print(interrupted_outside_training())
-        sys.exit(interrupt.exit_code(e))
+        exit_interrupted(e)
     except Exception as e:
+        if (stop := interrupt.hidden_in(e)) is not None:  # a Ctrl-C that Hydra reported as an error of its own
+            exit_interrupted(stop)
         message = config_errors.one_line(e, sys.argv[1:])
         code = EXIT_USER_ERROR if message is not None else exit_code_for(e)  # the latter: a failed job of a sweep
         searched = search_failed(e)  # an Optuna search none of whose trials completed

@@ -28,6 +28,22 @@ def exit_code(interrupt: KeyboardInterrupt) -> int:
     return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
 
 
+def hidden_in(e: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind `e`, an error raised as it unwound: OmegaConf, interrupted halfway through
+    making a config, fails on the half-made one as it cleans up, and Hydra reports that as a composition error."""
+    seen = set()
+    pending: list[BaseException | None] = [e]
+    while pending:
+        cause = pending.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        pending += [cause.__cause__, cause.__context__]
+    return None
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 

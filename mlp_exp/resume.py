@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
-from mlp_exp.cli import interrupted_outside_training, remember_completed, train_reporting
+from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
 from mlp_exp.exits import exit_code_for, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
@@ -276,9 +276,10 @@ def main(argv: list[str] | None = None) -> None:
             except NotARunDir as e:
                 raise ConfigError(f"{e}{_what_to_resume(directory)}") from None
     except KeyboardInterrupt as e:  # before training started, or after the run completed
-        print(interrupted_outside_training())
-        sys.exit(interrupt.exit_code(e))
+        exit_interrupted(e)
     except Exception as e:
+        if (stop := interrupt.hidden_in(e)) is not None:
+            exit_interrupted(stop)
         code = exit_code_for(e)
         if code is None:
             raise

@@ -212,6 +212,37 @@ def test_a_ctrl_c_before_training_started_says_nothing_was_trained(monkeypatch, 
     assert capsys.readouterr().out.splitlines() == ["Interrupted before training started; nothing was trained"]
 
 
+def test_a_ctrl_c_while_hydra_composes_a_sweeps_next_job_is_a_ctrl_c_not_a_config_error(
+    monkeypatch, capsys, tiny_root, tmp_path
+):
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.errors import ConfigCompositionException
+
+    load_sweep_config, jobs = ConfigLoaderImpl.load_sweep_config, []
+
+    def interrupted_halfway(self, *args, **kwargs):
+        jobs.append(args or kwargs)
+        if len(jobs) == 2:  # the second job's config (made to check the sweep's jobs, and again to run each)
+            # As OmegaConf fails when a Ctrl-C leaves a config half made (found by signalling each line of Hydra's
+            # composition in turn): its cleanup raises its own error (`'NoneType' object has no attribute
+            # '_invalidate_flags_cache'`), which Hydra reports as a composition error, the Ctrl-C in its chain.
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise ConfigCompositionException("half-made config") from AttributeError("'NoneType' object ...")
+        return load_sweep_config(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", interrupted_halfway)
+    sweep_dir = tmp_path / "sweep"
+    overrides = tiny_overrides(tiny_root, *FAST, "epochs=1")
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", "-m", "seed=1,2", *overrides, f"hydra.sweep.dir={sweep_dir}"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 130
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == cli.interrupted_sweep_line(sweep_dir, on_slurm=False) and not err
+
+
 def test_a_ctrl_c_after_the_run_completed_says_nothing_was_lost(monkeypatch, capsys, tiny_root, tmp_path):
     real_command = cli.command
 
