@@ -324,7 +324,8 @@ def learning_curves_chart(history: list[dict[str, Any]]) -> CurvesChart:
     y_step = _nice_step(top, most=6, multiples=(1, 2, 2.5, 5))
     steps = math.ceil(top / y_step - 1e-9)  # the tolerance keeps a top of exactly 1.0 from growing a step
     decimals = next(d for d in range(4) if abs(round(y_step, d) - y_step) < 1e-9)
-    y_ticks = [(k * y_step, f"{k * y_step:.{decimals}f}") for k in range(steps + 1)]
+    # A run on its way to diverge (lr=50) can reach a loss of millions: 2e+06, not 2000000.
+    y_ticks = [(k * y_step, f"{k * y_step:.{decimals}f}" if top < 1e4 else f"{k * y_step:g}") for k in range(steps + 1)]
     # A margin either side of the first and last epochs, so that their markers are whole.
     pad = max(0.5, 0.05 * (epochs[-1] - epochs[0]))
     lo, hi = epochs[0] - pad, epochs[-1] + pad
@@ -333,7 +334,9 @@ def learning_curves_chart(history: list[dict[str, Any]]) -> CurvesChart:
     width, height = CURVES_SIZE
     title = f"Learning curves: test acc {history[-1]['test_acc']:.3f} after epoch {epochs[-1]}"
     plot_top = _heading_height(title) + LEGEND_H
-    plot_left, plot_bottom = MARGIN + 4 * TEXT_SIZE, height - MARGIN - 2 * TEXT_SIZE - TICK - 8
+    widest_y_label = max(_font(TEXT_SIZE).getlength(label) for _, label in y_ticks)
+    plot_left = MARGIN + max(4 * TEXT_SIZE, round(widest_y_label) + TICK + 3)
+    plot_bottom = height - MARGIN - 2 * TEXT_SIZE - TICK - 8
     x = Axis(lo, hi, plot_left, width - 2 * MARGIN, x_ticks)
     return CurvesChart(
         title=title,

@@ -17,6 +17,7 @@ from mlp_exp.pictures import (
     GRID_SCALE,
     SIDE,
     TEXT_SIZE,
+    TICK,
     TITLE_BAND,
     confusion_chart,
     confusion_picture,
@@ -238,6 +239,15 @@ def test_learning_curves_label_a_few_epochs_and_scale_to_the_loss(epochs, x_labe
     assert [label for _, label in chart.y.ticks] == ["0.0", "0.5", "1.0", "1.5", "2.0", "2.5"]  # a loss of 2.3
     assert chart.x.lo < 1 and chart.x.hi > epochs  # the first and last markers whole
     assert curves_picture(chart).size == chart.size
+
+
+def test_learning_curves_of_a_loss_in_the_millions_keep_their_y_labels_whole():
+    history = [{"epoch": 1, "train_loss": 8.2e6, "train_acc": 0.1, "test_acc": 0.1}]  # lr=50, on its way to diverge
+    chart = learning_curves_chart(history)
+    labels = [label for _, label in chart.y.ticks]
+    assert labels == ["0", "2e+06", "4e+06", "6e+06", "8e+06", "1e+07"]
+    widest = max(ImageFont.load_default(size=TEXT_SIZE).getlength(label) for label in labels)
+    assert chart.x.start - TICK - 3 - widest >= 0  # drawn right of the picture's left edge
 
 
 def drawn(font, text):
