@@ -164,6 +164,9 @@ def composing() -> Iterator[None]:
 # floats have about 16), a dir name shows it to 4.
 _DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w.])")
 TYPED_DIGITS, SHOWN_DIGITS = 8, 4
+# The most bytes of overrides in a dir's name: file systems take names of 255 bytes at most (a long `hiddens=[...]`,
+# an Optuna trial's floats with a few fixed overrides), and the dir's .hydra/overrides.yaml has them all.
+NAME_PART_BYTES = 200
 
 
 def _dirname_part(overrides: str) -> str:
@@ -171,7 +174,10 @@ def _dirname_part(overrides: str) -> str:
     name = re.sub(r"[/\\\s]+", "_", overrides)
     # lr=0.04743178681046319 as lr=0.04743: the dir's .hydra/ keeps the exact value, and the run's number or
     # timestamp keeps two dirs apart.
-    return _DECIMAL.sub(_shorten, name)
+    name = _DECIMAL.sub(_shorten, name)
+    if len(name.encode()) > NAME_PART_BYTES:  # cut after an override, with a mark that there were more
+        name = name.encode()[: NAME_PART_BYTES - 4].decode(errors="ignore").rsplit(",", 1)[0] + ",..."
+    return name
 
 
 def _shorten(number: re.Match) -> str:

@@ -3,7 +3,7 @@ import os
 import re
 
 import pytest
-from conftest import compose_cfg
+from conftest import FAST, compose_cfg, metrics_of, run_cli, tiny_overrides
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
@@ -126,6 +126,22 @@ def test_run_dirnames_are_unique_per_process_and_never_nest():
     assert job_dirname(1, "lr=1.2345678901e-05,seed=12345678901") == "1_lr=1.235e-05,seed=12345678901"
     typed = "lr=1000000.0,x=123456.7,v=v1.23456789012,ver=1.2.3456789012,neg=-0.5"
     assert job_dirname(3, typed) == f"3_{typed}"
+
+
+def test_a_dir_name_of_many_overrides_stays_a_name_the_file_system_takes(tiny_root, tmp_path):
+    many = (
+        f"hiddens=[{','.join(['16'] * 60)}],lr=0.1,activation=tanh,optimizer.weight_decay=0.0001,visuals.enabled=false"
+    )
+    name = run_dirname(many)
+    assert len(name.encode()) <= 255 and name.endswith(",...")
+    assert many.startswith(name.split("_", 2)[2].removesuffix(",...") + ",")  # whole overrides, then a mark
+    assert job_dirname(7, many).startswith("7_hiddens=[16,16,")
+
+    result = run_cli(*tiny_overrides(tiny_root, *FAST, f"hiddens=[{','.join(['16'] * 60)}]"), *many.split(",")[-4:],
+                     cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [run_dir] = (tmp_path / "outputs" / "runs").iterdir()
+    assert metrics_of(run_dir)["status"] == "completed"
 
 
 def test_hparams_are_flat_scalars_with_the_same_keys_in_every_run():
