@@ -190,7 +190,8 @@ def test_threads_that_wait_for_busy_cores_are_told_once_to_be_fewer(tiny_root, t
     )
     caplog.clear()
     monkeypatch.setattr("mlp_exp.train.waited_s", lambda: 0.0)  # alone on its cores
-    train(tiny_cfg(tiny_root, "threads=2"), tmp_path / "alone")
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        train(tiny_cfg(tiny_root, "threads=2"), tmp_path / "alone")
     assert not caplog.records
 
 
