@@ -233,6 +233,12 @@ def test_a_ctrl_c_while_hydra_composes_a_sweeps_next_job_is_a_ctrl_c_not_a_confi
         return load_sweep_config(self, *args, **kwargs)
 
     monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", interrupted_halfway)
+    sweep_dir, out, err = interrupted_sweep(monkeypatch, capsys, tiny_root, tmp_path)
+    assert out[-1] == cli.interrupted_sweep_line(sweep_dir, on_slurm=False) and not err
+
+
+def interrupted_sweep(monkeypatch, capsys, tiny_root, tmp_path):
+    """A sweep of two tiny jobs in this process, which some patch interrupts: (its dir, stdout lines, stderr)."""
     sweep_dir = tmp_path / "sweep"
     overrides = tiny_overrides(tiny_root, *FAST, "epochs=1")
     monkeypatch.setattr(sys, "argv", ["mlp_exp", "-m", "seed=1,2", *overrides, f"hydra.sweep.dir={sweep_dir}"])
@@ -240,7 +246,7 @@ def test_a_ctrl_c_while_hydra_composes_a_sweeps_next_job_is_a_ctrl_c_not_a_confi
         cli.main()
     assert exit_.value.code == 130
     out, err = capsys.readouterr()
-    assert out.splitlines()[-1] == cli.interrupted_sweep_line(sweep_dir, on_slurm=False) and not err
+    return sweep_dir, out.splitlines(), err
 
 
 def test_a_ctrl_c_after_the_run_completed_says_nothing_was_lost(monkeypatch, capsys, tiny_root, tmp_path):
@@ -276,13 +282,8 @@ def test_a_ctrl_c_in_a_completed_sweeps_comparison_says_nothing_was_lost(monkeyp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(compare, "report", interrupted)  # the sweep's last step, after its jobs
-    sweep_dir = tmp_path / "sweep"
-    overrides = tiny_overrides(tiny_root, *FAST, "epochs=1")
-    monkeypatch.setattr(sys, "argv", ["mlp_exp", "-m", "seed=1,2", *overrides, f"hydra.sweep.dir={sweep_dir}"])
-    with pytest.raises(SystemExit) as exit_:
-        cli.main()
-    assert exit_.value.code == 130
-    assert capsys.readouterr().out.splitlines()[-1] == (
+    sweep_dir, out, _ = interrupted_sweep(monkeypatch, capsys, tiny_root, tmp_path)
+    assert out[-1] == (
         f"Interrupted after the sweep completed; its records in {sweep_dir} are complete "
         f"(compare its jobs: {command('python', '-m', 'mlp_exp.compare', sweep_dir)})"
     )

@@ -646,9 +646,8 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     assert again.returncode == 0 and again.stdout.count("nothing to resume") == 3
 
 
-def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resumes(
-    tiny_data_root, uninterrupted, tmp_path
-):
+def parallel_sweep_training(data_root, tmp_path):
+    """A sweep of two jobs side by side (joblib), each past its first epoch: (its process, its dir, its job dirs)."""
     sweep_dir = tmp_path / "sweep"
     args = [arg for arg in CLI_ARGS if not arg.startswith("hiddens=")]
     process = start_cli(
@@ -656,7 +655,7 @@ def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resum
         "hiddens=16,32",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
-        *tiny_overrides(tiny_data_root, *args),
+        *tiny_overrides(data_root, *args),
         f"hydra.sweep.dir={sweep_dir}",
         cwd=tmp_path,
     )
@@ -666,6 +665,13 @@ def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resum
     jobs = sorted(sweep_dir.glob("[01]_*"))
     for job in jobs:
         wait_for_epochs(job, 1, process)
+    return process, sweep_dir, jobs
+
+
+def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resumes(
+    tiny_data_root, uninterrupted, tmp_path
+):
+    process, sweep_dir, jobs = parallel_sweep_training(tiny_data_root, tmp_path)
     os.killpg(process.pid, signal.SIGINT)  # to the sweep's process and its joblib workers alike
     stdout, stderr = process.communicate(timeout=120)
 
@@ -687,23 +693,7 @@ def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resum
 def test_a_signal_to_a_parallel_sweeps_process_alone_reaches_its_jobs_which_record_their_stop(
     tiny_data_root, tmp_path, signum
 ):
-    sweep_dir = tmp_path / "sweep"
-    args = [arg for arg in CLI_ARGS if not arg.startswith("hiddens=")]
-    process = start_cli(
-        "-m",
-        "hiddens=16,32",
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
-        *tiny_overrides(tiny_data_root, *args),
-        f"hydra.sweep.dir={sweep_dir}",
-        cwd=tmp_path,
-    )
-    deadline = time.monotonic() + 120
-    while len(list(sweep_dir.glob("[01]_*"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    jobs = sorted(sweep_dir.glob("[01]_*"))
-    for job in jobs:
-        wait_for_epochs(job, 1, process)
+    process, sweep_dir, jobs = parallel_sweep_training(tiny_data_root, tmp_path)
     process.send_signal(signum)  # `kill PID`: to the sweep's process, not to its joblib workers
     stdout, stderr = process.communicate(timeout=120)
 
