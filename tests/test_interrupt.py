@@ -422,13 +422,6 @@ def test_a_gpus_run_goes_on_on_the_cpu_when_told_to(tiny_root, tmp_path, capsys,
     resume.main(["--device", "auto", str(run_dir)])  # nor is its record changed
     assert "nothing to resume" in capsys.readouterr().out and "device: cpu" in saved.read_text()
 
-    (tmp_path / "sweep").mkdir()
-    (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")
-    with pytest.raises(SystemExit) as exit_:
-        resume.main(["--device", "cpu", str(tmp_path / "sweep")])
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err.startswith(f"error: --device is for one run's dir: {tmp_path / 'sweep'} holds")
-
 
 def test_a_run_goes_on_with_fewer_threads_when_told_to(tiny_root, tmp_path, capsys, monkeypatch):
     run_dir, default = tmp_path / "run", torch.get_num_threads()
@@ -450,12 +443,18 @@ def test_a_run_goes_on_with_fewer_threads_when_told_to(tiny_root, tmp_path, caps
     assert "threads: 1" in (run_dir / ".hydra" / "config.yaml").read_text()  # a later resume goes on with 1 too
     assert torch.get_num_threads() == default  # this process's own, for what it runs next
 
+
+@pytest.mark.parametrize("flag, value", [("--device", "cpu"), ("--threads", "1")])
+def test_resumes_device_and_threads_are_for_one_runs_dir_not_a_sweeps(tmp_path, capsys, flag, value):
     (tmp_path / "sweep").mkdir()
     (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")
     with pytest.raises(SystemExit) as exit_:
-        resume.main(["--threads", "1", str(tmp_path / "sweep")])
+        resume.main([flag, value, str(tmp_path / "sweep")])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.startswith(f"error: --threads is for one run's dir: {tmp_path / 'sweep'} holds")
+    assert capsys.readouterr().err.strip() == (
+        f"error: {flag} is for one run's dir: {tmp_path / 'sweep'} holds a sweep, whose jobs go on as it made them "
+        f"(one job goes on on its own with {resume_command(flag, value, 'JOB_DIR')})"
+    )
 
 
 def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
