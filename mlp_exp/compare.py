@@ -285,14 +285,14 @@ def differing_knobs(runs: list[Run]) -> list[str]:
     return [key for key in keys if len({repr(run.hparams[key]) for run in runs if key in run.hparams}) > 1]
 
 
-def _show(value: Any) -> str:
+def _metric_cell(value: Any) -> str:
     if value is None:
         return "-"
     return metric_text(value) if isinstance(value, float) else str(value)
 
 
-def _show_knob(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else _show(value)
+def _knob_cell(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else _metric_cell(value)
 
 
 def table(runs: list[Run], knobs: list[str]) -> str:
@@ -300,8 +300,8 @@ def table(runs: list[Run], knobs: list[str]) -> str:
     rows = [
         [
             run.name,
-            *(_show_knob(run.hparams.get(knob)) for knob in knobs),
-            *(_show(run.final(tag)) for tag in CURVES),
+            *(_knob_cell(run.hparams.get(knob)) for knob in knobs),
+            *(_metric_cell(run.final(tag)) for tag in CURVES),
             str(len(run.curves.get("test/acc", []))),
             run.status,
         ]
@@ -329,10 +329,15 @@ def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
         accuracies = [acc for _, acc in finished]
         mean = statistics.mean(accuracies) if accuracies else None
         std = statistics.stdev(accuracies) if len(accuracies) > 1 else None
-        knob_cells = [_show_knob(setting[0].hparams.get(knob)) for knob in others]
+        knob_cells = [_knob_cell(setting[0].hparams.get(knob)) for knob in others]
         # Of the runs in the mean. A seed run twice is counted twice there: its repeats differ only in the last digits.
         seeds = len({repr(run.hparams.get("seed")) for run, _ in finished})
-        rows.append((mean, [*knob_cells, _show(mean), _show(std), f"{len(accuracies)}/{len(setting)}", str(seeds)]))
+        rows.append(
+            (
+                mean,
+                [*knob_cells, _metric_cell(mean), _metric_cell(std), f"{len(accuracies)}/{len(setting)}", str(seeds)],
+            )
+        )
     rows.sort(key=lambda row: -row[0] if row[0] is not None else math.inf)
     return columns([[*others, "test_acc_mean", "std", "completed", "seeds"], *(cells for _, cells in rows)])
 
@@ -345,7 +350,7 @@ def columns(rows: list[list[str]]) -> str:
 
 def knob_values(run: Run, knobs: list[str]) -> str:
     """`activation=relu init_scale=0.01`: the run's values of `knobs`."""
-    return " ".join(f"{knob}={_show_knob(run.hparams.get(knob))}" for knob in knobs)
+    return " ".join(f"{knob}={_knob_cell(run.hparams.get(knob))}" for knob in knobs)
 
 
 def labels(runs: list[Run], knobs: list[str]) -> list[str]:
@@ -473,7 +478,7 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
     say(f"{len(runs)} runs under {root}, best first" if len(runs) > 1 else f"1 run under {root}")
     if same:
         shared = "same in all" if len(runs) > 1 else "knobs"
-        say(f"{shared}: " + " ".join(f"{key}={_show_knob(value)}" for key, value in same.items()))
+        say(f"{shared}: " + " ".join(f"{key}={_knob_cell(value)}" for key, value in same.items()))
     say(table(runs, knobs))
     if means := seed_means(runs, knobs):
         say("over the seeds:")
