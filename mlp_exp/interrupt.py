@@ -29,8 +29,16 @@ def exit_code(interrupt: KeyboardInterrupt) -> int:
 
 
 def hidden_in(e: BaseException) -> KeyboardInterrupt | None:
-    """The Ctrl-C or SIGTERM behind `e`, an error raised as it unwound: OmegaConf, interrupted halfway through
-    making a config, fails on the half-made one as it cleans up, and Hydra reports that as a composition error."""
+    """The Ctrl-C or SIGTERM behind `e`, a config error raised as it unwound: OmegaConf, interrupted halfway through
+    making a config, fails on the half-made one as it cleans up, and Hydra reports that as a composition error (the
+    KeyboardInterrupt in the context of a context that OmegaConf's `raise ... from None` hides). Only in Hydra's and
+    OmegaConf's errors: another error raised as a Ctrl-C unwound (a full disk as a stopped run's records are
+    closed) is that error, not a Ctrl-C."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not isinstance(e, (HydraException, OmegaConfBaseException)):
+        return None
     seen = set()
     pending: list[BaseException | None] = [e]
     while pending:

@@ -212,6 +212,31 @@ def test_a_ctrl_c_before_training_started_says_nothing_was_trained(monkeypatch, 
     assert capsys.readouterr().out.splitlines() == ["Interrupted before training started; nothing was trained"]
 
 
+def raised_as_a_ctrl_c_unwound(error: Exception) -> Exception:
+    """`error` as OmegaConf raises its own when a Ctrl-C leaves a config half made (found by raising
+    KeyboardInterrupt at each line of Hydra's composition in turn): its cleanup fails on the half-made config, and
+    it raises its error `from None`, the Ctrl-C two contexts down."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise AttributeError("'NoneType' object has no attribute '_invalidate_flags_cache'") from None
+    except AttributeError:
+        try:
+            raise error from None
+        except type(error) as raised:
+            return raised
+
+
+def test_a_ctrl_c_is_seen_behind_hydras_and_omegaconfs_errors_only():
+    from hydra.errors import ConfigCompositionException
+
+    assert isinstance(interrupt.hidden_in(raised_as_a_ctrl_c_unwound(ConfigCompositionException())), KeyboardInterrupt)
+    assert interrupt.hidden_in(ConfigCompositionException()) is None  # a config error of its own
+    # The run's own error as a stopped run's records are closed (a full disk): that error, to be said as it is.
+    assert interrupt.hidden_in(raised_as_a_ctrl_c_unwound(OSError(28, "No space left on device"))) is None
+
+
 def test_a_ctrl_c_while_hydra_composes_a_sweeps_next_job_is_a_ctrl_c_not_a_config_error(
     monkeypatch, capsys, tiny_root, tmp_path
 ):
@@ -223,13 +248,7 @@ def test_a_ctrl_c_while_hydra_composes_a_sweeps_next_job_is_a_ctrl_c_not_a_confi
     def interrupted_halfway(self, *args, **kwargs):
         jobs.append(args or kwargs)
         if len(jobs) == 2:  # the second job's config (made to check the sweep's jobs, and again to run each)
-            # As OmegaConf fails when a Ctrl-C leaves a config half made (found by signalling each line of Hydra's
-            # composition in turn): its cleanup raises its own error (`'NoneType' object has no attribute
-            # '_invalidate_flags_cache'`), which Hydra reports as a composition error, the Ctrl-C in its chain.
-            try:
-                raise KeyboardInterrupt
-            except KeyboardInterrupt:
-                raise ConfigCompositionException("half-made config") from AttributeError("'NoneType' object ...")
+            raise raised_as_a_ctrl_c_unwound(ConfigCompositionException())
         return load_sweep_config(self, *args, **kwargs)
 
     monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", interrupted_halfway)
