@@ -182,34 +182,38 @@ class SweepCallback(Callback):
 
 
 # In the command line of each of joblib's (loky's) worker processes.
-LOKY_WORKER = "joblib.externals.loky.backend.popen_loky_posix"
+LOKY_WORKER = b"joblib.externals.loky.backend.popen_loky_posix"
 # How long the sweep's process waits for its jobs to stop by themselves (a terminal's Ctrl-C reaches them too), and
-# then, having passed the Ctrl-C or SIGTERM on to them, for them to record where they stopped.
+# then, having passed the Ctrl-C or SIGTERM on to those still training, for them to record where they stopped.
 JOBS_STOP_S, JOBS_RECORD_S = 0.5, 15.0
 
 
 @contextlib.contextmanager
 def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
     """In a joblib sweep's process: a Ctrl-C or SIGTERM that reaches only this process (`kill PID`) is passed on to
-    the jobs, which then record where they stopped, as on a terminal's Ctrl-C, before joblib kills its workers (with
-    SIGKILL: the jobs' records would say `running`, and their logs end without a word). A second signal ends the
-    wait."""
+    the jobs still training, which then record where they stopped, as on a terminal's Ctrl-C, before joblib kills
+    its workers (with SIGKILL: the jobs' records would say `running`, and their logs end without a word). A second
+    signal ends the wait. Linux only (it finds the workers in /proc); elsewhere joblib's way stands."""
     if not interrupt.can_handle_signals():
         yield
         return
     stops = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: interrupt.Terminated}
+    handlers = {signum: signal.getsignal(signum) for signum in stops}
+    sweep_dir = sweep_dir.resolve()  # as /proc names the dirs the workers hold
 
     def pass_on(signum: int, frame: object) -> None:
         for each, previous in handlers.items():  # a second signal ends the wait
             signal.signal(each, previous)
-        if _jobs_training(sweep_dir, JOBS_STOP_S):
-            for pid in _joblib_workers():
-                with contextlib.suppress(OSError):  # ended since
-                    os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C: this process says how to resume the sweep
-            _jobs_training(sweep_dir, JOBS_RECORD_S)
+        training = _workers_training(sweep_dir, JOBS_STOP_S)
+        for pid in training:
+            with contextlib.suppress(OSError):  # ended since
+                os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C: this process says how to resume the sweep
+        if training:
+            _workers_training(sweep_dir, JOBS_RECORD_S)
         raise stops[signum]()
 
-    handlers = {signum: signal.signal(signum, pass_on) for signum in stops}
+    for signum in stops:
+        signal.signal(signum, pass_on)
     try:
         yield
     finally:
@@ -218,16 +222,15 @@ def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
                 signal.signal(signum, previous)
 
 
-def _jobs_training(sweep_dir: Path, wait_s: float) -> bool:
-    """Whether some job of the sweep is still training after `wait_s` at most (its process holds its dir)."""
-    from mlp_exp.lock import in_use
-
+def _workers_training(sweep_dir: Path, wait_s: float) -> list[int]:
+    """The joblib workers of this process still training a job of the sweep after `wait_s` at most: each holds its
+    job's dir open (lock.only_process_in) until the job's records are written."""
     deadline = time.monotonic() + wait_s
-    while any(in_use(job_dir) for job_dir in sweep_dir.iterdir() if job_dir.is_dir()):
-        if time.monotonic() > deadline:
-            return True
+    while (training := [pid for pid in _joblib_workers() if _holds_a_dir_in(pid, sweep_dir)]) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.05)
-    return False
+    return training
 
 
 def _joblib_workers() -> list[int]:
@@ -237,9 +240,19 @@ def _joblib_workers() -> list[int]:
         for thread in os.listdir("/proc/self/task"):
             for pid in Path(f"/proc/self/task/{thread}/children").read_text().split():
                 with contextlib.suppress(OSError):  # ended since
-                    if LOKY_WORKER in Path(f"/proc/{pid}/cmdline").read_text():
+                    if LOKY_WORKER in Path(f"/proc/{pid}/cmdline").read_bytes():
                         workers.append(int(pid))
     return workers
+
+
+def _holds_a_dir_in(pid: int, directory: Path) -> bool:
+    """Whether process `pid` has a dir right below `directory` open (a job's dir of a sweep)."""
+    with contextlib.suppress(OSError):  # ended since, or not ours to look at
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):  # closed since
+                if Path(os.readlink(f"/proc/{pid}/fd/{fd}")).parent == directory:
+                    return True
+    return False
 
 
 class FailedSweep(NamedTuple):

@@ -645,10 +645,10 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
     assert again.returncode == 0 and again.stdout.count("nothing to resume") == 3
 
 
-def parallel_sweep_training(data_root, tmp_path):
+def parallel_sweep_training(data_root, tmp_path, epochs=100):
     """A sweep of two jobs side by side (joblib), each past its first epoch: (its process, its dir, its job dirs)."""
     sweep_dir = tmp_path / "sweep"
-    args = [arg for arg in CLI_ARGS if not arg.startswith("hiddens=")]
+    args = [arg for arg in CLI_ARGS if not arg.startswith(("hiddens=", "epochs="))] + [f"epochs={epochs}"]
     process = start_cli(
         "-m",
         "hiddens=16,32",
@@ -692,7 +692,8 @@ def test_a_parallel_sweep_stopped_by_ctrl_c_says_once_how_to_resume_it_and_resum
 def test_a_signal_to_a_parallel_sweeps_process_alone_reaches_its_jobs_which_record_their_stop(
     tiny_data_root, tmp_path, signum
 ):
-    process, sweep_dir, jobs = parallel_sweep_training(tiny_data_root, tmp_path)
+    # Epochs enough to be training still once the sweep's process has waited for them to stop by themselves.
+    process, sweep_dir, jobs = parallel_sweep_training(tiny_data_root, tmp_path, epochs=100_000)
     process.send_signal(signum)  # `kill PID`: to the sweep's process, not to its joblib workers
     stdout, stderr = process.communicate(timeout=120)
 
