@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from omegaconf import DictConfig
@@ -83,16 +83,24 @@ def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: 
     )
 
 
-def say_too_many_threads(threads: int, restored: bool = False) -> None:
-    """A warning where `threads` (set by threads=, or `restored` from the checkpoint of a resumed run) are more than
-    this process's cores."""
+def say_too_many_threads(threads: int, how: Literal["given", "default", "restored"]) -> None:
+    """A warning where `threads` are more than this process's cores: `given` (threads=, resume --threads), torch's
+    `default` (one per core it sees, where a CPU quota allows fewer), or `restored` from a resumed run's checkpoint."""
     cores = available()
     if threads <= cores:
         return
-    if restored:
-        said, fix = f"The {threads} threads the run trained on are", "it goes on with them: its numbers depend on them"
-    else:
-        said, fix = f"threads={threads} is", "threads=0 gives torch's default, one per core"
+    fits = f"threads={cores}, or resume --threads {cores}, fits them"
+    said, fix = {
+        "given": (f"threads={threads} is", fits),
+        "default": (f"torch's default of {threads} threads (one per core it sees) is", fits),
+        "restored": (
+            f"The {threads} threads the run trained on are",
+            (
+                f"it goes on with them, as its numbers depend on them (resume --threads {cores} fits them, with other "
+                "last digits)"
+            ),
+        ),
+    }[how]
     log.warning(
         "%s more than the %d core%s this process may use: the threads take turns on them, which makes each step "
         "slower; %s",

@@ -6,8 +6,6 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from mlp_exp.config import ConfigError
-
 EXIT_USER_ERROR = 2  # a config, data, checkpoint or command line to change, or a dir in use: as argparse's usage errors
 EXIT_DIVERGED = 3
 
@@ -15,8 +13,10 @@ EXIT_DIVERGED = 3
 def exit_code_for(e: Exception) -> int | None:
     """EXIT_USER_ERROR for a config, data or checkpoint problem, EXIT_DIVERGED for divergence, None for anything
     else (a bug)."""
-    # Imported here: data and train import torch (~2 s), which a refused command line need not wait for.
+    # Imported here: data and train import torch (~2 s), which a refused command line need not wait for, and config
+    # Hydra, which `import mlp_exp` (whose mkl_on_amd uses files.py, and it this module) need not load.
     from mlp_exp.checkpoint import CheckpointError
+    from mlp_exp.config import ConfigError
     from mlp_exp.data import DataError
     from mlp_exp.lock import DirInUse
     from mlp_exp.train import Diverged

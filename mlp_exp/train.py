@@ -181,7 +181,7 @@ def _go_on_from(
         say_goes_on_otherwise(f"on {trained_on}", f"on {device.type}")
     elif threads and not cfg.threads and device.type == "cpu":  # e.g. a parallel sweep's job: its share of cores
         torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
-        say_too_many_threads(threads, restored=True)
+        say_too_many_threads(threads, "restored")
     elif threads and device.type == "cpu" and cfg.threads != threads:  # resume --threads
         say_goes_on_otherwise(f"with {threads} threads", f"with {cfg.threads}")
     return done
@@ -242,7 +242,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         refuse_used_run_dir(out_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-        say_too_many_threads(cfg.threads)
+        say_too_many_threads(cfg.threads, "given")
+    elif device.type == "cpu" and not resume:  # a resumed run takes its checkpoint's (or says so)
+        say_too_many_threads(torch.get_num_threads(), "default")
     if not resume:
         say_big_adam_step(cfg)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))

@@ -148,15 +148,21 @@ def test_a_diverging_run_stops_and_says_so(tiny_root, tmp_path):
 
 def test_more_threads_than_cores_are_warned_about(tiny_root, tmp_path, monkeypatch, caplog):
     monkeypatch.setattr("joblib.cpu_count", lambda: 2)
-    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
-        train(tiny_cfg(tiny_root, "threads=2", "epochs=1"), tmp_path / "fits")
-        assert not caplog.records
-        train(tiny_cfg(tiny_root, "threads=3", "epochs=1"), tmp_path / "too_many")
+    default = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)  # torch's default where a CPU quota allows 2 of the 4 cores it sees
+        with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+            train(tiny_cfg(tiny_root, "threads=2", "epochs=1"), tmp_path / "fits")
+            assert not caplog.records
+            train(tiny_cfg(tiny_root, "threads=3", "epochs=1"), tmp_path / "too_many")
+            train(tiny_cfg(tiny_root, "epochs=1"), tmp_path / "default")
+    finally:
+        torch.set_num_threads(default)
+    slower = "more than the 2 cores this process may use: the threads take turns on them, which makes each step slower"
+    fits = "threads=2, or resume --threads 2, fits them"
     assert [r.getMessage() for r in caplog.records] == [
-        (
-            "threads=3 is more than the 2 cores this process may use: the threads take turns on them, which makes each "
-            "step slower; threads=0 gives torch's default, one per core"
-        )
+        f"threads=3 is {slower}; {fits}",
+        f"torch's default of 4 threads (one per core it sees) is {slower}; {fits}",
     ]
 
 
