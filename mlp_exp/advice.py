@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
 # Above this lr, Adam's steps (about lr per weight, whatever the gradient) are likely too big for this net.
 ADAM_LR_LIMIT = 0.01
-# Above this share of an epoch's wall time spent by its threads waiting for a core (summed over the threads), and
-# this many seconds, other processes are slowing the run down (`say_waited`); alone on its cores a run's threads wait
-# ~1% of an epoch.
+# Above this share of an epoch's wall time spent waiting for a core by each of the run's threads (on average), and
+# this many seconds by all of them, other processes are slowing the run down (`say_waited`); alone on its cores a
+# run's threads wait ~1% of an epoch.
 WAITED_SHARE, WAITED_S = 0.25, 0.5
 
 
@@ -112,12 +112,14 @@ def say_too_many_threads(threads: int, how: Literal["given", "default", "restore
 
 
 def say_waited(epoch: int, epoch_s: float, waited: float, out_dir: Path) -> bool:
-    """A warning where the run's threads spent more than WAITED_SHARE of an epoch (and WAITED_S) waiting for a core,
-    other processes being busy on them: torch runs each op on all its threads, and the op ends with its slowest thread, so a thread
-    that waits stalls the step. Measured at 2 threads on 2 cores beside one to three busy processes: epochs 4-100x
+    """A warning where the run's threads each spent more than WAITED_SHARE of an epoch waiting for a core (and WAITED_S
+    between them), other processes being busy on them: torch runs each op on all its threads, and the op ends with
+    its slowest thread, so a thread that waits stalls the step. Measured at 2 threads on 2 cores beside one to three busy processes: epochs 4-100x
     as long as alone, and 1.5-8x at 1 thread. Returns whether it warned."""
     threads, cores = torch.get_num_threads(), available()
-    if threads == 1 or threads > cores or waited < max(WAITED_SHARE * epoch_s, WAITED_S):  # threads > cores: warned
+    if threads == 1 or threads > cores:  # one thread stalls no other; more than the cores: warned about already
+        return False
+    if waited / threads < WAITED_SHARE * epoch_s or waited < WAITED_S:
         return False
     log.warning(
         "Epoch %d took %.2f s, and this run's %d threads waited %.2f s between them for a core: other processes are "
@@ -155,8 +157,8 @@ def say_big_adam_step(cfg: DictConfig) -> None:
 
 
 class Hints:
-    """The hints an epoch's record can call for, each given once a run (a resumed run's earlier epochs count): the
-    net learning nothing, its threads waiting for cores other processes keep busy."""
+    """The hints an epoch's record can call for, each given once: that the net learns nothing (once a run, a resumed
+    run's earlier epochs counting), that its threads wait for cores other processes keep busy (once a process)."""
 
     def __init__(self, cfg: DictConfig, train_labels: torch.Tensor, done: list[dict[str, Any]], out_dir: Path) -> None:
         self.cfg, self.out_dir = cfg, out_dir
