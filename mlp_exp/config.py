@@ -175,9 +175,28 @@ def _dirname_part(overrides: str) -> str:
     # lr=0.04743178681046319 as lr=0.04743: the dir's .hydra/ keeps the exact value, and the run's number or
     # timestamp keeps two dirs apart.
     name = _DECIMAL.sub(_shorten, name)
-    if len(name.encode()) > NAME_PART_BYTES:  # cut after an override, with a mark that there were more
-        name = name.encode()[: NAME_PART_BYTES - 4].decode(errors="ignore").rsplit(",", 1)[0] + ",..."
+    if len(name.encode()) > NAME_PART_BYTES:  # cut after a whole override, with a mark that there were more
+        fits = [end for end in _override_ends(name) if len(name[:end].encode()) <= NAME_PART_BYTES - 4]
+        name = (name[: fits[-1]] if fits else name.encode()[: NAME_PART_BYTES - 4].decode(errors="ignore")) + ",..."
     return name
+
+
+def _override_ends(overrides: str) -> list[int]:
+    """Where each override of Hydra's comma-joined `a=1,b=[2,3],c='x,y'` ends: at the commas outside brackets and
+    quotes."""
+    ends, depth, quote = [], 0, ""
+    for i, char in enumerate(overrides):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth -= 1
+        elif char == "," and depth == 0:
+            ends.append(i)
+    return ends
 
 
 def _shorten(number: re.Match) -> str:

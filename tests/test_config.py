@@ -136,6 +136,10 @@ def test_a_dir_name_of_many_overrides_stays_a_name_the_file_system_takes(tiny_ro
     assert len(name.encode()) <= 255 and name.endswith(",...")
     assert many.startswith(name.split("_", 2)[2].removesuffix(",...") + ",")  # whole overrides, then a mark
     assert job_dirname(7, many).startswith("7_hiddens=[16,16,")
+    wide = f"hiddens=[{','.join(['1024'] * 60)}],lr=0.1"  # one override longer than a name may be
+    assert job_dirname(7, wide) == f"7_{wide.encode()[:196].decode()},..."
+    quoted = f"{'x' * 170}=1,hiddens=[1,2,3],y='a,b'{',z=1' * 20}"  # no cut at a comma in brackets or quotes
+    assert job_dirname(7, quoted).endswith("=1,hiddens=[1,2,3],y='a,b',...")
 
     result = run_cli(*tiny_overrides(tiny_root, *FAST, f"hiddens=[{','.join(['16'] * 60)}]"), *many.split(",")[-4:],
                      cwd=tmp_path)  # fmt: skip
