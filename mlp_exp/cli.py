@@ -226,8 +226,7 @@ def tune_process() -> None:
     from tqdm import tqdm
 
     # torch's import leaves about a million objects; frozen, the garbage collector stops walking them in its
-    # full passes and at interpreter exit, which saves about 0.4 s of every run's wall time. Not twice: in a
-    # sequential sweep, a later freeze would keep an earlier job's garbage for good.
+    # full passes. Not twice: in a sequential sweep, a later freeze would keep an earlier job's garbage for good.
     gc.freeze()
     _keep_freed_memory()
     # tqdm's default lock holds a multiprocessing lock, a semaphore that a joblib worker registers with the sweep's

@@ -9,6 +9,7 @@ output leaves, as any Unix tool is.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import signal
 import sys
@@ -76,11 +77,13 @@ def sigterm_raises() -> Iterator[None]:
 
 @contextmanager
 def quiet_exit() -> Iterator[None]:
-    """Around a command: once its work is done or its error said, the interpreter's exit still takes ~0.25 s (torch's
-    and TensorBoard's exit handlers), and a Ctrl-C in it would print a traceback from one of them or end the
-    process without a word, as SIGTERM would. From then on either ends the process at once, with the command's own
-    exit code."""
-    global _exiting
+    """Around a command: once its work is done or its error said, the interpreter's exit handlers (torch's,
+    TensorBoard's) still run, and a Ctrl-C in them would print a traceback from one of them or end the process
+    without a word, as SIGTERM would: from then on either ends the process at once, with the command's own exit
+    code. What is left of the exit after them, it skips (`_end_now`)."""
+    global _exit_code
+    if can_handle_signals():  # SIGTERM raises from the start, in the command's first and last moments too
+        signal.signal(signal.SIGTERM, _raise_terminated)
     code = 1  # an exception's, unless it is SystemExit's
     try:
         yield
@@ -95,25 +98,26 @@ def quiet_exit() -> Iterator[None]:
         if can_handle_signals():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda signum, frame: _exit_now(code))
-        _exiting = True
+        _exit_code = code
 
 
-# Whether a command's work is done and its process exiting (quiet_exit).
-_exiting = False
+# The exit code of the command whose work is done (quiet_exit), None before.
+_exit_code: int | None = None
 
 
-def _ignore_signals_from_here() -> None:
-    """The last part of the interpreter's exit (~0.2 s: its modules and torch's C++ state freed) runs after Python
-    has put back the signals' default handlers, which would end the process as killed by the signal (a shell says
-    130) instead of with its command's code. Ignored signals it leaves ignored: the process ends as it was ending."""
-    if _exiting and can_handle_signals():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
+def _end_now() -> None:
+    """The rest of the interpreter's exit, after the exit handlers, takes ~0.2 s (its modules and torch's C++ state
+    freed, none of it for a process that ends) and runs after Python has put back the signals' default handlers: a
+    Ctrl-C there would end the process killed by the signal (a shell says 130), not with its command's code. Ended
+    here instead, once logging has closed its files."""
+    if _exit_code is not None:
+        logging.shutdown()  # its own exit handler, registered before this one, would run after it
+        _exit_now(_exit_code)
 
 
-# Registered at this module's import, before torch's and TensorBoard's exit handlers: it runs after them (the last
-# in, the first to run), and a signal during them still ends the process at once.
-atexit.register(_ignore_signals_from_here)
+# Registered at this module's import, after logging's and before torch's and TensorBoard's exit handlers: it runs
+# after theirs (the last in, the first to run), and a signal during them still ends the process at once.
+atexit.register(_end_now)
 
 
 @contextmanager
