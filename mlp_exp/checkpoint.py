@@ -122,11 +122,14 @@ def restore(
 def _pickled(path: Path) -> bool:
     """Whether `path` is what torch.save writes (a zip archive) or a pickle (whose protocols 2 and up start with the
     PROTO opcode), as against a file of some other bytes."""
-    with open(path, "rb") as f:
-        if zipfile.is_zipfile(f):
-            return True
-        f.seek(0)
-        return f.read(1) == pickle.PROTO
+    try:
+        with open(path, "rb") as f:
+            if zipfile.is_zipfile(f):
+                return True
+            f.seek(0)
+            return f.read(1) == pickle.PROTO
+    except OSError:  # gone since torch read it
+        return False
 
 
 def _load(path: Path, device: torch.device) -> dict[str, Any]:

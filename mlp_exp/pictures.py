@@ -324,8 +324,10 @@ def learning_curves_chart(history: list[dict[str, Any]]) -> CurvesChart:
     y_step = _nice_step(top, most=6, multiples=(1, 2, 2.5, 5))
     steps = math.ceil(top / y_step - 1e-9)  # the tolerance keeps a top of exactly 1.0 from growing a step
     decimals = next(d for d in range(4) if abs(round(y_step, d) - y_step) < 1e-9)
-    # A run on its way to diverge (lr=50) can reach a loss of millions: 2e+06, not 2000000.
-    y_ticks = [(k * y_step, f"{k * y_step:.{decimals}f}" if top < 1e4 else f"{k * y_step:g}") for k in range(steps + 1)]
+    # A run on its way to diverge (lr=50) can reach a loss of millions: 2e+06, not 2000000, and 7.5e+05 beside 1e+06.
+    y_ticks = [
+        (k * y_step, f"{k * y_step:.{decimals}f}" if top < 1e4 else f"{k * y_step:.3g}") for k in range(steps + 1)
+    ]
     # A margin either side of the first and last epochs, so that their markers are whole.
     pad = max(0.5, 0.05 * (epochs[-1] - epochs[0]))
     lo, hi = epochs[0] - pad, epochs[-1] + pad

@@ -246,6 +246,8 @@ def test_learning_curves_of_a_loss_in_the_millions_keep_their_y_labels_whole():
     chart = learning_curves_chart(history)
     labels = [label for _, label in chart.y.ticks]
     assert labels == ["0", "2e+06", "4e+06", "6e+06", "8e+06", "1e+07"]
+    history[0]["train_loss"] = 1.3e6  # steps of 250000: one form for all, 7.5e+05 beside 1e+06
+    assert [label for _, label in learning_curves_chart(history).y.ticks][3:5] == ["7.5e+05", "1e+06"]
     widest = max(ImageFont.load_default(size=TEXT_SIZE).getlength(label) for label in labels)
     assert chart.x.start - TICK - 3 - widest >= 0  # drawn right of the picture's left edge
 
