@@ -18,7 +18,7 @@ def test_a_run_whose_threads_wait_for_busy_cores_is_told_to_use_fewer(real_fashi
     two_cores = sorted(os.sched_getaffinity(0))[:2]
     if len(two_cores) < 2 or cores.available() < 2:  # a CPU quota of one core: two threads are warned about as such
         pytest.skip("needs two cores to run two threads on")  # CI's machine has two
-    busy = [busy_process(core) for core in two_cores]
+    busy = [busy_process(core) for core in two_cores for _ in range(2)]  # two per core: each thread waits 2/3
     try:
         run = subprocess.run(
             [sys.executable, "-m", "mlp_exp", "epochs=1", "threads=2", "device=cpu", "dataset.download=false"]
