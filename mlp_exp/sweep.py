@@ -49,6 +49,7 @@ OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 OPTUNA_NO_TRIAL_COMPLETED = "No trials are completed yet."  # optuna.storages' error
 SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
 # Set by `python -m mlp_exp.resume SWEEP_DIR` to the sweep dir it runs the sweep again in: an environment variable
 # reaches each job wherever the launcher runs it (this process, joblib's workers, a Slurm job, which gets the
 # environment it is submitted with unless the cluster's sbatch is set to export none).
@@ -420,6 +421,8 @@ def threads_per_job(launcher: DictConfig, cores: int | None = None) -> int:
     runs one job at a time."""
     if launcher.get("cpus_per_task"):  # submitit: the cores each job asks Slurm for
         return int(launcher.cpus_per_task)
+    if launcher._target_ == SUBMITIT_LOCAL_LAUNCHER:  # all jobs at once, however many: one thread each
+        return 1
     if launcher._target_ == JOBLIB_LAUNCHER:
         cores = cores or available()
         n_jobs = launcher.n_jobs if launcher.n_jobs > 0 else max(1, cores + 1 + launcher.n_jobs)  # joblib's -1: all

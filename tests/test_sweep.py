@@ -131,6 +131,10 @@ def test_threads_per_job_divides_the_cores_among_parallel_jobs():
     joblib.n_jobs = -2  # "all cores but one"
     assert threads_per_job(joblib, cores=8) == 1
     assert threads_per_job(compose_hydra("hydra/launcher=slurm").launcher, cores=64) == 4  # its cpus_per_task
+    local = compose_hydra("hydra/launcher=submitit_local").launcher
+    assert threads_per_job(local, cores=8) == 1  # every job at once
+    local.cpus_per_task = 2
+    assert threads_per_job(local, cores=8) == 2
     assert threads_per_job(compose_hydra().launcher, cores=8) == 0  # one job at a time: torch's default
 
 
