@@ -15,6 +15,7 @@ from mlp_exp.config import as_typed
 from mlp_exp.cores import available
 from mlp_exp.files import resume_command
 from mlp_exp.optim import ADAPTIVE
+from mlp_exp.run_dirs import SWEEP_FILE
 from mlp_exp.tracking import metric_text
 
 log = logging.getLogger(__name__)
@@ -111,11 +112,12 @@ def say_too_many_threads(threads: int, how: Literal["given", "default", "restore
     )
 
 
-def say_waited(epoch: int, epoch_s: float, waited: float, out_dir: Path) -> bool:
-    """A warning where the run's threads each spent more than WAITED_SHARE of an epoch waiting for a core (and WAITED_S
-    between them), other processes being busy on them: torch runs each op on all its threads, and the op ends with
-    its slowest thread, so a thread that waits stalls the step. Measured at 2 threads on 2 cores beside one to three busy processes: epochs 4-100x
-    as long as alone, and 1.5-8x at 1 thread. Returns whether it warned."""
+def say_waited(epoch: int, epoch_s: float, waited: float, go_on: str | None) -> bool:
+    """A warning where the run's threads spent on average more than WAITED_SHARE of an epoch waiting for a core (and
+    WAITED_S between them), other processes being busy on them: torch runs each op on all its threads, and the op
+    ends with its slowest thread, so a thread that waits stalls the step. Measured at 2 threads on 2 cores beside
+    one to three busy processes: epochs 4-100x as long as alone, and 1.5-8x at 1 thread. `go_on`: the command that
+    goes on with one thread after a Ctrl-C, where there is one. Returns whether it warned."""
     threads, cores = torch.get_num_threads(), available()
     if threads == 1 or threads > cores:  # one thread stalls no other; more than the cores: warned about already
         return False
@@ -123,14 +125,13 @@ def say_waited(epoch: int, epoch_s: float, waited: float, out_dir: Path) -> bool
         return False
     log.warning(
         "Epoch %d took %.2f s, and this run's %d threads waited %.2f s between them for a core: other processes are "
-        "busy on the %d cores, and each step waits for its slowest thread; threads=1 waits less (this run goes on "
-        "with 1 after a Ctrl-C: %s)",
+        "busy on the %d cores, and each step waits for its slowest thread; threads=1 waits less%s",
         epoch,
         epoch_s,
         threads,
         waited,
         cores,
-        resume_command("--threads", "1", out_dir),
+        f" (to go on with 1 thread, press Ctrl-C, then: {go_on})" if go_on else "",
     )
     return True
 
@@ -173,4 +174,8 @@ class Hints:
             say_not_learning(record, self.guessed, self.cfg)
             self.told_not_learning = True
         if not self.told_waited and waited is not None:
-            self.told_waited = say_waited(record["epoch"], record["epoch_s"], waited, self.out_dir)
+            # A run's own resume can go on with 1 thread; a sweep's job (which its sweep resumes) or a last epoch cannot.
+            last = record["epoch"] == self.cfg.epochs
+            in_a_sweep = (self.out_dir.parent / SWEEP_FILE).is_file()
+            go_on = None if last or in_a_sweep else resume_command("--threads", "1", self.out_dir)
+            self.told_waited = say_waited(record["epoch"], record["epoch_s"], waited, go_on)

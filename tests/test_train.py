@@ -181,19 +181,21 @@ def test_threads_that_wait_for_busy_cores_are_told_once_to_be_fewer(tiny_root, t
     monkeypatch.setattr("mlp_exp.advice.available", lambda: 2)
     clock = iter(range(0, 1000, 10))  # every epoch, its threads waited 10 s for a core: far more than it took
     monkeypatch.setattr("mlp_exp.train.waited_s", lambda: next(clock))
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")
     with caplog.at_level(logging.WARNING, logger="mlp_exp"):
         train(tiny_cfg(tiny_root, "threads=2"), tmp_path / "busy")
         train(tiny_cfg(tiny_root, "threads=1"), tmp_path / "one_thread")  # waits too, but stalls no other thread
-    [told] = [r.getMessage() for r in caplog.records]
-    assert (
-        told.startswith("Epoch 1 took ")
-        and told.endswith(
-            " s, and this run's 2 threads waited 10.00 s between them for a core: other processes are busy on the 2 cores, "
-            "and each step waits for its slowest thread; threads=1 waits less (this run goes on with 1 after a Ctrl-C: "
-            f"{resume_command('--threads', '1', tmp_path / 'busy')})"
-        )
-        or told
+        train(tiny_cfg(tiny_root, "threads=2", "epochs=1"), tmp_path / "last_epoch")  # nothing left to go on with
+        train(tiny_cfg(tiny_root, "threads=2"), tmp_path / "sweep" / "0_job")  # its sweep goes on, not it
+    told = [r.getMessage() for r in caplog.records]
+    waited = (
+        " this run's 2 threads waited 10.00 s between them for a core: other processes are busy on the 2 cores, and "
+        "each step waits for its slowest thread; threads=1 waits less"
     )
+    go_on = f" (to go on with 1 thread, press Ctrl-C, then: {resume_command('--threads', '1', tmp_path / 'busy')})"
+    assert [line.startswith("Epoch 1 took ") for line in told] == [True, True, True], told
+    assert [line.split(" s, and", 1)[1] for line in told] == [waited + go_on, waited, waited]
     caplog.clear()
     monkeypatch.setattr("mlp_exp.train.waited_s", lambda: 0.0)  # alone on its cores
     with caplog.at_level(logging.WARNING, logger="mlp_exp"):
