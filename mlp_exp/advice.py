@@ -158,8 +158,9 @@ def say_big_adam_step(cfg: DictConfig) -> None:
 
 
 class Hints:
-    """The hints an epoch's record can call for, each given once: that the net learns nothing (once a run, a resumed
-    run's earlier epochs counting), that its threads wait for cores other processes keep busy (once a process)."""
+    """The hints an epoch's record can call for, each given once a run: that the net learns nothing (a resumed run's
+    earlier epochs counting), that its threads wait for cores other processes keep busy (said again after a resume:
+    the cores may be busy or free by then)."""
 
     def __init__(self, cfg: DictConfig, train_labels: torch.Tensor, done: list[dict[str, Any]], out_dir: Path) -> None:
         self.cfg, self.out_dir = cfg, out_dir
