@@ -26,7 +26,7 @@ NOT_LEARNING_EPOCHS, NOT_LEARNING_FRACTION = 2, 0.95
 # Above this lr, Adam's steps (about lr per weight, whatever the gradient) are likely too big for this net.
 ADAM_LR_LIMIT = 0.01
 # Above this share of an epoch's wall time spent waiting for a core by each of the run's threads (on average), and
-# this many seconds by all of them, other processes are slowing the run down (`say_waited`); alone on its cores a
+# this many seconds by all of them, other processes are slowing the run down (`threads_stalled`); alone on its cores a
 # run's threads wait ~1% of an epoch.
 WAITED_SHARE, WAITED_S = 0.25, 0.5
 
@@ -112,28 +112,30 @@ def say_too_many_threads(threads: int, how: Literal["given", "default", "restore
     )
 
 
-def say_waited(epoch: int, epoch_s: float, waited: float, go_on: str | None) -> bool:
-    """A warning where the run's threads spent on average more than WAITED_SHARE of an epoch waiting for a core (and
-    WAITED_S between them), other processes being busy on them: torch runs each op on all its threads, and the op
-    ends with its slowest thread, so a thread that waits stalls the step. Measured at 2 threads on 2 cores beside
-    one to three busy processes: epochs 4-100x as long as alone, and 1.5-8x at 1 thread. `go_on`: the command that
-    goes on with one thread after a Ctrl-C, where there is one. Returns whether it warned."""
-    threads, cores = torch.get_num_threads(), available()
-    if threads == 1 or threads > cores:  # one thread stalls no other; more than the cores: warned about already
+def threads_stalled(epoch_s: float, waited: float) -> bool:
+    """Whether the run's threads spent on average more than WAITED_SHARE of an epoch waiting for a core (and WAITED_S
+    between them), other processes being busy on them: torch runs each op on all its threads, and the op ends with
+    its slowest thread, so a thread that waits stalls the step. Measured at 2 threads on 2 cores beside one to three
+    busy processes: epochs 4-100x as long as alone, and 1.5-8x at 1 thread."""
+    threads = torch.get_num_threads()
+    if threads == 1 or waited / threads < WAITED_SHARE * epoch_s or waited < WAITED_S:  # one thread stalls no other
         return False
-    if waited / threads < WAITED_SHARE * epoch_s or waited < WAITED_S:
-        return False
+    return threads <= available()  # more threads than cores: warned about already
+
+
+def say_waited(epoch: int, epoch_s: float, waited: float, go_on: str | None) -> None:
+    """The warning where `threads_stalled`; `go_on`: the command that goes on with one thread after a Ctrl-C, where
+    there is one."""
     log.warning(
         "Epoch %d took %.2f s, and this run's %d threads waited %.2f s between them for a core: other processes are "
         "busy on the %d cores, and each step waits for its slowest thread; threads=1 waits less%s",
         epoch,
         epoch_s,
-        threads,
+        torch.get_num_threads(),
         waited,
-        cores,
+        available(),
         f" (to go on with 1 thread, press Ctrl-C, then: {go_on})" if go_on else "",
     )
-    return True
 
 
 def say_goes_on_otherwise(trained: str, goes_on: str) -> None:
@@ -174,9 +176,10 @@ class Hints:
         if not self.told_not_learning and not_learning(record, self.guessed, self.cfg.epochs):
             say_not_learning(record, self.guessed, self.cfg)
             self.told_not_learning = True
-        if not self.told_waited and waited is not None:
+        if not self.told_waited and waited is not None and threads_stalled(record["epoch_s"], waited):
             # A run's own resume can go on with 1 thread; a sweep's job (which its sweep resumes) or a last epoch cannot.
             last = record["epoch"] == self.cfg.epochs
             in_a_sweep = (self.out_dir.parent / SWEEP_FILE).is_file()
             go_on = None if last or in_a_sweep else resume_command("--threads", "1", self.out_dir)
-            self.told_waited = say_waited(record["epoch"], record["epoch_s"], waited, go_on)
+            say_waited(record["epoch"], record["epoch_s"], waited, go_on)
+            self.told_waited = True

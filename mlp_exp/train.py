@@ -265,7 +265,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
         say_start(cfg, net, len(train_set), len(test_set), device, done if resume else None)
         for epoch in range(len(done) + 1, cfg.epochs + 1):
-            started, waited_before = time.perf_counter(), waited_s()
+            started, waited_before = time.perf_counter(), waited_s() if device.type == "cpu" else None
             with tqdm(
                 total=len(train_set), desc=f"epoch {epoch}/{cfg.epochs}", unit="ex", leave=False, disable=None
             ) as progress:
@@ -301,7 +301,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             )
             if status == Status.diverged:
                 raise diverged(epoch, train_loss, cfg)
-            hints.after_epoch(record, waited if device.type == "cpu" else None)
+            hints.after_epoch(record, waited)
             # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
             # the writer would then wait for it forever. The last epoch's pictures complete the run.
             with interrupt.deferred():
