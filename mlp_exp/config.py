@@ -423,11 +423,23 @@ def nested_keys(schema: type = Config) -> list[str]:
     return [key for key, field_type in get_type_hints(schema).items() if dataclasses.is_dataclass(field_type)]
 
 
-def allowed_values(key: str) -> str:
-    """What the schema's type for a dotted key allows, in words: `a number`, `one of relu, sigmoid, ...`."""
+def _schema_type(key: str) -> Any:
+    """The schema's type for a dotted key: float for lr, OptimizerName for optimizer.name."""
     kind: Any = Config
     for part in key.split("."):
         kind = get_type_hints(kind)[part]
+    return kind
+
+
+def _takes(key: str, value: Any) -> bool:
+    """Whether `value` names one of the options of a key whose type lists them (adam for optimizer.name)."""
+    kind = _schema_type(key)
+    return isinstance(kind, type) and issubclass(kind, Enum) and str(value) in kind.__members__
+
+
+def allowed_values(key: str) -> str:
+    """What the schema's type for a dotted key allows, in words: `a number`, `one of relu, sigmoid, ...`."""
+    kind = _schema_type(key)
     if isinstance(kind, type) and issubclass(kind, Enum):
         return "one of " + ", ".join(member.name for member in kind)
     words = {
@@ -452,12 +464,17 @@ def misused_override(overrides: list[str]) -> str | None:
     - A `+` on a group (`+experiment=deeper`, Hydra's idiom for a group with no default): each group here has a
       place in conf/config.yaml's defaults, and Hydra says "Multiple values for experiment" and how to edit a
       defaults list.
+    - A key given twice (`epochs=2 epochs=1`): Hydra takes the last, and the run dir's name would show both.
     Overrides that do not parse are left to Hydra to name."""
     parser = OverridesParser.create()
+    given: dict[tuple[str, str | None], str] = {}  # (key, package) -> the override that gave it
     for line in overrides:  # one at a time, so that one that does not parse leaves the others checked
         with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
             (override,) = parser.parse_overrides([line])
             group, options = override.key_or_group, override.value()
+            if (first := given.get((group, override.package))) is not None:
+                return f"{first} {line} is not allowed: {group} is given twice, and only the last would count; give it once"
+            given[group, override.package] = line
             if override.is_add() and group in CONFIG_GROUPS:
                 return (
                     f"{line} is not allowed: {group} is in conf/config.yaml's defaults already; "
@@ -474,7 +491,8 @@ def misused_override(overrides: list[str]) -> str | None:
 def unknown_key_message(key: str, value: Any = None) -> str:
     """`hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens? ...`"""
     # Matched on the last part, so `momentum=0.9` suggests optimizer.momentum; `optimzer=sgd`, the group. A dotted
-    # key among the keys of its own prefix first: `optimizer.nam` means optimizer.name, not dataset.name.
+    # key among the keys of its own prefix first: `optimizer.nam` means optimizer.name, not dataset.name; of keys
+    # that share the last part, the one the value is an option of: `nme=adam` means optimizer.name.
     prefix, _, last = key.rpartition(".")
     known_keys = [*schema_keys(), *CONFIG_GROUPS]
     suggestion = ""
@@ -482,7 +500,9 @@ def unknown_key_message(key: str, value: Any = None) -> str:
     for keys in (own_prefix, known_keys):
         names = {known: known.rpartition(".")[2].lower() for known in keys}  # `Lr` is lr
         if close := difflib.get_close_matches(last.lower(), names.values(), n=1):
-            suggestion = next(f"; did you mean {known}?" for known, name in names.items() if name == close[0])
+            alike = [known for known, name in names.items() if name == close[0]]
+            meant = next((known for known in alike if known not in CONFIG_GROUPS and _takes(known, value)), alike[0])
+            suggestion = f"; did you mean {meant}?"
             break
     typed = key if value is None else f"{key}={_show(value)}"
     return (

@@ -101,7 +101,11 @@ def tiny_root(tmp_path: Path) -> Path:
 
 
 def tiny_overrides(root: Path, *extra: str) -> list[str]:
-    return [f"dataset.root={root}", "dataset.system_dir=null", "dataset.download=false", *extra]
+    """The overrides that point a run at the tiny dataset under `root`, then `extra`; of a key given more than once
+    (FAST's epochs=2, then epochs=1), the last: mlp_exp refuses a key given twice."""
+    overrides = [f"dataset.root={root}", "dataset.system_dir=null", "dataset.download=false", *extra]
+    last = {override.partition("=")[0]: override for override in overrides}
+    return list(last.values())
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 120, module: str = "mlp_exp") -> subprocess.CompletedProcess:

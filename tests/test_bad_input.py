@@ -63,6 +63,9 @@ COMPOSE_ERRORS = [
         "optimizer.nam=adam",
         "optimizer.nam=adam is not allowed: mlp_exp has no key optimizer.nam; did you mean optimizer.name?",
     ),
+    # ... and where the prefix is not typed, the value picks the key it is an option of
+    ("nme=adam", "nme=adam is not allowed: mlp_exp has no key nme; did you mean optimizer.name?"),
+    ("nme=mnist", "nme=mnist is not allowed: mlp_exp has no key nme; did you mean dataset.name?"),
     (  # Hydra would merge the two: mnist's name and class names over fashion_mnist's files
         "dataset=[fashion_mnist,mnist]",
         (
@@ -136,6 +139,25 @@ def test_a_bad_override_is_one_line_naming_key_value_and_what_is_allowed(
     assert out == [] and len(err) == 1 and err[0].startswith(f"error: {message}")
     assert not (tmp_path / "run").exists()  # rejected before a run dir was made
     assert "HYDRA_FULL_ERROR" not in os.environ  # borrowed while Hydra ran, then given back
+
+
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["epochs=2", "epochs=1"], "epochs"),  # Hydra would train 1 epoch in a dir named epochs=1,epochs=2
+        (["-m", "lr=0.1", "lr=0.2"], "lr"),
+        (["optimizer=adam", "optimizer=sgd"], "optimizer"),
+        (["lr=0.1", "lr=0.1"], "lr"),
+    ],
+)
+def test_a_key_given_twice_is_refused(args, key, monkeypatch, capsys, tmp_path):
+    code, out, err = run_main(monkeypatch, capsys, *args, f"hydra.run.dir={tmp_path / 'run'}")
+    overrides = " ".join(arg for arg in args if arg != "-m")
+    assert code == 2 and out == []
+    assert err == [
+        f"error: {overrides} is not allowed: {key} is given twice, and only the last would count; give it once"
+    ]
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("args", [["-m", "lr=0.1,abc"], ["--cfg", "job", "lr=abc"]])

@@ -64,8 +64,7 @@ def test_a_diverging_run_exits_3_and_keeps_the_epochs_before(tiny_root, tmp_path
 def test_in_a_sweep_the_other_jobs_go_on(tiny_root, tmp_path):
     result = run_cli(
         "-m",
-        *tiny_overrides(tiny_root, *DIVERGES_AT_EPOCH_3),
-        "lr=50,0.1",
+        *tiny_overrides(tiny_root, *DIVERGES_AT_EPOCH_3, "lr=50,0.1"),
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         cwd=tmp_path,
     )
