@@ -73,8 +73,9 @@ def not_learning(record: dict[str, Any], guessed: tuple[float, float], epochs: i
 def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: DictConfig) -> None:
     """The not-learning hint, with the usual causes named."""
     log.warning(
-        "After %d epoch%s the train loss %s and accuracy %.4f are at best little better than those of guessing "
-        "from the classes' shares (%.4f and %.4f): the net has learned little or nothing; try %s",
+        # Not "little better than guessing": the loss may be far above guessing's (lr=1000), the accuracy above it.
+        "After %d epoch%s the train loss %s and accuracy %.4f say the net has learned little or nothing (guessing "
+        "from the classes' shares gives %.4f and %.4f); try %s",
         record["epoch"],
         "s" if record["epoch"] > 1 else "",
         metric_text(record["train_loss"]),

@@ -109,10 +109,10 @@ def test_a_net_that_stays_at_chance_gets_a_hint_after_two_epochs(tiny_root, tmp_
     second = metrics["history"][1]
     guessing_loss, guessing_acc = guessing(train_set_labels(tiny_root))
     hint = (
-        f"After 2 epochs the train loss {second['train_loss']:.4f} and accuracy {second['train_acc']:.4f} are at best "
-        f"little better than those of guessing from the classes' shares ({guessing_loss:.4f} and {guessing_acc:.4f}): "
-        "the net has learned little or nothing; try another learning rate (now lr=0.5) or another initial weights' "
-        "scale (now init_scale=0.01)"
+        f"After 2 epochs the train loss {second['train_loss']:.4f} and accuracy {second['train_acc']:.4f} say the net "
+        f"has learned little or nothing (guessing from the classes' shares gives {guessing_loss:.4f} and "
+        f"{guessing_acc:.4f}); try another learning rate (now lr=0.5) or another initial weights' scale (now "
+        "init_scale=0.01)"
     )
     assert hints == [hint]
 
