@@ -119,33 +119,45 @@ def restore(
     )
 
 
-def _pickled(path: Path) -> bool:
-    """Whether `path` is what torch.save writes (a zip archive) or a pickle (whose protocols 2 and up start with the
-    PROTO opcode), as against a file of some other bytes."""
+ZIP_START = b"PK\x03\x04"  # the first bytes of a zip archive, which torch.save writes
+
+
+def _what_is_wrong(path: Path) -> str | None:
+    """What makes `path` no checkpoint, seen from its bytes: empty, cut short, or neither what torch.save writes
+    (a zip archive) nor a pickle (whose protocols 2 and up start with the PROTO opcode); None if it looks whole."""
     try:
         with open(path, "rb") as f:
-            if zipfile.is_zipfile(f):
-                return True
+            start = f.read(len(ZIP_START))
             f.seek(0)
-            return f.read(1) == pickle.PROTO
-    except OSError:  # gone since torch read it
-        return False
+            whole_zip = zipfile.is_zipfile(f)  # it reads the zip's index, at the end of the file
+    except OSError as e:  # gone or unreadable since torch read it
+        return first_line(e)
+    if not start:
+        return "it is empty"
+    if start == ZIP_START and not whole_zip:
+        return "it is cut short, as by a copy or save that did not finish"
+    if not whole_zip and start[:1] != pickle.PROTO:
+        return "it is not a file torch.save wrote"
+    return None
 
 
 def _load(path: Path, device: torch.device) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
-        if not _pickled(path):  # garbage, which torch's unpickler reads as pickle's opcodes (`Unsupported operand`)
-            raise CheckpointError(f"cannot read {path} (it is not a file torch.save wrote); {NO_CHECKPOINT_FIX}") from e
+        # Garbage, which torch's unpickler reads as pickle's opcodes (`Unsupported operand`), or a real pickle.
+        if wrong := _what_is_wrong(path):
+            raise CheckpointError(f"cannot read {path} ({wrong}); {NO_CHECKPOINT_FIX}") from e
         detail = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n\n|$)", str(e), re.DOTALL)
         raise CheckpointError(
             f"refusing to load {path}: it holds pickled Python objects, not only tensors and plain data "
             f"({detail.group(1) if detail else 'not allowed by weights_only'}), and loading those can run any code; "
             "resume only from checkpoints that mlp_exp wrote"
         ) from e
-    except Exception as e:
-        raise CheckpointError(f"cannot read {path} ({first_line(e)}); {NO_CHECKPOINT_FIX}") from e
+    except Exception as e:  # torch's own words otherwise: `(101)` for text, `[Errno 22]` for a cut-short zip
+        raise CheckpointError(
+            f"cannot read {path} ({_what_is_wrong(path) or first_line(e)}); {NO_CHECKPOINT_FIX}"
+        ) from e
     if (
         not isinstance(state, dict)
         or any(not isinstance(state.get(key), kind) for key, kind in ENTRIES.items())

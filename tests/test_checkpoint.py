@@ -97,14 +97,16 @@ def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda path: path.write_bytes(path.read_bytes()[:1000]), "cannot read"),
-        (lambda path: path.write_bytes(b""), "cannot read"),
+        (lambda path: path.write_bytes(path.read_bytes()[:1000]), "(it is cut short, as by a copy or save that"),
+        (lambda path: path.write_bytes(path.read_bytes()[:-100]), "(it is cut short, as by a copy or save that"),
+        (lambda path: path.write_bytes(b""), "(it is empty)"),
         (lambda path: path.write_bytes(b"garbage\n"), "(it is not a file torch.save wrote)"),
+        (lambda path: path.write_text("hello text\n"), "(it is not a file torch.save wrote)"),  # torch says `(101)`
         (lambda path: path.write_bytes(bytes(range(7, 107))), "(it is not a file torch.save wrote)"),
         (lambda path: torch.save([torch.zeros(3)], path), "is not an mlp_exp checkpoint"),
         (lambda path: torch.save({"model": {}, "format": 99}, path), "is not an mlp_exp checkpoint"),
     ],
-    ids=["truncated", "empty", "text", "other-bytes", "a-list", "other-format"],
+    ids=["truncated", "its-end-lost", "empty", "garbage", "text", "other-bytes", "a-list", "other-format"],
 )
 def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_path, damage, message, monkeypatch):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
