@@ -91,10 +91,11 @@ class Tracker:
         self.metrics_path = run_dir / METRICS_FILE
         self.hparams = hparams
         self.history = list(resumed or [])
-        # A resumed run appends a second event file to the run dir. Steps after the checkpoint that the first one
-        # may hold (a crash between logging an epoch and saving its checkpoint) are purged: TensorBoard hides them.
-        purge_step = len(self.history) + 1 if resumed is not None else None
-        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
+        # A resumed run appends another event file to the run dir, which starts with a restart marker at its first
+        # epoch: TensorBoard hides what earlier files hold from that epoch on (written after the checkpoint by a
+        # crashed run, or all of them after the checkpoint was deleted). Its Python loader (--load_fast=false) takes
+        # the first marker it sees for the run's start, not a restart: a new run writes one too.
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=len(self.history) + 1)
         # Only the session's start. torch's hparams() makes an Experiment summary too, but TensorBoard takes the first
         # one it finds as every run's, and a run's own lists only its own values: no knob would differ, so the HParams
         # tab would show the first five knobs by name and no filter for text ones. Without one, TensorBoard derives

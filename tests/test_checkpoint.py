@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import Payload, run_cli, tiny_overrides
 from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 from test_interrupt import signal_during_epoch
 from test_train import tiny_cfg
 
@@ -92,6 +93,18 @@ def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(
     assert not marker.exists()
     unsafe_load(path)  # the payload is live: an unsafe load runs it
     assert marker.exists()
+
+
+def test_a_run_trained_again_after_its_checkpoint_was_deleted_shows_each_epoch_once(tiny_root, tmp_path, monkeypatch):
+    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
+    (run_dir / FILE_NAME).unlink()  # as a damaged checkpoint's message advises
+
+    train(tiny_cfg(tiny_root), run_dir, resume=True)
+
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2
+    events = EventAccumulator(str(run_dir))  # TensorBoard's Python loader (tensorboard --load_fast=false)
+    events.Reload()
+    assert [event.step for event in events.Tensors("train/loss")] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(
