@@ -113,6 +113,22 @@ def say_too_many_threads(threads: int, how: Literal["given", "default", "restore
     )
 
 
+def say_threads_beside_jobs(threads: int, share: int) -> None:
+    """A warning, as a parallel sweep starts, where its threads= is more than the share of the cores each of its jobs
+    gets otherwise (sweep.threads_per_job): the jobs side by side would stall each other's threads."""
+    if threads <= share:
+        return
+    log.warning(
+        "threads=%d is more than each job's share of the %d core%s this process may use (%d, with the jobs that run "
+        "side by side): their threads take turns on the cores, which makes each step slower; leave threads out, and "
+        "each job takes its share",
+        threads,
+        cores := available(),
+        "s" if cores > 1 else "",
+        share,
+    )
+
+
 def threads_stalled(epoch_s: float, waited: float) -> bool:
     """Whether the run's threads spent on average more than WAITED_SHARE of an epoch waiting for a core (and WAITED_S
     between them), other processes being busy on them: torch runs each op on all its threads, and the op ends with

@@ -136,6 +136,7 @@ class SweepCallback(Callback):
         except ConfigError as e:
             fail(e)
         interrupt.import_torch()
+        from mlp_exp.advice import say_threads_beside_jobs
         from mlp_exp.data import DataError, load
         from mlp_exp.lock import WAIT_THEN_RESUME, DirInUse, only_process_in
 
@@ -168,6 +169,7 @@ class SweepCallback(Callback):
         SweepCallback.sweep_dir = sweep_dir
         if config.hydra.launcher._target_ == JOBLIB_LAUNCHER:
             self.hold.enter_context(jobs_record_their_stop(sweep_dir))
+            say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher))
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info(
             "Sweep dir: %s (compare its jobs: %s)", sweep_dir, command("python", "-m", "mlp_exp.compare", sweep_dir)

@@ -23,6 +23,7 @@ from mlp_exp import compare, mkl_on_amd
 from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import interrupted_sweep_line
 from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, Activation, composing
+from mlp_exp.cores import available
 from mlp_exp.files import command
 from mlp_exp.sweep import SweepCallback, report_failed_sweep, threads_per_job
 
@@ -118,6 +119,26 @@ def test_parallel_jobs_share_the_cores_even_resumed_and_read_data_prepared_befor
     assert resumed.returncode == 0, resumed.stderr
     after_the_sweeps_resume = (job / "mlp_exp.log").read_text().split("Resuming after epoch 2")[-1]
     assert f"(threads: {expected_threads + 1})" in after_the_sweeps_resume
+
+
+def test_threads_beyond_each_parallel_jobs_share_of_the_cores_are_warned_about_as_the_sweep_starts(tiny_root, tmp_path):
+    share = threads_per_job(compose_hydra("hydra/launcher=joblib", "hydra.launcher.n_jobs=2").launcher)
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2"]
+    result = run_cli(*args, *tiny_overrides(tiny_root, *FAST, "epochs=1", f"threads={share + 1}"), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stdout.splitlines() if "more than each job's share of the" in line]
+    assert warned == [
+        (
+            f"threads={share + 1} is more than each job's share of the {available()} cores this process may use "
+            f"({share}, with the jobs that run side by side): their threads take turns on the cores, which makes each "
+            "step slower; leave threads out, and each job takes its share"
+        )
+    ]
+    assert result.stdout.index(warned[0]) < result.stdout.index("is launching 2 jobs")
+
+    within_share = run_cli(*args, *tiny_overrides(tiny_root, *FAST, "epochs=1", f"threads={share}"), cwd=tmp_path)
+    assert within_share.returncode == 0 and "job's share" not in within_share.stdout + within_share.stderr
 
 
 def test_threads_per_job_divides_the_cores_among_parallel_jobs():
