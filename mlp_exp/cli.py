@@ -37,6 +37,7 @@ from mlp_exp.files import command, resume_command, say, silence
 from mlp_exp.sweep import (
     SweepCallback,
     absolute_sweep_dir,
+    jobs_at_once,
     report_failed_sweep,
     resuming_job,
     search_failed,
@@ -103,7 +104,8 @@ def run(cfg: DictConfig) -> float:
         read_paths_from(Path(hydra_cfg.runtime.cwd), cfg)
     if hydra_cfg.mode is not RunMode.MULTIRUN:
         return train_reporting(cfg, run_dir, dataset_option=dataset_option)["test_acc"]
-    share = threads_per_job(hydra_cfg.launcher)
+    sweep_dir = absolute_sweep_dir(hydra_cfg)
+    share = threads_per_job(hydra_cfg.launcher, jobs_at_once(sweep_dir))
     if share:
         # Jobs side by side share the cores. Set for the process, not as cfg.threads, which would win over the
         # threads a resumed job's checkpoint says it trained on (its numbers depend on them); threads= wins over both.
@@ -112,7 +114,6 @@ def run(cfg: DictConfig) -> float:
 
         torch.set_num_threads(share)
         label_console_lines(f"#{hydra_cfg.job.num}")
-    sweep_dir = absolute_sweep_dir(hydra_cfg)
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
     return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option)["test_acc"]
 

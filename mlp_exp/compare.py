@@ -25,7 +25,6 @@ from typing import Any
 import yaml
 from hydra import compose
 from hydra._internal.config_loader_impl import get_overrides_dirname  # how Hydra names a job (hydra-core 1.3)
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
@@ -47,7 +46,7 @@ from mlp_exp.exits import fail
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.run_dirs import SWEEP_FILE
-from mlp_exp.sweep import sweep_overrides
+from mlp_exp.sweep import planned_jobs
 from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
@@ -100,7 +99,7 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
         config = OmegaConf.load(sweep_dir / SWEEP_FILE)
         if not config.hydra.sweeper._target_.endswith(".BasicSweeper") or config.hydra.output_subdir != ".hydra":
             return []
-        (planned,) = BasicSweeper.split_arguments(sweep_overrides(config), max_batch_size=None)
+        planned = planned_jobs(config)
     except (OSError, yaml.YAMLError, OmegaConfBaseException, HydraException, ValueError):  # glob(), interval(), ...
         return []
     started = set()  # by job number: two jobs of a sweep may have the same overrides

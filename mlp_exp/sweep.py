@@ -20,8 +20,10 @@ from typing import Any, NamedTuple
 
 import yaml
 from hydra import compose
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, ValueType
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -169,7 +171,7 @@ class SweepCallback(Callback):
         SweepCallback.sweep_dir = sweep_dir
         if config.hydra.launcher._target_ == JOBLIB_LAUNCHER:
             self.hold.enter_context(jobs_record_their_stop(sweep_dir))
-            say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher))
+            say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher, jobs_at_once(sweep_dir)))
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info(
             "Sweep dir: %s (compare its jobs: %s)", sweep_dir, command("python", "-m", "mlp_exp.compare", sweep_dir)
@@ -417,16 +419,39 @@ def fixed_overrides(config: DictConfig, overrides: list[Override]) -> list[str]:
     return [*search_path, *(override.input_line for override in overrides if not override.is_sweep_override())]
 
 
-def threads_per_job(launcher: DictConfig, cores: int | None = None) -> int:
+def planned_jobs(config: DictConfig) -> list[list[str]]:
+    """The overrides of each job of a grid sweep (the basic sweeper's), in Hydra's order. Raises HydraException for
+    a glob() over a group's options or an interval(), which only Hydra's config loader or Optuna expands."""
+    (planned,) = BasicSweeper.split_arguments(sweep_overrides(config), max_batch_size=None)
+    return planned
+
+
+def jobs_at_once(sweep_dir: Path) -> int | None:
+    """The most jobs of the sweep in `sweep_dir` (as its multirun.yaml describes it) that its sweeper hands the
+    launcher at once: Optuna's trials asked for together, or a grid's jobs (in batches of max_batch_size, where
+    set); None where that is not known here."""
+    try:
+        config = OmegaConf.load(sweep_dir / SWEEP_FILE)
+        sweeper = config.hydra.sweeper
+        if sweeper._target_ == OPTUNA_SWEEPER:
+            return int(sweeper.n_jobs)
+        jobs = len(planned_jobs(config))
+    except (OSError, yaml.YAMLError, HydraException, OmegaConfBaseException, ValueError):
+        return None
+    return min(jobs, sweeper.get("max_batch_size") or jobs)
+
+
+def threads_per_job(launcher: DictConfig, jobs: int | None = None, cores: int | None = None) -> int:
     """CPU threads for each job of a sweep so that jobs running side by side share the cores (default: those
     this process may use) instead of each starting one thread per core; 0 (torch's default) where the launcher
-    runs one job at a time."""
+    runs one job at a time. `jobs`: the most the sweep has at once (`jobs_at_once`), where known; a launcher that
+    could run more side by side runs only those."""
     if launcher.get("cpus_per_task"):  # submitit: the cores each job asks Slurm for
         return int(launcher.cpus_per_task)
-    if launcher._target_ == SUBMITIT_LOCAL_LAUNCHER:  # all jobs at once, however many: one thread each
-        return 1
+    cores = cores or available()
+    if launcher._target_ == SUBMITIT_LOCAL_LAUNCHER:  # all jobs at once, however many
+        return max(1, cores // jobs) if jobs else 1
     if launcher._target_ == JOBLIB_LAUNCHER:
-        cores = cores or available()
         n_jobs = launcher.n_jobs if launcher.n_jobs > 0 else max(1, cores + 1 + launcher.n_jobs)  # joblib's -1: all
-        return max(1, cores // n_jobs)
+        return max(1, cores // min(n_jobs, jobs or n_jobs))
     return 0

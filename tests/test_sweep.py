@@ -25,7 +25,7 @@ from mlp_exp.cli import interrupted_sweep_line
 from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, Activation, composing
 from mlp_exp.cores import available
 from mlp_exp.files import command
-from mlp_exp.sweep import SweepCallback, report_failed_sweep, threads_per_job
+from mlp_exp.sweep import SweepCallback, jobs_at_once, report_failed_sweep, threads_per_job
 
 PRESETS = {
     "widths": "hiddens",
@@ -141,6 +141,15 @@ def test_threads_beyond_each_parallel_jobs_share_of_the_cores_are_warned_about_a
     assert within_share.returncode == 0 and "job's share" not in within_share.stdout + within_share.stderr
 
 
+def test_a_parallel_sweep_with_fewer_jobs_than_workers_gives_each_job_the_cores_the_others_leave(tiny_root, tmp_path):
+    # joblib's default n_jobs=-1 is one worker per core; a sweep of one job has no other job to share them with.
+    result = run_cli("-m", "hydra/launcher=joblib", "seed=3", *tiny_overrides(tiny_root, *FAST), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    (job,) = job_dirs(sweep_dir_of(tmp_path))
+    assert f"(threads: {available()})" in (job / "mlp_exp.log").read_text()
+
+
 def test_threads_per_job_divides_the_cores_among_parallel_jobs():
     joblib = compose_hydra("hydra/launcher=joblib").launcher
     joblib.n_jobs = 4
@@ -151,12 +160,36 @@ def test_threads_per_job_divides_the_cores_among_parallel_jobs():
     assert threads_per_job(joblib, cores=8) == 1
     joblib.n_jobs = -2  # "all cores but one"
     assert threads_per_job(joblib, cores=8) == 1
+    assert threads_per_job(joblib, jobs=3, cores=8) == 2  # three jobs in all: the other cores would idle
+    joblib.n_jobs = 2
+    assert threads_per_job(joblib, jobs=5, cores=8) == 4
     assert threads_per_job(compose_hydra("hydra/launcher=slurm").launcher, cores=64) == 4  # its cpus_per_task
     local = compose_hydra("hydra/launcher=submitit_local").launcher
-    assert threads_per_job(local, cores=8) == 1  # every job at once
+    assert threads_per_job(local, cores=8) == 1  # every job at once, however many
+    assert threads_per_job(local, jobs=3, cores=8) == 2
     local.cpus_per_task = 2
-    assert threads_per_job(local, cores=8) == 2
-    assert threads_per_job(compose_hydra().launcher, cores=8) == 0  # one job at a time: torch's default
+    assert threads_per_job(local, jobs=3, cores=8) == 2
+    assert threads_per_job(compose_hydra().launcher, jobs=3, cores=8) == 0  # one job at a time: torch's default
+
+
+@pytest.mark.parametrize(
+    "composed, swept, at_once",
+    [
+        ([], ["seed=1,2,3"], 3),
+        ([], ["seed=1,2,3", "lr=0.1,0.2"], 6),
+        (["hydra.sweeper.max_batch_size=2"], ["seed=range(1,5)"], 2),  # Hydra hands the launcher 2 at a time
+        (["sweep=widths"], [], 7),  # a preset's hydra.sweeper.params
+        (["hparams_search=optuna", "hydra.sweeper.n_jobs=3"], [], 3),  # the trials Optuna asks for together
+        ([], ["optimizer=glob(*)"], None),  # expanded by Hydra's config loader only
+    ],
+)
+def test_a_sweeps_jobs_at_once_are_read_from_its_multirun_yaml(composed, swept, at_once, tmp_path):
+    with composing():
+        config = compose(config_name="config", overrides=composed, return_hydra_config=True)
+    config.hydra.overrides.task = swept  # as Hydra records a sweep's command line
+    OmegaConf.save(config, tmp_path / "multirun.yaml")
+    assert jobs_at_once(tmp_path) == at_once
+    assert jobs_at_once(tmp_path / "elsewhere") is None
 
 
 def test_a_sweep_without_data_stops_before_any_job_with_one_line(tmp_path):
