@@ -35,6 +35,7 @@ from mlp_exp.config import ConfigError, cannot_use, check_before_the_job, check_
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, exit_code_for, fail
 from mlp_exp.files import command, resume_command, say, silence
 from mlp_exp.sweep import (
+    RESUMING,
     SweepCallback,
     absolute_sweep_dir,
     jobs_at_once,
@@ -402,7 +403,7 @@ def main() -> None:
         if refused:
             raise ConfigError(refused)
         flags = read_flags(sys.argv[1:])
-        refused = config.misused_override(flags.overrides)
+        refused = config.misused_override(flags.overrides, repeats_allowed=RESUMING in os.environ)
         if refused:
             raise ConfigError(refused)
     except ConfigError as e:

@@ -456,7 +456,7 @@ def allowed_values(key: str) -> str:
 CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search")
 
 
-def misused_override(overrides: list[str]) -> str | None:
+def misused_override(overrides: list[str], repeats_allowed: bool = False) -> str | None:
     """Why an override is refused where Hydra would do something else than it says, or say it in terms of a
     defaults list; None where none is.
     - A list of a group's options (`dataset=[fashion_mnist,mnist]`): Hydra merges them into one config, the later
@@ -464,7 +464,9 @@ def misused_override(overrides: list[str]) -> str | None:
     - A `+` on a group (`+experiment=deeper`, Hydra's idiom for a group with no default): each group here has a
       place in conf/config.yaml's defaults, and Hydra says "Multiple values for experiment" and how to edit a
       defaults list.
-    - A key given twice (`epochs=2 epochs=1`): Hydra takes the last, and the run dir's name would show both.
+    - A key given twice (`epochs=2 epochs=1`): Hydra takes the last, and the run dir's name would show both. Not
+      a deletion (Hydra's `~key +key=...` replaces a node), nor in a resumed sweep's command (`repeats_allowed`),
+      which runs again as it was recorded (Hydra adds its own hydra.mode=MULTIRUN after a typed one).
     Overrides that do not parse are left to Hydra to name."""
     parser = OverridesParser.create()
     given: dict[tuple[str, str | None], str] = {}  # (key, package) -> the override that gave it
@@ -472,9 +474,10 @@ def misused_override(overrides: list[str]) -> str | None:
         with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
             (override,) = parser.parse_overrides([line])
             group, options = override.key_or_group, override.value()
-            if (first := given.get((group, override.package))) is not None:
+            if (first := given.get((group, override.package))) is not None and not repeats_allowed:
                 return f"{first} {line} is not allowed: {group} is given twice, and only the last would count; give it once"
-            given[group, override.package] = line
+            if not override.is_delete():
+                given[group, override.package] = line
             if override.is_add() and group in CONFIG_GROUPS:
                 return (
                     f"{line} is not allowed: {group} is in conf/config.yaml's defaults already; "

@@ -66,6 +66,7 @@ COMPOSE_ERRORS = [
     # ... and where the prefix is not typed, the value picks the key it is an option of
     ("nme=adam", "nme=adam is not allowed: mlp_exp has no key nme; did you mean optimizer.name?"),
     ("nme=mnist", "nme=mnist is not allowed: mlp_exp has no key nme; did you mean dataset.name?"),
+    ("nme=sgd", "nme=sgd is not allowed: mlp_exp has no key nme; did you mean optimizer.name?"),
     (  # Hydra would merge the two: mnist's name and class names over fashion_mnist's files
         "dataset=[fashion_mnist,mnist]",
         (
@@ -158,6 +159,20 @@ def test_a_key_given_twice_is_refused(args, key, monkeypatch, capsys, tmp_path):
         f"error: {overrides} is not allowed: {key} is given twice, and only the last would count; give it once"
     ]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "args, shown",
+    [
+        (["dataset=mnist", "dataset.name=mnist"], "  name: mnist"),  # a group and a key of it
+        (["~lr", "+lr=0.2"], "lr: 0.2"),  # Hydra's way to replace a node
+    ],
+)
+def test_overrides_of_one_node_that_are_not_a_repeat_are_taken(args, shown, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", "--cfg", "job", *args])
+    cli.main()
+    out, err = capsys.readouterr()
+    assert err == "" and shown in out.splitlines()
 
 
 @pytest.mark.parametrize("args", [["-m", "lr=0.1,abc"], ["--cfg", "job", "lr=abc"]])
