@@ -119,9 +119,9 @@ def say_threads_beside_jobs(threads: int, share: int) -> None:
     if threads <= share:
         return
     log.warning(
-        "threads=%d is more than each job's share of the %d core%s this process may use (%d, with the jobs that run "
-        "side by side): their threads take turns on the cores, which makes each step slower; leave threads out, and "
-        "each job takes its share",
+        "threads=%d is more than each of the jobs that run side by side gets of the %d core%s this process may use "
+        "(%d): their threads take turns on the cores, which makes each step slower; leave threads out, and each job "
+        "takes its share",
         threads,
         cores := available(),
         "s" if cores > 1 else "",

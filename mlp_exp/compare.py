@@ -46,7 +46,7 @@ from mlp_exp.exits import fail
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.run_dirs import SWEEP_FILE
-from mlp_exp.sweep import planned_jobs
+from mlp_exp.sweep import planned_sweep
 from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table.
@@ -95,12 +95,8 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     """The jobs of the sweep in `sweep_dir` that have no dir: those of a sweep stopped before they began (a resume
     of the sweep runs them), or of one still running, as its multirun.yaml plans them. None for an Optuna search,
     whose trials are drawn as it goes, or a sweep whose jobs keep no record in .hydra/ (hydra.output_subdir)."""
-    try:
-        config = OmegaConf.load(sweep_dir / SWEEP_FILE)
-        if not config.hydra.sweeper._target_.endswith(".BasicSweeper") or config.hydra.output_subdir != ".hydra":
-            return []
-        planned = planned_jobs(config)
-    except (OSError, yaml.YAMLError, OmegaConfBaseException, HydraException, ValueError):  # glob(), interval(), ...
+    config, planned = planned_sweep(sweep_dir) or (None, None)
+    if planned is None or config.hydra.get("output_subdir") != ".hydra":  # Optuna's trials are drawn as it goes
         return []
     started = set()  # by job number: two jobs of a sweep may have the same overrides
     for path in sweep_dir.rglob(".hydra/hydra.yaml"):

@@ -419,26 +419,36 @@ def fixed_overrides(config: DictConfig, overrides: list[Override]) -> list[str]:
     return [*search_path, *(override.input_line for override in overrides if not override.is_sweep_override())]
 
 
-def planned_jobs(config: DictConfig) -> list[list[str]]:
-    """The overrides of each job of a grid sweep (the basic sweeper's), in Hydra's order. Raises HydraException for
-    a glob() over a group's options or an interval(), which only Hydra's config loader or Optuna expands."""
-    (planned,) = BasicSweeper.split_arguments(sweep_overrides(config), max_batch_size=None)
-    return planned
+def planned_sweep(sweep_dir: Path) -> tuple[DictConfig, list[list[str]] | None] | None:
+    """The sweep in `sweep_dir` as its multirun.yaml describes it, and the overrides of each of its jobs, in Hydra's
+    order, where its sweeper is the basic (grid) one and they can be known here (not a glob() over a group's
+    options, which only Hydra's config loader expands); None without a readable multirun.yaml."""
+    try:
+        config = OmegaConf.load(sweep_dir / SWEEP_FILE)
+        if not str(config.hydra.sweeper._target_).endswith(".BasicSweeper"):
+            return config, None
+    except (OSError, yaml.YAMLError, OmegaConfBaseException):
+        return None
+    try:
+        (planned,) = BasicSweeper.split_arguments(sweep_overrides(config), max_batch_size=None)
+    except (HydraException, OmegaConfBaseException, ValueError):  # glob(), interval(), a hand-edited override
+        return config, None
+    return config, planned
 
 
 def jobs_at_once(sweep_dir: Path) -> int | None:
-    """The most jobs of the sweep in `sweep_dir` (as its multirun.yaml describes it) that its sweeper hands the
-    launcher at once: Optuna's trials asked for together, or a grid's jobs (in batches of max_batch_size, where
-    set); None where that is not known here."""
-    try:
-        config = OmegaConf.load(sweep_dir / SWEEP_FILE)
-        sweeper = config.hydra.sweeper
-        if sweeper._target_ == OPTUNA_SWEEPER:
-            return int(sweeper.n_jobs)
-        jobs = len(planned_jobs(config))
-    except (OSError, yaml.YAMLError, HydraException, OmegaConfBaseException, ValueError):
+    """The most jobs of the sweep in `sweep_dir` that its sweeper hands the launcher at once: a grid's jobs (in
+    batches of max_batch_size, where set), or Optuna's trials asked for together; None where not known here."""
+    if (sweep := planned_sweep(sweep_dir)) is None:
         return None
-    return min(jobs, sweeper.get("max_batch_size") or jobs)
+    config, planned = sweep
+    with contextlib.suppress(OmegaConfBaseException, TypeError, ValueError):  # a hand-edited multirun.yaml's
+        sweeper = config.hydra.sweeper
+        if planned is not None:
+            return min(len(planned), sweeper.get("max_batch_size") or len(planned))
+        if sweeper._target_ == OPTUNA_SWEEPER:
+            return min(int(sweeper.n_jobs), int(sweeper.n_trials))
+    return None
 
 
 def threads_per_job(launcher: DictConfig, jobs: int | None = None, cores: int | None = None) -> int:
