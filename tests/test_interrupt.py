@@ -630,8 +630,8 @@ def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_roo
         f"Resuming the sweep in {sweep_dir}, from {tmp_path}: {command('python')} -m mlp_exp "
     )
     assert (
-        f"{first} completed all its 100 epochs (test acc {metrics_of(first)['test_acc']:.4f}): nothing to resume"
-        in (resumed.stdout)
+        f"{first} completed all its 100 epochs (test acc {metrics_of(first)['test_acc']:.4f}): nothing to resume; "
+        "to train longer, start a new sweep with more epochs" in resumed.stdout
     )
     assert f"Resuming after epoch {stopped_at}:" in resumed.stdout
     assert {path: content for path, content in files_under(first).items() if path in first_records} == first_records
