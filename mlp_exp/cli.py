@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, cannot_use, check_before_the_job, check_dataset_option, check_overrides
-from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, exit_code_for, fail
+from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, ends_the_command, exit_code_for, fail
 from mlp_exp.files import command, resume_command, say, silence
 from mlp_exp.sweep import (
     RESUMING,
@@ -61,6 +61,7 @@ class RunCallback(Callback):
     # sys.exit (an error, Ctrl-C) never reaches on_run_end.
     hold = contextlib.ExitStack()
 
+    @ends_the_command
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         # A config no run can use is refused before any dir is made, and before torch's import (said at once, not
         # after ~2 s), which the rest needs.

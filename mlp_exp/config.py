@@ -24,8 +24,8 @@ from hydra import initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf.errors import InterpolationValidationError, OmegaConfBaseException
 
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 # A wheel has them inside the package (pyproject.toml); a clone, or an editable install of one, beside it.
@@ -316,8 +316,13 @@ def check_dataset_option(cfg: DictConfig, option: str) -> None:
 
 
 def task_config(config: DictConfig) -> DictConfig:
-    """The config a run gets, from the one a Hydra callback gets, which holds Hydra's own (`hydra`) too."""
-    return OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+    """The config a run gets, from the one a Hydra callback gets, which holds Hydra's own (`hydra`) too. Typed as
+    the schema says, as the run's is: `seed=${oc.env:MY_SEED}` reads as the int 5, not the string '5'."""
+    cfg = config.copy()  # its nodes keep their types; OmegaConf.masked_copy's would not
+    OmegaConf.set_readonly(cfg, False)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
 
 
 def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
@@ -333,13 +338,19 @@ def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> No
         except OmegaConfBaseException as e:
             if unresolved_to_the_job and _HYDRAS_OWN.search(str(e)):
                 continue
-            reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", first_line(e)).strip("\"'")
             given = f"[{','.join(map(str, value))}]" if isinstance(value, list) else value  # as on the command line
+            if isinstance(e, InterpolationValidationError) and (wrong := _RESOLVED_TO.search(str(e))):
+                raise ConfigError(  # `MY_SEED=abc`: the variable is there, its value is of the wrong kind
+                    f"{key}={given} is not allowed: it resolves to {wrong[1]}; use {allowed_values(key)}"
+                ) from e
+            reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", first_line(e)).strip("\"'")
             raise ConfigError(
                 f"{key}={given} cannot be resolved ({reason}): give {key} a value, or make what it refers to exist"
             ) from e
 
 
+# How OmegaConf says what an interpolation resolved to, where the key's type cannot take it.
+_RESOLVED_TO = re.compile(r"(?:Value|Invalid value) ('.*?')(?: of type '\w+' could not be converted|, expected one of)")
 # How OmegaConf says that `${hydra:...}` cannot be resolved outside Hydra's job: before the job (Hydra's resolver,
 # without its state), or in another process (no such resolver).
 _HYDRAS_OWN = re.compile(r"HydraConfig was not set|Unsupported interpolation type hydra")

@@ -3,8 +3,11 @@ can fix; Ctrl-C and SIGTERM's codes (130, 143) are interrupt.py's."""
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import NoReturn
+import traceback
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 EXIT_USER_ERROR = 2  # a config, data, checkpoint or command line to change, or a dir in use: as argparse's usage errors
 EXIT_DIVERGED = 3
@@ -33,3 +36,22 @@ def fail(problem: object, code: int = EXIT_USER_ERROR) -> NoReturn:
     exception would be turned into a mere warning."""
     print(f"error: {problem}", file=sys.stderr)
     raise SystemExit(code) from None
+
+
+Method = TypeVar("Method", bound=Callable[..., None])
+
+
+def ends_the_command(method: Method) -> Method:
+    """For a Hydra callback's method: an exception it raises ends the command, with its traceback (a bug) and exit
+    code 1. Hydra would turn it into a warning and go on without what the callback does: a sweep would write into a
+    dir that holds another sweep, unrefused and unlocked."""
+
+    @functools.wraps(method)
+    def guarded(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - whatever the bug, Hydra must not go on past it
+            traceback.print_exc()
+            raise SystemExit(1) from None
+
+    return guarded  # type: ignore[return-value]

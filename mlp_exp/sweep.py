@@ -40,7 +40,7 @@ from mlp_exp.config import (
     unknown_key_message,
 )
 from mlp_exp.cores import available
-from mlp_exp.exits import fail
+from mlp_exp.exits import ends_the_command, fail
 from mlp_exp.files import command
 from mlp_exp.run_dirs import SWEEP_FILE, refuse_used_sweep_dir
 
@@ -123,6 +123,7 @@ class SweepCallback(Callback):
     # class: the joblib launcher pickles the callbacks for its workers, and a held lock cannot be pickled.
     hold = contextlib.ExitStack()
 
+    @ends_the_command
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
         try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
             check_overrides(config.hydra)
@@ -177,6 +178,7 @@ class SweepCallback(Callback):
             "Sweep dir: %s (compare its jobs: %s)", sweep_dir, command("python", "-m", "mlp_exp.compare", sweep_dir)
         )
 
+    @ends_the_command
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlp_exp import compare
 

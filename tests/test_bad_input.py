@@ -19,6 +19,7 @@ from mlp_exp.config import (
     check_dataset_option,
     unknown_key_message,
 )
+from mlp_exp.exits import ends_the_command
 from mlp_exp.files import command
 from mlp_exp.train import pick_device
 
@@ -503,6 +504,55 @@ def test_a_value_that_cannot_be_resolved_is_one_line_naming_its_key_before_the_r
         f"error: {key}={value} cannot be resolved ({reason}): give {key} a value, or make what it refers to exist"
     ]
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "override, value, allowed",
+    [
+        ("seed=${oc.env:MLP_EXP_TEST_VALUE}", "abc", "an int"),
+        ("lr=${oc.env:MLP_EXP_TEST_VALUE}", "fast", "a number"),
+        ("activation=${oc.env:MLP_EXP_TEST_VALUE}", "swish", "one of relu, sigmoid, tanh, gelu, leaky_relu"),
+    ],
+)
+def test_a_value_that_resolves_to_the_wrong_kind_is_one_line_naming_what_it_resolved_to(
+    monkeypatch, capsys, tmp_path, override, value, allowed
+):
+    monkeypatch.setenv("MLP_EXP_TEST_VALUE", value)
+    run_dir = tmp_path / "run"
+    code, _, err = run_main(monkeypatch, capsys, override, f"hydra.run.dir={run_dir}")
+    assert code == 2 and err == [f"error: {override} is not allowed: it resolves to '{value}'; use {allowed}"]
+    assert not run_dir.exists()
+
+
+def test_a_sweep_with_a_value_from_the_environment_is_checked_as_the_value_it_resolves_to(
+    monkeypatch, tiny_root, tmp_path
+):
+    # OmegaConf's oc.env gives a string ('5'): read as the schema's int, or the checks before the sweep would fail
+    # on it, and Hydra, which only warns of a callback's error, would go on without them.
+    monkeypatch.setenv("MLP_EXP_TEST_VALUE", "5")
+    sweep_dir = tmp_path / "sweep"
+    sweep = ["-m", "seed=${oc.env:MLP_EXP_TEST_VALUE}", "hiddens=8,16", f"hydra.sweep.dir={sweep_dir}"]
+    first = run_cli(*tiny_overrides(tiny_root, *FAST, "epochs=1"), *sweep, cwd=tmp_path)
+    assert first.returncode == 0 and "Warning" not in first.stderr, first.stderr
+    assert {metrics_of(job)["hparams"]["seed"] for job in sweep_dir.glob("*=*")} == {5}
+    before = files_under(sweep_dir)
+
+    again = run_cli(*tiny_overrides(tiny_root, *FAST, "epochs=1"), *sweep, cwd=tmp_path)
+
+    assert again.returncode == 2 and "already holds a sweep" in again.stderr
+    assert files_under(sweep_dir) == before
+
+
+def test_an_error_in_a_hydra_callback_ends_the_command_instead_of_a_warning(capsys):
+    @ends_the_command
+    def on_run_start():
+        raise RuntimeError("a bug")
+
+    with pytest.raises(SystemExit) as exit_:
+        on_run_start()
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.endswith("RuntimeError: a bug\n")
 
 
 def test_a_used_run_dir_is_refused_even_with_an_override_only_the_job_can_resolve(
