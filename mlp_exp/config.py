@@ -7,6 +7,7 @@ only choose values. Checks that a type cannot express (positive widths, ...) liv
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import math
@@ -318,10 +319,11 @@ def check_dataset_option(cfg: DictConfig, option: str) -> None:
 def task_config(config: DictConfig) -> DictConfig:
     """The config a run gets, from the one a Hydra callback gets, which holds Hydra's own (`hydra`) too. Typed as
     the schema says, as the run's is: `seed=${oc.env:MY_SEED}` reads as the int 5, not the string '5'."""
-    cfg = config.copy()  # its nodes keep their types; OmegaConf.masked_copy's would not
+    cfg = copy.deepcopy(config)  # its nodes keep their types, where OmegaConf.masked_copy's would not; a shallow
+    # copy would lose `hydra` from `config` too
     OmegaConf.set_readonly(cfg, False)
     with open_dict(cfg):
-        del cfg["hydra"]
+        cfg.pop("hydra", None)
     return cfg
 
 
@@ -336,7 +338,9 @@ def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> No
             if isinstance(node, (DictConfig, ListConfig)):
                 OmegaConf.to_container(node, resolve=True)
         except OmegaConfBaseException as e:
-            if unresolved_to_the_job and _HYDRAS_OWN.search(str(e)):
+            # Outside a job, Hydra's resolver fails (HydraConfig not set) or gives None (set by an earlier run of
+            # this process), which the key's type refuses.
+            if unresolved_to_the_job and (_HYDRAS_OWN.search(str(e)) or "${hydra:" in str(value)):
                 continue
             given = f"[{','.join(map(str, value))}]" if isinstance(value, list) else value  # as on the command line
             if isinstance(e, InterpolationValidationError) and (wrong := _RESOLVED_TO.search(str(e))):
