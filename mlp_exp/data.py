@@ -48,6 +48,10 @@ RAW_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 CACHE_NAME = "mlp_exp_tensors.pt"
+# The mean brightness (0 to 1) of each dataset's 60000 training images, as published with it for normalizing:
+# far enough apart to tell one dataset's files from another's.
+TRAIN_MEAN = {DatasetName.mnist: 0.1307, DatasetName.fashion_mnist: 0.2860, DatasetName.kmnist: 0.1918}
+TRAIN_SIZE, MEAN_TOLERANCE = 60000, 0.02
 # Where Debian's dataset-fashion-mnist package puts its files: conf/dataset/fashion_mnist.yaml's system_dir.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -127,6 +131,7 @@ def prepare(cfg: DatasetConfig, again: bool = False) -> Path:
         blob = {"raw_files": _fingerprint(raw_dir)}
         for split, train in (("train", True), ("test", False)):
             blob[f"{split}_images"], blob[f"{split}_labels"] = _read_with_torchvision(cfg, raw_dir, train)
+        _check_images_are(cfg, raw_dir, blob["train_images"])
         with atomic_write(path) as tmp:
             torch.save(blob, tmp)
     except OSError as e:  # dataset.root is a file, a dir this user cannot write to, or a full disk
@@ -253,6 +258,25 @@ def _check_raw_files(raw_dir: Path) -> None:
                 f"{raw_dir / images_name} holds {images[0]} images but {labels_name} {labels[0]} labels: one of the "
                 f"two is another split's or dataset's; {_replace_fix(raw_dir, 'that one')}"
             )
+
+
+def _check_images_are(cfg: DatasetConfig, raw_dir: Path, images: torch.Tensor) -> None:
+    """Refuses another dataset's training images under this one's name (Fashion-MNIST's files given as MNIST's),
+    which would train and be reported as the dataset named, by their mean brightness. Only a whole training set
+    (TRAIN_SIZE images) is held to the published mean."""
+    if len(images) != TRAIN_SIZE:
+        return
+    mean = sum(chunk.sum(dtype=torch.int64).item() for chunk in images.split(1000)) / images.numel() / 255
+    expected = TRAIN_MEAN[cfg.name]
+    if abs(mean - expected) <= MEAN_TOLERANCE:
+        return
+    alike = [f"{other.name}'s" for other, its in TRAIN_MEAN.items() if abs(mean - its) <= MEAN_TOLERANCE]
+    name = cfg.name.name
+    raise DataError(
+        f"{raw_dir / RAW_FILES[0]} holds {alike[0] if alike else 'other'} images, not {name}'s (their mean "
+        f"brightness is {mean:.4f}, {name}'s {expected}); put {name}'s four files in {raw_dir} instead, or delete it "
+        f"and point dataset.system_dir at {name}'s .gz files (or set dataset.download=true)"
+    )
 
 
 def _idx_shape(path: Path) -> tuple[int, ...]:

@@ -85,6 +85,27 @@ def test_a_label_beyond_the_datasets_classes_is_named_and_never_cached(tiny_root
     assert not data.cache_path(cfg).exists()
 
 
+@pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("kmnist", "KMNIST")])
+def test_another_datasets_files_are_refused_under_this_ones_name(real_fashion_mnist, tmp_path, name, folder):
+    # The real Fashion-MNIST files given as MNIST's: they would train, and be reported, as MNIST.
+    if not (data.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():  # prepared from a download
+        pytest.skip(f"the test gives the files in {data.DEBIAN_FASHION_MNIST} as another dataset's")
+    cfg = dataset_cfg(
+        f"dataset={name}",
+        f"dataset.root={tmp_path}",
+        f"dataset.system_dir={data.DEBIAN_FASHION_MNIST}",
+        "dataset.download=false",
+    )
+    raw = tmp_path / folder / "raw"
+
+    assert load_error(cfg) == (
+        f"{raw / 'train-images-idx3-ubyte'} holds fashion_mnist's images, not {name}'s (their mean brightness is "
+        f"0.2860, {name}'s {data.TRAIN_MEAN[cfg.name]}); put {name}'s four files in {raw} instead, or delete it and "
+        f"point dataset.system_dir at {name}'s .gz files (or set dataset.download=true)"
+    )
+    assert not data.cache_path(cfg).exists()
+
+
 def test_a_raw_file_replaced_after_the_cache_was_built_is_read_again(tiny_root):
     from conftest import tiny_split, write_idx
 
