@@ -49,8 +49,9 @@ from mlp_exp.run_dirs import SWEEP_FILE
 from mlp_exp.sweep import planned_sweep
 from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
-# TensorBoard's reader logs every event file it finishes reading, which would bury the table.
-logging.getLogger("tensorboard").setLevel(logging.WARNING)
+# TensorBoard's reader logs every event file it finishes reading, which would bury the table, and warns of the steps
+# a resumed run's restart marker hides (as meant: a resume goes on from its checkpoint, or anew without one).
+logging.getLogger("tensorboard").setLevel(logging.ERROR)
 STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_STATUS.items()}
 # Sweep jobs that never trained (no event file), which are not runs with a status of their own: one whose log says
 # why it failed, and one whose log says nothing (its sweep was stopped before it began, or it crashed before its

@@ -175,6 +175,15 @@ def _go_on_from(
     (unless threads= or resume --threads says otherwise); returns the records of the epochs done (none where no epoch
     was)."""
     if not checkpoint_path.exists():
+        recorded = (read_metrics(checkpoint_path.parent) or {}).get("history")
+        if isinstance(recorded, list) and recorded:  # the checkpoint was deleted, as a damaged one's error advises
+            log.warning(
+                "%s has no checkpoint to go on from: its %d recorded epoch%s are trained again from epoch 1, in their "
+                "place",
+                checkpoint_path.parent,
+                len(recorded),
+                "s" if len(recorded) > 1 else "",
+            )
         return []
     done, trained_on, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)
     if trained_on not in (None, device.type):  # resume --device, or device=auto on another machine

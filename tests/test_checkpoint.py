@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.plugin_event_accumulator import EventA
 from test_interrupt import signal_during_epoch
 from test_train import tiny_cfg
 
-from mlp_exp import lock
+from mlp_exp import compare, lock
 from mlp_exp.checkpoint import FILE_NAME, CheckpointError
 from mlp_exp.cli import RunCallback
 from mlp_exp.lock import only_process_in
@@ -95,16 +95,23 @@ def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(
     assert marker.exists()
 
 
-def test_a_run_trained_again_after_its_checkpoint_was_deleted_shows_each_epoch_once(tiny_root, tmp_path, monkeypatch):
+def test_a_run_trained_again_after_its_checkpoint_was_deleted_shows_each_epoch_once(
+    tiny_root, tmp_path, monkeypatch, caplog
+):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
     (run_dir / FILE_NAME).unlink()  # as a damaged checkpoint's message advises
 
     train(tiny_cfg(tiny_root), run_dir, resume=True)
 
+    said = f"{run_dir} has no checkpoint to go on from: its 1 recorded epoch are trained again from epoch 1, in their place"
+    assert said in caplog.messages
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2
     events = EventAccumulator(str(run_dir))  # TensorBoard's Python loader (tensorboard --load_fast=false)
     events.Reload()
     assert [event.step for event in events.Tensors("train/loss")] == [1, 2, 3]
+    caplog.clear()
+    (run,) = compare.find_runs(run_dir)  # whose reader would warn of the steps the restart marker hides
+    assert run.status == "completed" and caplog.records == []
 
 
 @pytest.mark.parametrize(
