@@ -512,7 +512,7 @@ def unknown_key_message(key: str, value: Any = None) -> str:
     # key among the keys of its own prefix first: `optimizer.nam` means optimizer.name, not dataset.name; of keys
     # that share the last part, the one the value is an option of: `nme=adam` means optimizer.name.
     prefix, _, last = key.rpartition(".")
-    known_keys = [*schema_keys(), *CONFIG_GROUPS]
+    known_keys = [*schema_keys(), *CONFIG_GROUPS, *nested_keys()]
     suggestion = ""
     own_prefix = [known for known in known_keys if prefix and known.rpartition(".")[0] == prefix]
     for keys in (own_prefix, known_keys):

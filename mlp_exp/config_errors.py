@@ -70,7 +70,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key.startswith("hydra."):
         return _unknown_hydra_key(cause, overrides)
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key not in schema_keys():
-        return unknown_key_message(cause.full_key, _typed_value(cause.full_key, overrides))
+        key = _typed_key(cause.full_key, overrides)  # OmegaConf names a dotted key's first unknown part only
+        return unknown_key_message(key, _typed_value(key, overrides))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
         refused = f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
         return refused + _the_option_instead(cause.full_key, cause.value)
@@ -171,6 +172,15 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _typed_key(key: str, overrides: Sequence[str]) -> str:
+    """The key on the command line that `key` starts (`visual.enabled=false` for `visual`), else `key`."""
+    for override in overrides:
+        name = override.partition("=")[0].lstrip("+~")
+        if name.startswith(f"{key}."):
+            return name
+    return key
 
 
 def _typed_value(key: str, overrides: Sequence[str]) -> str | None:

@@ -68,6 +68,11 @@ COMPOSE_ERRORS = [
     ("nme=adam", "nme=adam is not allowed: mlp_exp has no key nme; did you mean optimizer.name?"),
     ("nme=mnist", "nme=mnist is not allowed: mlp_exp has no key nme; did you mean dataset.name?"),
     ("nme=sgd", "nme=sgd is not allowed: mlp_exp has no key nme; did you mean optimizer.name?"),
+    (  # OmegaConf names only `visual`, the first part it does not know
+        "visual.enabled=false",
+        "visual.enabled=false is not allowed: mlp_exp has no key visual.enabled; did you mean visuals.enabled?",
+    ),
+    ("visual=false", "visual=false is not allowed: mlp_exp has no key visual; did you mean visuals?"),
     (  # Hydra would merge the two: mnist's name and class names over fashion_mnist's files
         "dataset=[fashion_mnist,mnist]",
         (
