@@ -76,7 +76,11 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         refused = f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
         return refused + _the_option_instead(cause.full_key, cause.value)
     if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
-        return f"{cause.full_key}={_show(cause.value)} is not allowed: {first_line(cause.msg)}"
+        wanted = re.search(r"could not be converted to (Integer|Float)|is not a valid (bool)", first_line(cause.msg))
+        allowed = {"Integer": "use an int", "Float": "use a number", "bool": "use true or false"}
+        return f"{cause.full_key}={_show(cause.value)} is not allowed: " + (
+            allowed[wanted[1] or wanted[2]] if wanted else first_line(cause.msg)
+        )
     if isinstance(cause, ValidationError) and cause.full_key in nested_keys():  # `visuals=false`
         first = next(key for key in schema_keys() if key.startswith(f"{cause.full_key}."))
         return (

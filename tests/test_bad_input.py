@@ -100,10 +100,8 @@ COMPOSE_ERRORS = [
         "hydra.run.dir=outputs/runs/2026-12-02_05-13-16-22322_epochs=2,lr=0.1",
         "hydra.run.dir=outputs/runs/2026-12-02_05-13-16-22322_epochs=2,lr=0.1 is not a valid override (",
     ),
-    (
-        "hydra.job.chdir=maybe",
-        "hydra.job.chdir=maybe is not allowed: Value 'maybe' is not a valid bool",
-    ),
+    ("hydra.job.chdir=maybe", "hydra.job.chdir=maybe is not allowed: use true or false"),
+    ("hydra.sweeper.max_batch_size=abc", "hydra.sweeper.max_batch_size=abc is not allowed: use an int"),
     (  # Hydra's keys: the node's own suggested, and Hydra's config pointed to
         "hydra.run.dri=x",
         (
