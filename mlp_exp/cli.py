@@ -76,6 +76,7 @@ class RunCallback(Callback):
         from mlp_exp.run_dirs import refuse_used_run_dir
         from mlp_exp.train import pick_device
 
+        HydraConfig.instance().set_config(config)  # as Hydra's run_job does next: `${hydra:...}` in hydra.run.dir
         run_dir = Path(config.hydra.run.dir)
         try:
             device = OmegaConf.select(config, "device", throw_on_resolution_failure=False)

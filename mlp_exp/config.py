@@ -354,7 +354,9 @@ def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> No
 
 
 # How OmegaConf says what an interpolation resolved to, where the key's type cannot take it.
-_RESOLVED_TO = re.compile(r"(?:Value|Invalid value) ('.*?')(?: of type '\w+' could not be converted|, expected one of)")
+_RESOLVED_TO = re.compile(
+    r"(?:Value|Invalid value) ('.*?')(?: of type '\w+' could not be converted|, expected one of| is not a valid bool)"
+)
 # How OmegaConf says that `${hydra:...}` cannot be resolved outside Hydra's job: before the job (Hydra's resolver,
 # without its state), or in another process (no such resolver).
 _HYDRAS_OWN = re.compile(r"HydraConfig was not set|Unsupported interpolation type hydra")

@@ -275,7 +275,7 @@ def _check_images_are(cfg: DatasetConfig, raw_dir: Path, images: torch.Tensor) -
     raise DataError(
         f"{raw_dir / RAW_FILES[0]} holds {alike[0] if alike else 'other'} images, not {name}'s (their mean "
         f"brightness is {mean:.4f}, {name}'s {expected}); put {name}'s four files in {raw_dir} instead, or delete it "
-        f"and point dataset.system_dir at {name}'s .gz files (or set dataset.download=true)"
+        f"and point dataset.system_dir at {name}'s .gz files (or set dataset.system_dir=null dataset.download=true)"
     )
 
 

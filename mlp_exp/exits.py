@@ -42,15 +42,24 @@ Method = TypeVar("Method", bound=Callable[..., None])
 
 
 def ends_the_command(method: Method) -> Method:
-    """For a Hydra callback's method: an exception it raises ends the command, with its traceback (a bug) and exit
-    code 1. Hydra would turn it into a warning and go on without what the callback does: a sweep would write into a
-    dir that holds another sweep, unrefused and unlocked."""
+    """For a Hydra callback's method: an exception it raises ends the command, as the command reports it (a user's
+    error in one line, exit 2; a Ctrl-C that Hydra or OmegaConf reported as an error of theirs, as a Ctrl-C), or
+    else with its traceback (a bug) and exit code 1. Hydra would turn it into a warning and go on without what the
+    callback does: a sweep would write into a dir that holds another sweep, unrefused and unlocked."""
 
     @functools.wraps(method)
     def guarded(*args, **kwargs):
+        from mlp_exp import config_errors, interrupt  # imported here: they import Hydra, which this module need not
+
         try:
             return method(*args, **kwargs)
-        except Exception:  # noqa: BLE001 - whatever the bug, Hydra must not go on past it
+        except Exception as e:  # noqa: BLE001 - whatever the bug, Hydra must not go on past it
+            if (stop := interrupt.hidden_in(e)) is not None:
+                raise stop from None
+            if (code := exit_code_for(e)) is not None:
+                fail(e, code)
+            if (message := config_errors.one_line(e, sys.argv[1:])) is not None:  # Hydra's or OmegaConf's, named
+                fail(message)
             traceback.print_exc()
             raise SystemExit(1) from None
 

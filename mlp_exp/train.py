@@ -178,11 +178,11 @@ def _go_on_from(
         recorded = (read_metrics(checkpoint_path.parent) or {}).get("history")
         if isinstance(recorded, list) and recorded:  # the checkpoint was deleted, as a damaged one's error advises
             log.warning(
-                "%s has no checkpoint to go on from: its %d recorded epoch%s are trained again from epoch 1, in their "
-                "place",
+                "%s has no checkpoint to go on from: its %d recorded epoch%s trained again from epoch 1, in %s place",
                 checkpoint_path.parent,
                 len(recorded),
-                "s" if len(recorded) > 1 else "",
+                "s are" if len(recorded) > 1 else " is",
+                "their" if len(recorded) > 1 else "its",
             )
         return []
     done, trained_on, threads = checkpoint.restore(checkpoint_path, hparams, net, optimizer, shuffle)

@@ -101,7 +101,7 @@ def test_another_datasets_files_are_refused_under_this_ones_name(real_fashion_mn
     assert load_error(cfg) == (
         f"{raw / 'train-images-idx3-ubyte'} holds fashion_mnist's images, not {name}'s (their mean brightness is "
         f"0.2860, {name}'s {data.TRAIN_MEAN[cfg.name]}); put {name}'s four files in {raw} instead, or delete it and "
-        f"point dataset.system_dir at {name}'s .gz files (or set dataset.download=true)"
+        f"point dataset.system_dir at {name}'s .gz files (or set dataset.system_dir=null dataset.download=true)"
     )
     assert not data.cache_path(cfg).exists()
 

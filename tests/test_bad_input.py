@@ -10,7 +10,7 @@ import pytest
 from conftest import FAST, compose_cfg, files_under, metrics_of, run_cli, tiny_overrides
 from hydra.errors import ConfigCompositionException
 
-from mlp_exp import cli, compare, resume
+from mlp_exp import cli, compare, resume, sweep
 from mlp_exp.config import (
     ConfigError,
     Device,
@@ -515,6 +515,7 @@ def test_a_value_that_cannot_be_resolved_is_one_line_naming_its_key_before_the_r
         ("seed=${oc.env:MLP_EXP_TEST_VALUE}", "abc", "an int"),
         ("lr=${oc.env:MLP_EXP_TEST_VALUE}", "fast", "a number"),
         ("activation=${oc.env:MLP_EXP_TEST_VALUE}", "swish", "one of relu, sigmoid, tanh, gelu, leaky_relu"),
+        ("visuals.enabled=${oc.env:MLP_EXP_TEST_VALUE}", "maybe", "true or false"),
     ],
 )
 def test_a_value_that_resolves_to_the_wrong_kind_is_one_line_naming_what_it_resolved_to(
@@ -546,16 +547,35 @@ def test_a_sweep_with_a_value_from_the_environment_is_checked_as_the_value_it_re
     assert files_under(sweep_dir) == before
 
 
-def test_an_error_in_a_hydra_callback_ends_the_command_instead_of_a_warning(capsys):
+@pytest.mark.parametrize("args", [[], ["-m", "seed=1,2"]], ids=["run", "sweep"])
+def test_a_bug_in_a_hydra_callback_ends_the_command_instead_of_a_warning(args, monkeypatch, capsys, tmp_path):
+    def a_bug(hydra):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "check_overrides", a_bug)  # the first thing each callback checks
+    monkeypatch.setattr(sweep, "check_overrides", a_bug)
+    code, _, err = run_main(
+        monkeypatch, capsys, *args, f"hydra.run.dir={tmp_path / 'run'}", f"hydra.sweep.dir={tmp_path}"
+    )
+    assert code == 1 and err[0] == "Traceback (most recent call last):" and err[-1] == "RuntimeError: a bug"
+    assert list(tmp_path.iterdir()) == []  # Hydra went no further
+
+
+def test_a_users_error_in_a_hydra_callback_is_one_line_as_elsewhere(capsys):
     @ends_the_command
     def on_run_start():
-        raise RuntimeError("a bug")
+        raise ConfigError("lr=-1 is not allowed: use a positive number")
 
     with pytest.raises(SystemExit) as exit_:
         on_run_start()
-    assert exit_.value.code == 1
-    err = capsys.readouterr().err
-    assert err.startswith("Traceback") and err.endswith("RuntimeError: a bug\n")
+    assert exit_.value.code == 2 and capsys.readouterr().err == "error: lr=-1 is not allowed: use a positive number\n"
+
+
+def test_hydras_own_resolver_in_the_run_dir_resolves_before_the_run(monkeypatch, capsys, tiny_root, tmp_path):
+    args = [*tiny_overrides(tiny_root, *FAST), f"hydra.run.dir={tmp_path}/runs/${{hydra:job.name}}"]
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
+    cli.main()
+    assert metrics_of(tmp_path / "runs" / "mlp_exp")["status"] == "completed"
 
 
 def test_a_used_run_dir_is_refused_even_with_an_override_only_the_job_can_resolve(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import Payload, run_cli, tiny_overrides
-from omegaconf import OmegaConf
+from hydra import compose
 from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 from test_interrupt import signal_during_epoch
 from test_train import tiny_cfg
@@ -19,6 +19,7 @@ from test_train import tiny_cfg
 from mlp_exp import compare, lock
 from mlp_exp.checkpoint import FILE_NAME, CheckpointError
 from mlp_exp.cli import RunCallback
+from mlp_exp.config import composing
 from mlp_exp.lock import only_process_in
 from mlp_exp.train import train
 
@@ -103,7 +104,9 @@ def test_a_run_trained_again_after_its_checkpoint_was_deleted_shows_each_epoch_o
 
     train(tiny_cfg(tiny_root), run_dir, resume=True)
 
-    said = f"{run_dir} has no checkpoint to go on from: its 1 recorded epoch are trained again from epoch 1, in their place"
+    said = (
+        f"{run_dir} has no checkpoint to go on from: its 1 recorded epoch is trained again from epoch 1, in its place"
+    )
     assert said in caplog.messages
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2
     events = EventAccumulator(str(run_dir))  # TensorBoard's Python loader (tensorboard --load_fast=false)
@@ -259,8 +262,9 @@ def test_a_process_holds_its_run_dir_until_its_outermost_hold_ends(tmp_path):
 def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_root, tmp_path):
     callback = RunCallback()
     run_dir = tmp_path / "run"
-    hydra = {"run": {"dir": str(run_dir)}, "overrides": {"task": [], "hydra": []}, "runtime": {"choices": {}}}
-    config = OmegaConf.create({**OmegaConf.to_container(tiny_cfg(tiny_root)), "hydra": hydra})  # as callbacks get it
+    with composing():  # as callbacks get it: Hydra's own config too
+        overrides = tiny_overrides(tiny_root, "hiddens=32", "epochs=3", f"hydra.run.dir={run_dir}")
+        config = compose(config_name="config", overrides=overrides, return_hydra_config=True)
     try:
         callback.on_run_start(config)
         assert held_by_another_process(run_dir)
