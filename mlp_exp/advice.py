@@ -15,7 +15,7 @@ from mlp_exp.config import as_typed
 from mlp_exp.cores import available
 from mlp_exp.files import resume_command
 from mlp_exp.optim import ADAPTIVE
-from mlp_exp.run_dirs import SWEEP_FILE
+from mlp_exp.run_dirs import a_sweeps_job
 from mlp_exp.tracking import metric_text
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,6 @@ class Hints:
         if not self.told_waited and waited is not None and threads_stalled(record["epoch_s"], waited):
             # A run's own resume can go on with 1 thread; a sweep's job (which its sweep resumes) or a last epoch cannot.
             last = record["epoch"] == self.cfg.epochs
-            in_a_sweep = (self.out_dir.parent / SWEEP_FILE).is_file()
-            go_on = None if last or in_a_sweep else resume_command("--threads", "1", self.out_dir)
+            go_on = None if last or a_sweeps_job(self.out_dir) else resume_command("--threads", "1", self.out_dir)
             say_waited(record["epoch"], record["epoch_s"], waited, go_on)
             self.told_waited = True

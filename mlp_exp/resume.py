@@ -31,7 +31,7 @@ from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
 from mlp_exp.exits import exit_code_for, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
-from mlp_exp.run_dirs import SWEEP_FILE
+from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job
 from mlp_exp.sweep import RESUMING
 
 log = logging.getLogger("mlp_exp")
@@ -206,7 +206,7 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
             continue
         if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running):
             continue
-        goes_on = run.parent if (run.parent / SWEEP_FILE).is_file() else run
+        goes_on = run.parent if a_sweeps_job(run) else run
         held_in.setdefault(goes_on, {goes_on}).add(run)  # a sweep's job resumed on its own holds its own dir only
         with contextlib.suppress(OSError):  # removed since
             found[goes_on] = max(found.get(goes_on, 0.0), path.stat().st_mtime)

@@ -13,6 +13,11 @@ from mlp_exp.files import found_below, resume_command
 SWEEP_FILE = "multirun.yaml"
 
 
+def a_sweeps_job(run_dir: Path) -> bool:
+    """Whether `run_dir` is a job's dir of a sweep: its sweep dir, right above it, holds the sweep's record."""
+    return (run_dir.parent / SWEEP_FILE).is_file()
+
+
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
     or its checkpoint): that run's records and checkpoint would be lost. Nor into a sweep's dir, whose jobs it

@@ -24,7 +24,7 @@ from mlp_exp.cores import waited_s
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
-from mlp_exp.run_dirs import SWEEP_FILE, refuse_used_run_dir
+from mlp_exp.run_dirs import a_sweeps_job, refuse_used_run_dir
 from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics
 from mlp_exp.visuals import Visuals
 
@@ -237,7 +237,7 @@ def _completed_run(out_dir: Path, cfg: DictConfig) -> dict[str, Any] | None:
         out_dir,
         recorded.get("epochs_done"),
         recorded.get("test_acc", math.nan),
-        "sweep" if (out_dir.parent / SWEEP_FILE).is_file() else "run",  # a job of a sweep
+        "sweep" if a_sweeps_job(out_dir) else "run",
     )
     return recorded
 
