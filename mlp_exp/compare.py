@@ -53,10 +53,9 @@ from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_met
 # a resumed run's restart marker hides (as meant: a resume goes on from its checkpoint, or anew without one).
 logging.getLogger("tensorboard").setLevel(logging.ERROR)
 STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_STATUS.items()}
-# Sweep jobs that never trained (no event file), which are not runs with a status of their own: one whose log says
-# why it failed, and one whose log says nothing (its sweep was stopped before it began, or it crashed before its
-# first line; a resume of the sweep runs it).
-FAILED, NOT_STARTED = "failed", "not started"
+# A sweep job that never trained (no event file) and whose log names no error: its sweep was stopped before it
+# began, or it crashed before its first line; a resume of the sweep runs it. One whose log names one `failed`.
+NOT_STARTED = "not started"
 LINE_STYLES = ["-", "--", ":", "-."]
 # The scalars compare reads for each run: the table's final values and the plot's curves.
 CURVES = ("test/acc", "train/acc", "train/loss")
@@ -65,10 +64,10 @@ CURVES = ("test/acc", "train/acc", "train/loss")
 @dataclass
 class Run:
     name: str  # the run dir, relative to the compared dir
-    status: str  # a Status, or FAILED or NOT_STARTED for a sweep job that never trained (no event file)
+    status: str  # a Status, or NOT_STARTED for a sweep job that never trained and whose log names no error
     hparams: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> [(epoch, value)]
-    error: str | None = None  # why a failed job failed, from its log
+    error: str | None = None  # why a failed run failed: from its metrics.json, or a job's log where it has none
 
     def final(self, tag: str) -> float | None:
         return self.curves[tag][-1][1] if self.curves.get(tag) else None
@@ -194,7 +193,8 @@ def read_run(run_dir: Path, root: Path) -> Run:
     if not curves:
         scalars = set(events.Tags()["scalars"])
         curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags if tag in scalars}
-    return Run(_name(run_dir, root), status, hparams, curves)
+    error = metrics.get("error") if status == Status.failed else None  # why its last resume failed
+    return Run(_name(run_dir, root), status, hparams, curves, error=str(error) if error else None)
 
 
 def _number(value: float | None) -> float:
@@ -263,7 +263,7 @@ def read_failed_job(job_dir: Path, root: Path) -> Run:
     ]
     if not errors:
         return Run(_name(job_dir, root), NOT_STARTED, hparams)
-    return Run(_name(job_dir, root), FAILED, hparams, error=errors[-1])
+    return Run(_name(job_dir, root), Status.failed, hparams, error=errors[-1])
 
 
 def _name(run_dir: Path, root: Path) -> str:

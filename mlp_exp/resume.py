@@ -192,8 +192,8 @@ def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
 
 
 def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
-    """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, or cut short by a lost
-    machine: status `running`), the one written to last first; and those a process is training now. A sweep's job
+    """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, cut short by a lost
+    machine: status `running`, or one whose last resume failed), the one written to last first; and those a process is training now. A sweep's job
     stands for its sweep."""
     from mlp_exp.lock import in_use
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
@@ -204,7 +204,7 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
         run = path.parent
         if not (run / ".hydra" / "config.yaml").is_file():  # not a run that resume could go on with
             continue
-        if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running):
+        if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running, Status.failed):
             continue
         goes_on = run.parent if a_sweeps_job(run) else run
         held_in.setdefault(goes_on, {goes_on}).add(run)  # a sweep's job resumed on its own holds its own dir only

@@ -40,6 +40,9 @@ class Status(StrEnum):
     completed = "completed"
     diverged = "diverged"
     interrupted = "interrupted"  # by Ctrl-C or SIGTERM: a resume goes on from its checkpoint
+    # A resume that ended on an error a user can fix (metrics.json's `error`: a damaged checkpoint, data gone): once
+    # fixed, the next resume goes on from the checkpoint.
+    failed = "failed"
 
 
 # How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
@@ -64,6 +67,15 @@ def read_metrics(run_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return metrics if isinstance(metrics, dict) else None
+
+
+def record_failure(run_dir: Path, error: str) -> None:
+    """Mark the unfinished run in `run_dir` failed for `error`, which a resume of it ended on: its records would
+    otherwise still say `interrupted`, and a sweep's table list it so. The next resume that trains clears it."""
+    metrics = read_metrics(run_dir)
+    if metrics and metrics.get("status") in (Status.running, Status.interrupted, Status.failed):
+        rest = {key: value for key, value in metrics.items() if key not in ("status", "error")}
+        write_json_atomic(run_dir / METRICS_FILE, {"status": Status.failed, "error": error, **rest})
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -21,11 +21,12 @@ from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.advice import Hints, say_big_adam_step, say_goes_on_otherwise, say_too_many_threads, what_to_lower
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.cores import waited_s
+from mlp_exp.exits import EXIT_USER_ERROR, exit_code_for
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
 from mlp_exp.run_dirs import a_sweeps_job, refuse_used_run_dir
-from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics
+from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics, record_failure
 from mlp_exp.visuals import Visuals
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,8 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     a run that completed is left as it is, and its metrics returned.
 
     Raises ConfigError, data.DataError or checkpoint.CheckpointError for a config, dataset or checkpoint that
-    cannot be used, and lock.DirInUse for a run dir another process trains in (before any epoch runs); Diverged
+    cannot be used (a resumed run's records then say it failed, and why), and lock.DirInUse for a run dir another
+    process trains in (before any epoch runs); Diverged
     after recording the epoch whose loss was not finite, or at once for a resumed run that diverged;
     KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises) after recording `interrupted`.
     """
@@ -213,7 +215,12 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
     threads = torch.get_num_threads()
     try:
         with only_process_in(out_dir):
-            return _train(cfg, out_dir, resume)
+            try:
+                return _train(cfg, out_dir, resume)
+            except Exception as e:
+                if resume and exit_code_for(e) == EXIT_USER_ERROR:
+                    record_failure(out_dir, str(e))
+                raise
     finally:
         # A run's `threads` (or its checkpoint's) is its own: the next run in this process, a plain sweep's next
         # job, starts from the process's, as it would alone.

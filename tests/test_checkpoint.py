@@ -19,7 +19,7 @@ from test_train import tiny_cfg
 from mlp_exp import compare, lock
 from mlp_exp.checkpoint import FILE_NAME, CheckpointError
 from mlp_exp.cli import RunCallback
-from mlp_exp.config import composing
+from mlp_exp.config import ConfigError, composing
 from mlp_exp.lock import only_process_in
 from mlp_exp.train import train
 
@@ -140,6 +140,34 @@ def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_pat
 
     assert message in str(error.value) and str(run_dir / FILE_NAME) in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_resume_that_fails_leaves_the_run_failed_with_its_error_until_a_resume_trains(
+    tiny_root, tmp_path, monkeypatch, capsys
+):
+    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
+    (run_dir / FILE_NAME).write_bytes(b"")
+    with pytest.raises(CheckpointError) as error:
+        train(tiny_cfg(tiny_root), run_dir, resume=True)
+
+    recorded = json.loads((run_dir / "metrics.json").read_text())
+    assert recorded["status"] == "failed" and recorded["error"] == str(error.value)
+    assert recorded["epochs_done"] == 1  # the records it has are kept
+    compare.report(run_dir)
+    shown = capsys.readouterr().out
+    assert f"run failed: {error.value}" in shown and "interrupted" not in shown
+
+    (run_dir / FILE_NAME).unlink()  # the fix the error names: train it from epoch 1
+    metrics = train(tiny_cfg(tiny_root), run_dir, resume=True)
+    assert metrics["status"] == "completed" and "error" not in json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_a_run_dir_refused_to_a_new_run_keeps_the_records_of_the_run_it_holds(tiny_root, tmp_path, monkeypatch):
+    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
+    before = (run_dir / "metrics.json").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(tiny_cfg(tiny_root), run_dir)
+    assert (run_dir / "metrics.json").read_bytes() == before  # still `interrupted`: another run's failure is not its
 
 
 def test_optimizer_state_that_does_not_fit_the_network_is_refused_in_one_line(tiny_root, tmp_path, monkeypatch):
