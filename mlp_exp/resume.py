@@ -193,8 +193,8 @@ def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
 
 def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, cut short by a lost
-    machine: status `running`, or one whose last resume failed), the one written to last first; and those a process is training now. A sweep's job
-    stands for its sweep."""
+    machine: status `running`, or one whose last resume failed), the one written to last first; and those a
+    process is training now. A sweep's job stands for its sweep."""
     from mlp_exp.lock import in_use
     from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
 

@@ -41,7 +41,8 @@ class Status(StrEnum):
     diverged = "diverged"
     interrupted = "interrupted"  # by Ctrl-C or SIGTERM: a resume goes on from its checkpoint
     # A resume that ended on an error a user can fix (metrics.json's `error`: a damaged checkpoint, data gone): once
-    # fixed, the next resume goes on from the checkpoint.
+    # fixed, the next resume goes on from the checkpoint. compare also lists a sweep's job that failed before its
+    # first epoch (no metrics.json, its error in its log) as failed.
     failed = "failed"
 
 

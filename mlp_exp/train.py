@@ -206,9 +206,9 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
 
     Raises ConfigError, data.DataError or checkpoint.CheckpointError for a config, dataset or checkpoint that
     cannot be used (a resumed run's records then say it failed, and why), and lock.DirInUse for a run dir another
-    process trains in (before any epoch runs); Diverged
-    after recording the epoch whose loss was not finite, or at once for a resumed run that diverged;
-    KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises) after recording `interrupted`.
+    process trains in (before any epoch runs); Diverged after recording the epoch whose loss was not finite, or at
+    once for a resumed run that diverged; KeyboardInterrupt (Ctrl-C, or SIGTERM under interrupt.sigterm_raises)
+    after recording `interrupted`.
     """
     check(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
