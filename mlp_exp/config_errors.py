@@ -51,6 +51,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         key, equals, value = e.override.partition("=")
         if "=" in value and not value.startswith(("[", "{", "'", '"')):  # a path, such as a run dir's name
             fix = f"quote a value with = in it: '{key}=\"{value}\"'"
+        elif value.startswith("~"):  # a path under the home dir: Hydra's ~ deletes a key, and the shell left it
+            fix = f"write the path from / ({key}=$HOME{value[1:]}), or quote it: '{key}=\"{value}\"'"
         elif not equals and key in ("compare", "resume") and key in overrides:  # `python -m mlp_exp compare outputs`
             following = value_after(overrides, overrides.index(key))
             directory = following if following != "VALUE" else "DIR"

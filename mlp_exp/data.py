@@ -76,6 +76,11 @@ def data_root(cfg: DatasetConfig) -> Path:
     return Path(cfg.root).expanduser() if cfg.root else PROJECT_DATA
 
 
+def system_dir(cfg: DatasetConfig) -> Path | None:
+    """dataset.system_dir, `~` and all: the shell does not expand it in an override (`dataset.system_dir=~/fm`)."""
+    return Path(cfg.system_dir).expanduser() if cfg.system_dir else None
+
+
 def cache_path(cfg: DatasetConfig) -> Path:
     return data_root(cfg) / TORCHVISION_CLASS[cfg.name] / CACHE_NAME
 
@@ -175,15 +180,14 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
     if len(present) == len(RAW_FILES):
         return raw_dir
 
-    if cfg.system_dir:
-        system_dir = Path(cfg.system_dir)
-        tried.append(f"{system_dir} (gzipped IDX files)")
-        if all((system_dir / f"{name}.gz").is_file() for name in RAW_FILES):
+    if given_dir := system_dir(cfg):
+        tried.append(f"{given_dir} (gzipped IDX files)")
+        if all((given_dir / f"{name}.gz").is_file() for name in RAW_FILES):
             raw_dir.mkdir(parents=True, exist_ok=True)
             unpacking = [name for name in RAW_FILES if name not in present]  # never overwrite a file the user put there
-            log.info("Unpacking %s from %s into %s", ", ".join(unpacking), system_dir, raw_dir)
+            log.info("Unpacking %s from %s into %s", ", ".join(unpacking), given_dir, raw_dir)
             for name in unpacking:
-                _unpack(system_dir / f"{name}.gz", raw_dir / name)
+                _unpack(given_dir / f"{name}.gz", raw_dir / name)
             return raw_dir
 
     if present:
@@ -214,7 +218,7 @@ def _find_raw_files(cfg: DatasetConfig) -> Path:
     )
     fixes = f"put the four IDX files in {raw_dir}, or {download}"
     # Another system_dir is the user's own copy, which no package fills; with none, the user chose not to look there.
-    if cfg.name is DatasetName.fashion_mnist and cfg.system_dir and Path(cfg.system_dir) == DEBIAN_FASHION_MNIST:
+    if cfg.name is DatasetName.fashion_mnist and system_dir(cfg) == DEBIAN_FASHION_MNIST:
         fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 

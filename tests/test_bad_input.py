@@ -215,6 +215,13 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
     )
 
 
+def test_a_path_under_the_home_dir_is_told_how_to_write_it(monkeypatch, capsys):
+    """The shell leaves a `~` after `=`, and Hydra's grammar takes one only before a key (to delete it)."""
+    code, _, err = run_main(monkeypatch, capsys, "dataset.root=~/data")
+    assert code == 2 and len(err) == 1
+    assert """; write the path from / (dataset.root=$HOME/data), or quote it: 'dataset.root="~/data"' """ in err[0]
+
+
 @pytest.mark.parametrize(
     "args, fix", [(["epochs", "2"], "epochs=2"), (["lr"], "lr=VALUE"), (["optimizer", "adam"], "optimizer=adam")]
 )

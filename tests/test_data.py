@@ -64,6 +64,18 @@ def test_a_system_copy_of_gzipped_files_is_used_without_touching_user_files(tmp_
     assert torch.all(test_set.labels == 7)
 
 
+def test_dirs_given_under_the_home_dir_are_found_there(tmp_path, monkeypatch):
+    """A `~` as a YAML file or a quoted override ('dataset.system_dir="~/fm"') gives it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    written = write_tiny_dataset(tmp_path / "fm", gz=True)
+    cfg = dataset_cfg('dataset.root="~/data"', 'dataset.system_dir="~/fm"', "dataset.download=false")
+
+    train_set, _ = data.load(cfg)
+
+    assert torch.equal(train_set.labels, torch.from_numpy(written["train-labels-idx1-ubyte"]).long())
+    assert (tmp_path / "data" / "FashionMNIST" / "raw").is_dir()
+
+
 def test_missing_data_names_every_place_tried_and_both_fixes(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "nosys")  # the package is not installed
     cfg = dataset_cfg(
