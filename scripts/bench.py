@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from unittest import mock
 
@@ -62,6 +63,9 @@ from mlp_exp.train import NUM_INPUTS, as_float, batches, new_net, predict, train
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 NOTEBOOK_BATCH_SIZE = 256
+# The notebook's 4 DataLoader workers on fewer cores: torch warns so at each epoch's start, as it did in the
+# notebook; (b) measures them as the notebook ran them, and the warning would bury the table.
+warnings.filterwarnings("ignore", message="This DataLoader will create", category=UserWarning)
 TARGETS = {"a/b": 15.0, "a/c": 1.5, "startup_s": 3.0, "run_s": 10.0, "rss_mb": 1000.0, "visuals_pct": 10.0}
 
 
