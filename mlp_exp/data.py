@@ -131,7 +131,7 @@ def prepare(cfg: DatasetConfig, again: bool = False) -> Path:
     if not again and _current(path):
         return path
     try:
-        raw_dir = _find_raw_files(cfg)
+        raw_dir = find_raw_files(cfg)
         _check_raw_files(raw_dir)
         blob = {"raw_files": _fingerprint(raw_dir)}
         for split, train in (("train", True), ("test", False)):
@@ -171,7 +171,9 @@ def _fingerprint(raw_dir: Path) -> list[list[int]]:
     return [[stat.st_size, stat.st_mtime_ns] for stat in ((raw_dir / name).stat() for name in RAW_FILES)]
 
 
-def _find_raw_files(cfg: DatasetConfig) -> Path:
+def find_raw_files(cfg: DatasetConfig) -> Path:
+    """The dir of the dataset's four raw IDX files, where torchvision reads them: found there, unpacked from
+    dataset.system_dir, or downloaded; DataError naming each place tried where none has them."""
     root = data_root(cfg)
     class_name = TORCHVISION_CLASS[cfg.name]
     raw_dir = root / class_name / "raw"

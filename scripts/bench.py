@@ -157,7 +157,7 @@ class SeedNotebookPipeline:
         import torchvision
         from torchvision import transforms
 
-        data.prepare(cfg.dataset)  # makes sure the raw IDX files are where torchvision looks
+        data.find_raw_files(cfg.dataset)  # where torchvision looks: mlp_exp's cache alone may be left
         root = str(data.data_root(cfg.dataset))
         # d2l.load_data_fashion_mnist(batch_size): ToTensor in a Compose, 4 workers (d2l.get_dataloader_workers()).
         trans = transforms.Compose([transforms.ToTensor()])
