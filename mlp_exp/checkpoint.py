@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from mlp_exp.config import RESTATING_HIDDENS, first_line, upgrade_hparams
+from mlp_exp.config import RESTATING_HIDDENS, first_line, with_optimizer_rule
 from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
 
@@ -94,7 +94,7 @@ def restore(
     was saved by a run with other hparams, or does not fit the network.
     """
     state = _load(path, device=next(net.parameters()).device)
-    saved = upgrade_hparams(state["hparams"])
+    saved = with_optimizer_rule(state["hparams"])
     differences = [
         f"{key} {saved.get(key)!r} in the checkpoint, {value!r} in the config"
         for key, value in hparams.items()

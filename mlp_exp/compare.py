@@ -40,7 +40,7 @@ from mlp_exp.config import (
     flat_hparams,
     job_dirname,
     register,
-    upgrade_hparams,
+    with_optimizer_rule,
 )
 from mlp_exp.exits import fail
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
@@ -180,7 +180,7 @@ def read_run(run_dir: Path, root: Path) -> Run:
         hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
         order = [info.name for info in records["experiment"].experiment.hparam_infos] if "experiment" in records else []
         hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
-    hparams = upgrade_hparams(hparams)
+    hparams = with_optimizer_rule(hparams)
     status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
         end = records.get("session_end_info")
@@ -235,7 +235,7 @@ def _given_hparams(overrides: Any) -> dict[str, Any]:
         if name == "hiddens":
             value = "-".join(map(str, value)) if isinstance(value, list) else str(value)
         hparams[name] = _as_recorded(value)
-    return hparams
+    return with_optimizer_rule(hparams)
 
 
 @functools.cache

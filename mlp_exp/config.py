@@ -541,9 +541,9 @@ def optimizer_rule(name: OptimizerName, momentum: float) -> str:
     return "momentum" if name is OptimizerName.sgd and momentum else name.name
 
 
-def upgrade_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
-    """A run's recorded hparams as flat_hparams gives them now: mlp_exp recorded SGD with momentum as `sgd` until
-    optimizer_rule (2 December 2026)."""
+def with_optimizer_rule(hparams: dict[str, Any]) -> dict[str, Any]:
+    """`hparams` with SGD with momentum named `momentum`, as flat_hparams names it: for the knobs a job's overrides
+    give (optimizer=sgd optimizer.momentum=0.9), and a run's records from before optimizer_rule (2 December 2026)."""
     if hparams.get("optimizer") == OptimizerName.sgd.name:
         return {**hparams, "optimizer": optimizer_rule(OptimizerName.sgd, hparams.get("momentum") or 0.0)}
     return hparams

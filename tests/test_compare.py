@@ -177,6 +177,8 @@ def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them_or_else_r
         "momentum": 0.5,
         "lr": 0.001,
     }
+    # SGD with momentum under the name its runs record (as optimizer=momentum's)
+    assert knobs_of(["optimizer=sgd", "optimizer.momentum=0.9"]) == {"optimizer": "momentum", "momentum": 0.9}
 
 
 @pytest.mark.parametrize(
