@@ -18,6 +18,7 @@ import logging
 import math
 import re
 import statistics
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from mlp_exp import interrupt
 from mlp_exp.config import (
     RESTATING_HIDDENS,
     ConfigError,
@@ -42,7 +44,7 @@ from mlp_exp.config import (
     register,
     with_optimizer_rule,
 )
-from mlp_exp.exits import fail
+from mlp_exp.exits import fail, fail_if_users_error
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.resume import load_run_config
 from mlp_exp.run_dirs import SWEEP_FILE
@@ -518,11 +520,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         png = args.png and plot_file(args.png)
         reported = report(args.dir.absolute(), png)  # absolute: the commands it prints then paste anywhere
-    except ConfigError as e:
-        fail(e)
+    except KeyboardInterrupt as e:  # reading many runs' event files takes seconds
+        say("Interrupted")
+        sys.exit(interrupt.exit_code(e))
+    except Exception as e:
+        if (stop := interrupt.hidden_in(e)) is not None:  # in composing a planned job's config
+            say("Interrupted")
+            sys.exit(interrupt.exit_code(stop))
+        fail_if_users_error(e)
+        raise
     if not reported:
         fail(f"no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)")
 
 
 if __name__ == "__main__":
-    main()
+    with interrupt.quiet_exit():
+        main()

@@ -38,6 +38,17 @@ def fail(problem: object, code: int = EXIT_USER_ERROR) -> NoReturn:
     raise SystemExit(code) from None
 
 
+def fail_if_users_error(e: Exception) -> None:
+    """Ends the command as `fail` does if `e` is a user's error: mlp_exp's (exit_code_for), or a config error of
+    Hydra's or OmegaConf's (config_errors.one_line, exit 2). Returns for anything else, a bug."""
+    from mlp_exp import config_errors  # imported here: it imports Hydra, which this module need not
+
+    if (code := exit_code_for(e)) is not None:
+        fail(e, code)
+    if (message := config_errors.one_line(e, sys.argv[1:])) is not None:
+        fail(message)
+
+
 Method = TypeVar("Method", bound=Callable[..., None])
 
 
@@ -49,17 +60,14 @@ def ends_the_command(method: Method) -> Method:
 
     @functools.wraps(method)
     def guarded(*args, **kwargs):
-        from mlp_exp import config_errors, interrupt  # imported here: they import Hydra, which this module need not
+        from mlp_exp import interrupt
 
         try:
             return method(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - whatever the bug, Hydra must not go on past it
             if (stop := interrupt.hidden_in(e)) is not None:
                 raise stop from None
-            if (code := exit_code_for(e)) is not None:
-                fail(e, code)
-            if (message := config_errors.one_line(e, sys.argv[1:])) is not None:  # Hydra's or OmegaConf's, named
-                fail(message)
+            fail_if_users_error(e)
             traceback.print_exc()
             raise SystemExit(1) from None
 

@@ -29,7 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
-from mlp_exp.exits import exit_code_for, fail
+from mlp_exp.exits import fail, fail_if_users_error
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job
 from mlp_exp.sweep import RESUMING
@@ -280,10 +280,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:
         if (stop := interrupt.hidden_in(e)) is not None:
             exit_interrupted(stop)
-        code = exit_code_for(e)
-        if code is None:
-            raise
-        fail(e, code)
+        fail_if_users_error(e)
+        raise
     finally:
         remember_completed(None)  # for a process that runs another (tests, a notebook)
 

@@ -23,6 +23,7 @@ from conftest import metrics_of, tiny_overrides, write_tiny_dataset
 from omegaconf import OmegaConf
 
 from mlp_exp import compare
+from mlp_exp.interrupt import Terminated
 from mlp_exp.train import train
 
 # Two jobs that train, one that diverges, one that fails before training (lr=-1 is rejected).
@@ -313,6 +314,19 @@ def test_compare_on_a_path_that_is_no_directory_names_it_as_typed_and_exits_2(
     assert capsys.readouterr().err.splitlines() == [
         f"error: {given} {problem}; give a run dir, a sweep dir or outputs/"
     ]
+
+
+@pytest.mark.parametrize("stop, code", [(KeyboardInterrupt(), 130), (Terminated(), 143)], ids=["ctrl-c", "sigterm"])
+def test_compare_stopped_as_it_reads_says_so_in_one_line_with_the_signals_exit_code(
+    tmp_path, monkeypatch, capsys, stop, code
+):
+    def reading(*args):  # reading a big outputs/'s event files takes seconds
+        raise stop
+
+    monkeypatch.setattr(compare, "report", reading)
+    with pytest.raises(SystemExit) as exit_:
+        compare.main([str(tmp_path)])
+    assert exit_.value.code == code and capsys.readouterr() == ("Interrupted\n", "")
 
 
 def test_a_png_path_without_a_suffix_gets_png_and_the_path_printed_is_the_file_written(mixed_sweep, tmp_path):
