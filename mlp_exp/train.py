@@ -109,7 +109,8 @@ def new_net(cfg: DictConfig, device: torch.device) -> tuple[MLP, Optimizer]:
         net = MLP(NUM_INPUTS, widths, len(cfg.dataset.classes), cfg.activation, cfg.init_scale)
         net.to(device)
     except (RuntimeError, MemoryError) as e:  # torch's allocators raise RuntimeError (CPU) or its OutOfMemoryError
-        if not isinstance(e, (MemoryError, torch.OutOfMemoryError)) and "can't allocate memory" not in str(e):
+        too_big = ("can't allocate memory", "Storage size calculation overflowed")  # the latter: above 2**63 bytes
+        if not isinstance(e, (MemoryError, torch.OutOfMemoryError)) and not any(text in str(e) for text in too_big):
             raise
         raise ConfigError(
             f"hiddens={cfg.hiddens} is not allowed here: its weights do not fit in this machine's {device.type} "

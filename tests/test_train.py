@@ -9,11 +9,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_exp.advice import guessing
-from mlp_exp.config import Activation
+from mlp_exp.config import Activation, ConfigError
 from mlp_exp.data import load
 from mlp_exp.files import resume_command
 from mlp_exp.tracking import Status, Tracker
-from mlp_exp.train import Diverged, train
+from mlp_exp.train import Diverged, new_net, train
 
 
 def tiny_cfg(root, *extra):
@@ -144,6 +144,16 @@ def test_a_diverging_run_stops_and_says_so(tiny_root, tmp_path):
     assert metrics["status"] == "diverged"
     events = read_events(tmp_path / "run")
     assert hparams_plugin_data(events)["session_end_info"].session_end_info.status == 2  # STATUS_FAILURE
+
+
+@pytest.mark.parametrize("width", [10**11, 2**56], ids=["more-than-any-memory", "more-bytes-than-an-int64"])
+def test_a_net_too_big_for_memory_is_refused_in_one_line_naming_hiddens(width):
+    with pytest.raises(ConfigError) as error:
+        new_net(compose_cfg(f"hiddens={width}"), torch.device("cpu"))
+    assert str(error.value) == (
+        f"hiddens={width} is not allowed here: its weights do not fit in this machine's cpu memory; "
+        "use smaller hidden widths"
+    )
 
 
 def test_more_threads_than_cores_are_warned_about(tiny_root, tmp_path, monkeypatch, caplog):
