@@ -16,6 +16,7 @@ The pictures themselves are drawn in mlp_exp/pictures.py; this module decides wh
 
 from __future__ import annotations
 
+import csv
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,8 +107,10 @@ def confusion_matrix(labels: torch.Tensor, y_pred: torch.Tensor, num_classes: in
 
 
 def write_confusion_csv(path: Path, confusion: np.ndarray, classes: Sequence[str]) -> None:
-    rows = [["true \\ predicted", *classes]] + [[name, *map(str, row)] for name, row in zip(classes, confusion)]
-    path.write_text("".join(",".join(row) + "\n" for row in rows))
+    with path.open("w", newline="") as file:  # csv quotes a class name with a comma in it (a dataset of one's own)
+        table = csv.writer(file, lineterminator="\n")
+        table.writerow(["true \\ predicted", *classes])
+        table.writerows([name, *row] for name, row in zip(classes, confusion.tolist()))
 
 
 def log_histogram(writer: SummaryWriter, tag: str, values: torch.Tensor, step: int) -> None:

@@ -27,7 +27,7 @@ from mlp_exp.pictures import (
     predictions_picture,
 )
 from mlp_exp.train import train
-from mlp_exp.visuals import confusion_matrix
+from mlp_exp.visuals import confusion_matrix, write_confusion_csv
 
 PNGS = ("predictions", "confusion_matrix", "first_layer_weights", "learning_curves")
 IMAGE_TAGS = {"test/predictions", "test/confusion_matrix", "params/W1_units"}
@@ -93,6 +93,13 @@ def test_confusion_matrix_counts_every_test_image_and_agrees_with_the_accuracies
         if total:
             assert [s.step for s in events.Scalars(tag)] == [1, 2, 3]
             assert events.Scalars(tag)[-1].value == pytest.approx(right / total)
+
+
+def test_a_class_name_with_a_comma_stays_one_column_of_the_confusion_csv(tmp_path):
+    classes = ["boot, ankle", 'the "top"']
+    write_confusion_csv(tmp_path / "c.csv", np.array([[3, 1], [0, 4]]), classes)
+    columns, rows, confusion = read_confusion_csv(tmp_path / "c.csv")
+    assert columns == rows == classes and confusion.tolist() == [[3, 1], [0, 4]]
 
 
 def test_a_run_draws_its_pictures_without_importing_matplotlib(tiny_root, tmp_path):
