@@ -225,7 +225,7 @@ def hidden_widths(hiddens: Any) -> list[int]:
     widths = list(hiddens) if isinstance(hiddens, (list, tuple, ListConfig)) else [hiddens]
     if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
         raise ConfigError(
-            f"hiddens={_show(hiddens)} is not allowed: use a positive int (hiddens=256) "
+            f"hiddens={as_typed(hiddens)} is not allowed: use a positive int (hiddens=256) "
             "or a non-empty list of positive ints ('hiddens=[512,256]')"
         )
     return widths
@@ -274,9 +274,24 @@ def check(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
             raise ConfigError(f"{key}={as_typed(OmegaConf.select(cfg, key))} is not allowed: use {allowed}")
 
 
-def as_typed(value: Any) -> Any:
-    """A knob's value as a user types it: a float that Hydra read from `lr=-1` as -1, not -1.0."""
-    return repr(value).removesuffix(".0") if isinstance(value, float) else value
+def as_typed(value: Any) -> str:
+    """A value as a user types it in an override: `null`, `true`, `[256,true]`, `''`, and a float that Hydra read
+    from `lr=-1` as -1, not -1.0."""
+    if isinstance(value, (DictConfig, ListConfig)):
+        value = OmegaConf.to_container(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value).removesuffix(".0")
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, list):
+        return f"[{','.join(map(as_typed, value))}]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{as_typed(item)}" for key, item in value.items()) + "}"
+    return "''" if value == "" else str(value)
 
 
 def given_overrides(hydra: DictConfig) -> dict[str, list[str]]:
@@ -524,16 +539,10 @@ def unknown_key_message(key: str, value: Any = None) -> str:
             meant = next((known for known in alike if known not in CONFIG_GROUPS and _takes(known, value)), alike[0])
             suggestion = f"; did you mean {meant}?"
             break
-    typed = key if value is None else f"{key}={_show(value)}"
+    typed = key if value is None else f"{key}={as_typed(value)}"
     return (
         f"{typed} is not allowed: mlp_exp has no key {key}{suggestion} (`python -m mlp_exp --cfg job` lists them all)"
     )
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, (DictConfig, ListConfig)):
-        return str(OmegaConf.to_container(value))
-    return str(value)
 
 
 def optimizer_rule(name: OptimizerName, momentum: float) -> str:

@@ -11,7 +11,6 @@ import difflib
 import importlib
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
@@ -21,6 +20,7 @@ from mlp_exp.config import (
     CONFIG_GROUPS,
     Config,
     allowed_values,
+    as_typed,
     first_line,
     nested_keys,
     schema_keys,
@@ -75,18 +75,18 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         key = _typed_key(cause.full_key, overrides)  # OmegaConf names a dotted key's first unknown part only
         return unknown_key_message(key, _typed_value(key, overrides))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
-        refused = f"{cause.full_key}={_show(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
+        refused = f"{cause.full_key}={as_typed(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
         return refused + _the_option_instead(cause.full_key, cause.value)
     if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
         wanted = re.search(r"could not be converted to (Integer|Float)|is not a valid (bool)", first_line(cause.msg))
         allowed = {"Integer": "use an int", "Float": "use a number", "bool": "use true or false"}
-        return f"{cause.full_key}={_show(cause.value)} is not allowed: " + (
+        return f"{cause.full_key}={as_typed(cause.value)} is not allowed: " + (
             allowed[wanted[1] or wanted[2]] if wanted else first_line(cause.msg)
         )
     if isinstance(cause, ValidationError) and cause.full_key in nested_keys():  # `visuals=false`
         first = next(key for key in schema_keys() if key.startswith(f"{cause.full_key}."))
         return (
-            f"{cause.full_key}={_typed_value(cause.full_key, overrides) or _show(cause.value)} is not allowed: "
+            f"{cause.full_key}={_typed_value(cause.full_key, overrides) or as_typed(cause.value)} is not allowed: "
             f"{cause.full_key} holds several keys; "
             f"set one of them, e.g. {first}=... (`python -m mlp_exp --cfg job` lists them all)"
         )
@@ -196,7 +196,3 @@ def _typed_value(key: str, overrides: Sequence[str]) -> str | None:
         if sep and name.lstrip("+~") == key:
             return value
     return None
-
-
-def _show(value: Any) -> str:
-    return "''" if value == "" else str(value)

@@ -38,6 +38,7 @@ COMPOSE_ERRORS = [
     ("lr=abc", "lr=abc is not allowed: use a number"),
     ("lr=", "lr='' is not allowed: use a number"),
     ("epochs=1.5", "epochs=1.5 is not allowed: use an int"),
+    ("epochs=true", "epochs=true is not allowed: use an int"),
     ("batch_size=big", "batch_size=big is not allowed: use an int"),
     ("init_scale=[1]", "init_scale=[1] is not allowed: use a number"),
     ("activation=swish", "activation=swish is not allowed: use one of relu, sigmoid, tanh, gelu, leaky_relu"),
@@ -671,11 +672,14 @@ def test_cfg_job_still_prints_the_config(monkeypatch, capsys):
         ("optimizer.weight_decay=nan", "optimizer.weight_decay=nan is not allowed: use a number >= 0"),
         ("seed=18446744073709551616", "seed=18446744073709551616 is not allowed: use an int that fits in 64 bits"),
         ("hiddens=[[64]]", "hiddens=[[64]] is not allowed: use a positive int"),
+        # as typed, not as Python prints them (None, [256, True])
+        ("hiddens=null", "hiddens=null is not allowed: use a positive int"),
+        ("hiddens=[256,true]", "hiddens=[256,true] is not allowed: use a positive int"),
         ("visuals.predictions=20000", "visuals.predictions=20000 is not allowed: use an int from 1 to 200"),
         ("+hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
         (
             "+optimizer.betas=[0.9,0.99]",
-            "optimizer.betas=[0.9, 0.99] is not allowed: mlp_exp has no key optimizer.betas",
+            "optimizer.betas=[0.9,0.99] is not allowed: mlp_exp has no key optimizer.betas",
         ),
         ("~hiddens", "hiddens is missing: every run needs it; drop the ~hiddens override"),
         ("~dataset", "dataset has no value: choose one of its options: dataset=OPTION (`python -m mlp_exp --help`"),
