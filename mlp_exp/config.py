@@ -111,7 +111,8 @@ class OptimizerConfig:
 
 @dataclass
 class VisualsConfig:
-    # False: only the scalars and metrics.json; no histograms, images or PNGs (see mlp_exp/visuals.py).
+    # False: only the epoch's scalars and metrics.json; no per-class accuracies, histograms, images or PNGs (see
+    # mlp_exp/visuals.py).
     enabled: bool = True
     # Draw the figures (predictions, confusion matrix, ...) every k epochs as well as at the end; 0: at the end only.
     every: int = 0
@@ -135,7 +136,8 @@ class Config:
     # (seeds 0-8: epoch 1 at 0.69-0.76, epoch 10 at 0.80-0.85); seed 1 is a typical run (0.76, then 0.84).
     seed: int = 1
     device: Device = Device.auto
-    # Intra-op CPU threads; 0 keeps torch's default (one per core).
+    # Intra-op CPU threads; 0: torch's default (one per core), a parallel sweep's job its share of the cores, and a
+    # resumed run the threads it trained on (its numbers depend on them).
     threads: int = 0
     visuals: VisualsConfig = field(default_factory=VisualsConfig)
 
