@@ -100,7 +100,15 @@ def _go_on_as_the_run_did(run_dir: Path) -> None:
     for handler in (hydra_cfg.job_logging.get("handlers") or {}).values():
         if handler.get("class") == "logging.StreamHandler":
             handler["class"] = "mlp_exp.cli.Console"
-    configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
+    try:
+        configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
+    except ValueError as e:  # logging.config's word for a log file it cannot open (a run dir this user cannot write)
+        if not isinstance(e.__cause__, OSError):
+            raise
+        raise ConfigError(
+            f"cannot write the log of {run_dir} ({e.__cause__.strerror or first_line(e.__cause__)}); resume it as a "
+            "user who can write there, or copy the run dir to one you can write to and resume the copy"
+        ) from e
     _work_from(Path(hydra_cfg.runtime.cwd))
 
 
