@@ -33,7 +33,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import config, config_errors, interrupt
 from mlp_exp.config import ConfigError, cannot_use, check_before_the_job, check_dataset_option, check_overrides
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, ends_the_command, exit_code_for, fail
-from mlp_exp.files import command, resume_command, say, silence
+from mlp_exp.files import command, compare_command, resume_command, say, silence
 from mlp_exp.sweep import (
     RESUMING,
     SweepCallback,
@@ -154,9 +154,9 @@ def train_reporting(
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
     except KeyboardInterrupt as e:
-        from mlp_exp.tracking import Status, read_metrics
+        from mlp_exp.tracking import Status, run_status
 
-        if sweep_dir is None and (read_metrics(run_dir) or {}).get("status") == Status.completed:  # at its very end
+        if sweep_dir is None and run_status(run_dir) == Status.completed:  # at its very end
             remember_completed(run_dir)
             log.warning(interrupted_outside_training())
         elif not the_sweep_says_how_to_resume(sweep_dir, e):
@@ -275,7 +275,7 @@ def interrupted_outside_training() -> str:
     """What a Ctrl-C outside a run's training says: while Hydra composes, a sweep is set up, or between its jobs, or
     after the run or the sweep completed."""
     if SweepCallback.sweep_dir is not None and SweepCallback.completed:
-        compare = command("python", "-m", "mlp_exp.compare", SweepCallback.sweep_dir)
+        compare = compare_command(SweepCallback.sweep_dir)
         return (
             f"Interrupted after the sweep completed; its records in {SweepCallback.sweep_dir} are complete "
             f"(compare its jobs: {compare})"

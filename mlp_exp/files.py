@@ -56,6 +56,11 @@ def resume_command(*args: object) -> str:
     return command("python", "-m", "mlp_exp.resume", *args)
 
 
+def compare_command(directory: Path) -> str:
+    """The command that lists the runs under `directory` side by side (mlp_exp.compare), to paste."""
+    return command("python", "-m", "mlp_exp.compare", directory)
+
+
 def _as_the_shell_finds(program: str) -> str:
     """`python` where the shell finds this environment's (an activated venv); else its path, `/.../.venv/bin/python`:
     a run started as `.venv/bin/python -m mlp_exp` must not advise a `python` that has no mlp_exp."""

@@ -167,7 +167,7 @@ def resume_run(run_dir: Path, device: Device | None = None, threads: int | None 
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
     interrupt.import_torch()
     from mlp_exp.lock import only_process_in
-    from mlp_exp.tracking import Status, read_metrics
+    from mlp_exp.tracking import ENDED, run_status
     from mlp_exp.train import pick_device
 
     cfg = load_run_config(run_dir)
@@ -175,7 +175,7 @@ def resume_run(run_dir: Path, device: Device | None = None, threads: int | None 
     for key, value in changed.items():
         cfg[key] = value
     # A completed or diverged run says so in train, and keeps its records as they are.
-    unfinished = (read_metrics(run_dir) or {}).get("status") not in (Status.completed, Status.diverged)
+    unfinished = run_status(run_dir) not in ENDED
     if unfinished:
         pick_device(cfg.device, fix=f"to go on on the CPU: {resume_command('--device', 'cpu', run_dir)}")
     with only_process_in(run_dir):  # held before logging: a refusal must not go into the running run's log
@@ -204,7 +204,7 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     machine: status `running`, or one whose last resume failed), the one written to last first; and those a
     process is training now. A sweep's job stands for its sweep."""
     from mlp_exp.lock import in_use
-    from mlp_exp.tracking import METRICS_FILE, Status, read_metrics  # imports torch: only where this is asked
+    from mlp_exp.tracking import ENDED, METRICS_FILE, run_status  # imports torch: only where this is asked
 
     found: dict[Path, float] = {}
     held_in: dict[Path, set[Path]] = {}  # the dirs a process training each holds: its own, or a sweep's and a job's
@@ -212,7 +212,7 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
         run = path.parent
         if not (run / ".hydra" / "config.yaml").is_file():  # not a run that resume could go on with
             continue
-        if (read_metrics(run) or {}).get("status") not in (Status.interrupted, Status.running, Status.failed):
+        if run_status(run) in (None, *ENDED):
             continue
         goes_on = run.parent if a_sweeps_job(run) else run
         held_in.setdefault(goes_on, {goes_on}).add(run)  # a sweep's job resumed on its own holds its own dir only

@@ -24,15 +24,15 @@ def refuse_used_run_dir(run_dir: Path) -> None:
     would join."""
     # Imported here: both import torch (~2 s), which the sweep's checks, in this module too, need not wait for.
     from mlp_exp.checkpoint import FILE_NAME
-    from mlp_exp.tracking import METRICS_FILE, Status, read_metrics
+    from mlp_exp.tracking import ENDED, METRICS_FILE, run_status
 
     if (run_dir / SWEEP_FILE).exists():
         raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
     refuse_runs_below(run_dir, "hydra.run.dir")
     if not ((run_dir / FILE_NAME).exists() or (run_dir / METRICS_FILE).exists()):
         return
-    status = (read_metrics(run_dir) or {}).get("status")
-    if status in (Status.completed, Status.diverged):  # nothing to resume
+    status = run_status(run_dir)
+    if status in ENDED:  # nothing to resume
         raise ConfigError(f"{run_dir} already holds a run that {status}: choose another hydra.run.dir")
     resume = resume_command(run_dir)
     raise ConfigError(f"{run_dir} already holds a run: continue it with `{resume}`, or choose another hydra.run.dir")

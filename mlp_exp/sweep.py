@@ -41,7 +41,7 @@ from mlp_exp.config import (
 )
 from mlp_exp.cores import available
 from mlp_exp.exits import ends_the_command, fail
-from mlp_exp.files import command
+from mlp_exp.files import compare_command
 from mlp_exp.run_dirs import SWEEP_FILE, refuse_used_sweep_dir
 
 log = logging.getLogger("mlp_exp")
@@ -174,9 +174,7 @@ class SweepCallback(Callback):
             self.hold.enter_context(jobs_record_their_stop(sweep_dir))
             say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher, jobs_at_once(sweep_dir)))
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
-        log.info(
-            "Sweep dir: %s (compare its jobs: %s)", sweep_dir, command("python", "-m", "mlp_exp.compare", sweep_dir)
-        )
+        log.info("Sweep dir: %s (compare its jobs: %s)", sweep_dir, compare_command(sweep_dir))
 
     @ends_the_command
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -46,6 +46,10 @@ class Status(StrEnum):
     failed = "failed"
 
 
+# The ends a resume leaves as they are; from any other status (or none, a run cut short before its first epoch's
+# records), a resume goes on.
+ENDED = (Status.completed, Status.diverged)
+
 # How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
 # TensorBoard keeps the first one it reads, so one here would hide the "completed" of a later resume.
 SESSION_STATUS = {
@@ -74,9 +78,14 @@ def record_failure(run_dir: Path, error: str) -> None:
     """Mark the unfinished run in `run_dir` failed for `error`, which a resume of it ended on: its records would
     otherwise still say `interrupted`, and a sweep's table list it so. The next resume that trains clears it."""
     metrics = read_metrics(run_dir)
-    if metrics and metrics.get("status") in (Status.running, Status.interrupted, Status.failed):
+    if metrics and metrics.get("status") not in ENDED:
         rest = {key: value for key, value in metrics.items() if key not in ("status", "error")}
         write_json_atomic(run_dir / METRICS_FILE, {"status": Status.failed, "error": error, **rest})
+
+
+def run_status(run_dir: Path) -> str | None:
+    """metrics.json's status of the run in `run_dir`; None without a readable one."""
+    return (read_metrics(run_dir) or {}).get("status")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
