@@ -12,6 +12,7 @@ import importlib
 import re
 from collections.abc import Sequence
 
+import yaml
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
@@ -67,6 +68,11 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:  # a config file that is not YAML
+        mark, context = e.problem_mark, f"{e.context}, " if e.context else ""
+        return f"cannot read {mark.name}: {context}{e.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(e, ConfigCompositionException) and (in_file := re.match(r"In '([^']+)': ", str(e))):
+        return _in_config_file(in_file[1], e.__cause__ or e.__context__, overrides)
     # Hydra wraps OmegaConf's error, which names the key, in its own ("Error merging override lr=abc").
     cause = e.__cause__ if isinstance(e, ConfigCompositionException) and e.__cause__ is not None else e
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key.startswith("hydra."):
@@ -133,6 +139,19 @@ PLUGIN_CONFIGS = {
     "hydra/launcher=slurm": ("hydra.launcher", "hydra_plugins.hydra_submitit_launcher.config", "SlurmQueueConf"),
     "hparams_search=optuna": ("hydra.sweeper", "hydra_plugins.hydra_optuna_sweeper.config", "OptunaSweeperConf"),
 }
+
+
+def _in_config_file(source: str, e: BaseException | None, overrides: Sequence[str]) -> str:
+    """A key or value in the config file `source` (`experiment/mine`, in conf/ or a --config-dir) that Hydra could
+    not compose, which it reports without naming it ("In 'experiment/mine': ConfigKeyError raised ...")."""
+    group = source.partition("/")[0]
+    if isinstance(e, (ConfigAttributeError, ConfigKeyError)) and e.full_key == group:  # under `experiment.`
+        return (
+            f"{source}.yaml puts its keys under {group}, not at the top level: make its first line "
+            f"`# @package _global_`, as in conf/{group}/"
+        )
+    told = one_line(e, overrides) if isinstance(e, Exception) else None
+    return f"{source}.yaml: {told or first_line(e or 'cannot be composed')}"
 
 
 def _unknown_hydra_key(cause: OmegaConfBaseException, overrides: Sequence[str]) -> str:

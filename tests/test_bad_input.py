@@ -216,6 +216,41 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
     )
 
 
+@pytest.mark.parametrize(
+    "preset, message",
+    [
+        (
+            "# @package _global_\nepocs: 3\n",
+            "experiment/mine.yaml: epocs is not allowed: mlp_exp has no key epocs; did you mean epochs?",
+        ),
+        ("# @package _global_\nlr: fast\n", "experiment/mine.yaml: lr=fast is not allowed: use a number"),
+        (  # a preset of one's own without the first line conf/experiment/'s have
+            "epochs: 3\n",
+            (
+                "experiment/mine.yaml puts its keys under experiment, not at the top level: make its first line "
+                "`# @package _global_`, as in conf/experiment/"
+            ),
+        ),
+        (
+            "# @package _global_\nhiddens: [128, 64\n",
+            (
+                "cannot read {conf}/experiment/mine.yaml: while parsing a flow sequence, expected ',' or ']', but got "
+                "'<stream end>' at line 3, column 1"
+            ),
+        ),
+    ],
+    ids=["unknown-key", "wrong-type", "no-package-line", "not-yaml"],
+)
+def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
+    monkeypatch, capsys, tmp_path, preset, message
+):
+    """Hydra says only "In 'experiment/mine': ConfigKeyError raised while composing config:", or a YAML traceback."""
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text(preset)
+    code, _, err = run_main(monkeypatch, capsys, "--config-dir", str(tmp_path), "experiment=mine", "--cfg", "job")
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: " + message.format(conf=tmp_path))
+
+
 def test_a_path_under_the_home_dir_is_told_how_to_write_it(monkeypatch, capsys):
     """The shell leaves a `~` after `=`, and Hydra's grammar takes one only before a key (to delete it)."""
     code, _, err = run_main(monkeypatch, capsys, "dataset.root=~/data")
