@@ -46,10 +46,11 @@ from mlp_exp.config import (
 )
 from mlp_exp.exits import fail, fail_if_users_error
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
+from mlp_exp.lock import in_use
 from mlp_exp.resume import load_run_config
 from mlp_exp.run_dirs import SWEEP_FILE
 from mlp_exp.sweep import planned_sweep
-from mlp_exp.tracking import SESSION_STATUS, TAGS, Status, metric_text, read_metrics
+from mlp_exp.tracking import METRICS_FILE, SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table, and warns of the steps
 # a resumed run's restart marker hides (as meant: a resume goes on from its checkpoint, or anew without one).
@@ -58,6 +59,8 @@ STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_ST
 # A sweep job that never trained (no event file) and whose log names no error: its sweep was stopped before it
 # began, or it crashed before its first line; a resume of the sweep runs it. One whose log names one `failed`.
 NOT_STARTED = "not started"
+# A run whose records say `running` but that no process trains: a resume goes on from its checkpoint.
+CUT_SHORT = "cut short"
 LINE_STYLES = ["-", "--", ":", "-."]
 # The scalars compare reads for each run: the table's final values and the plot's curves.
 CURVES = ("test/acc", "train/acc", "train/loss")
@@ -66,7 +69,7 @@ CURVES = ("test/acc", "train/acc", "train/loss")
 @dataclass
 class Run:
     name: str  # the run dir, relative to the compared dir
-    status: str  # a Status, or NOT_STARTED for a sweep job that never trained and whose log names no error
+    status: str  # a Status; CUT_SHORT for a `running` run no process trains; NOT_STARTED (a job, no error logged)
     hparams: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> [(epoch, value)]
     error: str | None = None  # why a failed run failed: from its metrics.json, or a job's log where it has none
@@ -83,12 +86,13 @@ class Run:
 
 
 def find_runs(root: Path) -> list[Run]:
-    """Every run under `root`, best first: dirs with event files, and sweep jobs that ended before writing one."""
-    event_dirs = {path.parent for path in root.rglob("events.out.tfevents.*")}
+    """Every run under `root`, best first: dirs with event files or metrics.json (either may have been deleted), and
+    sweep jobs that ended before writing them."""
+    run_dirs = {path.parent for pattern in ("events.out.tfevents.*", METRICS_FILE) for path in root.rglob(pattern)}
     # Hydra writes a job's overrides.yaml (with its config.yaml) before the job's first line: an empty .hydra/ is
     # no job's.
-    failed_dirs = {path.parent.parent for path in root.rglob(".hydra/overrides.yaml")} - event_dirs
-    runs = [read_run(d, root) for d in event_dirs] + [read_failed_job(d, root) for d in failed_dirs]
+    failed_dirs = {path.parent.parent for path in root.rglob(".hydra/overrides.yaml")} - run_dirs
+    runs = [read_run(d, root) for d in run_dirs] + [read_failed_job(d, root) for d in failed_dirs]
     runs += [run for sweep_file in root.rglob(SWEEP_FILE) for run in unstarted_jobs(sweep_file.parent, root)]
     return sorted(runs, key=lambda run: (run.rank, _natural_order(run.name)))  # job 2 before job 10
 
@@ -107,7 +111,9 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     parser = OverridesParser.create()
     unstarted = [(num, parser.parse_overrides(job)) for num, job in enumerate(planned) if num not in started]
     names, knobs = _JobDirNames(config), _PlannedKnobs(config)
-    return [Run(_name(sweep_dir / names.of(num, job), root), NOT_STARTED, knobs.of(job)) for num, job in unstarted]
+    dirs = [(sweep_dir / names.of(num, job), job) for num, job in unstarted]
+    # A dir of its planned name is the job's, though its .hydra/ is gone: find_runs lists what it holds.
+    return [Run(_name(job_dir, root), NOT_STARTED, knobs.of(job)) for job_dir, job in dirs if not job_dir.exists()]
 
 
 # libyaml's loader where PyYAML has it: a sweep's every job has a hydra.yaml of some 150 lines.
@@ -165,38 +171,72 @@ class _PlannedKnobs:
 
 
 def read_run(run_dir: Path, root: Path) -> Run:
-    events = EventAccumulator(str(run_dir))
-    events.Reload()
-    records = {}
-    for content in events.PluginTagToContent("hparams").values():
-        record = plugin_data_pb2.HParamsPluginData.FromString(content)
-        records[record.WhichOneof("data")] = record
     # metrics.json has the last word: rewritten by a resume, unlike the first event file; and its numbers are the
-    # log's, where the event file has them rounded to float32. Without a readable one, the event file says it all.
+    # log's, where the event file has them rounded to float32. Where it lacks something (deleted, damaged, or a run
+    # of an mlp_exp before 2 December 2026, which kept no knobs there), the event file says what it can.
     metrics = read_metrics(run_dir) or {}
+    events = _EventRecords(run_dir)
     hparams = metrics.get("hparams")
-    if isinstance(hparams, dict):  # in the run's order of the knobs (the event file's map has none)
-        hparams = _recorded(hparams)
-    else:  # a run of an mlp_exp before 2 December 2026, whose Experiment record keeps that order
-        start = records.get("session_start_info")
-        hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
-        order = [info.name for info in records["experiment"].experiment.hparam_infos] if "experiment" in records else []
-        hparams = {key: hparams[key] for key in [*order, *hparams] if key in hparams}
-    hparams = with_optimizer_rule(hparams)
+    # metrics.json's keeps the run's order of the knobs (the event file's map has none)
+    hparams = with_optimizer_rule(_recorded(hparams) if isinstance(hparams, dict) else events.hparams())
     status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
-        end = records.get("session_end_info")
-        status = STATUS_OF_SESSION[end.session_end_info.status] if end else Status.running
+        status = events.status()
+    if status == Status.running and in_use(run_dir) is False:  # its process is gone: killed, or its machine lost
+        status = CUT_SHORT
     tags = {tag: key for key, tag in TAGS.items() if tag in CURVES}
     try:
         curves = {tag: [(h["epoch"], _number(h[key])) for h in history] for tag, key in tags.items()} if history else {}
     except (TypeError, KeyError, ValueError):  # not a history that mlp_exp wrote
         curves = {}
-    if not curves:
-        scalars = set(events.Tags()["scalars"])
-        curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags if tag in scalars}
     error = metrics.get("error") if status == Status.failed else None  # why its last resume failed
-    return Run(_name(run_dir, root), status, hparams, curves, error=str(error) if error else None)
+    return Run(
+        _name(run_dir, root), status, hparams, curves or events.curves(tags), error=str(error) if error else None
+    )
+
+
+class _EventRecords:
+    """What a run's TensorBoard event files hold, read only where asked: reading them takes most of compare's time
+    (the pictures are in them too), and metrics.json holds it all."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    @functools.cached_property
+    def _events(self) -> EventAccumulator:
+        events = EventAccumulator(str(self.run_dir))
+        events.Reload()
+        return events
+
+    @functools.cached_property
+    def _hparams_records(self) -> dict[str, plugin_data_pb2.HParamsPluginData]:
+        """The HParams records by kind: session_start_info (the knobs), session_end_info, experiment."""
+        try:
+            contents = self._events.PluginTagToContent("hparams")
+        except KeyError:  # no event file left, or none with HParams records
+            return {}
+        records = {}
+        for content in contents.values():
+            record = plugin_data_pb2.HParamsPluginData.FromString(content)
+            records[record.WhichOneof("data")] = record
+        return records
+
+    def hparams(self) -> dict[str, Any]:
+        """The run's knobs; in the Experiment record's order, where a run of an mlp_exp before 2 December wrote one."""
+        records = self._hparams_records
+        start = records.get("session_start_info")
+        hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
+        order = [info.name for info in records["experiment"].experiment.hparam_infos] if "experiment" in records else []
+        return {key: hparams[key] for key in [*order, *hparams] if key in hparams}
+
+    def status(self) -> str:
+        """How the run ended, as its session's end record says; `running` where it has none (not ended for good)."""
+        end = self._hparams_records.get("session_end_info")
+        return STATUS_OF_SESSION[end.session_end_info.status] if end else Status.running
+
+    def curves(self, tags: dict[str, str]) -> dict[str, list[tuple[int, float]]]:
+        scalars = set(self._events.Tags()["scalars"])
+        return {tag: [(e.step, e.value) for e in self._events.Scalars(tag)] for tag in tags if tag in scalars}
 
 
 def _number(value: float | None) -> float:

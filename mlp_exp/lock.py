@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[N
             return
         unlocked = None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock(fd)
         except BlockingIOError:
             raise DirInUse(f"{run_dir} is being trained by another process; {advice}") from None
         except OSError as e:  # NFS, for one, locks no directory opened read-only
@@ -59,15 +60,39 @@ def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[N
         os.close(fd)  # and with it the lock
 
 
-def in_use(directory: Path) -> bool:
-    """Whether another process holds `directory` now (a run or sweep that is training there)."""
+def _lock(fd: int) -> None:
+    """flock, or BlockingIOError while another process holds it: after a moment, for a process that only looks
+    (in_use, as compare and resume do) lets go at once, and must not make a run that starts then fail."""
+    deadline = time.monotonic() + 0.2
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def in_use(directory: Path) -> bool | None:
+    """Whether another process holds `directory` now (a run or sweep that is training there); None where this file
+    system locks no directory, and nothing can tell."""
     try:
-        with only_process_in(directory):
-            return False
-    except DirInUse:
-        return True
+        fd = os.open(directory, os.O_RDONLY)
     except OSError:  # gone since, or not a dir: nobody trains there
         return False
+    try:
+        stat = os.fstat(fd)
+        if (stat.st_dev, stat.st_ino) in _held:  # this process's own
+            return False
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go as the descriptor closes
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:  # NFS, for one
+        return None
+    finally:
+        os.close(fd)
 
 
 def _say_unlocked(run_dir: Path, e: OSError) -> None:

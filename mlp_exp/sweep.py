@@ -70,10 +70,12 @@ def resuming(sweep_dir: Path) -> bool:
 
 def resuming_job(job_dir: Path, sweep_dir: Path) -> bool:
     """Whether this job of a sweep goes on from what it did before: its sweep is resumed, and it had started
-    (a job's metrics.json is written as its training starts). A job that never started runs as a new one."""
+    (a job's metrics.json is written as its training starts, its checkpoint after each epoch: either may have been
+    deleted). A job that never started runs as a new one."""
+    from mlp_exp.checkpoint import FILE_NAME
     from mlp_exp.tracking import METRICS_FILE
 
-    return resuming(sweep_dir) and (job_dir / METRICS_FILE).exists()
+    return resuming(sweep_dir) and any((job_dir / name).exists() for name in (METRICS_FILE, FILE_NAME))
 
 
 def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:

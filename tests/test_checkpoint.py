@@ -354,6 +354,21 @@ def test_a_new_run_in_a_dir_another_process_trains_in_is_refused_before_hydra_wr
     assert not (run_dir / ".hydra").exists()
 
 
+def test_a_run_dir_another_process_only_looks_at_is_taken_once_it_lets_go(tmp_path, monkeypatch):
+    """compare and resume look (lock.in_use) with a lock of a moment: a run that starts then must not be refused."""
+    looking = iter([True, True, False])  # the other process lets go after two tries
+    real_flock = lock.fcntl.flock
+
+    def flock(fd, operation):
+        if operation & lock.fcntl.LOCK_EX and next(looking):
+            raise BlockingIOError
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(lock.fcntl, "flock", flock)
+    with only_process_in(tmp_path):
+        assert held_by_another_process(tmp_path)
+
+
 def test_a_run_dir_that_cannot_be_locked_still_trains_and_says_so(tiny_root, tmp_path, monkeypatch, caplog):
     def unsupported(fd, operation):  # as NFS answers for a directory opened read-only
         raise OSError(errno.EBADF, "Bad file descriptor")

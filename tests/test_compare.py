@@ -19,11 +19,13 @@ from typing import Any
 
 import matplotlib.image
 import pytest
-from conftest import metrics_of, tiny_overrides, write_tiny_dataset
+from conftest import compose_cfg, metrics_of, tiny_overrides, write_tiny_dataset
 from omegaconf import OmegaConf
+from test_checkpoint import HOLD_RUN_DIR
 
 from mlp_exp import compare
 from mlp_exp.interrupt import Terminated
+from mlp_exp.tracking import read_metrics
 from mlp_exp.train import train
 
 # Two jobs that train, one that diverges, one that fails before training (lr=-1 is rejected).
@@ -135,6 +137,44 @@ def test_the_jobs_of_a_stopped_sweep_that_never_began_are_listed_as_not_started_
         assert runs[name].hparams == recorded[name]  # every knob, as the job's run recorded it
 
 
+def test_a_job_is_listed_once_as_it_ended_whichever_of_its_records_was_deleted(mixed_sweep, tmp_path):
+    copy = tmp_path / "sweep"
+    shutil.copytree(mixed_sweep, copy)
+    recorded = {run.name: (run.status, run.hparams, run.curves) for run in compare.find_runs(copy)}
+    completed = [job for job in job_dirs(copy) if (read_metrics(job) or {}).get("status") == "completed"]
+    for event_file in completed[0].glob("events.out.tfevents.*"):
+        event_file.unlink()  # metrics.json says it all
+    (completed[1] / "metrics.json").unlink()  # the event file says it all
+    shutil.rmtree(completed[1] / ".hydra")  # and it is no job that never began
+
+    runs = compare.find_runs(copy)
+
+    assert len(runs) == len(recorded) and {run.name: (run.status, run.hparams) for run in runs} == {
+        name: (status, hparams) for name, (status, hparams, _) in recorded.items()
+    }
+    by_name = {run.name: run for run in runs}
+    assert by_name[completed[0].name].curves == recorded[completed[0].name][2]  # the log's numbers
+    assert [epoch for epoch, _ in by_name[completed[1].name].curves["test/acc"]] == [1, 2]  # float32's numbers
+
+
+def test_a_run_that_says_running_is_running_while_a_process_holds_it_and_else_cut_short(tmp_path, tiny_root):
+    run_dir = tmp_path / "run"
+    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "device=cpu")), run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))  # as SIGKILL leaves it
+    assert [run.status for run in compare.find_runs(run_dir)] == ["cut short"]
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_RUN_DIR, str(run_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert [run.status for run in compare.find_runs(run_dir)] == ["running"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_planned_jobs_are_told_apart_by_number_and_named_by_the_sweeps_own_subdir(mixed_sweep, tmp_path):
     # Four jobs with the same overrides, named by number alone.
     task = [
@@ -147,7 +187,6 @@ def test_planned_jobs_are_told_apart_by_number_and_named_by_the_sweeps_own_subdi
 
 
 def test_a_planned_jobs_knobs_are_composed_as_its_run_will_record_them_or_else_read_from_its_overrides(mixed_sweep):
-    from conftest import compose_cfg
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from mlp_exp.config import flat_hparams

@@ -25,7 +25,7 @@ from mlp_exp.cli import interrupted_sweep_line
 from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, Activation, composing
 from mlp_exp.cores import available
 from mlp_exp.files import command
-from mlp_exp.sweep import SweepCallback, jobs_at_once, report_failed_sweep, threads_per_job
+from mlp_exp.sweep import RESUMING, SweepCallback, jobs_at_once, report_failed_sweep, resuming_job, threads_per_job
 
 PRESETS = {
     "widths": "hiddens",
@@ -408,3 +408,12 @@ def test_a_failed_sweeps_last_line_counts_the_jobs_that_did_not_complete(tmp_pat
     (job / "mlp_exp.log").write_text("[...][ERROR] error: lr=-1 is not allowed: use a positive number\n")
     assert report_failed_sweep() == ("1 of 1 job did not complete (1 failed); the table above says which", False)
     assert "0_lr=-1 failed: lr=-1 is not allowed" in capsys.readouterr().out  # the table it points to
+
+
+def test_a_resumed_sweeps_job_goes_on_from_its_checkpoint_though_its_metrics_json_was_deleted(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESUMING, str(tmp_path))
+    job_dir = tmp_path / "0_lr=0.1"
+    job_dir.mkdir()  # as Hydra makes it before the job runs
+    assert not resuming_job(job_dir, tmp_path)  # a job that never started runs as a new one
+    (job_dir / FILE_NAME).write_bytes(b"")
+    assert resuming_job(job_dir, tmp_path)  # not refused as a new run in a dir that holds one
