@@ -136,6 +136,7 @@ class SweepCallback(Callback):
             )
             refuse_uncomposable_values(config, config_name)
             refuse_optuna_grid(config)
+            refuse_unseeded_sampler(config)
             refuse_slurm_without_slurm(config)
             refuse_no_jobs(config)
         except ConfigError as e:
@@ -362,6 +363,24 @@ def refuse_optuna_grid(config: DictConfig) -> None:
             "hydra/sweeper/sampler=grid is not allowed: for a grid search, sweep without Optuna, which runs each "
             "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
         )
+
+
+def refuse_unseeded_sampler(config: DictConfig) -> None:
+    """An Optuna sampler without a seed (hydra/sweeper/sampler=random, cmaes) asks other trials each time the search
+    runs: a resume would train a new search's trials beside the old one's, under the same trial numbers."""
+    sampler = config.hydra.sweeper.get("sampler") or {}
+    if "seed" not in sampler or sampler.seed is not None:
+        return
+    given = f"hydra/sweeper/sampler={config.hydra.runtime.choices.get('hydra/sweeper/sampler', '...')}"
+    if RESUMING in os.environ:  # a search started before mlp_exp refused these
+        raise ConfigError(
+            f"this search cannot be resumed: its sampler ({given}) had no seed, and would ask other trials than "
+            "those it trained; start a new search, with hydra.sweeper.sampler.seed=1"
+        )
+    raise ConfigError(
+        f"{given} is not allowed without a seed: a resume of the search could not ask the same trials again; "
+        "give it one: hydra.sweeper.sampler.seed=1"
+    )
 
 
 def refuse_slurm_without_slurm(config: DictConfig) -> None:

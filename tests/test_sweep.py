@@ -372,6 +372,18 @@ def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_pat
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.parametrize("sampler", ["random", "cmaes"])
+def test_an_optuna_sampler_without_a_seed_is_refused_as_its_search_could_not_be_resumed(tmp_path, sampler):
+    result = run_cli("hparams_search=optuna", f"hydra/sweeper/sampler={sampler}", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: hydra/sweeper/sampler={sampler} is not allowed without a seed: a resume of the search could not ask "
+        "the same trials again; give it one: hydra.sweeper.sampler.seed=1"
+    )
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_a_ctrl_c_between_jobs_says_how_to_resume_and_on_slurm_that_the_jobs_keep_running(tmp_path):
     assert interrupted_sweep_line(tmp_path, on_slurm=False) == (
         f"Interrupted; resume the sweep with: {command('python', '-m', 'mlp_exp.resume', tmp_path)}"
