@@ -306,7 +306,14 @@ def given_overrides(hydra: DictConfig) -> dict[str, list[str]]:
 def check_overrides(hydra: DictConfig) -> None:
     """The command line's overrides (as `hydra` records them) that compose, but would not do what they say."""
     given = given_overrides(hydra)
-    for override in OverridesParser.create().parse_overrides([*given["task"], *given["hydra"]]):
+    overrides = OverridesParser.create().parse_overrides([*given["task"], *given["hydra"]])
+    presets = {o.key_or_group: o.input_line for o in overrides if o.key_or_group in ("sweep", "hparams_search")}
+    if len(presets) == 2:  # Hydra merges the search's space over the sweep's values
+        raise ConfigError(
+            f"{presets['sweep']} is not allowed with {presets['hparams_search']}: the search's space would replace "
+            "the sweep's values; run one of them"
+        )
+    for override in overrides:
         key = override.key_or_group
         # Each of these presets sets up a sweep; swept over, each job would get the preset but not its sweep.
         if key in ("sweep", "hparams_search") and override.is_sweep_override():

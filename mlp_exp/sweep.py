@@ -176,6 +176,7 @@ class SweepCallback(Callback):
         if config.hydra.launcher._target_ == JOBLIB_LAUNCHER:
             self.hold.enter_context(jobs_record_their_stop(sweep_dir))
             say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher, jobs_at_once(sweep_dir)))
+        say_swept_over_the_experiment(config)
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info("Sweep dir: %s (compare its jobs: %s)", sweep_dir, compare_command(sweep_dir))
 
@@ -352,6 +353,32 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
                 if message is None:
                     raise
                 raise ConfigError(message) from e
+
+
+def say_swept_over_the_experiment(config: DictConfig) -> None:
+    """A warning where the experiment preset given (experiment=deeper) sets a knob that the sweep or search preset
+    given sets for each job: its jobs take the sweep's values (one-layer nets for sweep=widths), though their dirs
+    name the experiment. A knob swept on the command line is the user's own word, and not warned about."""
+    given = {override.partition("=")[0]: override for override in given_overrides(config.hydra)["task"]}
+    sweeping = next((given[key] for key in ("sweep", "hparams_search") if key in given), None)
+    if "experiment" not in given or sweeping is None:
+        return
+    option = config.hydra.runtime.choices.experiment
+    sources = [Path(source.path) for source in config.hydra.runtime.config_sources if source.schema == "file"]
+    preset = next((path for path in (s / "experiment" / f"{option}.yaml" for s in sources) if path.is_file()), None)
+    if preset is None:
+        return
+    own = OmegaConf.load(preset)  # its own keys, not those of the presets it extends (deeper: hiddens)
+    swept = set(config.hydra.sweeper.get("params") or {}) - set(given)  # a key on the command line wins over both
+    overridden = sorted(key for key in swept if OmegaConf.select(own, key, default=None) is not None)
+    if overridden:
+        log.warning(
+            "%s sets %s, which %s sets for each job: the jobs take %s values, not the preset's",
+            given["experiment"],
+            ", ".join(overridden),
+            sweeping,
+            "the search's" if sweeping.startswith("hparams_search") else "the sweep's",
+        )
 
 
 def refuse_optuna_grid(config: DictConfig) -> None:

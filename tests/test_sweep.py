@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,7 +26,15 @@ from mlp_exp.cli import interrupted_sweep_line
 from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, Activation, composing
 from mlp_exp.cores import available
 from mlp_exp.files import command
-from mlp_exp.sweep import RESUMING, SweepCallback, jobs_at_once, report_failed_sweep, resuming_job, threads_per_job
+from mlp_exp.sweep import (
+    RESUMING,
+    SweepCallback,
+    jobs_at_once,
+    report_failed_sweep,
+    resuming_job,
+    say_swept_over_the_experiment,
+    threads_per_job,
+)
 
 PRESETS = {
     "widths": "hiddens",
@@ -359,6 +368,46 @@ def test_a_sweep_whose_recorded_command_repeats_a_key_resumes_as_it_ran(tiny_roo
 
     assert result.returncode == 0, result.stderr
     assert metrics_of(stopped)["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "overrides, warned",
+    [
+        (
+            ["experiment=deeper", "sweep=widths"],
+            (
+                "experiment=deeper sets hiddens, which sweep=widths sets for each job: "
+                "the jobs take the sweep's values, not the preset's"
+            ),
+        ),
+        (
+            ["experiment=deeper", "hparams_search=optuna"],
+            (
+                "experiment=deeper sets hiddens, which hparams_search=optuna "
+                "sets for each job: the jobs take the search's values, not the preset's"
+            ),
+        ),
+        (["experiment=deeper", "sweep=lrs"], None),  # the preset's hiddens, each job's lr
+        (["experiment=deeper", "sweep=widths", "hiddens=64"], None),  # the command line's word wins over both
+        (["sweep=widths"], None),  # the default experiment sets every knob
+    ],
+)
+def test_an_experiment_preset_whose_knob_a_sweep_preset_sets_for_each_job_is_warned_about(overrides, warned, caplog):
+    with composing():
+        config = compose("config", overrides=overrides, return_hydra_config=True)
+    with caplog.at_level(logging.WARNING, logger="mlp_exp.sweep"):
+        say_swept_over_the_experiment(config)
+    assert caplog.messages == ([warned] if warned else [])
+
+
+def test_a_sweep_preset_with_a_search_preset_is_refused_as_the_search_would_replace_it(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("sweep=lrs", "hparams_search=optuna", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "error: sweep=lrs is not allowed with hparams_search=optuna: the search's space would replace the sweep's "
+        "values; run one of them"
+    )
+    assert not (tmp_path / "outputs").exists()
 
 
 def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_path):
