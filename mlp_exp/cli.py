@@ -73,7 +73,7 @@ class RunCallback(Callback):
         interrupt.import_torch()
         from mlp_exp.data import DataError, load
         from mlp_exp.lock import DirInUse, only_process_in
-        from mlp_exp.run_dirs import refuse_used_run_dir
+        from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_run_dir
         from mlp_exp.train import pick_device
 
         HydraConfig.instance().set_config(config)  # as Hydra's run_job does next: `${hydra:...}` in hydra.run.dir
@@ -87,6 +87,7 @@ class RunCallback(Callback):
         except (ConfigError, DataError) as e:
             fail(e)
         try:
+            refuse_inside_a_run(run_dir, "hydra.run.dir")
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)

@@ -61,3 +61,13 @@ def refuse_runs_below(directory: Path, key: str) -> None:
             raise ConfigError(
                 f"{directory} holds other runs ({below.parent} among them): choose another {key}, a dir of its own"
             )
+
+
+def refuse_inside_a_run(directory: Path, key: str) -> None:
+    """Nor inside another run's or sweep's dir (their records, .hydra/ or multirun.yaml, in a dir above): compare
+    and TensorBoard, given that dir, would take the new one for a part of it, and its pictures and compare.png
+    would be written among the new one's files. Asked for a new single run or sweep (a sweep's job sits in its
+    sweep's dir) before its dir is made, which a refusal would leave behind."""
+    for above in Path(directory).absolute().parents:
+        if (above / ".hydra").is_dir() or (above / SWEEP_FILE).is_file():
+            raise ConfigError(f"{directory} is inside {above}, which holds a run or sweep: choose another {key}")

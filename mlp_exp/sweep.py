@@ -42,7 +42,7 @@ from mlp_exp.config import (
 from mlp_exp.cores import available
 from mlp_exp.exits import ends_the_command, fail
 from mlp_exp.files import compare_command
-from mlp_exp.run_dirs import SWEEP_FILE, refuse_used_sweep_dir
+from mlp_exp.run_dirs import SWEEP_FILE, refuse_inside_a_run, refuse_used_sweep_dir
 
 log = logging.getLogger("mlp_exp")
 
@@ -158,6 +158,8 @@ class SweepCallback(Callback):
         except (ConfigError, DataError) as e:
             fail(e)
         try:
+            if not resumed:
+                refuse_inside_a_run(sweep_dir, "hydra.sweep.dir")
             sweep_dir.mkdir(parents=True, exist_ok=True)
             # Another sweep in this dir, or a resume of this one, would run the same jobs.
             advice = WAIT_THEN_RESUME if resumed else "choose another hydra.sweep.dir, or wait for it to end"

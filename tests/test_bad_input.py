@@ -676,6 +676,25 @@ def test_a_dir_with_runs_below_it_is_refused_as_a_runs_or_a_sweeps(monkeypatch, 
     assert files_under(outputs) == before and sorted(p.name for p in (outputs / "runs").iterdir()) == ["an_old_run"]
 
 
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+def test_a_dir_inside_a_run_or_a_sweep_is_refused_and_left_unmade(monkeypatch, capsys, tiny_root, tmp_path, sweep):
+    outputs = tmp_path / "outputs"
+    (outputs / "runs" / "an_old_run" / ".hydra").mkdir(parents=True)
+    (outputs / "multirun" / "a_sweep").mkdir(parents=True)
+    (outputs / "multirun" / "a_sweep" / "multirun.yaml").write_text("hydra: {}")
+    before = files_under(outputs)
+    key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+    for holder in (outputs / "runs" / "an_old_run", outputs / "multirun" / "a_sweep"):
+        args = ["-m", "seed=1,2"] if sweep else []
+        where = holder / "new" / "deeper"
+        code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={where}")
+        assert code == 2 and err == [
+            f"error: {where} is inside {holder}, which holds a run or sweep: choose another {key}"
+        ]
+        assert not (holder / "new").exists()
+    assert files_under(outputs) == before
+
+
 def test_a_run_dir_is_refused_as_a_sweep_dir(monkeypatch, capsys, tmp_path):
     (tmp_path / "run" / ".hydra").mkdir(parents=True)
     code, _, err = run_main(monkeypatch, capsys, "-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'run'}")
