@@ -46,6 +46,7 @@ from mlp_exp.run_dirs import SWEEP_FILE, refuse_inside_a_run, refuse_used_sweep_
 
 log = logging.getLogger("mlp_exp")
 
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
@@ -136,6 +137,7 @@ class SweepCallback(Callback):
             )
             refuse_uncomposable_values(config, config_name)
             refuse_optuna_grid(config)
+            refuse_interval_in_a_plain_sweep(config)
             refuse_unseeded_sampler(config)
             refuse_slurm_without_slurm(config)
             refuse_no_jobs(config)
@@ -380,6 +382,18 @@ def say_swept_over_the_experiment(config: DictConfig) -> None:
             ", ".join(overridden),
             sweeping,
             "the search's" if sweeping.startswith("hparams_search") else "the sweep's",
+        )
+
+
+def refuse_interval_in_a_plain_sweep(config: DictConfig) -> None:
+    """A plain sweep runs the values it lists: Hydra's basic sweeper fails on an interval (`lr=interval(0.01,0.1)`),
+    which only a search samples, after the sweep dir is made."""
+    if config.hydra.sweeper._target_ != BASIC_SWEEPER:
+        return
+    if interval := next((o for o in sweep_overrides(config) if o.is_interval_sweep()), None):
+        raise ConfigError(
+            f"{interval.input_line} is not allowed in a plain sweep, which runs the values it lists: list them "
+            f"(-m {interval.key_or_group}=0.01,0.03,0.1), or search the interval with hparams_search=optuna"
         )
 
 

@@ -410,6 +410,17 @@ def test_a_sweep_preset_with_a_search_preset_is_refused_as_the_search_would_repl
     assert not (tmp_path / "outputs").exists()
 
 
+def test_an_interval_in_a_plain_sweep_is_refused_before_the_sweep_dir_is_made(tmp_path):
+    result = run_cli("-m", "lr=interval(0.01,0.1)", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: lr=interval(0.01,0.1) is not allowed in a plain sweep, which runs the values it lists: list them "
+        "(-m lr=0.01,0.03,0.1), or search the interval with hparams_search=optuna"
+    )
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_path):
     result = run_cli("hparams_search=optuna", "hydra/sweeper/sampler=grid", "lr=choice(0.1,0.5)", cwd=tmp_path)
 
