@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from mlp_exp.config import as_typed
 from mlp_exp.cores import available
 from mlp_exp.files import resume_command
+from mlp_exp.model import ACTIVATIONS
 from mlp_exp.optim import ADAPTIVE
 from mlp_exp.run_dirs import a_sweeps_job
 from mlp_exp.tracking import metric_text
@@ -174,6 +175,17 @@ def say_big_adam_step(cfg: DictConfig) -> None:
             cfg.optimizer.name.name,
             as_typed(cfg.lr),
         )
+
+
+def say_weights_start_alike(cfg: DictConfig) -> None:
+    """init_scale=0, d2l's lesson on symmetry (section 5.4): a warning before the first step of what it will do."""
+    if cfg.init_scale != 0:
+        return
+    if ACTIVATIONS[cfg.activation](torch.zeros(1)).item() == 0:  # every hidden output 0: no weight gets a gradient
+        happens = f"with {cfg.activation.name}(0) = 0 no weight gets a gradient, and only the output bias learns"
+    else:
+        happens = "every hidden unit computes the same and gets the same update, so each layer stays one unit"
+    log.warning("init_scale=0 starts every weight at zero: %s; init_scale=0.01 draws them at random", happens)
 
 
 class Hints:

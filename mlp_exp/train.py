@@ -18,7 +18,14 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
-from mlp_exp.advice import Hints, say_big_adam_step, say_goes_on_otherwise, say_too_many_threads, what_to_lower
+from mlp_exp.advice import (
+    Hints,
+    say_big_adam_step,
+    say_goes_on_otherwise,
+    say_too_many_threads,
+    say_weights_start_alike,
+    what_to_lower,
+)
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.cores import waited_s
 from mlp_exp.exits import EXIT_USER_ERROR, exit_code_for
@@ -265,6 +272,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         say_too_many_threads(torch.get_num_threads(), "default")
     if not resume:
         say_big_adam_step(cfg)
+        say_weights_start_alike(cfg)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
 
     # Evaluated every epoch, so scaled to float once (31 MB for Fashion-MNIST's 10000 images), not per epoch.

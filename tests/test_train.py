@@ -187,6 +187,28 @@ def test_adam_with_sgds_step_is_warned_about_before_the_first_step(tiny_root, tm
     )
 
 
+@pytest.mark.parametrize(
+    "activation, happens",
+    [
+        ("relu", "with relu(0) = 0 no weight gets a gradient, and only the output bias learns"),
+        ("tanh", "with tanh(0) = 0 no weight gets a gradient, and only the output bias learns"),
+        ("sigmoid", "every hidden unit computes the same and gets the same update, so each layer stays one unit"),
+    ],
+)
+def test_weights_that_start_at_zero_are_warned_about_as_they_will_train(
+    tiny_root, tmp_path, caplog, activation, happens
+):
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        metrics = train(tiny_cfg(tiny_root, "init_scale=0", f"activation={activation}", "epochs=2"), tmp_path / "run")
+    assert (
+        caplog.messages[0]
+        == f"init_scale=0 starts every weight at zero: {happens}; init_scale=0.01 draws them at random"
+    )
+    W1 = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]["W1"]  # (784, hiddens)
+    assert torch.equal(W1, W1[:, :1].expand_as(W1))  # every unit's weights alike, as warned
+    assert metrics["history"][-1]["train_loss"] == pytest.approx(metrics["history"][0]["train_loss"], abs=0.05)
+
+
 def test_threads_that_wait_for_busy_cores_are_told_once_to_be_fewer(tiny_root, tmp_path, monkeypatch, caplog):
     monkeypatch.setattr("mlp_exp.advice.available", lambda: 2)
     clock = iter(range(0, 1000, 10))  # every epoch, its threads waited 10 s for a core: far more than it took
