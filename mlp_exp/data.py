@@ -172,25 +172,30 @@ def _fingerprint(raw_dir: Path) -> list[list[int]]:
 
 
 def find_raw_files(cfg: DatasetConfig) -> Path:
-    """The dir of the dataset's four raw IDX files, where torchvision reads them: found there, unpacked from
-    dataset.system_dir, or downloaded; DataError naming each place tried where none has them."""
+    """The dir of the dataset's four raw IDX files, where torchvision reads them: found there, unpacked from gzipped
+    ones there (as they are downloaded) or in dataset.system_dir, or downloaded; DataError naming each place tried
+    where none has them."""
     root = data_root(cfg)
     class_name = TORCHVISION_CLASS[cfg.name]
     raw_dir = root / class_name / "raw"
-    tried = [f"{raw_dir} (uncompressed IDX files)"]
+    tried = [f"{raw_dir} (IDX files, or gzipped ones)"]
     present = [name for name in RAW_FILES if (raw_dir / name).is_file()]
     if len(present) == len(RAW_FILES):
         return raw_dir
 
-    if given_dir := system_dir(cfg):
-        tried.append(f"{given_dir} (gzipped IDX files)")
-        if all((given_dir / f"{name}.gz").is_file() for name in RAW_FILES):
+    for gz_dir in dict.fromkeys(folder for folder in (raw_dir, system_dir(cfg)) if folder):
+        if gz_dir != raw_dir:
+            tried.append(f"{gz_dir} (gzipped IDX files)")
+        lacking = [f"{name}.gz" for name in RAW_FILES if not (gz_dir / f"{name}.gz").is_file()]
+        if not lacking:
             raw_dir.mkdir(parents=True, exist_ok=True)
             unpacking = [name for name in RAW_FILES if name not in present]  # never overwrite a file the user put there
-            log.info("Unpacking %s from %s into %s", ", ".join(unpacking), given_dir, raw_dir)
+            log.info("Unpacking %s from %s into %s", ", ".join(unpacking), gz_dir, raw_dir)
             for name in unpacking:
-                _unpack(given_dir / f"{name}.gz", raw_dir / name)
+                _unpack(gz_dir / f"{name}.gz", raw_dir / name)
             return raw_dir
+        if len(lacking) < len(RAW_FILES):  # some are there: which are not is what to fix
+            tried[-1] += f" lacks {', '.join(lacking)}"
 
     if present:
         # Some files are there: the user's. torchvision's download would rewrite all four, theirs among them.

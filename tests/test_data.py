@@ -91,6 +91,31 @@ def test_missing_data_names_every_place_tried_and_both_fixes(tmp_path, monkeypat
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("name", ["mnist", "kmnist"])
+def test_gzipped_files_put_into_the_raw_dir_are_unpacked_there(tmp_path, name):
+    """As torchvision's download leaves them, or a copy of them."""
+    raw_dir = tmp_path / "data" / TORCHVISION_CLASS[DatasetName[name]] / "raw"
+    written = write_tiny_dataset(raw_dir, gz=True)
+    cfg = dataset_cfg(f"dataset={name}", *tiny_overrides(tmp_path / "data"))
+
+    train_set, _ = data.load(cfg)
+
+    assert torch.equal(train_set.labels, torch.from_numpy(written["train-labels-idx1-ubyte"]).long())
+    assert all((raw_dir / raw).is_file() and (raw_dir / f"{raw}.gz").is_file() for raw in RAW_FILES)
+
+
+def test_a_system_dir_with_some_of_the_files_names_the_others(tmp_path):
+    system_dir = tmp_path / "mine"
+    write_tiny_dataset(system_dir, gz=True)
+    (system_dir / "t10k-labels-idx1-ubyte.gz").unlink()
+    cfg = dataset_cfg(f"dataset.root={tmp_path / 'data'}", f"dataset.system_dir={system_dir}", "dataset.download=false")
+
+    with pytest.raises(
+        DataError, match=f"; {system_dir} \\(gzipped IDX files\\) lacks t10k-labels-idx1-ubyte.gz\\. Fix: "
+    ):
+        data.load(cfg)
+
+
 @pytest.mark.parametrize("system_dir", ["null", "own_copy"])
 def test_without_the_packages_dir_the_fix_is_not_to_install_the_package(tmp_path, system_dir):
     """No system_dir, or the user's own copy that no package fills."""
