@@ -177,7 +177,7 @@ def read_run(run_dir: Path, root: Path) -> Run:
     metrics = read_metrics(run_dir) or {}
     events = _EventRecords(run_dir)
     hparams = metrics.get("hparams")
-    # metrics.json's keeps the run's order of the knobs (the event file's map has none)
+    # metrics.json's knobs are in the run's order (the event file's map has none)
     hparams = with_optimizer_rule(_recorded(hparams) if isinstance(hparams, dict) else events.hparams())
     status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
