@@ -138,6 +138,7 @@ class SweepCallback(Callback):
             refuse_uncomposable_values(config, config_name)
             refuse_optuna_grid(config)
             refuse_interval_in_a_plain_sweep(config)
+            refuse_searched_seed(config)
             refuse_unseeded_sampler(config)
             refuse_slurm_without_slurm(config)
             refuse_no_jobs(config)
@@ -394,6 +395,18 @@ def refuse_interval_in_a_plain_sweep(config: DictConfig) -> None:
         raise ConfigError(
             f"{interval.input_line} is not allowed in a plain sweep, which runs the values it lists: list them "
             f"(-m {interval.key_or_group}=0.01,0.03,0.1), or search the interval with hparams_search=optuna"
+        )
+
+
+def refuse_searched_seed(config: DictConfig) -> None:
+    """Optuna takes `seed=1,2` as one more knob to search (its best seed), not as seeds to run each trial from: a
+    seed that scores best only says which draw of the noise was lucky."""
+    if config.hydra.sweeper._target_ != OPTUNA_SWEEPER:
+        return
+    if seeds := next((o for o in sweep_overrides(config) if o.key_or_group == "seed" and o.is_sweep_override()), None):
+        raise ConfigError(
+            f"{seeds.input_line} is not allowed in a search, which would search for the luckiest seed rather than "
+            "run each trial from each; give one seed a search (seed=2), and search again with another to see the noise"
         )
 
 

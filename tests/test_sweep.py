@@ -421,6 +421,17 @@ def test_an_interval_in_a_plain_sweep_is_refused_before_the_sweep_dir_is_made(tm
     assert not (tmp_path / "outputs").exists()
 
 
+def test_seeds_in_a_search_are_refused_as_optuna_would_search_them(tmp_path):
+    result = run_cli("hparams_search=optuna", "seed=1,2", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: seed=1,2 is not allowed in a search, which would search for the luckiest seed rather than run each "
+        "trial from each; give one seed a search (seed=2), and search again with another to see the noise"
+    )
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_path):
     result = run_cli("hparams_search=optuna", "hydra/sweeper/sampler=grid", "lr=choice(0.1,0.5)", cwd=tmp_path)
 
