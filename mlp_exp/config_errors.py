@@ -52,8 +52,10 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         key, equals, value = e.override.partition("=")
         if "=" in value and not value.startswith(("[", "{", "'", '"')):  # a path, such as a run dir's name
             fix = f"quote a value with = in it: '{key}=\"{value}\"'"
-        elif value.startswith("~"):  # a path under the home dir: Hydra's ~ deletes a key, and the shell left it
-            fix = f"write the path from / ({key}=$HOME{value[1:]}), or quote it: '{key}=\"{value}\"'"
+        elif value.startswith("~/"):  # a path under the home dir: Hydra's ~ deletes a key, and the shell left it
+            fix = f"write the path from / ({key}=$HOME{value[1:]})"
+            if key in ("dataset.root", "dataset.system_dir"):  # the keys that expand a ~ of their own
+                fix += f", or quote it: '{key}=\"{value}\"'"
         elif not equals and key in ("compare", "resume") and key in overrides:  # `python -m mlp_exp compare outputs`
             following = value_after(overrides, overrides.index(key))
             directory = following if following != "VALUE" else "DIR"
@@ -72,7 +74,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         mark, context = e.problem_mark, f"{e.context}, " if e.context else ""
         return f"cannot read {mark.name}: {context}{e.problem} at line {mark.line + 1}, column {mark.column + 1}"
     if isinstance(e, ConfigCompositionException) and (in_file := re.match(r"In '([^']+)': ", str(e))):
-        return _in_config_file(in_file[1], e.__cause__ or e.__context__, overrides)
+        return _in_config_file(in_file[1], e, overrides)
     # Hydra wraps OmegaConf's error, which names the key, in its own ("Error merging override lr=abc").
     cause = e.__cause__ if isinstance(e, ConfigCompositionException) and e.__cause__ is not None else e
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key.startswith("hydra."):
@@ -141,17 +143,19 @@ PLUGIN_CONFIGS = {
 }
 
 
-def _in_config_file(source: str, e: BaseException | None, overrides: Sequence[str]) -> str:
-    """A key or value in the config file `source` (`experiment/mine`, in conf/ or a --config-dir) that Hydra could
-    not compose, which it reports without naming it ("In 'experiment/mine': ConfigKeyError raised ...")."""
+def _in_config_file(source: str, e: ConfigCompositionException, overrides: Sequence[str]) -> str:
+    """What Hydra could not compose in the config file `source` (`experiment/mine`, in conf/ or a --config-dir): a
+    key or value of OmegaConf's error, which Hydra's own line does not name ("In 'experiment/mine': ConfigKeyError
+    raised while composing config:"), or Hydra's own word ("In 'experiment/mine': Could not override 'optimizr'")."""
     group = source.partition("/")[0]
-    if isinstance(e, (ConfigAttributeError, ConfigKeyError)) and e.full_key == group:  # under `experiment.`
+    inner = e.__cause__ or e.__context__
+    if isinstance(inner, (ConfigAttributeError, ConfigKeyError)) and inner.full_key == group:  # under `experiment.`
         return (
             f"{source}.yaml puts its keys under {group}, not at the top level: make its first line "
             f"`# @package _global_`, as in conf/{group}/"
         )
-    told = one_line(e, overrides) if isinstance(e, Exception) else None
-    return f"{source}.yaml: {told or first_line(e or 'cannot be composed')}"
+    told = one_line(inner, overrides) if isinstance(inner, Exception) else None
+    return f"{source}.yaml: {told or first_line(str(e).partition(': ')[2] or e)}"
 
 
 def _unknown_hydra_key(cause: OmegaConfBaseException, overrides: Sequence[str]) -> str:

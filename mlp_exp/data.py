@@ -77,7 +77,7 @@ def data_root(cfg: DatasetConfig) -> Path:
 
 
 def system_dir(cfg: DatasetConfig) -> Path | None:
-    """dataset.system_dir, `~` and all: the shell does not expand it in an override (`dataset.system_dir=~/fm`)."""
+    """dataset.system_dir, `~` and all, as a YAML file or a quoted override ('dataset.system_dir="~/fm"') gives it."""
     return Path(cfg.system_dir).expanduser() if cfg.system_dir else None
 
 

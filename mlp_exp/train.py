@@ -6,6 +6,7 @@ Each split is one uint8 tensor; a batch is a shuffled index into it, converted t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -227,7 +228,8 @@ def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any
                 return _train(cfg, out_dir, resume)
             except Exception as e:
                 if resume and exit_code_for(e) == EXIT_USER_ERROR:
-                    record_failure(out_dir, str(e))
+                    with contextlib.suppress(OSError):  # a full disk: the error it failed on is what to say
+                        record_failure(out_dir, str(e))
                 raise
     finally:
         # A run's `threads` (or its checkpoint's) is its own: the next run in this process, a plain sweep's next

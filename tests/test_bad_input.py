@@ -238,8 +238,12 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
                 "'<stream end>' at line 3, column 1"
             ),
         ),
+        (  # Hydra's own error, which says it all but for its "In 'experiment/mine': "
+            "# @package _global_\ndefaults:\n  - override /optimizr: adam\n",
+            "experiment/mine.yaml: Could not override 'optimizr'. No match in the defaults list.",
+        ),
     ],
-    ids=["unknown-key", "wrong-type", "no-package-line", "not-yaml"],
+    ids=["unknown-key", "wrong-type", "no-package-line", "not-yaml", "hydras-own-word"],
 )
 def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
     monkeypatch, capsys, tmp_path, preset, message
@@ -251,11 +255,20 @@ def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
     assert code == 2 and len(err) == 1 and err[0].startswith("error: " + message.format(conf=tmp_path))
 
 
-def test_a_path_under_the_home_dir_is_told_how_to_write_it(monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "override, fix",
+    [
+        (
+            "dataset.root=~/data",
+            """write the path from / (dataset.root=$HOME/data), or quote it: 'dataset.root="~/data"'""",
+        ),
+        ("hydra.run.dir=~/runs/a", "write the path from / (hydra.run.dir=$HOME/runs/a) "),  # Hydra's keys keep a ~
+    ],
+)
+def test_a_path_under_the_home_dir_is_told_how_to_write_it(monkeypatch, capsys, override, fix):
     """The shell leaves a `~` after `=`, and Hydra's grammar takes one only before a key (to delete it)."""
-    code, _, err = run_main(monkeypatch, capsys, "dataset.root=~/data")
-    assert code == 2 and len(err) == 1
-    assert """; write the path from / (dataset.root=$HOME/data), or quote it: 'dataset.root="~/data"' """ in err[0]
+    code, _, err = run_main(monkeypatch, capsys, override)
+    assert code == 2 and len(err) == 1 and f"; {fix}" in err[0]
 
 
 @pytest.mark.parametrize(

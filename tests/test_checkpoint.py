@@ -162,6 +162,18 @@ def test_a_resume_that_fails_leaves_the_run_failed_with_its_error_until_a_resume
     assert metrics["status"] == "completed" and "error" not in json.loads((run_dir / "metrics.json").read_text())
 
 
+def test_a_resume_that_fails_on_a_full_disk_says_the_error_it_failed_on(tiny_root, tmp_path, monkeypatch):
+    run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
+    (run_dir / FILE_NAME).write_bytes(b"")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("mlp_exp.train.record_failure", disk_full)
+    with pytest.raises(CheckpointError, match="it is empty"):
+        train(tiny_cfg(tiny_root), run_dir, resume=True)
+
+
 def test_a_run_dir_refused_to_a_new_run_keeps_the_records_of_the_run_it_holds(tiny_root, tmp_path, monkeypatch):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
     before = (run_dir / "metrics.json").read_bytes()
