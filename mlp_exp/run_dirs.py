@@ -18,18 +18,26 @@ def a_sweeps_job(run_dir: Path) -> bool:
     return (run_dir.parent / SWEEP_FILE).is_file()
 
 
+def holds_a_run(directory: Path) -> bool:
+    """Whether `directory` holds a run's records: its metrics.json (written as its training starts) or its
+    checkpoint (after each epoch), either of which may have been deleted since."""
+    # Imported here: both import torch (~2 s), which the sweep's checks, in this module too, need not wait for.
+    from mlp_exp.checkpoint import FILE_NAME
+    from mlp_exp.tracking import METRICS_FILE
+
+    return any((directory / name).exists() for name in (METRICS_FILE, FILE_NAME))
+
+
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
     or its checkpoint): that run's records and checkpoint would be lost. Nor into a sweep's dir, whose jobs it
     would join."""
-    # Imported here: both import torch (~2 s), which the sweep's checks, in this module too, need not wait for.
-    from mlp_exp.checkpoint import FILE_NAME
-    from mlp_exp.tracking import ENDED, METRICS_FILE, run_status
+    from mlp_exp.tracking import ENDED, run_status  # imports torch, as holds_a_run does
 
     if (run_dir / SWEEP_FILE).exists():
         raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
     refuse_runs_below(run_dir, "hydra.run.dir")
-    if not ((run_dir / FILE_NAME).exists() or (run_dir / METRICS_FILE).exists()):
+    if not holds_a_run(run_dir):
         return
     status = run_status(run_dir)
     if status in ENDED:  # nothing to resume
@@ -64,10 +72,11 @@ def refuse_runs_below(directory: Path, key: str) -> None:
 
 
 def refuse_inside_a_run(directory: Path, key: str) -> None:
-    """Nor inside another run's or sweep's dir (their records, .hydra/ or multirun.yaml, in a dir above): compare
-    and TensorBoard, given that dir, would take the new one for a part of it, and its pictures and compare.png
-    would be written among the new one's files. Asked for a new single run or sweep (a sweep's job sits in its
-    sweep's dir) before its dir is made, which a refusal would leave behind."""
+    """Nor inside another run's or sweep's dir (their records, .hydra/ with holds_a_run's or multirun.yaml, in a dir
+    above): compare and TensorBoard, given that dir, would take the new one for a part of it, and its pictures and
+    compare.png would be written among the new one's files. Asked for a new single run or sweep (a sweep's job sits
+    in its sweep's dir) before its dir is made, which a refusal would leave behind."""
     for above in Path(directory).absolute().parents:
-        if (above / ".hydra").is_dir() or (above / SWEEP_FILE).is_file():
+        # Hydra's record of a run and mlp_exp's: either alone may be another tool's (a metrics.json, a Hydra app's run).
+        if ((above / ".hydra").is_dir() and holds_a_run(above)) or (above / SWEEP_FILE).is_file():
             raise ConfigError(f"{directory} is inside {above}, which holds a run or sweep: choose another {key}")

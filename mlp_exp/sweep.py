@@ -42,7 +42,7 @@ from mlp_exp.config import (
 from mlp_exp.cores import available
 from mlp_exp.exits import ends_the_command, fail
 from mlp_exp.files import compare_command
-from mlp_exp.run_dirs import SWEEP_FILE, refuse_inside_a_run, refuse_used_sweep_dir
+from mlp_exp.run_dirs import SWEEP_FILE, holds_a_run, refuse_inside_a_run, refuse_used_sweep_dir
 
 log = logging.getLogger("mlp_exp")
 
@@ -70,13 +70,9 @@ def resuming(sweep_dir: Path) -> bool:
 
 
 def resuming_job(job_dir: Path, sweep_dir: Path) -> bool:
-    """Whether this job of a sweep goes on from what it did before: its sweep is resumed, and it had started
-    (a job's metrics.json is written as its training starts, its checkpoint after each epoch: either may have been
-    deleted). A job that never started runs as a new one."""
-    from mlp_exp.checkpoint import FILE_NAME
-    from mlp_exp.tracking import METRICS_FILE
-
-    return resuming(sweep_dir) and any((job_dir / name).exists() for name in (METRICS_FILE, FILE_NAME))
+    """Whether this job of a sweep goes on from what it did before: its sweep is resumed, and it had started (its
+    dir holds a run). A job that never started runs as a new one."""
+    return resuming(sweep_dir) and holds_a_run(job_dir)
 
 
 def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:

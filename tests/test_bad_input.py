@@ -21,6 +21,7 @@ from mlp_exp.config import (
 )
 from mlp_exp.exits import ends_the_command
 from mlp_exp.files import command
+from mlp_exp.run_dirs import refuse_inside_a_run
 from mlp_exp.train import pick_device
 
 
@@ -693,12 +694,15 @@ def test_a_dir_with_runs_below_it_is_refused_as_a_runs_or_a_sweeps(monkeypatch, 
 def test_a_dir_inside_a_run_or_a_sweep_is_refused_and_left_unmade(monkeypatch, capsys, tiny_root, tmp_path, sweep):
     outputs = tmp_path / "outputs"
     (outputs / "runs" / "an_old_run" / ".hydra").mkdir(parents=True)
+    (outputs / "runs" / "an_old_run" / "metrics.json").write_text('{"status": "completed"}')
     (outputs / "multirun" / "a_sweep").mkdir(parents=True)
     (outputs / "multirun" / "a_sweep" / "multirun.yaml").write_text("hydra: {}")
+    (tmp_path / "another_hydra_apps_run" / ".hydra").mkdir(parents=True)  # no run of mlp_exp's
     before = files_under(outputs)
     key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+    args = ["-m", "seed=1,2"] if sweep else []
+    refuse_inside_a_run(tmp_path / "another_hydra_apps_run" / "x", key)  # no refusal
     for holder in (outputs / "runs" / "an_old_run", outputs / "multirun" / "a_sweep"):
-        args = ["-m", "seed=1,2"] if sweep else []
         where = holder / "new" / "deeper"
         code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={where}")
         assert code == 2 and err == [
