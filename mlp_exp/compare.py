@@ -50,7 +50,7 @@ from mlp_exp.lock import in_use
 from mlp_exp.resume import load_run_config
 from mlp_exp.run_dirs import SWEEP_FILE
 from mlp_exp.sweep import planned_sweep
-from mlp_exp.tracking import METRICS_FILE, SESSION_STATUS, TAGS, Status, metric_text, read_metrics
+from mlp_exp.tracking import HOST, METRICS_FILE, SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table, and warns of the steps
 # a resumed run's restart marker hides (as meant: a resume goes on from its checkpoint, or anew without one).
@@ -59,8 +59,15 @@ STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_ST
 # A sweep job that never trained (no event file) and whose log names no error: its sweep was stopped before it
 # began, or it crashed before its first line; a resume of the sweep runs it. One whose log names one `failed`.
 NOT_STARTED = "not started"
+# What find_runs finds a run by: either may have been deleted.
+RUN_RECORDS = (METRICS_FILE, "events.out.tfevents.*")
+# Hydra writes a job's overrides.yaml (with its config.yaml) before the job's first line: a job that failed before
+# training has it alone (an empty .hydra/ is no job's).
+JOB_RECORD = ".hydra/overrides.yaml"
 # A run whose records say `running` but that no process trains: a resume goes on from its checkpoint.
 CUT_SHORT = "cut short"
+# A dir whose metrics.json is damaged (not JSON, not mlp_exp's) and that has no event file to say more.
+UNREADABLE = "unreadable"
 LINE_STYLES = ["-", "--", ":", "-."]
 # The scalars compare reads for each run: the table's final values and the plot's curves.
 CURVES = ("test/acc", "train/acc", "train/loss")
@@ -69,7 +76,7 @@ CURVES = ("test/acc", "train/acc", "train/loss")
 @dataclass
 class Run:
     name: str  # the run dir, relative to the compared dir
-    status: str  # a Status; CUT_SHORT for a `running` run no process trains; NOT_STARTED (a job, no error logged)
+    status: str  # a Status; CUT_SHORT, NOT_STARTED or UNREADABLE as above
     hparams: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> [(epoch, value)]
     error: str | None = None  # why a failed run failed: from its metrics.json, or a job's log where it has none
@@ -86,12 +93,9 @@ class Run:
 
 
 def find_runs(root: Path) -> list[Run]:
-    """Every run under `root`, best first: dirs with event files or metrics.json (either may have been deleted), and
-    sweep jobs that ended before writing them."""
-    run_dirs = {path.parent for pattern in ("events.out.tfevents.*", METRICS_FILE) for path in root.rglob(pattern)}
-    # Hydra writes a job's overrides.yaml (with its config.yaml) before the job's first line: an empty .hydra/ is
-    # no job's.
-    failed_dirs = {path.parent.parent for path in root.rglob(".hydra/overrides.yaml")} - run_dirs
+    """Every run under `root`, best first: dirs with RUN_RECORDS, and sweep jobs that ended before writing them."""
+    run_dirs = {path.parent for pattern in RUN_RECORDS for path in root.rglob(pattern)}
+    failed_dirs = {path.parent.parent for path in root.rglob(JOB_RECORD)} - run_dirs
     runs = [read_run(d, root) for d in run_dirs] + [read_failed_job(d, root) for d in failed_dirs]
     runs += [run for sweep_file in root.rglob(SWEEP_FILE) for run in unstarted_jobs(sweep_file.parent, root)]
     return sorted(runs, key=lambda run: (run.rank, _natural_order(run.name)))  # job 2 before job 10
@@ -112,8 +116,13 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     unstarted = [(num, parser.parse_overrides(job)) for num, job in enumerate(planned) if num not in started]
     names, knobs = _JobDirNames(config), _PlannedKnobs(config)
     dirs = [(sweep_dir / names.of(num, job), job) for num, job in unstarted]
-    # A dir of its planned name is the job's, though its .hydra/ is gone: find_runs lists what it holds.
-    return [Run(_name(job_dir, root), NOT_STARTED, knobs.of(job)) for job_dir, job in dirs if not job_dir.exists()]
+    # A dir of its planned name with a run's records is the job's, though its .hydra/ is gone: find_runs lists it.
+    return [Run(_name(job_dir, root), NOT_STARTED, knobs.of(job)) for job_dir, job in dirs if not _has_records(job_dir)]
+
+
+def _has_records(run_dir: Path) -> bool:
+    """Whether find_runs lists `run_dir` by what it holds."""
+    return any(next(run_dir.glob(pattern), None) for pattern in (*RUN_RECORDS, JOB_RECORD))
 
 
 # libyaml's loader where PyYAML has it: a sweep's every job has a hydra.yaml of some 150 lines.
@@ -176,13 +185,16 @@ def read_run(run_dir: Path, root: Path) -> Run:
     # of an mlp_exp before 2 December 2026, which kept no knobs there), the event file says what it can.
     metrics = read_metrics(run_dir) or {}
     events = _EventRecords(run_dir)
+    if not metrics and not events.any():
+        return Run(_name(run_dir, root), UNREADABLE, {}, error=f"its {METRICS_FILE} cannot be read, nor an event file")
     hparams = metrics.get("hparams")
     # metrics.json's knobs are in the run's order (the event file's map has none)
     hparams = with_optimizer_rule(_recorded(hparams) if isinstance(hparams, dict) else events.hparams())
     status, history = metrics.get("status"), metrics.get("history")
     if not isinstance(status, str):
         status = events.status()
-    if status == Status.running and in_use(run_dir) is False:  # its process is gone: killed, or its machine lost
+    # Its process gone (killed, or its machine lost), where it trained: a lock is not seen from another machine.
+    if status == Status.running and metrics.get("host") == HOST and in_use(run_dir) is False:
         status = CUT_SHORT
     tags = {tag: key for key, tag in TAGS.items() if tag in CURVES}
     try:
@@ -220,6 +232,10 @@ class _EventRecords:
             record = plugin_data_pb2.HParamsPluginData.FromString(content)
             records[record.WhichOneof("data")] = record
         return records
+
+    def any(self) -> bool:
+        """Whether there is an event file with anything of the run's in it."""
+        return bool(self._hparams_records or self._events.Tags()["scalars"])
 
     def hparams(self) -> dict[str, Any]:
         """The run's knobs; in the Experiment record's order, where a run of an mlp_exp before 2 December wrote one."""
@@ -523,7 +539,7 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
         say(means)
     for run in runs:
         if run.error:
-            say(f"{run.name} failed: {run.error}")
+            say(f"{run.name} {run.status}: {run.error}")
     if any(run.curves for run in runs):
         png = png or root / "compare.png"
         try:

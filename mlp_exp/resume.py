@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -103,12 +104,16 @@ def _go_on_as_the_run_did(run_dir: Path) -> None:
     try:
         configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
     except ValueError as e:  # logging.config's word for a log file it cannot open (a run dir this user cannot write)
-        if not isinstance(e.__cause__, OSError):
+        cause = e.__cause__
+        if not isinstance(cause, OSError):
             raise
-        raise ConfigError(
-            f"cannot write the log of {run_dir} ({e.__cause__.strerror or first_line(e.__cause__)}); resume it as a "
-            "user who can write there, or copy the run dir to one you can write to and resume the copy"
-        ) from e
+        log_file = hydra_cfg.job_logging.handlers.file.filename
+        fix = (
+            "resume it as a user who can write there, or copy the run dir to one you can write to and resume the copy"
+            if isinstance(cause, PermissionError) or cause.errno == errno.EROFS
+            else f"make {log_file} a file that can be written, and resume it again"
+        )
+        raise ConfigError(f"cannot write {log_file} ({cause.strerror or first_line(cause)}); {fix}") from e
     _work_from(Path(hydra_cfg.runtime.cwd))
 
 

@@ -31,6 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import interrupt
 from mlp_exp.config import (
     ConfigError,
+    as_typed,
     cannot_use,
     check_before_the_job,
     check_overrides,
@@ -388,9 +389,11 @@ def refuse_interval_in_a_plain_sweep(config: DictConfig) -> None:
     if config.hydra.sweeper._target_ != BASIC_SWEEPER:
         return
     if interval := next((o for o in sweep_overrides(config) if o.is_interval_sweep()), None):
+        ends = interval.value()
+        listed = f"{interval.key_or_group}={as_typed(ends.start)},{as_typed(ends.end)}"
         raise ConfigError(
             f"{interval.input_line} is not allowed in a plain sweep, which runs the values it lists: list them "
-            f"(-m {interval.key_or_group}=0.01,0.03,0.1), or search the interval with hparams_search=optuna"
+            f"(-m {listed}, and any between), or search the interval with hparams_search=optuna"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from mlp_exp.files import atomic_write
 
 METRICS_FILE = "metrics.json"
+HOST = socket.gethostname()
 # The TensorBoard tags of an epoch record's scalars (metrics.json's history), grouped as TensorBoard shows them; a
 # scalar not named here goes to TensorBoard under its own key.
 TAGS = {
@@ -146,6 +148,7 @@ class Tracker:
         last = self.history[-1] if self.history else {}
         metrics = {
             "status": status,
+            "host": HOST,  # where a `running` run trains: only there can its process be looked for (compare)
             "epochs_done": len(self.history),
             "train_loss": last.get("train_loss"),
             "train_acc": last.get("train_acc"),

@@ -264,15 +264,16 @@ def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root,
 def test_the_resume_of_a_run_whose_log_cannot_be_written_says_so_in_one_line(tiny_root, tmp_path):
     run_dir = run_left_running(tiny_root, tmp_path)
     (run_dir / "mlp_exp.log").unlink()
-    (run_dir / "mlp_exp.log").mkdir()  # as root, the one way to make it unwritable (a dir of another user's)
+    (run_dir / "mlp_exp.log").mkdir()  # as root, the way to make it unwritable
 
     result = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
 
     assert result.returncode == 2 and "Traceback" not in result.stderr
+    log_file = run_dir / "mlp_exp.log"
     assert error_lines(result) == [
         (
-            f"error: cannot write the log of {run_dir} (Is a directory); resume it as a user who can write there, or "
-            "copy the run dir to one you can write to and resume the copy"
+            f"error: cannot write {log_file} (Is a directory); make {log_file} a file that can be written, and resume it "
+            "again"
         )
     ]
 

@@ -157,12 +157,33 @@ def test_a_job_is_listed_once_as_it_ended_whichever_of_its_records_was_deleted(m
     assert [epoch for epoch, _ in by_name[completed[1].name].curves["test/acc"]] == [1, 2]  # float32's numbers
 
 
+def test_a_dir_with_a_damaged_metrics_json_and_no_event_file_is_listed_as_unreadable(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.json").write_text("{not json")
+    (run,) = compare.report(tmp_path)
+    assert run.status == "unreadable"
+    assert "run unreadable: its metrics.json cannot be read, nor an event file" in capsys.readouterr().out.splitlines()
+
+
+def test_a_planned_jobs_dir_without_its_records_is_a_job_not_started(mixed_sweep, tmp_path):
+    """Hydra makes a job's dir before it writes .hydra/ there: a Ctrl-C in between leaves it empty."""
+    stopped = stopped_copy(mixed_sweep, tmp_path)
+    never_began = [job.name for job in job_dirs(mixed_sweep)[1:]]
+    (stopped / never_began[0]).mkdir()
+    runs = {run.name: run.status for run in compare.find_runs(stopped)}
+    assert [runs[name] for name in never_began] == ["not started"] * len(never_began)
+
+
 def test_a_run_that_says_running_is_running_while_a_process_holds_it_and_else_cut_short(tmp_path, tiny_root):
     run_dir = tmp_path / "run"
     train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "device=cpu")), run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))  # as SIGKILL leaves it
     assert [run.status for run in compare.find_runs(run_dir)] == ["cut short"]
+    # On another machine (a Slurm job's, on a shared disk) its process and its lock cannot be seen from here.
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running", "host": "node-17"}))
+    assert [run.status for run in compare.find_runs(run_dir)] == ["running"]
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))
 
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_RUN_DIR, str(run_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

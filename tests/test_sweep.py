@@ -411,12 +411,12 @@ def test_a_sweep_preset_with_a_search_preset_is_refused_as_the_search_would_repl
 
 
 def test_an_interval_in_a_plain_sweep_is_refused_before_the_sweep_dir_is_made(tmp_path):
-    result = run_cli("-m", "lr=interval(0.01,0.1)", cwd=tmp_path)
+    result = run_cli("-m", "hiddens=int(interval(32,256))", cwd=tmp_path)
 
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: lr=interval(0.01,0.1) is not allowed in a plain sweep, which runs the values it lists: list them "
-        "(-m lr=0.01,0.03,0.1), or search the interval with hparams_search=optuna"
+        "error: hiddens=int(interval(32,256)) is not allowed in a plain sweep, which runs the values it lists: list "
+        "them (-m hiddens=32,256, and any between), or search the interval with hparams_search=optuna"
     )
     assert not (tmp_path / "outputs").exists()
 
