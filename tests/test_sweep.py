@@ -389,7 +389,7 @@ def test_a_sweep_whose_recorded_command_repeats_a_key_resumes_as_it_ran(tiny_roo
         ),
         (["experiment=deeper", "sweep=lrs"], None),  # the preset's hiddens, each job's lr
         (["experiment=deeper", "sweep=widths", "hiddens=64"], None),  # the command line's word wins over both
-        (["sweep=widths"], None),  # the default experiment sets every knob
+        (["sweep=widths"], None),  # no experiment= given: the default knobs are the sweep's to set
     ],
 )
 def test_an_experiment_preset_whose_knob_a_sweep_preset_sets_for_each_job_is_warned_about(overrides, warned, caplog):
