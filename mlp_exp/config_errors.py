@@ -103,8 +103,12 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         if appended := re.fullmatch(r"Could not append to config\. An item is already at '(.*)'\.", first_line(e)):
             line = next((arg for arg in overrides if arg.startswith(f"+{appended[1]}=")), f"+{appended[1]}=...")
             return f"{line} is not allowed: {appended[1]} has a value already; set it without the +: {line[1:]}"
-        if str(e).startswith("Ambiguous value") and "--cfg" in overrides:  # --cfg shows one run's config
+        if str(e).startswith(("Ambiguous value", "Sweep parameters")) and "--cfg" in overrides:
+            if any(arg.startswith("hparams_search=") for arg in overrides):  # its space is in hydra.sweeper.params
+                return f"{first_line(e)}: --cfg shows the search's space without the command line's; drop the value"
             return f"{first_line(e)}: --cfg shows the config of one run; give one value"
+        if str(e).startswith("Sweep parameters"):  # `lr=choice(0.01,0.1)` without -m or a search
+            return f"{first_line(e)}: add -m to sweep over its values, or hparams_search=optuna to search it"
         if ambiguous := re.fullmatch(r"Ambiguous value for argument '(.*)'", first_line(e)):  # `lr=0.1,0.05`, no -m
             key, _, value = ambiguous[1].partition("=")
             one_list = key in LIST_KEYS and not set(value) & set("[]'\"")  # no brackets or quotes of its own to nest

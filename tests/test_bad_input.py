@@ -93,6 +93,13 @@ COMPOSE_ERRORS = [
     ("+lr=0.2", "+lr=0.2 is not allowed: lr has a value already; set it without the +: lr=0.2"),
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
+    (  # a sweep's value, without -m or a search
+        "lr=choice(0.01,0.1)",
+        (
+            "Sweep parameters 'lr=choice(0.01,0.1)' requires --multirun: add -m to sweep over its values, or "
+            "hparams_search=optuna to search it"
+        ),
+    ),
     (
         "visuals=false",
         "visuals=false is not allowed: visuals holds several keys; set one of them, e.g. visuals.enabled=",
@@ -202,11 +209,19 @@ def test_a_swept_group_with_a_plus_is_refused_before_the_sweep_dir_is_made(monke
 
 @pytest.mark.parametrize(
     "args, advice",
-    [(["-m", "seed=1,2"], "so drop -m and give one value per key"), (["seed=1,2"], "; give one value")],
+    [
+        (["-m", "seed=1,2"], "so drop -m and give one value per key"),
+        (["seed=1,2"], "; give one value"),
+        (["lr=choice(0.1,0.5)"], "; give one value"),
+        (
+            ["hparams_search=optuna", "lr=choice(0.1,0.5)"],
+            "shows the search's space without the command line's; drop the value",
+        ),
+    ],
 )
 def test_cfg_says_it_shows_one_runs_config(args, advice, monkeypatch, capsys):
     code, _, err = run_main(monkeypatch, capsys, "--cfg", "job", *args)
-    assert code == 2 and len(err) == 1 and "--cfg shows the config of one run" in err[0] and err[0].endswith(advice)
+    assert code == 2 and len(err) == 1 and "--cfg shows the " in err[0] and err[0].endswith(advice)
 
 
 def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys):
