@@ -470,6 +470,14 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
         resume.main(["typo"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == "error: typo does not exist; give a run's dir or a sweep's dir"
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")  # stopped before its job 1 began
+    with pytest.raises(SystemExit) as exit_:
+        resume.main(["sweep/1_lr=0.1"])  # as compare lists it, `not started`
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: sweep/1_lr=0.1 never started, as its sweep stopped first; resume the sweep: {resume_command('sweep')}"
+    )
 
 
 def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(tmp_path, capsys):
