@@ -496,15 +496,21 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
         ax.scatter([x for x, _ in points], [y for _, y in points], color="C0")
         series = {}
     for i, (name, at_x) in enumerate(sorted(series.items(), key=lambda item: _natural_order(item[0]))):
-        color = f"C{i % 10}"  # matplotlib's colour cycle
+        color, style = _look(i)
         ax.scatter([x for x, ys in at_x.items() for _ in ys], [y for ys in at_x.values() for y in ys], color=color)
         if numeric or repeats or len(series) > 1:
             means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
-            ax.plot(sorted(at_x), means, color=color, label=name if len(series) > 1 else "mean")
+            ax.plot(sorted(at_x), means, style, color=color, label=name if len(series) > 1 else "mean")
     if repeats or 1 < len(series) <= 12:  # below the panels, where it covers none of the points
         ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower left", ncols=3, fontsize=8, title=ax_title)
     ax.set(xlabel=knob or "run", ylabel="final test accuracy", title=ax_title)
     ax.grid(alpha=0.3)
+
+
+def _look(i: int) -> tuple[str, str]:
+    """The i-th series' colour and line style: matplotlib's ten colours, then again in another style, so that no two
+    series look alike."""
+    return f"C{i % 10}", LINE_STYLES[i // 10 % len(LINE_STYLES)]
 
 
 def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> None:
@@ -513,9 +519,8 @@ def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> 
     for i, (run, name) in enumerate(zip(runs, labels(runs, knobs))):
         epochs = [epoch for epoch, _ in run.curves.get(tag, [])]
         values = [v if math.isfinite(v) else math.nan for _, v in run.curves.get(tag, [])]
-        # Past the colour cycle's ten colours, another line style: no two runs' curves look alike.
-        style = LINE_STYLES[i // 10 % len(LINE_STYLES)]
-        ax.plot(epochs, values, style, marker="o", markersize=3, label=name)
+        color, style = _look(i)
+        ax.plot(epochs, values, style, color=color, marker="o", markersize=3, label=name)
     ax.set(xlabel="epoch", title=title)
     # Whole epochs only, even where that is one tick: a single epoch's axis would show 0.995, 1.005, ...
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
