@@ -21,7 +21,7 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from hydra import compose
@@ -44,7 +44,7 @@ from mlp_exp.config import (
     register,
     with_optimizer_rule,
 )
-from mlp_exp.exits import fail, fail_if_users_error
+from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.lock import in_use
 from mlp_exp.resume import load_run_config
@@ -571,6 +571,11 @@ def plot_file(png: Path) -> Path:
     return png
 
 
+def _interrupted(stop: KeyboardInterrupt) -> NoReturn:
+    say("Interrupted")
+    sys.exit(interrupt.exit_code(stop))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
@@ -578,18 +583,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if problem := not_a_directory(args.dir):
         fail(f"{problem}; give a run dir, a sweep dir or outputs/")
-    try:
+    with ends_as_told(_interrupted):  # reading many runs' event files takes seconds
         png = args.png and plot_file(args.png)
         reported = report(args.dir.absolute(), png)  # absolute: the commands it prints then paste anywhere
-    except KeyboardInterrupt as e:  # reading many runs' event files takes seconds
-        say("Interrupted")
-        sys.exit(interrupt.exit_code(e))
-    except Exception as e:
-        if (stop := interrupt.hidden_in(e)) is not None:  # in composing a planned job's config
-            say("Interrupted")
-            sys.exit(interrupt.exit_code(stop))
-        fail_if_users_error(e)
-        raise
     if not reported:
         fail(f"no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)")
 

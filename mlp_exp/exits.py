@@ -3,10 +3,11 @@ can fix; Ctrl-C and SIGTERM's codes (130, 143) are interrupt.py's."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NoReturn, TypeVar
 
 EXIT_USER_ERROR = 2  # a config, data, checkpoint or command line to change, or a dir in use: as argparse's usage errors
@@ -47,6 +48,23 @@ def fail_if_users_error(e: Exception) -> None:
         fail(e, code)
     if (message := config_errors.one_line(e, sys.argv[1:])) is not None:
         fail(message)
+
+
+@contextlib.contextmanager
+def ends_as_told(interrupted: Callable[[KeyboardInterrupt], NoReturn]) -> Iterator[None]:
+    """Around a command's work: a Ctrl-C or SIGTERM, also one that Hydra or OmegaConf reported as an error of
+    theirs, ends it through `interrupted`; a user's error in one line (fail_if_users_error); a bug as raised."""
+    from mlp_exp import interrupt  # imported where used, as in ends_the_command: `import mlp_exp` imports this module
+
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        interrupted(e)
+    except Exception as e:
+        if (stop := interrupt.hidden_in(e)) is not None:
+            interrupted(stop)
+        fail_if_users_error(e)
+        raise
 
 
 Method = TypeVar("Method", bound=Callable[..., None])

@@ -30,7 +30,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
 from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
-from mlp_exp.exits import fail, fail_if_users_error
+from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job
 from mlp_exp.sweep import RESUMING
@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"{problem}; give a run's dir or a sweep's dir")
     directory = directory.resolve()
     try:
-        with interrupt.sigterm_raises():
+        # A Ctrl-C before training started, or after the run completed: a run's own Ctrl-C is said in training.
+        with ends_as_told(exit_interrupted), interrupt.sigterm_raises():
             if (directory / SWEEP_FILE).is_file():
                 for flag, value in (("--device", device and device.value), ("--threads", threads)):
                     if value is not None:
@@ -292,13 +293,6 @@ def main(argv: list[str] | None = None) -> None:
                 resume_run(directory, device, threads)
             except NotARunDir as e:
                 raise ConfigError(f"{e}{_what_to_resume(directory)}") from None
-    except KeyboardInterrupt as e:  # before training started, or after the run completed
-        exit_interrupted(e)
-    except Exception as e:
-        if (stop := interrupt.hidden_in(e)) is not None:
-            exit_interrupted(stop)
-        fail_if_users_error(e)
-        raise
     finally:
         remember_completed(None)  # for a process that runs another (tests, a notebook)
 
