@@ -272,9 +272,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     directory, device, threads = args.dir, Device(args.device) if args.device else None, args.threads
     if not directory.exists() and (directory.parent / SWEEP_FILE).is_file():  # compare lists it as not started
-        fail(
-            f"{directory} never started, as its sweep stopped first; resume the sweep: {resume_command(directory.parent)}"
-        )
+        sweep = resume_command(directory.parent)
+        fail(f"{directory} never started, as its sweep stopped first; resume the sweep: {sweep}")
     if problem := not_a_directory(directory):
         fail(f"{problem}; give a run's dir or a sweep's dir")
     directory = directory.resolve()
