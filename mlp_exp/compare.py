@@ -40,7 +40,6 @@ from mlp_exp.config import (
     ConfigError,
     composing,
     flat_hparams,
-    job_dirname,
     register,
     with_optimizer_rule,
 )
@@ -48,7 +47,7 @@ from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, command, not_a_directory, say
 from mlp_exp.lock import in_use
 from mlp_exp.resume import load_run_config
-from mlp_exp.run_dirs import SWEEP_FILE
+from mlp_exp.run_dirs import SWEEP_FILE, job_dirname
 from mlp_exp.sweep import planned_sweep
 from mlp_exp.tracking import HOST, METRICS_FILE, SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 

@@ -1,8 +1,12 @@
-"""Where a new run or sweep may be written: never into a dir that holds another run or sweep, nor one with runs or
-sweeps below it (outputs/), whose records it would overwrite or sit among."""
+"""Run and sweep dirs: how they are named (the resolvers of conf/config.yaml's hydra.run.dir and hydra.sweep.subdir),
+and where a new one may be written: never into a dir that holds another run or sweep, nor one with runs or sweeps
+below or above it, whose records it would overwrite or sit among."""
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from pathlib import Path
 
 from mlp_exp.config import ConfigError
@@ -11,6 +15,65 @@ from mlp_exp.files import found_below, resume_command
 # The sweep's config, in its sweep dir, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it
 # there, the Optuna sweeper does not: sweep.SweepCallback saves it for every sweep.
 SWEEP_FILE = "multirun.yaml"
+
+
+# A decimal number in an override's value; with more significant digits than a person types (Optuna's sampled
+# floats have about 16), a dir name shows it to 4.
+_DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w.])")
+TYPED_DIGITS, SHOWN_DIGITS = 8, 4
+# The most bytes of overrides in a dir's name: file systems take names of 255 bytes at most (a long `hiddens=[...]`,
+# an Optuna trial's floats with a few fixed overrides), and the dir's .hydra/overrides.yaml has them all.
+NAME_PART_BYTES = 200
+
+
+def _dirname_part(overrides: str) -> str:
+    # Override values may hold '/' (paths), which would nest directories.
+    name = re.sub(r"[/\\\s]+", "_", overrides)
+    # lr=0.04743178681046319 as lr=0.04743: the dir's .hydra/ keeps the exact value, and the run's number or
+    # timestamp keeps two dirs apart.
+    name = _DECIMAL.sub(_shorten, name)
+    if len(name.encode()) > NAME_PART_BYTES:  # cut after a whole override, with a mark that there were more
+        fits = [end for end in _override_ends(name) if len(name[:end].encode()) <= NAME_PART_BYTES - 4]
+        name = (name[: fits[-1]] if fits else name.encode()[: NAME_PART_BYTES - 4].decode(errors="ignore")) + ",..."
+    return name
+
+
+def _override_ends(overrides: str) -> list[int]:
+    """Where each override of Hydra's comma-joined `a=1,b=[2,3],c='x,y'` ends: at the commas outside brackets and
+    quotes."""
+    ends, depth, quote = [], 0, ""
+    for i, char in enumerate(overrides):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth -= 1
+        elif char == "," and depth == 0:
+            ends.append(i)
+    return ends
+
+
+def _shorten(number: re.Match) -> str:
+    digits = number[0].split("e")[0].replace(".", "").strip("0")
+    return f"{float(number[0]):.{SHOWN_DIGITS}g}" if len(digits) > TYPED_DIGITS else number[0]
+
+
+def stamp() -> str:
+    """`2026-11-22_10-04-31-4711`: the time, and the process id, which keeps two runs or sweeps started in one
+    second apart."""
+    return f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{os.getpid()}"
+
+
+def run_dirname(overrides: str) -> str:
+    """`2026-11-22_10-04-31-4711_hiddens=512,lr=0.05`"""
+    return f"{stamp()}_{_dirname_part(overrides)}" if overrides else stamp()
+
+
+def job_dirname(num: int, overrides: str) -> str:
+    return f"{num}_{_dirname_part(overrides)}" if overrides else str(num)
 
 
 def a_sweeps_job(run_dir: Path) -> bool:

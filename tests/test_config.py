@@ -8,7 +8,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
-from mlp_exp import config
+from mlp_exp import config, run_dirs
 from mlp_exp.config import (
     Activation,
     ConfigError,
@@ -18,9 +18,8 @@ from mlp_exp.config import (
     check,
     flat_hparams,
     hidden_widths,
-    job_dirname,
-    run_dirname,
 )
+from mlp_exp.run_dirs import job_dirname, run_dirname
 
 
 def test_default_is_the_d2l_reference_experiment():
@@ -173,7 +172,7 @@ def test_the_optimizer_is_recorded_as_the_options_name_its_update_rule(overrides
 def test_a_runs_dir_name_is_the_same_however_often_and_late_it_is_resolved(monkeypatch):
     # The run-dir callback resolves hydra.run.dir, then Hydra does: a second may tick between the two.
     stamps = iter(["2026-11-22_10-04-31", "2026-11-22_10-04-32", "2026-11-22_10-04-33"])
-    monkeypatch.setattr(config.time, "strftime", lambda fmt, *when: next(stamps))
+    monkeypatch.setattr(run_dirs.time, "strftime", lambda fmt, *when: next(stamps))
     run = OmegaConf.create({"dir": "${mlp_exp.run_dirname:hiddens}"})
     assert run.dir == run.dir == copy.deepcopy(run).dir
     assert run.dir.startswith("2026-11-22_10-04-31-")
