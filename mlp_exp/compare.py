@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import math
+import os
 import re
 import statistics
 import sys
@@ -91,13 +92,19 @@ class Run:
         return self.status != Status.completed, -test_acc if known else math.inf
 
 
-def find_runs(root: Path) -> list[Run]:
-    """Every run under `root`, best first: dirs with RUN_RECORDS, and sweep jobs that ended before writing them."""
-    run_dirs = {path.parent for pattern in RUN_RECORDS for path in root.rglob(pattern)}
-    failed_dirs = {path.parent.parent for path in root.rglob(JOB_RECORD)} - run_dirs
+def find_runs(directory: Path, root: Path | None = None) -> list[Run]:
+    """Every run under `directory`, best first, named from `root` (default: `directory`): dirs with RUN_RECORDS,
+    and sweep jobs that ended before writing them."""
+    root = root or directory
+    run_dirs = {path.parent for pattern in RUN_RECORDS for path in directory.rglob(pattern)}
+    failed_dirs = {path.parent.parent for path in directory.rglob(JOB_RECORD)} - run_dirs
     runs = [read_run(d, root) for d in run_dirs] + [read_failed_job(d, root) for d in failed_dirs]
-    runs += [run for sweep_file in root.rglob(SWEEP_FILE) for run in unstarted_jobs(sweep_file.parent, root)]
-    return sorted(runs, key=lambda run: (run.rank, _natural_order(run.name)))  # job 2 before job 10
+    runs += [run for sweep_file in directory.rglob(SWEEP_FILE) for run in unstarted_jobs(sweep_file.parent, root)]
+    return sorted(runs, key=_best_first)
+
+
+def _best_first(run: Run) -> tuple:
+    return run.rank, _natural_order(run.name)  # job 2 before job 10
 
 
 def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
@@ -526,14 +533,18 @@ def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> 
     ax.grid(alpha=0.3)
 
 
-def report(root: Path, png: Path | None = None) -> list[Run]:
-    """Print the comparison of the runs under `root` and write its plot (default: `root`/compare.png)."""
-    runs = find_runs(root)
+def report(*dirs: Path, png: Path | None = None) -> list[Run]:
+    """Print the comparison of the runs under `dirs` (two sweeps, say), named from the dir they share, and write its
+    plot (default: compare.png in that dir)."""
+    root = Path(os.path.commonpath(dirs))
+    found = {run.name: run for run in (run for d in dirs for run in find_runs(d, root))}  # a run under two dirs: once
+    runs = sorted(found.values(), key=_best_first)
     if not runs:
         return runs
     knobs = differing_knobs(runs)
     same = {key: runs[0].hparams[key] for key in shown_knobs(runs[0].hparams) if key not in knobs}
-    say(f"{len(runs)} runs under {root}, best first" if len(runs) > 1 else f"1 run under {root}")
+    where = ", ".join(map(str, dirs))
+    say(f"{len(runs)} runs under {where}, best first" if len(runs) > 1 else f"1 run under {where}")
     if same:
         shared = "same in all" if len(runs) > 1 else "knobs"
         say(f"{shared}: " + " ".join(f"{key}={_knob_cell(value)}" for key, value in same.items()))
@@ -547,10 +558,11 @@ def report(root: Path, png: Path | None = None) -> list[Run]:
     if any(run.curves for run in runs):
         png = png or root / "compare.png"
         try:
-            plot(runs, knobs, png, title=str(root))
+            plot(runs, knobs, png, title=where)
         except OSError as e:  # a dir this user cannot write to, a full disk: the table above stands
             raise ConfigError(f"cannot write {png} ({e.strerror or e}); give --png a file you can write") from e
         say(f"plot: {png}")
+    # Of several dirs, the one they share (TensorBoard's --logdir_spec would take no job dir's name, with its commas).
     say("in TensorBoard:", command("tensorboard", "--logdir", root))
     return runs
 
@@ -577,16 +589,22 @@ def _interrupted(stop: KeyboardInterrupt) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="python -m mlp_exp.compare", description=__doc__.splitlines()[0])
-    parser.add_argument("dir", type=Path, help="a run dir, a sweep dir, or a folder of them (e.g. outputs)")
-    parser.add_argument("--png", type=Path, help="where to write the plot (default: DIR/compare.png)")
+    parser.add_argument(
+        "dirs", nargs="+", type=Path, metavar="DIR", help="a run dir, a sweep dir, or a folder of them (e.g. outputs)"
+    )
+    parser.add_argument(
+        "--png", type=Path, help="where to write the plot (default: compare.png in DIR, or in the dir the DIRs share)"
+    )
     args = parser.parse_args(argv)
-    if problem := not_a_directory(args.dir):
-        fail(f"{problem}; give a run dir, a sweep dir or outputs/")
+    for directory in args.dirs:
+        if problem := not_a_directory(directory):
+            fail(f"{problem}; give a run dir, a sweep dir or outputs/")
     with ends_as_told(_interrupted):  # reading many runs' event files takes seconds
         png = args.png and plot_file(args.png)
-        reported = report(args.dir.absolute(), png)  # absolute: the commands it prints then paste anywhere
+        # absolute: the commands it prints then paste anywhere
+        reported = report(*dict.fromkeys(d.absolute() for d in args.dirs), png=png)
     if not reported:
-        fail(f"no runs under {args.dir} (no TensorBoard event files, no .hydra/ job records)")
+        fail(f"no runs under {', '.join(map(str, args.dirs))} (no TensorBoard event files, no .hydra/ job records)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import socket
@@ -360,6 +361,22 @@ def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"error: no runs under {tmp_path} (no TensorBoard event files, no .hydra/ job records)"
     ]
+
+
+def test_two_dirs_are_compared_as_one_table_named_from_the_dir_they_share(mixed_sweep, tmp_path, tiny_root):
+    run_dir = tmp_path / "runs" / "wide"
+    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "hiddens=64", "device=cpu")), run_dir)
+    shared = Path(os.path.commonpath([mixed_sweep, run_dir]))
+
+    result = run_compare(str(mixed_sweep), str(run_dir), str(mixed_sweep))  # a dir given twice counts once
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{len(LRS) + 1} runs under {mixed_sweep}, {run_dir}, best first"
+    names = {line.split()[0] for line in lines if line.startswith(str(mixed_sweep.relative_to(shared)))}
+    assert names == {str((job).relative_to(shared)) for job in job_dirs(mixed_sweep)}
+    assert any(line.startswith(f"{run_dir.relative_to(shared)} ") for line in lines)
+    assert f"plot: {shared / 'compare.png'}" in lines
 
 
 @pytest.mark.parametrize("given, problem", [("typo", "does not exist"), ("file", "is not a directory")])
