@@ -322,7 +322,7 @@ def test_dash_m_after_the_overrides_still_sweeps(monkeypatch, capsys, tmp_path, 
     [
         (resume, ["--device", "gpu", "run"], "argument --device: invalid choice: 'gpu' (choose from 'auto', 'cpu'"),
         (resume, ["--threads", "0", "run"], "argument --threads: '0' is not a positive whole number"),
-        (compare, [], "the following arguments are required: dir"),
+        (compare, [], "the following arguments are required: DIR"),
     ],
 )
 def test_a_mistake_on_resumes_or_compares_command_line_is_one_line(capsys, module, args, problem):

@@ -397,7 +397,7 @@ def test_compare_on_a_path_that_is_no_directory_names_it_as_typed_and_exits_2(
 def test_compare_stopped_as_it_reads_says_so_in_one_line_with_the_signals_exit_code(
     tmp_path, monkeypatch, capsys, stop, code
 ):
-    def reading(*args):  # reading a big outputs/'s event files takes seconds
+    def reading(*args, **kwargs):  # reading a big outputs/'s event files takes seconds
         raise stop
 
     monkeypatch.setattr(compare, "report", reading)
@@ -599,13 +599,13 @@ def test_runs_of_several_seeds_get_their_mean_and_spread_per_setting_best_first(
 
 def test_the_report_prints_the_seed_means_below_the_table(tmp_path, monkeypatch, capsys):
     runs = [completed(f"{seed}_seed={seed}", {"lr": 0.1, "seed": float(seed)}, 0.8 + seed / 100) for seed in (1, 2, 3)]
-    monkeypatch.setattr(compare, "find_runs", lambda root: runs)
+    monkeypatch.setattr(compare, "find_runs", lambda directory, root: runs)
 
     compare.report(tmp_path, png=tmp_path / "plot.png")
 
     lines = capsys.readouterr().out.splitlines()
     at = lines.index("over the seeds:")
-    assert lines[at - 1].startswith("3_seed=3 ")  # the table's last row
+    assert lines[at - 1].startswith("1_seed=1 ")  # the table's last row, best first
     assert lines[at + 1 : at + 3] == [
         "test_acc_mean  std     completed  seeds",
         "0.8200         0.0100  3/3        3",
