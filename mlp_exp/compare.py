@@ -75,7 +75,7 @@ CURVES = ("test/acc", "train/acc", "train/loss")
 
 @dataclass
 class Run:
-    name: str  # the run dir, relative to the compared dir
+    name: str  # the run dir, relative to the compared dir (the one several compared dirs share)
     status: str  # a Status; CUT_SHORT, NOT_STARTED or UNREADABLE as above
     hparams: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> [(epoch, value)]
