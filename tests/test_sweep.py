@@ -400,58 +400,55 @@ def test_an_experiment_preset_whose_knob_a_sweep_preset_sets_for_each_job_is_war
     assert caplog.messages == ([warned] if warned else [])
 
 
-def test_a_sweep_preset_with_a_search_preset_is_refused_as_the_search_would_replace_it(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    result = run_cli("sweep=lrs", "hparams_search=optuna", cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.strip() == (
-        "error: sweep=lrs is not allowed with hparams_search=optuna: the search's space would replace the sweep's "
-        "values; run one of them"
-    )
-    assert not (tmp_path / "outputs").exists()
-
-
-def test_an_interval_in_a_plain_sweep_is_refused_before_the_sweep_dir_is_made(tmp_path):
-    result = run_cli("-m", "hiddens=int(interval(32,256))", cwd=tmp_path)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (  # the search's space would be merged over the sweep's values, unsaid
+            ["sweep=lrs", "hparams_search=optuna"],
+            (
+                "sweep=lrs is not allowed with hparams_search=optuna: the search's space would replace the sweep's "
+                "values; run one of them"
+            ),
+        ),
+        (  # Hydra's basic sweeper fails on it after making the sweep dir
+            ["-m", "hiddens=int(interval(32,256))"],
+            (
+                "hiddens=int(interval(32,256)) is not allowed in a plain sweep, which runs the values it lists: list "
+                "them (-m hiddens=32,256, and any between), or search the interval with hparams_search=optuna"
+            ),
+        ),
+        (  # Optuna would take them for one more knob to search
+            ["hparams_search=optuna", "seed=1,2"],
+            (
+                "seed=1,2 is not allowed in a search, which would search for the luckiest seed rather than run each "
+                "trial from each; give one seed a search (seed=2), and search again with another to see the noise"
+            ),
+        ),
+        (  # it fails on the search's intervals with a traceback
+            ["hparams_search=optuna", "hydra/sweeper/sampler=grid", "lr=choice(0.1,0.5)"],
+            (
+                "hydra/sweeper/sampler=grid is not allowed: for a grid search, sweep without Optuna, which runs each "
+                "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
+            ),
+        ),
+        *(
+            (  # a resume of its search would ask other trials
+                ["hparams_search=optuna", f"hydra/sweeper/sampler={sampler}"],
+                (
+                    f"hydra/sweeper/sampler={sampler} is not allowed without a seed: a resume of the search could not ask "
+                    "the same trials again; give it one: hydra.sweeper.sampler.seed=1"
+                ),
+            )
+            for sampler in ("random", "cmaes")
+        ),
+    ],
+    ids=["sweep-and-search", "interval-in-a-sweep", "seeds-in-a-search", "optuna-grid", "random", "cmaes"],
+)
+def test_a_sweep_that_would_not_do_what_it_says_is_refused_before_its_dir_is_made(tmp_path, args, message):
+    result = run_cli(*args, cwd=tmp_path)
 
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: hiddens=int(interval(32,256)) is not allowed in a plain sweep, which runs the values it lists: list "
-        "them (-m hiddens=32,256, and any between), or search the interval with hparams_search=optuna"
-    )
-    assert not (tmp_path / "outputs").exists()
-
-
-def test_seeds_in_a_search_are_refused_as_optuna_would_search_them(tmp_path):
-    result = run_cli("hparams_search=optuna", "seed=1,2", cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: seed=1,2 is not allowed in a search, which would search for the luckiest seed rather than run each "
-        "trial from each; give one seed a search (seed=2), and search again with another to see the noise"
-    )
-    assert not (tmp_path / "outputs").exists()
-
-
-def test_optunas_grid_sampler_is_refused_in_one_line_for_the_plain_sweep(tmp_path):
-    result = run_cli("hparams_search=optuna", "hydra/sweeper/sampler=grid", "lr=choice(0.1,0.5)", cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: hydra/sweeper/sampler=grid is not allowed: for a grid search, sweep without Optuna, which runs each "
-        "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
-    )
-    assert not (tmp_path / "outputs").exists()
-
-
-@pytest.mark.parametrize("sampler", ["random", "cmaes"])
-def test_an_optuna_sampler_without_a_seed_is_refused_as_its_search_could_not_be_resumed(tmp_path, sampler):
-    result = run_cli("hparams_search=optuna", f"hydra/sweeper/sampler={sampler}", cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        f"error: hydra/sweeper/sampler={sampler} is not allowed without a seed: a resume of the search could not ask "
-        "the same trials again; give it one: hydra.sweeper.sampler.seed=1"
-    )
+    assert result.stderr.strip() == f"error: {message}"
     assert not (tmp_path / "outputs").exists()
 
 
