@@ -533,12 +533,13 @@ def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> 
     ax.grid(alpha=0.3)
 
 
-def report(*dirs: Path, png: Path | None = None) -> list[Run]:
-    """Print the comparison of the runs under `dirs` (two sweeps, say), named from the dir they share, and write its
-    plot (default: compare.png in that dir)."""
+def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
+    """Print the comparison of the runs under the dirs given (two sweeps, say), named from the dir they share, and
+    write its plot (default: compare.png in the one dir given, or in the working dir)."""
+    given = list(dict.fromkeys(Path(os.path.abspath(d)) for d in (first, *more)))
+    dirs = [d for d in given if not any(d != other and d.is_relative_to(other) for other in given)]  # each run once
     root = Path(os.path.commonpath(dirs))
-    found = {run.name: run for run in (run for d in dirs for run in find_runs(d, root))}  # a run under two dirs: once
-    runs = sorted(found.values(), key=_best_first)
+    runs = sorted((run for d in dirs for run in find_runs(d, root)), key=_best_first)
     if not runs:
         return runs
     knobs = differing_knobs(runs)
@@ -556,14 +557,16 @@ def report(*dirs: Path, png: Path | None = None) -> list[Run]:
         if run.error:
             say(f"{run.name} {run.status}: {run.error}")
     if any(run.curves for run in runs):
-        png = png or root / "compare.png"
+        png = png or (dirs[0] if len(dirs) == 1 else Path.cwd()) / "compare.png"
         try:
             plot(runs, knobs, png, title=where)
         except OSError as e:  # a dir this user cannot write to, a full disk: the table above stands
             raise ConfigError(f"cannot write {png} ({e.strerror or e}); give --png a file you can write") from e
         say(f"plot: {png}")
-    # Of several dirs, the one they share (TensorBoard's --logdir_spec would take no job dir's name, with its commas).
-    say("in TensorBoard:", command("tensorboard", "--logdir", root))
+    if len(dirs) == 1 or any(set(",:") & set(str(d)) for d in dirs):  # what --logdir_spec cannot take apart
+        say("in TensorBoard:", command("tensorboard", "--logdir", root))
+    else:  # each dir's runs under its name, and none of the dir they share
+        say("in TensorBoard:", command("tensorboard", "--logdir_spec", ",".join(f"{d.name}:{d}" for d in dirs)))
     return runs
 
 
@@ -593,7 +596,7 @@ def main(argv: list[str] | None = None) -> None:
         "dirs", nargs="+", type=Path, metavar="DIR", help="a run dir, a sweep dir, or a folder of them (e.g. outputs)"
     )
     parser.add_argument(
-        "--png", type=Path, help="where to write the plot (default: compare.png in DIR, or in the dir the DIRs share)"
+        "--png", type=Path, help="where to write the plot (default: compare.png in DIR; of several, in the working dir)"
     )
     args = parser.parse_args(argv)
     for directory in args.dirs:
@@ -601,8 +604,7 @@ def main(argv: list[str] | None = None) -> None:
             fail(f"{problem}; give a run dir, a sweep dir or outputs/")
     with ends_as_told(_interrupted):  # reading many runs' event files takes seconds
         png = args.png and plot_file(args.png)
-        # absolute: the commands it prints then paste anywhere
-        reported = report(*dict.fromkeys(d.absolute() for d in args.dirs), png=png)
+        reported = report(*args.dirs, png=png)
     if not reported:
         fail(f"no runs under {', '.join(map(str, args.dirs))} (no TensorBoard event files, no .hydra/ job records)")
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
@@ -105,9 +106,17 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
             return f"{line} is not allowed: {appended[1]} has a value already; set it without the +: {line[1:]}"
         if str(e).startswith(("Ambiguous value", "Sweep parameters")) and "--cfg" in overrides:
             if any(arg.startswith("hparams_search=") for arg in overrides):  # its space is in hydra.sweeper.params
-                return f"{first_line(e)}: --cfg shows the search's space without the command line's; drop the value"
+                return (
+                    f"{first_line(e)}: --cfg shows one run's config, --cfg hydra the search's space (hydra.sweeper."
+                    "params) without the command line's values; drop the value"
+                )
             return f"{first_line(e)}: --cfg shows the config of one run; give one value"
-        if str(e).startswith("Sweep parameters"):  # `lr=choice(0.01,0.1)` without -m or a search
+        if swept := re.fullmatch(r"Sweep parameters '(.*)' requires --multirun", first_line(e)):  # no -m, no search
+            override = OverridesParser.create().parse_override(swept[1])
+            if override.is_interval_sweep():  # which only a search samples
+                return f"{first_line(e)}: search its interval with hparams_search=optuna"
+            if override.key_or_group == "seed":  # which no search takes
+                return f"{first_line(e)}: add -m to run each seed"
             return f"{first_line(e)}: add -m to sweep over its values, or hparams_search=optuna to search it"
         if ambiguous := re.fullmatch(r"Ambiguous value for argument '(.*)'", first_line(e)):  # `lr=0.1,0.05`, no -m
             key, _, value = ambiguous[1].partition("=")

@@ -244,6 +244,15 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _never_started(job_dir: Path) -> bool:
+    """Whether `job_dir`, which does not exist, is the dir a job of the sweep above it would have, had it started."""
+    if job_dir.exists() or not (job_dir.parent / SWEEP_FILE).is_file():
+        return False
+    from mlp_exp.compare import unstarted_jobs  # which imports this module
+
+    return job_dir.name in {run.name for run in unstarted_jobs(job_dir.parent, job_dir.parent)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(
         prog="python -m mlp_exp.resume",
@@ -271,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     directory, device, threads = args.dir, Device(args.device) if args.device else None, args.threads
-    if not directory.exists() and (directory.parent / SWEEP_FILE).is_file():  # compare lists it as not started
+    if _never_started(directory):  # compare lists it as `not started`
         sweep = resume_command(directory.parent)
         fail(f"{directory} never started, as its sweep stopped first; resume the sweep: {sweep}")
     if problem := not_a_directory(directory):

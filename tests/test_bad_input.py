@@ -100,6 +100,11 @@ COMPOSE_ERRORS = [
             "hparams_search=optuna to search it"
         ),
     ),
+    (  # only a search samples an interval
+        "lr=interval(0.01,0.1)",
+        "Sweep parameters 'lr=interval(0.01,0.1)' requires --multirun: search its interval with hparams_search=optuna",
+    ),
+    ("seed=range(1,4)", "Sweep parameters 'seed=range(1,4)' requires --multirun: add -m to run each seed"),  # no search
     (
         "visuals=false",
         "visuals=false is not allowed: visuals holds several keys; set one of them, e.g. visuals.enabled=",
@@ -215,13 +220,13 @@ def test_a_swept_group_with_a_plus_is_refused_before_the_sweep_dir_is_made(monke
         (["lr=choice(0.1,0.5)"], "; give one value"),
         (
             ["hparams_search=optuna", "lr=choice(0.1,0.5)"],
-            "shows the search's space without the command line's; drop the value",
+            "--cfg hydra the search's space (hydra.sweeper.params) without the command line's values; drop the value",
         ),
     ],
 )
 def test_cfg_says_it_shows_one_runs_config(args, advice, monkeypatch, capsys):
     code, _, err = run_main(monkeypatch, capsys, "--cfg", "job", *args)
-    assert code == 2 and len(err) == 1 and "--cfg shows the " in err[0] and err[0].endswith(advice)
+    assert code == 2 and len(err) == 1 and "--cfg shows " in err[0] and err[0].endswith(advice)
 
 
 def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import socket
@@ -363,20 +362,25 @@ def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     ]
 
 
-def test_two_dirs_are_compared_as_one_table_named_from_the_dir_they_share(mixed_sweep, tmp_path, tiny_root):
+def test_two_dirs_are_compared_as_one_table_named_from_the_dir_they_share(
+    mixed_sweep, tmp_path, tiny_root, monkeypatch, capsys
+):
+    sweep = tmp_path / "multirun" / "sweep"
+    shutil.copytree(mixed_sweep, sweep)
     run_dir = tmp_path / "runs" / "wide"
     train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "hiddens=64", "device=cpu")), run_dir)
-    shared = Path(os.path.commonpath([mixed_sweep, run_dir]))
+    monkeypatch.chdir(tmp_path / "runs")
+    capsys.readouterr()
 
-    result = run_compare(str(mixed_sweep), str(run_dir), str(mixed_sweep))  # a dir given twice counts once
+    runs = compare.report(sweep, run_dir, sweep / job_dirs(sweep)[0].name)  # the last one inside the first: once
 
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"{len(LRS) + 1} runs under {mixed_sweep}, {run_dir}, best first"
-    names = {line.split()[0] for line in lines if line.startswith(str(mixed_sweep.relative_to(shared)))}
-    assert names == {str((job).relative_to(shared)) for job in job_dirs(mixed_sweep)}
-    assert any(line.startswith(f"{run_dir.relative_to(shared)} ") for line in lines)
-    assert f"plot: {shared / 'compare.png'}" in lines
+    assert sorted(run.name for run in runs) == sorted(
+        [f"multirun/sweep/{job.name}" for job in job_dirs(sweep)] + ["runs/wide"]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{len(LRS) + 1} runs under {sweep}, {run_dir}, best first"
+    assert f"plot: {tmp_path / 'runs' / 'compare.png'}" in lines  # the working dir's
+    assert lines[-1].endswith(f"--logdir_spec sweep:{sweep},wide:{run_dir}")
 
 
 @pytest.mark.parametrize("given, problem", [("typo", "does not exist"), ("file", "is not a directory")])

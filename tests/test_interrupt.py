@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -470,14 +471,23 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
         resume.main(["typo"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == "error: typo does not exist; give a run's dir or a sweep's dir"
-    (tmp_path / "sweep").mkdir()
-    (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}")  # stopped before its job 1 began
-    with pytest.raises(SystemExit) as exit_:
-        resume.main(["sweep/1_lr=0.1"])  # as compare lists it, `not started`
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err.strip() == (
-        f"error: sweep/1_lr=0.1 never started, as its sweep stopped first; resume the sweep: {resume_command('sweep')}"
-    )
+
+
+def test_resume_given_the_dir_of_a_sweeps_job_that_never_began_names_the_sweep_to_resume(
+    tiny_root, tmp_path, capsys, monkeypatch
+):
+    sweep = tmp_path / "sweep"
+    args = ["-m", "lr=0.1,0.2", *tiny_overrides(tiny_root, "epochs=1"), f"hydra.sweep.dir={sweep}"]
+    assert run_cli(*args, "hydra.sweep.subdir=${hydra.job.num}", cwd=tmp_path).returncode == 0
+    shutil.rmtree(sweep / "1")  # as a sweep stopped before its job 1 began leaves it
+    monkeypatch.chdir(tmp_path)
+    for job, said in [
+        ("1", f"sweep/1 never started, as its sweep stopped first; resume the sweep: {resume_command('sweep')}"),
+        ("2", "sweep/2 does not exist; give a run's dir or a sweep's dir"),  # no job of the sweep's
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            resume.main([f"sweep/{job}"])
+        assert exit_.value.code == 2 and capsys.readouterr().err.strip() == f"error: {said}"
 
 
 def test_resume_given_outputs_names_the_unfinished_run_or_sweep_written_to_last(tmp_path, capsys):
