@@ -309,7 +309,7 @@ def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> No
             # this process), which the key's type refuses.
             if unresolved_to_the_job and (_HYDRAS_OWN.search(str(e)) or "${hydra:" in str(value)):
                 continue
-            given = f"[{','.join(map(str, value))}]" if isinstance(value, list) else value  # as on the command line
+            given = as_typed(value)  # as on the command line
             if isinstance(e, InterpolationValidationError) and (wrong := _RESOLVED_TO.search(str(e))):
                 raise ConfigError(  # `MY_SEED=abc`: the variable is there, its value is of the wrong kind
                     f"{key}={given} is not allowed: it resolves to {wrong[1]}; use {allowed_values(key)}"

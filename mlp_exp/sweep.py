@@ -427,7 +427,7 @@ def refuse_unseeded_sampler(config: DictConfig) -> None:
     if "seed" not in sampler or sampler.seed is not None:
         return
     given = f"hydra/sweeper/sampler={config.hydra.runtime.choices.get('hydra/sweeper/sampler', '...')}"
-    if RESUMING in os.environ:  # a search started before mlp_exp refused these
+    if resuming(absolute_sweep_dir(config.hydra)):  # a search started before mlp_exp refused these
         raise ConfigError(
             f"this search cannot be resumed: its sampler ({given}) had no seed, and would ask other trials than "
             "those it trained; start a new search, with hydra.sweeper.sampler.seed=1"
