@@ -420,7 +420,13 @@ def main() -> None:
     printing = interrupt.sigpipe_ends_it() if only_prints(flags) else contextlib.nullcontext()
     try:
         with interrupt.sigterm_raises(), printing:  # outside training too (Hydra's start and end, a sweep's jobs)
-            run()
+            try:
+                run()
+            finally:
+                # Released however the run or sweep ended (one that ends in sys.exit skips Hydra's end callbacks),
+                # inside the handling below: a Ctrl-C as they are released is said as one after the run.
+                RunCallback.hold.close()
+                SweepCallback.hold.close()
     except KeyboardInterrupt as e:
         exit_interrupted(e)
     except Exception as e:
@@ -438,11 +444,8 @@ def main() -> None:
                 code = EXIT_DIVERGED if failed and failed.diverged_only else EXIT_USER_ERROR
         fail(message or e, code)
     finally:
-        # Released however the run or sweep ended (one that ends in sys.exit skips Hydra's end callbacks), and
-        # forgotten, for a process that runs another (tests, a notebook).
-        RunCallback.hold.close()
+        # Forgotten, for a process that runs another (tests, a notebook).
         remember_completed(None)
-        SweepCallback.hold.close()
         SweepCallback.sweep_dir = None
         SweepCallback.completed = False
         if full_error is None:
