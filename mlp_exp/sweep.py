@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 import yaml
 from hydra import compose
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_loader import ConfigLoader
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, ValueType
 from hydra.errors import HydraException
@@ -316,8 +318,6 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     misspelled), one of each other type; a key no run has (`hiddenz=16,32`, `+hiddenz=16,32`) is refused at once.
     A group's values are looked up among its options, which the user's own search path (--config-dir,
     hydra.searchpath) may add to."""
-    from hydra.core.global_hydra import GlobalHydra
-
     from mlp_exp.config_errors import one_line
 
     loader = GlobalHydra.instance().config_loader()
@@ -461,11 +461,12 @@ def refuse_no_jobs(config: DictConfig) -> None:
             raise ConfigError(f"hydra.sweeper.{key}={config.hydra.sweeper[key]} is not allowed: give {what}, 1 or more")
 
 
-def sweep_overrides(config: DictConfig) -> list[Override]:
-    """The sweep's overrides, those in hydra.sweeper.params and those on the command line, swept or not."""
+def sweep_overrides(config: DictConfig, config_loader: ConfigLoader | None = None) -> list[Override]:
+    """The sweep's overrides, those in hydra.sweeper.params and those on the command line, swept or not.
+    `config_loader`: the running app's, without which a glob() over a group's options cannot list its values."""
     params = config.hydra.sweeper.get("params")
     params = OmegaConf.to_container(params, resolve=False) if params else {}
-    return OverridesParser.create().parse_overrides(
+    return OverridesParser.create(config_loader).parse_overrides(
         [*(f"{key}={value}" for key, value in params.items()), *given_overrides(config.hydra)["task"]]
     )
 
@@ -473,7 +474,7 @@ def sweep_overrides(config: DictConfig) -> list[Override]:
 def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:
     """The dataset configs a sweep's jobs use: one per option of a `dataset=` sweep (on the command line or in
     hydra.sweeper.params), else the one configured."""
-    overrides = sweep_overrides(config)
+    overrides = sweep_overrides(config, GlobalHydra.instance().config_loader())  # `dataset=glob(*)` lists options
     names = [
         name
         for override in overrides

@@ -504,14 +504,16 @@ def test_hydras_own_flags_and_abbreviations_are_not_taken_for_knobs():
     assert cli.dashed_knob(["--cfg", "job", "--config-dir", "my_conf", "lr=-1"]) is None
 
 
-def test_a_glob_sweep_over_a_group_gets_the_sweeps_set_up(monkeypatch, capsys, tiny_root, tmp_path):
+@pytest.mark.parametrize("glob", ["optimizer=glob(sg*)", "dataset=glob(fashion*)"])  # the datasets prepared first
+def test_a_glob_sweep_over_a_group_gets_the_sweeps_set_up(monkeypatch, capsys, tiny_root, tmp_path, glob):
     sweep_dir = tmp_path / "sweep"
-    args = ["-m", "optimizer=glob(sg*)", *tiny_overrides(tiny_root, *FAST, "epochs=1"), f"hydra.sweep.dir={sweep_dir}"]
+    args = ["-m", glob, *tiny_overrides(tiny_root, *FAST, "epochs=1"), f"hydra.sweep.dir={sweep_dir}"]
     monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Hydra turns an exception in a callback into a warning, and skips the rest
         cli.main()
     assert (sweep_dir / "multirun.yaml").is_file()  # the sweep callback's record, which its resume reads
+    assert [metrics_of(job)["status"] for job in sweep_dir.glob("0_*")] == ["completed"]
 
 
 @pytest.mark.parametrize(
