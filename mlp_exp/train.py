@@ -285,7 +285,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     # The records of the epochs already trained, when resuming.
     done = _go_on_from(checkpoint_path, cfg, hparams, device, net, optimizer, shuffle) if resume else []
 
-    tracker = Tracker(out_dir, hparams, resumed=done if resume else None)
+    tracker = Tracker(out_dir, hparams, resumed=done)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
     status = Status.running
     hints = Hints(cfg, train_set.labels, done, out_dir)
@@ -314,19 +314,21 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             }
             if not math.isfinite(train_loss):
                 status = Status.diverged  # before its records: a Ctrl-C while they are written must not hide it
-            with interrupt.deferred():  # the epoch's records and its checkpoint: all of them or none
+            # The epoch's records, its checkpoint and its line in the log: all of them or none (a resume goes on
+            # after the epochs recorded, and the log then shows each epoch once).
+            with interrupt.deferred():
                 tracker.log_epoch(record)
                 if status != Status.diverged:  # a NaN model is no place to resume from
                     checkpoint.save(checkpoint_path, hparams, net, optimizer, shuffle, tracker.history)
-            log.info(
-                "epoch %2d/%d  train loss %s  train acc %.4f  test acc %.4f  (%.2f s)",
-                epoch,
-                cfg.epochs,
-                metric_text(train_loss),
-                train_acc,
-                test_acc,
-                epoch_s,
-            )
+                log.info(
+                    "epoch %2d/%d  train loss %s  train acc %.4f  test acc %.4f  (%.2f s)",
+                    epoch,
+                    cfg.epochs,
+                    metric_text(train_loss),
+                    train_acc,
+                    test_acc,
+                    epoch_s,
+                )
             if status == Status.diverged:
                 raise diverged(epoch, train_loss, cfg)
             hints.after_epoch(record, waited)

@@ -201,7 +201,8 @@ def test_a_ctrl_c_before_the_first_step_leaves_a_run_that_reads_as_interrupted(t
     assert metrics_of(tmp_path / "run")["status"] == "interrupted"
 
 
-def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_root, tmp_path, monkeypatch):
+def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_root, tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="mlp_exp")
     save = checkpoint.save
 
     def signal_then_save(*args):
@@ -215,6 +216,9 @@ def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_r
     metrics = metrics_of(tmp_path / "run")
     assert metrics["status"] == "interrupted" and metrics["epochs_done"] == 1
     assert torch.load(tmp_path / "run" / FILE_NAME, weights_only=True)["history"] == metrics["history"]
+    # and its line in the log: a resume goes on after it, and would leave the log without it
+    (epoch_line,) = [m for m in caplog.messages if m.startswith("epoch ")]
+    assert epoch_line.startswith("epoch  1/")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
 
 
