@@ -157,11 +157,14 @@ def train_reporting(
     except KeyboardInterrupt as e:
         from mlp_exp.tracking import Status, run_status
 
-        if sweep_dir is None and run_status(run_dir) == Status.completed:  # at its very end
+        completed = run_status(run_dir) == Status.completed  # at its very end
+        if sweep_dir is None and completed:
             remember_completed(run_dir)
             log.warning(interrupted_outside_training())
         elif not the_sweep_says_how_to_resume(sweep_dir, e):
-            log.warning("Resume it with: %s", resume_command(sweep_dir or run_dir))
+            # An interrupted run has said so itself (train.say_interrupted); a completed job had nothing to say.
+            said = "Interrupted after this job completed; resume the sweep" if completed else "Resume it"
+            log.warning("%s with: %s", said, resume_command(sweep_dir or run_dir))
         sys.exit(interrupt.exit_code(e))  # in a sweep too: Ctrl-C stops the whole sweep
     except Exception as e:
         code = exit_code_for(e)

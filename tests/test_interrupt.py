@@ -25,6 +25,7 @@ from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import remember_completed, train_reporting
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command, resume_command
+from mlp_exp.sweep import SweepCallback
 from mlp_exp.tracking import Tracker
 from mlp_exp.train import Diverged, train
 from mlp_exp.visuals import Visuals
@@ -135,7 +136,8 @@ def test_a_resume_trains_on_the_threads_the_run_trained_on(tiny_root, tmp_path, 
         torch.set_num_threads(default)
 
 
-def test_a_ctrl_c_in_the_last_pictures_leaves_a_completed_run(tiny_root, tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("in_a_sweep", [False, True])
+def test_a_ctrl_c_in_the_last_pictures_leaves_a_completed_run(tiny_root, tmp_path, monkeypatch, caplog, in_a_sweep):
     log_epoch = Visuals.log_epoch
 
     def signal_in_the_last_pictures(self, epoch, *args, final, **kwargs):
@@ -144,15 +146,20 @@ def test_a_ctrl_c_in_the_last_pictures_leaves_a_completed_run(tiny_root, tmp_pat
         return log_epoch(self, epoch, *args, final=final, **kwargs)
 
     monkeypatch.setattr(Visuals, "log_epoch", signal_in_the_last_pictures)
-    run_dir = tmp_path / "run"
+    sweep_dir = tmp_path / "sweep" if in_a_sweep else None
+    monkeypatch.setattr(SweepCallback, "sweep_dir", sweep_dir)  # a job run in the sweep's process (the basic launcher)
+    run_dir = sweep_dir / "0_job" if in_a_sweep else tmp_path / "run"
     try:
         with pytest.raises(SystemExit) as exit_, caplog.at_level(logging.WARNING):
-            train_reporting(tiny_cfg(tiny_root), run_dir)  # the command stops, as asked (a sweep too)
+            train_reporting(tiny_cfg(tiny_root), run_dir, sweep_dir=sweep_dir)  # the command stops, as asked
     finally:
         remember_completed(None)  # as cli.main does when it ends
     assert exit_.value.code == 130
-    assert f"Interrupted after the run completed; its records in {run_dir} are complete" in caplog.text
-    assert "Resume it with" not in caplog.text
+    if in_a_sweep:
+        said = f"Interrupted after this job completed; resume the sweep with: {resume_command(sweep_dir)}"
+    else:
+        said = f"Interrupted after the run completed; its records in {run_dir} are complete"
+    assert caplog.messages[-1] == said
     assert metrics_of(run_dir)["status"] == "completed"
     assert (run_dir / "confusion_matrix.png").is_file()
     session_end = hparams_plugin_data(read_events(run_dir))["session_end_info"].session_end_info
