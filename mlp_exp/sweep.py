@@ -82,14 +82,55 @@ def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:
     """A resumed sweep must run the jobs it ran before. Composed again from a conf/ that changed since, they would
     differ, and Hydra would write their new configs over the old ones in the job dirs before any job could tell."""
     path = sweep_dir / SWEEP_FILE
-    before, now = _what_jobs_are_made_of(OmegaConf.load(path)), _what_jobs_are_made_of(config)
-    changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
+    _refuse_changed(_what_jobs_are_made_of(OmegaConf.load(path)), _what_jobs_are_made_of(config), sweep_dir, path)
+
+
+def refuse_changed_jobs(sweep_dir: Path, config: DictConfig, config_name: str) -> None:
+    """What `refuse_changed_sweep` cannot see: Hydra leaves the options of a swept group out of the sweep's config
+    (`optimizer=sgd,momentum`, a search's `optimizer: choice(sgd, adam)`), so a change to one of their files is seen
+    only in the jobs made of them. Each job that started is composed again from its overrides, and compared with
+    the config it saved. Only where a group is swept: otherwise the sweep's config is what its jobs are made of."""
+    loader = GlobalHydra.instance().config_loader()
+    hydra_overrides = given_overrides(config.hydra)["hydra"]
+    swept_groups = [
+        o
+        for o in sweep_overrides(config, loader)
+        if o.is_sweep_override()
+        and loader.get_group_options(o.key_or_group, config_name=config_name, overrides=hydra_overrides)
+    ]
+    if not swept_groups:
+        return
+    search_path = [override for override in hydra_overrides if override.startswith("hydra.searchpath=")]
+    for saved in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
+        try:
+            before = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+            job_overrides = [str(o) for o in OmegaConf.load(saved.parent / "overrides.yaml")]
+        except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException):  # Hydra writes them anew for its job
+            continue
+        now = compose(config_name, overrides=[*search_path, *job_overrides])
+        _refuse_changed(before, OmegaConf.to_container(now, resolve=False, enum_to_str=True), sweep_dir, saved)
+
+
+def _refuse_changed(before: dict[str, Any], now: dict[str, Any], sweep_dir: Path, path: Path) -> None:
+    """ConfigError naming the keys whose values differ between `before` (as `path` records it) and `now`."""
+    changed = sorted(_differing_keys(before, now))
     if changed:
         differ = f"{changed[0]} differs" if len(changed) == 1 else f"{', '.join(changed)} differ"
         raise ConfigError(
             f"the config changed since the sweep in {sweep_dir} started ({differ} from {path}): "
             "undo the change to resume it, or start a new sweep"
         )
+
+
+def _differing_keys(before: Any, now: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two nested dicts (the whole key where one is not a dict)."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return [] if before == now else [prefix]
+    return [
+        key
+        for k in before.keys() | now.keys()
+        for key in _differing_keys(before.get(k), now.get(k), f"{prefix}.{k}" if prefix else k)
+    ]
 
 
 def refuse_renamed_jobs(sweep_dir: Path) -> None:
@@ -168,6 +209,7 @@ class SweepCallback(Callback):
             self.hold.enter_context(only_process_in(sweep_dir, advice))
             if resumed:
                 refuse_changed_sweep(sweep_dir, config)
+                refuse_changed_jobs(sweep_dir, config, config_name)
                 refuse_renamed_jobs(sweep_dir)
             else:
                 refuse_used_sweep_dir(sweep_dir)

@@ -620,6 +620,32 @@ def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_
     assert files_under(sweep_dir) == before
 
 
+def test_a_sweep_is_refused_to_resume_after_a_swept_options_file_changed(tiny_root, tmp_path):
+    # Hydra leaves a swept group's option out of the sweep's own config: only its jobs' configs hold what it set.
+    conf_dir = tmp_path / "my_conf"
+    (conf_dir / "optimizer").mkdir(parents=True)
+    mine = conf_dir / "optimizer" / "mine.yaml"
+    mine.write_text("name: sgd\nmomentum: 0.5\n")
+    sweep_dir = tmp_path / "sweep"
+    sweep = ("-m", f"--config-dir={conf_dir}", "optimizer=sgd,mine", *tiny_overrides(tiny_root, "epochs=1"))
+    assert run_cli(*sweep, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path).returncode == 0
+    before = files_under(sweep_dir)
+
+    unchanged = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert unchanged.returncode == 0, unchanged.stderr  # each job composed again as it was: nothing to refuse
+
+    before = files_under(sweep_dir)
+    mine.write_text("name: sgd\nmomentum: 0.9\n")
+    changed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert changed.returncode == 2
+    (job,) = sweep_dir.glob("1_*")
+    assert changed.stderr.strip() == (
+        f"error: the config changed since the sweep in {sweep_dir} started (optimizer.momentum differs from "
+        f"{job}/.hydra/config.yaml): undo the change to resume it, or start a new sweep"
+    )
+    assert files_under(sweep_dir) == before
+
+
 def test_a_sweep_stopped_by_ctrl_c_resumes_where_each_job_left_off(tiny_data_root, uninterrupted, tmp_path):
     # Its second job is the uninterrupted run's config. A comma, an equals sign and a space in the sweep dir's
     # name: the resume must hand it to Hydra quoted.
