@@ -45,7 +45,7 @@ from mlp_exp.config import (
     with_optimizer_rule,
 )
 from mlp_exp.exits import ends_as_told, fail
-from mlp_exp.files import OneLineParser, command, not_a_directory, say
+from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, say
 from mlp_exp.lock import in_use
 from mlp_exp.resume import load_run_config
 from mlp_exp.run_dirs import SWEEP_FILE, job_dirname
@@ -460,7 +460,8 @@ def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:
     if len(trained) <= 12:  # beside the panels: inside one, a long label of several knobs would cover the next
         fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    with atomic_write(path) as tmp:  # its format named: the temporary file's name ends otherwise
+        fig.savefig(tmp, dpi=100, format=path.suffix[1:].lower())
     plt.close(fig)
 
 

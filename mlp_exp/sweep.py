@@ -44,7 +44,7 @@ from mlp_exp.config import (
 )
 from mlp_exp.cores import available
 from mlp_exp.exits import ends_the_command, fail
-from mlp_exp.files import compare_command
+from mlp_exp.files import atomic_write, compare_command
 from mlp_exp.run_dirs import SWEEP_FILE, holds_a_run, refuse_inside_a_run, refuse_used_sweep_dir
 
 log = logging.getLogger("mlp_exp")
@@ -213,7 +213,8 @@ class SweepCallback(Callback):
                 refuse_renamed_jobs(sweep_dir)
             else:
                 refuse_used_sweep_dir(sweep_dir)
-            OmegaConf.save(config, sweep_dir / SWEEP_FILE)
+            with interrupt.deferred(), atomic_write(sweep_dir / SWEEP_FILE) as tmp:  # rewritten on each resume
+                OmegaConf.save(config, tmp)
         except (ConfigError, DirInUse) as e:
             fail(e)
         except OSError as e:

@@ -28,6 +28,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from mlp_exp.config import VisualsConfig
 from mlp_exp.data import Split
+from mlp_exp.files import atomic_write
 from mlp_exp.model import MLP
 from mlp_exp.pictures import (
     class_accuracies,
@@ -96,7 +97,8 @@ class Visuals:
 
     def _save(self, png: bytes, name: str, tag: str | None = None, epoch: int | None = None) -> None:
         """`<run dir>/<name>.png`, and, given a tag, the same PNG as a TensorBoard image at step `epoch`."""
-        (self.run_dir / f"{name}.png").write_bytes(png)
+        with atomic_write(self.run_dir / f"{name}.png") as tmp:  # a picture drawn every k epochs is read meanwhile
+            tmp.write_bytes(png)
         if tag:
             log_png(self.writer, tag, png, epoch)
 
@@ -107,7 +109,8 @@ def confusion_matrix(labels: torch.Tensor, y_pred: torch.Tensor, num_classes: in
 
 
 def write_confusion_csv(path: Path, confusion: np.ndarray, classes: Sequence[str]) -> None:
-    with path.open("w", newline="") as file:  # csv quotes a class name with a comma in it (a dataset of one's own)
+    # csv quotes a class name with a comma in it (a dataset of one's own)
+    with atomic_write(path) as tmp, tmp.open("w", newline="") as file:
         table = csv.writer(file, lineterminator="\n")
         table.writerow(["true \\ predicted", *classes])
         table.writerows([name, *row] for name, row in zip(classes, confusion.tolist()))
