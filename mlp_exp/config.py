@@ -267,6 +267,11 @@ def check_overrides(hydra: DictConfig) -> None:
             raise ConfigError(
                 f"{override.input_line} is not allowed: it would write into the working dir; give a dir, or leave it out"
             )
+    if hydra.output_subdir != ".hydra":  # where resume and compare find a run's config
+        raise ConfigError(
+            f"hydra.output_subdir={as_typed(hydra.output_subdir)} is not allowed: mlp_exp resumes and compares a run "
+            "from the config Hydra saves in its .hydra/ dir; leave it out"
+        )
 
 
 def check_dataset_option(cfg: DictConfig, option: str) -> None:

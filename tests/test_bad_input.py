@@ -367,6 +367,16 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (["hydra.run.dir="], f"hydra.run.dir= {EMPTY_DIR}"),
         (["hydra.run.dir=''"], f"hydra.run.dir='' {EMPTY_DIR}"),
         (["-m", "seed=1,2", "hydra.sweep.dir= "], f"hydra.sweep.dir=  {EMPTY_DIR}"),
+        *(
+            (
+                [*flags, "hydra.output_subdir=null"],
+                (
+                    "hydra.output_subdir=null is not allowed: mlp_exp resumes and compares a run from the config Hydra "
+                    "saves in its .hydra/ dir; leave it out"
+                ),
+            )
+            for flags in ([], ["-m", "seed=1,2"])
+        ),
         (
             ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
             "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core",
