@@ -13,7 +13,7 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
@@ -357,6 +357,17 @@ def check_before_the_job(
     if dataset_option is not None:
         with suppress(OmegaConfBaseException):  # a dataset.name that resolves only in the job
             check_dataset_option(cfg, dataset_option)
+
+
+def check_swept_values(config: DictConfig, key: str, values: Iterable[Any], swept: frozenset[str]) -> None:
+    """`check_before_the_job` of each of the values a sweep gives dotted `key`, set alone into the sweep's config (the
+    one a Hydra callback gets); ~1 ms a value."""
+    cfg = task_config(config)
+    if any(_unset(cfg, other) for other in swept - {key}):
+        return
+    for value in values:
+        OmegaConf.update(cfg, key, value)
+        check(cfg, unresolved_to_the_job=True)
 
 
 def _unset(cfg: DictConfig, key: str) -> bool:

@@ -37,6 +37,7 @@ from mlp_exp.config import (
     cannot_use,
     check_before_the_job,
     check_overrides,
+    check_swept_values,
     given_overrides,
     nested_keys,
     schema_keys,
@@ -172,10 +173,10 @@ class SweepCallback(Callback):
             check_overrides(config.hydra)
             # What every job would be refused for (`~optimizer`, `epochs=0`), before the data is read and a dir is made;
             # a swept value that no run can use fails its own job only, one Hydra cannot compose the whole sweep.
-            check_before_the_job(
-                config, swept=frozenset(o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override())
-            )
+            swept = frozenset(o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override())
+            check_before_the_job(config, swept)
             refuse_uncomposable_values(config, config_name)
+            refuse_unusable_values(config, swept)
             refuse_optuna_grid(config)
             refuse_interval_in_a_plain_sweep(config)
             refuse_searched_seed(config)
@@ -398,6 +399,18 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
                 if message is None:
                     raise
                 raise ConfigError(message) from e
+
+
+def refuse_unusable_values(config: DictConfig, swept: frozenset[str]) -> None:
+    """A swept value of the right type that no run can use (`-m hiddens=64,0`, `lr=0.1,-1`) would fail its job, after
+    the jobs before it trained: each value of a knob is checked here, set alone into the sweep's config. (Checked
+    after `refuse_uncomposable_values`, which names a value of the wrong type as such.)"""
+    leaves = schema_keys()
+    for override in sweep_overrides(config):
+        key = override.key_or_group
+        if key not in leaves or not override.is_sweep_override() or not override.is_discrete_sweep():
+            continue
+        check_swept_values(config, key, override.sweep_iterator(), swept)
 
 
 def say_swept_over_the_experiment(config: DictConfig) -> None:

@@ -353,6 +353,7 @@ def test_a_sweep_list_without_m_says_to_add_it(monkeypatch, capsys, arg, fix):
     assert code == 2 and err == [f"error: Ambiguous value for argument '{arg}': {fix}"]
 
 
+WIDTHS = "a positive int (hiddens=256) or a non-empty list of positive ints ('hiddens=[512,256]')"
 EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or leave it out"
 
 
@@ -401,6 +402,18 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         *((["-m", f"{key}=16,32"], unknown_key_message("hiddenz", "16,32")) for key in ("hiddenz", "+hiddenz")),
         (["-m", "+dataset.foo=1,2"], unknown_key_message("dataset.foo", "1,2")),
         (["hparams_search=optuna", "lrr=interval(0.01,0.1)"], unknown_key_message("lrr", "interval(0.01,0.1)")),
+        # A value of the right type that no run can use: its job would fail after those before it trained.
+        (["-m", "hiddens=64,0"], f"hiddens=0 is not allowed: use {WIDTHS}"),
+        (["-m", "hiddens=[32,32],[64,0]"], f"hiddens=[64,0] is not allowed: use {WIDTHS}"),
+        (["-m", "epochs=range(0,2)"], "epochs=0 is not allowed: use a positive int, e.g. epochs=10"),
+        (["hparams_search=optuna", "lr=choice(0.1,-1)"], "lr=-1 is not allowed: use a positive number, e.g. lr=0.1"),
+        (
+            ["-m", "optimizer=adam", "optimizer.momentum=0,0.5"],
+            (
+                "optimizer.momentum=0.5 is not allowed: use 0 with adam and adamw, whose betas are fixed at (0.9, 0.999): "
+                "momentum is SGD's"
+            ),
+        ),
         (  # every job would fail on it; refused before the datasets are read and the sweep dir is made
             ["-m", "seed=1,2", "~optimizer"],
             "optimizer has no value: choose one of its options: optimizer=OPTION (`python -m mlp_exp --help` lists them)",

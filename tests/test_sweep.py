@@ -288,7 +288,7 @@ def test_an_optuna_search_survives_diverged_trials_and_reports_the_best(tiny_roo
 
 @pytest.mark.parametrize(
     "lrs, ended, code",
-    [("choice(1e6,1e7)", "diverged", 3), ("choice(-1,-2)", "failed", 2)],  # the latter: refused in each trial
+    [("choice(1e6,1e7)", "diverged", 3), ("interval(-2,-1)", "failed", 2)],  # the latter: refused in each trial
 )
 def test_an_optuna_search_none_of_whose_trials_completed_ends_as_a_sweep_whose_jobs_all_failed(
     tiny_root, tmp_path, lrs, ended, code
