@@ -188,6 +188,19 @@ def say_weights_start_alike(cfg: DictConfig) -> None:
     log.warning("init_scale=0 starts every weight at zero: %s; init_scale=0.01 draws them at random", happens)
 
 
+def say_one_step_an_epoch(batch_size: int, n_train: int) -> None:
+    """A batch_size beyond the training set: each epoch takes one step, on the whole set, which a user who meant a
+    large batch may not expect (10 epochs are then 10 steps)."""
+    if batch_size > n_train:
+        log.warning(
+            "batch_size=%d is more than the %d training images: each epoch takes one step, on all of them (full-batch "
+            "gradient descent); batch_size=%d says so, a smaller one takes more steps an epoch",
+            batch_size,
+            n_train,
+            n_train,
+        )
+
+
 class Hints:
     """The hints an epoch's record can call for, each given once a run: that the net learns nothing (a resumed run's
     earlier epochs counting), that its threads wait for cores other processes keep busy (said again after a resume:

@@ -23,6 +23,7 @@ from mlp_exp.advice import (
     Hints,
     say_big_adam_step,
     say_goes_on_otherwise,
+    say_one_step_an_epoch,
     say_too_many_threads,
     say_weights_start_alike,
     what_to_lower,
@@ -276,6 +277,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         say_big_adam_step(cfg)
         say_weights_start_alike(cfg)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
+    if not resume:
+        say_one_step_an_epoch(cfg.batch_size, len(train_set))
 
     # Evaluated every epoch, so scaled to float once (31 MB for Fashion-MNIST's 10000 images), not per epoch.
     test_X = as_float(test_set.images)  # (N_test, 784)

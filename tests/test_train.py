@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import compose_cfg, options, tiny_overrides
+from conftest import TINY_TRAIN, compose_cfg, options, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -207,6 +207,19 @@ def test_weights_that_start_at_zero_are_warned_about_as_they_will_train(
     W1 = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]["W1"]  # (784, hiddens)
     assert torch.equal(W1, W1[:, :1].expand_as(W1))  # every unit's weights alike, as warned
     assert metrics["history"][-1]["train_loss"] == pytest.approx(metrics["history"][0]["train_loss"], abs=0.05)
+
+
+@pytest.mark.parametrize("batch_size, warned", [(TINY_TRAIN, False), (TINY_TRAIN + 1, True)])
+def test_a_batch_beyond_the_training_set_is_warned_to_take_one_step_an_epoch(
+    tiny_root, tmp_path, caplog, batch_size, warned
+):
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        train(tiny_cfg(tiny_root, f"batch_size={batch_size}", "epochs=1"), tmp_path / "run")
+    warning = (
+        f"batch_size={batch_size} is more than the {TINY_TRAIN} training images: each epoch takes one step, on all of "
+        f"them (full-batch gradient descent); batch_size={TINY_TRAIN} says so, a smaller one takes more steps an epoch"
+    )
+    assert (warning in caplog.messages) == warned
 
 
 def test_threads_that_wait_for_busy_cores_are_told_once_to_be_fewer(tiny_root, tmp_path, monkeypatch, caplog):
