@@ -69,6 +69,9 @@ CUT_SHORT = "cut short"
 # A dir whose metrics.json is damaged (not JSON, not mlp_exp's) and that has no event file to say more.
 UNREADABLE = "unreadable"
 LINE_STYLES = ["-", "--", ":", "-."]
+# The most entries of a legend of runs (beside the panels) and of the final accuracy's colours (below them): more
+# would take the figure's space from the panels.
+CURVES_LEGEND_MAX = SERIES_LEGEND_MAX = 12
 # The scalars compare reads for each run: the table's final values and the plot's curves.
 CURVES = ("test/acc", "train/acc", "train/loss")
 
@@ -451,25 +454,29 @@ def plot(runs: list[Run], knobs: list[str], path: Path, title: str) -> None:
 
     trained = [run for run in runs if run.curves]
     fig, (ax_final, ax_loss, ax_acc) = plt.subplots(1, 3, figsize=(16, 4.8), layout="constrained")
-    plot_final(ax_final, trained, knobs)
-    plot_curves(ax_loss, trained, knobs, "train/loss", "train loss")
-    plot_curves(ax_acc, trained, knobs, "test/acc", "test accuracy")
+    series_looks = plot_final(ax_final, trained, knobs)
+    # Too many runs for a legend of their own: their curves take the colours of the final accuracy's legend, which
+    # then tells them apart in every panel, where a colour of their own would mean another thing than it does there.
+    looks = series_looks if len(trained) > CURVES_LEGEND_MAX and series_looks else None
+    plot_curves(ax_loss, trained, knobs, "train/loss", "train loss", looks)
+    plot_curves(ax_acc, trained, knobs, "test/acc", "test accuracy", looks)
     losses = [v for run in trained for _, v in run.curves.get("train/loss", []) if math.isfinite(v) and v > 0]
     if losses and max(losses) / min(losses) > 20:  # a run on its way to diverging would flatten all the others
         ax_loss.set_yscale("log")
-    if len(trained) <= 12:  # beside the panels: inside one, a long label of several knobs would cover the next
-        fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+    if len(trained) <= CURVES_LEGEND_MAX:  # beside the panels: inside one, a long label of several knobs would cover
+        fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside right upper", fontsize=8, title="each run")
     fig.suptitle(title)
     with atomic_write(path) as tmp:  # its format named: the temporary file's name ends otherwise
         fig.savefig(tmp, dpi=100, format=path.suffix[1:].lower())
     plt.close(fig)
 
 
-def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
+def plot_final(ax, runs: list[Run], knobs: list[str]) -> list[tuple[str, str]] | None:
     """One point per run at its value of the swept knob, one colour per combination of the other knobs that differ
     (`-m activation=relu,tanh init_scale=0.01,0.1`: one per init_scale), with a line through each colour's means
     where the values are numbers or repeat (several seeds: the seed is no colour, its runs are pooled). Runs that
-    did not complete are red crosses, named."""
+    did not complete are red crosses, named. Returns each run's colour and line style where a legend names those
+    combinations, else None."""
     knob = swept_knob(runs, knobs)
     ax_title = "final test accuracy"
     xs = [run.hparams.get(knob) if knob else run.name for run in runs]
@@ -502,16 +509,21 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> None:
         points = [(x, y) for at_x in series.values() for x, ys in at_x.items() for y in ys]
         ax.scatter([x for x, _ in points], [y for _, y in points], color="C0")
         series = {}
-    for i, (name, at_x) in enumerate(sorted(series.items(), key=lambda item: _natural_order(item[0]))):
+    names = sorted(series, key=_natural_order)
+    for i, name in enumerate(names):
+        at_x = series[name]
         color, style = _look(i)
         ax.scatter([x for x, ys in at_x.items() for _ in ys], [y for ys in at_x.values() for y in ys], color=color)
         if numeric or repeats or len(series) > 1:
             means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
             ax.plot(sorted(at_x), means, style, color=color, label=name if len(series) > 1 else "mean")
-    if repeats or 1 < len(series) <= 12:  # below the panels, where it covers none of the points
+    if repeats or 1 < len(series) <= SERIES_LEGEND_MAX:  # below the panels, where it covers none of the points
         ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower left", ncols=3, fontsize=8, title=ax_title)
     ax.set(xlabel=knob or "run", ylabel="final test accuracy", title=ax_title)
     ax.grid(alpha=0.3)
+    if not 1 < len(series) <= SERIES_LEGEND_MAX:
+        return None
+    return [_look(names.index(knob_values(run, others))) for run in runs]
 
 
 def _look(i: int) -> tuple[str, str]:
@@ -520,13 +532,16 @@ def _look(i: int) -> tuple[str, str]:
     return f"C{i % 10}", LINE_STYLES[i // 10 % len(LINE_STYLES)]
 
 
-def plot_curves(ax, runs: list[Run], knobs: list[str], tag: str, title: str) -> None:
+def plot_curves(
+    ax, runs: list[Run], knobs: list[str], tag: str, title: str, looks: list[tuple[str, str]] | None = None
+) -> None:
+    """Each run's `tag` per epoch, in its own colour and line style, or in `looks` (each run's, where given)."""
     from matplotlib.ticker import MaxNLocator
 
-    for i, (run, name) in enumerate(zip(runs, labels(runs, knobs))):
+    looks = looks or [_look(i) for i in range(len(runs))]
+    for run, name, (color, style) in zip(runs, labels(runs, knobs), looks, strict=True):
         epochs = [epoch for epoch, _ in run.curves.get(tag, [])]
         values = [v if math.isfinite(v) else math.nan for _, v in run.curves.get(tag, [])]
-        color, style = _look(i)
         ax.plot(epochs, values, style, color=color, marker="o", markersize=3, label=name)
     ax.set(xlabel="epoch", title=title)
     # Whole epochs only, even where that is one tick: a single epoch's axis would show 0.995, 1.005, ...

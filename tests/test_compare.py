@@ -28,8 +28,9 @@ from mlp_exp.interrupt import Terminated
 from mlp_exp.tracking import read_metrics
 from mlp_exp.train import train
 
-# Two jobs that train, one that diverges, one that fails before training (lr=-1 is rejected).
-LRS = {"0.05": "completed", "0.5": "completed", "1e6": "diverged", "-1": "failed"}
+# Two jobs that train, one that diverges, one that fails before training: its lr resolves only in the job, to
+# minus the job's number (-3), which the job rejects (a sweep refuses lr=-3 itself before any job runs).
+LRS = {"0.05": "completed", "0.5": "completed", "1e6": "diverged", "-${hydra:job.num}": "failed"}
 REQUIRED_HPARAMS = {"hiddens", "lr", "init_scale", "activation", "optimizer", "batch_size", "epochs", "dataset", "seed"}
 
 
@@ -63,17 +64,11 @@ def mixed_sweep(tmp_path_factory) -> Path:
     return sweep_dir_of(cwd)
 
 
-def lr_of(job_dir: Path) -> str:
-    return job_dir.name.rsplit("lr=", 1)[1]
-
-
 def test_a_failed_or_diverged_job_keeps_the_other_jobs_results(mixed_sweep):
     jobs = job_dirs(mixed_sweep)
-    assert len(jobs) == len(LRS)
-    for job in jobs:
-        expected = LRS[{"1000000.0": "1e6"}.get(lr_of(job), lr_of(job))]
+    for job, expected in zip(jobs, LRS.values(), strict=True):
         if expected == "failed":
-            assert not (job / "metrics.json").exists() and "lr=-1 is not allowed" in (job / "mlp_exp.log").read_text()
+            assert not (job / "metrics.json").exists() and "lr=-3 is not allowed" in (job / "mlp_exp.log").read_text()
         else:
             assert metrics_of(job)["status"] == expected
 
@@ -100,13 +95,13 @@ def test_compare_prints_the_jobs_best_first_and_marks_the_ones_that_did_not_comp
         ("0.5", "completed"),
         ("0.05", "completed"),
         ("1e+06", "diverged"),
-        ("-1", "failed"),
+        ("-3", "failed"),
     ]
     by_name = {job.name: job for job in job_dirs(mixed_sweep)}
     for row in rows[:3]:
         assert row[2] == f"{metrics_of(by_name[row[0]])['test_acc']:.4f}"
     assert rows[3][2:5] == ["-", "-", "-"]
-    assert any(line.endswith("failed: lr=-1 is not allowed: use a positive number, e.g. lr=0.1") for line in lines)
+    assert any(line.endswith("failed: lr=-3 is not allowed: use a positive number, e.g. lr=0.1") for line in lines)
 
     image = matplotlib.image.imread(png)
     assert image.shape[1] > image.shape[0] > 100 and image.std() > 0
@@ -131,10 +126,14 @@ def test_the_jobs_of_a_stopped_sweep_that_never_began_are_listed_as_not_started_
     runs = {run.name: run for run in compare.find_runs(stopped_copy(mixed_sweep, tmp_path))}
 
     assert sorted(runs) == sorted(recorded)  # each job by the name its dir would have
-    never_began = [job.name for job in job_dirs(mixed_sweep)[1:]]
-    for name in never_began:
-        assert runs[name].status == "not started" and not runs[name].curves
-        assert runs[name].hparams == recorded[name]  # every knob, as the job's run recorded it
+    never_began = job_dirs(mixed_sweep)[1:]
+    for job, lr in zip(never_began, list(LRS)[1:], strict=True):
+        run = runs[job.name]
+        assert run.status == "not started" and not run.curves
+        if "${" in lr:  # a value only the job resolves: the knobs its overrides give, as given
+            assert run.hparams["lr"] == lr
+        else:  # every knob, as the job's run recorded it
+            assert run.hparams == recorded[job.name]
 
 
 def test_a_job_is_listed_once_as_it_ended_whichever_of_its_records_was_deleted(mixed_sweep, tmp_path):
@@ -200,7 +199,7 @@ def test_planned_jobs_are_told_apart_by_number_and_named_by_the_sweeps_own_subdi
     # Four jobs with the same overrides, named by number alone.
     task = [
         re.sub(r"^lr=.*", "lr=0.05,0.05,0.05,0.05", override)
-        for override in OmegaConf.load(mixed_sweep / "multirun.yaml").hydra.overrides.task
+        for override in OmegaConf.to_container(OmegaConf.load(mixed_sweep / "multirun.yaml").hydra.overrides.task)
     ]
     stopped = stopped_copy(mixed_sweep, tmp_path, overrides__task=task, sweep__subdir="${hydra.job.num}")
     planned = compare.unstarted_jobs(stopped, stopped)
@@ -508,7 +507,7 @@ def test_tensorboard_hparams_dashboard_lists_every_job_with_its_knobs_and_final_
     assert knobs["width"]["type"] == knobs["depth"]["type"] == knobs["lr"]["type"] == "DATA_TYPE_FLOAT64"
     # Ranges over all the jobs: the dashboard shows the knobs that differ first, and filters text knobs by value.
     assert [name for name, info in knobs.items() if info.get("differs")] == ["lr"]
-    lrs = [float(lr_of(Path(name))) for name in trained]
+    lrs = [metrics["hparams"]["lr"] for metrics in trained.values()]
     assert knobs["lr"]["domainInterval"] == {"minValue": min(lrs), "maxValue": max(lrs)}
     assert knobs["hiddens"]["domainDiscrete"] == ["32"]
     assert {"test/acc", "train/acc", "train/loss"} <= {info["name"]["tag"] for info in experiment["metricInfos"]}
@@ -517,7 +516,7 @@ def test_tensorboard_hparams_dashboard_lists_every_job_with_its_knobs_and_final_
         metrics = trained[group["name"]]
         (session,) = group["sessions"]
         assert session["status"] == {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE"}[metrics["status"]]
-        assert group["hparams"]["lr"] == pytest.approx(float(lr_of(Path(group["name"]))))
+        assert group["hparams"]["lr"] == pytest.approx(metrics["hparams"]["lr"])
         assert group["hparams"]["hiddens"] == "32" and group["hparams"]["dataset"] == "fashion_mnist"
         assert group["hparams"]["width"] == 32 and group["hparams"]["depth"] == 1
         shown = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
@@ -665,6 +664,30 @@ def test_the_legends_of_runs_that_differ_in_several_knobs_cover_no_panel(tmp_pat
     plt.close(fig)
     assert len(legends) == 2  # the final accuracy's lines (one per optimizer and scale), and the runs' curves
     assert not any(legend.overlaps(panel) for legend in legends for panel in panels)
+
+
+@pytest.mark.parametrize("widths", [3, 7])  # 6 runs: a legend of runs beside; 14: none, too many
+def test_a_colour_means_one_thing_in_every_panel(tmp_path, monkeypatch, widths):
+    import matplotlib.pyplot as plt
+
+    runs = [
+        completed(f"{o}_{h}", {"hiddens": str(h), "optimizer": o}, 0.5 + h / 1000)
+        for o in ("sgd", "adam")
+        for h in (2 ** (4 + i) for i in range(widths))
+    ]
+    fig = drawn_figure(monkeypatch, runs, tmp_path)
+    final, *curves = fig.axes[:3]
+    legends = {legend.get_title().get_text(): legend for legend in fig.legends}
+    colour_of = {line.get_label(): line.get_color() for line in final.get_lines()}  # each optimizer's
+    curve_colours = [[line.get_color() for line in ax.get_lines()] for ax in curves]
+    plt.close(fig)
+    if widths == 3:  # each run's colour its own, named in a legend of its own
+        assert sorted(legends) == ["each run", "final test accuracy"]
+        assert all(len(set(colours)) == len(runs) for colours in curve_colours)
+    else:  # each run's curves take the colour of its optimizer in the final accuracy's legend
+        assert list(legends) == ["final test accuracy"]
+        expected = [colour_of[f"optimizer={run.hparams['optimizer']}"] for run in runs]
+        assert curve_colours == [expected, expected]
 
 
 def test_a_search_whose_every_trial_has_its_own_values_is_drawn_in_one_colour_without_a_legend(tmp_path, monkeypatch):
