@@ -99,8 +99,8 @@ def say_too_many_threads(threads: int, how: Literal["given", "default", "restore
         "restored": (
             f"The {threads} threads the run trained on are",
             (
-                f"it goes on with them, as its numbers depend on them (resume --threads {cores} fits them, with other "
-                "last digits)"
+                f"it goes on with them, as its numbers depend on them (resume --threads {cores} fits them, with "
+                "slightly other numbers)"
             ),
         ),
     }[how]
@@ -159,8 +159,10 @@ def say_waited(epoch: int, epoch_s: float, waited: float, go_on: str | None) -> 
 def say_goes_on_otherwise(trained: str, goes_on: str) -> None:
     """A resumed run that goes on on another device, or another number of threads, than it trained on."""
     log.warning(
-        "The run trained %s and goes on %s: the last digits of its numbers will differ from those of a run that was "
-        "never interrupted",
+        # Float sums in another order differ in their last digits, which each step then carries on: after a few
+        # epochs the accuracies may differ in their third decimal.
+        "The run trained %s and goes on %s: its numbers will differ slightly from those of a run that was never "
+        "interrupted",
         trained,
         goes_on,
     )

@@ -223,7 +223,7 @@ def find_raw_files(cfg: DatasetConfig) -> Path:
     download = (
         "download them with internet access" if cfg.download else "set dataset.download=true with internet access"
     )
-    fixes = f"put the four IDX files in {raw_dir}, or {download}"
+    fixes = f"put its four IDX files ({', '.join(RAW_FILES)}; gzipped or not) in {raw_dir}, or {download}"
     # Another system_dir is the user's own copy, which no package fills; with none, the user chose not to look there.
     if cfg.name is DatasetName.fashion_mnist and system_dir(cfg) == DEBIAN_FASHION_MNIST:
         fixes = "install it with `sudo apt-get install dataset-fashion-mnist`, or " + fixes

@@ -190,10 +190,12 @@ def test_a_failed_download_is_named_with_its_file_and_cause(tmp_path, monkeypatc
     monkeypatch.setattr(data, "_torchvision_dataset", offline)
     cfg = dataset_cfg("dataset=mnist", f"dataset.root={tmp_path / 'data'}", "dataset.download=true")
 
-    assert (
+    assert load_error(cfg).endswith(
         "torchvision's download (Error downloading train-images-idx3-ubyte.gz: "
-        "<urlopen error [Errno -2] Name or service not known>). Fix: "
-    ) in load_error(cfg)
+        "<urlopen error [Errno -2] Name or service not known>). Fix: put its four IDX files (train-images-idx3-ubyte, "
+        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzipped or not) in "
+        f"{tmp_path / 'data' / 'MNIST' / 'raw'}, or download them with internet access"
+    )
     assert list(tmp_path.iterdir()) == []  # no empty folders left from the download
 
 
