@@ -20,6 +20,7 @@ import os
 import re
 import statistics
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -72,6 +73,7 @@ LINE_STYLES = ["-", "--", ":", "-."]
 # The most entries of a legend of runs (beside the panels) and of the final accuracy's colours (below them): more
 # would take the figure's space from the panels.
 CURVES_LEGEND_MAX = SERIES_LEGEND_MAX = 12
+LABEL_WIDTH = 32  # characters per line of a run's label in the legend beside the panels
 # The scalars compare reads for each run: the table's final values and the plot's curves.
 CURVES = ("test/acc", "train/acc", "train/loss")
 
@@ -542,7 +544,8 @@ def plot_curves(
     for run, name, (color, style) in zip(runs, labels(runs, knobs), looks, strict=True):
         epochs = [epoch for epoch, _ in run.curves.get(tag, [])]
         values = [v if math.isfinite(v) else math.nan for _, v in run.curves.get(tag, [])]
-        ax.plot(epochs, values, style, color=color, marker="o", markersize=3, label=name)
+        # A search's label names every knob it searched: on lines of its own, beside the panels, it takes their width.
+        ax.plot(epochs, values, style, color=color, marker="o", markersize=3, label=textwrap.fill(name, LABEL_WIDTH))
     ax.set(xlabel="epoch", title=title)
     # Whole epochs only, even where that is one tick: a single epoch's axis would show 0.995, 1.005, ...
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))

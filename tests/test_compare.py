@@ -690,6 +690,32 @@ def test_a_colour_means_one_thing_in_every_panel(tmp_path, monkeypatch, widths):
         assert curve_colours == [expected, expected]
 
 
+def test_a_search_trials_labels_leave_the_panels_most_of_the_width(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    runs = [  # one search's trials, each with its own value of every knob
+        completed(
+            str(i),
+            {
+                "activation": activation,
+                "hiddens": str(2**i),
+                "optimizer": optimizer,
+                "init_scale": i,
+                "lr": 0.012345 * i,
+            },
+            0.5,
+        )
+        for i, (activation, optimizer) in enumerate([("leaky_relu", "adamw"), ("sigmoid", "momentum"), ("gelu", "sgd")])
+    ]
+    fig = drawn_figure(monkeypatch, runs, tmp_path)
+    (legend,) = [legend for legend in fig.legends if legend.get_title().get_text() == "each run"]
+    share = legend.get_window_extent().width / fig.get_window_extent().width
+    labels = [text.get_text() for text in legend.get_texts()]
+    plt.close(fig)
+    assert share < 0.2, share
+    assert [label.replace("\n", " ") for label in labels] == compare.labels(runs, compare.differing_knobs(runs))
+
+
 def test_a_search_whose_every_trial_has_its_own_values_is_drawn_in_one_colour_without_a_legend(tmp_path, monkeypatch):
     import warnings
 
