@@ -183,6 +183,11 @@ def check(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
     job runs); the job's own check takes it."""
     check_keys(cfg)
     check_resolvable(cfg, unresolved_to_the_job)
+    check_values(cfg, unresolved_to_the_job)
+
+
+def check_values(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
+    """`check`'s rules on the values: each an interval (or a point) of the values allowed, of one key or of two."""
     # Each rule as a function of the config, so that one value that cannot be resolved yet skips only its rules.
     # `< inf` because Hydra reads lr=inf and lr=nan as floats (and nan fails every comparison).
     rules = [
@@ -343,6 +348,10 @@ def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{key}", value
 
 
+# What `python -m mlp_exp.resume --device/--threads RUN_DIR` writes into the run's saved config, to go on so.
+RESUME_REWRITES = ("device", "threads")
+
+
 def check_before_the_job(
     config: DictConfig, swept: frozenset[str] = frozenset(), dataset_option: str | None = None
 ) -> None:
@@ -359,15 +368,20 @@ def check_before_the_job(
             check_dataset_option(cfg, dataset_option)
 
 
-def check_swept_values(config: DictConfig, key: str, values: Iterable[Any], swept: frozenset[str]) -> None:
-    """`check_before_the_job` of each of the values a sweep gives dotted `key`, set alone into the sweep's config (the
-    one a Hydra callback gets); ~1 ms a value."""
+def check_swept_values(config: DictConfig, key: str, values: Iterable[Any], set_by_the_job: set[str]) -> None:
+    """`check_values` of each of the values a sweep gives dotted `key`, set into the sweep's config (the one a Hydra
+    callback gets), ~1 ms a value. The keys in `set_by_the_job` (those the sweep's other overrides set) are left
+    without a value, so that a rule that reads one of them (momentum's, which reads the optimizer's name) is left to
+    the job: the sweep's config holds none of their values."""
     cfg = task_config(config)
-    if any(_unset(cfg, other) for other in swept - {key}):
-        return
+    for other in set_by_the_job - {key}:
+        OmegaConf.update(cfg, other, MISSING)
     for value in values:
-        OmegaConf.update(cfg, key, value)
-        check(cfg, unresolved_to_the_job=True)
+        try:
+            OmegaConf.update(cfg, key, value)
+        except OmegaConfBaseException:  # of a type the key does not take: Hydra says so in its job
+            continue
+        check_values(cfg, unresolved_to_the_job=True)
 
 
 def _unset(cfg: DictConfig, key: str) -> bool:

@@ -29,7 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
-from mlp_exp.config import Config, ConfigError, Device, first_line, given_overrides
+from mlp_exp.config import RESUME_REWRITES, Config, ConfigError, Device, first_line, given_overrides
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job
@@ -176,7 +176,7 @@ def resume_run(run_dir: Path, device: Device | None = None, threads: int | None 
     from mlp_exp.train import pick_device
 
     cfg = load_run_config(run_dir)
-    changed = {key: value for key, value in (("device", device), ("threads", threads)) if value is not None}
+    changed = {key: value for key, value in zip(RESUME_REWRITES, (device, threads), strict=True) if value is not None}
     for key, value in changed.items():
         cfg[key] = value
     # A completed or diverged run says so in train, and keeps its records as they are.

@@ -32,6 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import interrupt
 from mlp_exp.config import (
+    RESUME_REWRITES,
     ConfigError,
     as_typed,
     cannot_use,
@@ -89,27 +90,34 @@ def refuse_changed_sweep(sweep_dir: Path, config: DictConfig) -> None:
 def refuse_changed_jobs(sweep_dir: Path, config: DictConfig, config_name: str) -> None:
     """What `refuse_changed_sweep` cannot see: Hydra leaves the options of a swept group out of the sweep's config
     (`optimizer=sgd,momentum`, a search's `optimizer: choice(sgd, adam)`), so a change to one of their files is seen
-    only in the jobs made of them. Each job that started is composed again from its overrides, and compared with
-    the config it saved. Only where a group is swept: otherwise the sweep's config is what its jobs are made of."""
-    loader = GlobalHydra.instance().config_loader()
-    hydra_overrides = given_overrides(config.hydra)["hydra"]
-    swept_groups = [
-        o
-        for o in sweep_overrides(config, loader)
-        if o.is_sweep_override()
-        and loader.get_group_options(o.key_or_group, config_name=config_name, overrides=hydra_overrides)
-    ]
-    if not swept_groups:
+    only in the jobs made of them. One job that started with each choice of the swept groups is composed again from
+    its overrides (~65 ms) and compared with the config it saved, but for the keys `resume --device/--threads` of
+    that job alone wrote there. Only where a group is swept: otherwise the sweep's config is what its jobs are made
+    of."""
+    overrides = sweep_overrides(config)
+    groups = {
+        o.key_or_group
+        for o in overrides
+        if o.is_sweep_override() and _group_options(o.key_or_group, config, config_name)
+    }
+    if not groups:
         return
-    search_path = [override for override in hydra_overrides if override.startswith("hydra.searchpath=")]
+    parser, seen = OverridesParser.create(), set()
     for saved in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
         try:
             before = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
             job_overrides = [str(o) for o in OmegaConf.load(saved.parent / "overrides.yaml")]
-        except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException):  # Hydra writes them anew for its job
+            choices = tuple(o.input_line for o in parser.parse_overrides(job_overrides) if o.key_or_group in groups)
+        except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException, HydraException):  # Hydra writes anew
             continue
-        now = compose(config_name, overrides=[*search_path, *job_overrides])
-        _refuse_changed(before, OmegaConf.to_container(now, resolve=False, enum_to_str=True), sweep_dir, saved)
+        if choices in seen:
+            continue
+        seen.add(choices)
+        now = compose(config_name, overrides=[*search_path(config), *job_overrides])
+        now = OmegaConf.to_container(now, resolve=False, enum_to_str=True)
+        for key in RESUME_REWRITES:
+            before.pop(key, None), now.pop(key, None)
+        _refuse_changed(before, now, sweep_dir, saved)
 
 
 def _refuse_changed(before: dict[str, Any], now: dict[str, Any], sweep_dir: Path, path: Path) -> None:
@@ -171,12 +179,13 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
         try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
             check_overrides(config.hydra)
-            # What every job would be refused for (`~optimizer`, `epochs=0`), before the data is read and a dir is made;
-            # a swept value that no run can use fails its own job only, one Hydra cannot compose the whole sweep.
+            # What every job would be refused for (`~optimizer`, `epochs=0`), and the swept values some job would be
+            # refused for (`hiddens=64,0`) or Hydra could not compose, before the data is read and a dir is made.
             swept = frozenset(o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override())
             check_before_the_job(config, swept)
             refuse_uncomposable_values(config, config_name)
-            refuse_unusable_values(config, swept)
+            if not resuming(absolute_sweep_dir(config.hydra)):  # a sweep started before these were refused goes on
+                refuse_unusable_values(config, config_name)
             refuse_optuna_grid(config)
             refuse_interval_in_a_plain_sweep(config)
             refuse_searched_seed(config)
@@ -356,7 +365,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     """A swept value Hydra cannot compose a config from (`lr=0.1,abc`, `activation=relu,swish`,
     `optimizer=sgd,nosuch`) stops the whole sweep where its job comes, after the jobs before it ran (or, for a
     group's option, at the sweep's start, its dir already made), and every resume of it there again: such values
-    are tried here, before any job. (A value of the right type that no run can use fails its own job only.)
+    are tried here, before any job. (A value of the right type that no run can use: `refuse_unusable_values`.)
 
     At ~70 ms a compose, a key's values are tried one per kind: each string (a number or a choice could be
     misspelled), one of each other type; a key no run has (`hiddenz=16,32`, `+hiddenz=16,32`) is refused at once.
@@ -364,8 +373,6 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     hydra.searchpath) may add to."""
     from mlp_exp.config_errors import one_line
 
-    loader = GlobalHydra.instance().config_loader()
-    hydra_overrides = given_overrides(config.hydra)["hydra"]
     leaves, nested = schema_keys(), nested_keys()
     overrides = sweep_overrides(config)
     fixed = fixed_overrides(config, overrides)
@@ -374,7 +381,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
         # Hydra's own keys are checked before, and so is each value that is not swept.
         if key.split(".")[0].split("/")[0] == "hydra" or not override.is_sweep_override():
             continue
-        options = loader.get_group_options(key, config_name=config_name, overrides=hydra_overrides)
+        options = _group_options(key, config, config_name)
         # A key no run has, misspelled or added with + (hiddenz=16,32, +dataset.foo=1,2, lrr=interval(0.01,0.1)). An
         # item of a list (dataset.classes.0) is a key of the run's.
         if not options and key not in [*leaves, *nested] and not any(key.startswith(f"{leaf}.") for leaf in leaves):
@@ -401,16 +408,48 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
                 raise ConfigError(message) from e
 
 
-def refuse_unusable_values(config: DictConfig, swept: frozenset[str]) -> None:
+def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     """A swept value of the right type that no run can use (`-m hiddens=64,0`, `lr=0.1,-1`) would fail its job, after
-    the jobs before it trained: each value of a knob is checked here, set alone into the sweep's config. (Checked
-    after `refuse_uncomposable_values`, which names a value of the wrong type as such.)"""
+    the jobs before it trained: each value of a knob is checked here, in the sweep's config, where the keys the
+    sweep's other overrides set are left to the job (`-m optimizer=sgd,adam optimizer.momentum=0,0.9` fails only its
+    adam jobs with momentum). Of a range, its ends: every rule allows an interval. (Checked after
+    `refuse_uncomposable_values`, which names a value of the wrong type as such.)"""
     leaves = schema_keys()
-    for override in sweep_overrides(config):
+    swept = [o for o in sweep_overrides(config) if o.is_sweep_override()]
+    for override in swept:
         key = override.key_or_group
-        if key not in leaves or not override.is_sweep_override() or not override.is_discrete_sweep():
+        if key not in leaves or not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
             continue
-        check_swept_values(config, key, override.sweep_iterator(), swept)
+        values = list(override.sweep_iterator())
+        if override.is_range_sweep():
+            # Optuna draws from range(a, b) up to b itself
+            values = [min(values), max(values), *([override.value().stop] if _searched(config) else [])]
+        set_by_the_job = {
+            k for other in swept if other is not override for k in _keys_set_by(other, config, config_name)
+        }
+        check_swept_values(config, key, values, set_by_the_job)
+
+
+def _keys_set_by(override: Override, config: DictConfig, config_name: str) -> set[str]:
+    """The keys of a job's config that a sweep's override may set: its own key; all the keys of a config group's
+    options (optimizer=sgd,adam), or every key for a group whose options are global presets (experiment=...); none
+    of Hydra's own."""
+    key = override.key_or_group
+    if key.split(".")[0].split("/")[0] == "hydra":
+        return set()
+    if not _group_options(key, config, config_name):
+        return {key}
+    return {leaf for leaf in schema_keys() if key not in nested_keys() or leaf.startswith(f"{key}.")}
+
+
+def _group_options(key: str, config: DictConfig, config_name: str) -> list[str]:
+    """The options of config group `key` (mlp_exp's, and those of the user's own search path); none for a key."""
+    loader = GlobalHydra.instance().config_loader()
+    return loader.get_group_options(key, config_name=config_name, overrides=given_overrides(config.hydra)["hydra"])
+
+
+def _searched(config: DictConfig) -> bool:
+    return config.hydra.sweeper._target_ == OPTUNA_SWEEPER
 
 
 def say_swept_over_the_experiment(config: DictConfig) -> None:
@@ -547,9 +586,12 @@ def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:
 def fixed_overrides(config: DictConfig, overrides: list[Override]) -> list[str]:
     """What every job of the sweep is composed with: its overrides that are not swept, and the user's own search
     path (hydra.searchpath), where options of the config groups may come from."""
-    hydra_overrides = given_overrides(config.hydra)["hydra"]
-    search_path = [override for override in hydra_overrides if override.startswith("hydra.searchpath=")]
-    return [*search_path, *(override.input_line for override in overrides if not override.is_sweep_override())]
+    return [*search_path(config), *(override.input_line for override in overrides if not override.is_sweep_override())]
+
+
+def search_path(config: DictConfig) -> list[str]:
+    """The user's own search path (hydra.searchpath=...), as given, where options of the config groups may come from."""
+    return [override for override in given_overrides(config.hydra)["hydra"] if override.startswith("hydra.searchpath=")]
 
 
 def planned_sweep(sweep_dir: Path) -> tuple[DictConfig, list[list[str]] | None] | None:

@@ -22,6 +22,7 @@ from mlp_exp.config import (
 from mlp_exp.exits import ends_the_command
 from mlp_exp.files import command
 from mlp_exp.run_dirs import refuse_inside_a_run
+from mlp_exp.tracking import read_metrics
 from mlp_exp.train import pick_device
 
 
@@ -520,6 +521,19 @@ def test_a_bad_value_beside_one_only_the_job_can_resolve_is_still_refused_before
 def test_a_knob_given_as_a_dashed_option_is_one_line_with_its_override(monkeypatch, capsys, args, line):
     code, out, err = run_main(monkeypatch, capsys, *args)  # Hydra's parser would print its whole usage
     assert code == 2 and out == [] and err == [f"error: {line}"]
+
+
+def test_a_swept_value_that_only_some_jobs_cannot_use_fails_those_jobs_alone(monkeypatch, capsys, tiny_root, tmp_path):
+    # The sweep's config holds adam's name, which the sweep replaces in each job: momentum 0.9 is left to the jobs,
+    # and only those that keep adam refuse it.
+    sweep_dir = tmp_path / "sweep"
+    swept = ["optimizer=adam", "optimizer.name=sgd,adam", "optimizer.momentum=0,0.9"]
+    code, _, err = run_main(
+        monkeypatch, capsys, "-m", *swept, *tiny_overrides(tiny_root, *FAST, "epochs=1"), f"hydra.sweep.dir={sweep_dir}"
+    )
+    assert code == 2 and err[-1].startswith("error: 1 of 4 jobs did not complete (1 failed)")
+    statuses = {job.name.split("_")[0]: (read_metrics(job) or {}).get("status") for job in sweep_dir.glob("*_*")}
+    assert statuses == {"0": "completed", "1": "completed", "2": "completed", "3": None}  # 3: adam, momentum 0.9
 
 
 def test_hydras_own_flags_and_abbreviations_are_not_taken_for_knobs():

@@ -634,11 +634,19 @@ def test_a_sweep_is_refused_to_resume_after_a_swept_options_file_changed(tiny_ro
     unchanged = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert unchanged.returncode == 0, unchanged.stderr  # each job composed again as it was: nothing to refuse
 
+    # A job resumed on its own with --threads, which its saved config then says: no change to the sweep's jobs.
+    (job,) = sweep_dir.glob("1_*")
+    (job / "metrics.json").write_text(json.dumps({**metrics_of(job), "status": "interrupted"}))
+    alone = run_cli("--threads", "1", str(job), cwd=tmp_path, module="mlp_exp.resume")
+    assert alone.returncode == 0, alone.stderr
+    assert OmegaConf.load(job / ".hydra" / "config.yaml").threads == 1
+    again = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert again.returncode == 0, again.stderr
+
     before = files_under(sweep_dir)
     mine.write_text("name: sgd\nmomentum: 0.9\n")
     changed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
     assert changed.returncode == 2
-    (job,) = sweep_dir.glob("1_*")
     assert changed.stderr.strip() == (
         f"error: the config changed since the sweep in {sweep_dir} started (optimizer.momentum differs from "
         f"{job}/.hydra/config.yaml): undo the change to resume it, or start a new sweep"
