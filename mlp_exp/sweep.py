@@ -328,7 +328,7 @@ class FailedSweep(NamedTuple):
 
 def report_failed_sweep() -> FailedSweep | None:
     """The comparison, after a sweep that ended on a failed job (Hydra then skips `on_multirun_end`), and the line
-    that ends the sweep. None outside a sweep, and where no job left a record (hydra.output_subdir=null): the failed
+    that ends the sweep. None outside a sweep, and where no job left a record (hydra.output_subdir=null, before mlp_exp refused it): the failed
     job's own error then says it."""
     from mlp_exp import compare
     from mlp_exp.tracking import Status
