@@ -582,8 +582,10 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
         except OSError as e:  # a dir this user cannot write to, a full disk: the table above stands
             raise ConfigError(f"cannot write {png} ({e.strerror or e}); give --png a file you can write") from e
         say(f"plot: {png}")
-    if len(dirs) == 1 or any(set(",:") & set(str(d)) for d in dirs):  # what --logdir_spec cannot take apart
+    if len(dirs) == 1:
         say("in TensorBoard:", command("tensorboard", "--logdir", root))
+    elif any(set(",:") & set(str(d)) for d in dirs):  # what --logdir_spec cannot take apart (hiddens=64,lr=0.1)
+        say(f"in TensorBoard, among the other runs under {root}:", command("tensorboard", "--logdir", root))
     else:  # each dir's runs under its name, and none of the dir they share
         say("in TensorBoard:", command("tensorboard", "--logdir_spec", ",".join(f"{d.name}:{d}" for d in dirs)))
     return runs

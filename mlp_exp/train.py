@@ -203,7 +203,7 @@ def _go_on_from(
         torch.set_num_threads(threads)  # the numbers of an uninterrupted run need the threads it trained on
         say_too_many_threads(threads, "restored")
     elif threads and device.type == "cpu" and cfg.threads != threads:  # resume --threads
-        say_goes_on_otherwise(f"with {threads} threads", f"with {cfg.threads}")
+        say_goes_on_otherwise(f"with {threads} thread{'s' * (threads > 1)}", f"with {cfg.threads}")
     return done
 
 
@@ -250,10 +250,9 @@ def _completed_run(out_dir: Path, cfg: DictConfig) -> dict[str, Any] | None:
     if recorded.get("status") != Status.completed:
         return None
     log.info(
-        "%s completed all its %s epochs (test acc %.4f): nothing to resume; to train longer, start a new %s with "
-        "more epochs",
+        "%s completed %s (test acc %.4f): nothing to resume; to train longer, start a new %s with more epochs",
         out_dir,
-        recorded.get("epochs_done"),
+        "its 1 epoch" if recorded.get("epochs_done") == 1 else f"all its {recorded.get('epochs_done')} epochs",
         recorded.get("test_acc", math.nan),
         "sweep" if a_sweeps_job(out_dir) else "run",
     )

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from test_checkpoint import HOLD_RUN_DIR
 
 from mlp_exp import compare
+from mlp_exp.files import command
 from mlp_exp.interrupt import Terminated
 from mlp_exp.tracking import read_metrics
 from mlp_exp.train import train
@@ -380,6 +381,15 @@ def test_two_dirs_are_compared_as_one_table_named_from_the_dir_they_share(
     assert lines[0] == f"{len(LRS) + 1} runs under {sweep}, {run_dir}, best first"
     assert f"plot: {tmp_path / 'runs' / 'compare.png'}" in lines  # the working dir's
     assert lines[-1].endswith(f"--logdir_spec sweep:{sweep},wide:{run_dir}")
+
+    # Dirs named with commas (a run's overrides), which --logdir_spec cannot take: their shared dir, said to hold more.
+    other = run_dir.rename(tmp_path / "runs" / "hiddens=64,lr=0.1")
+    compare.report(sweep, other)
+    tensorboard = command("tensorboard", "--logdir", tmp_path)
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == f"in TensorBoard, among the other runs under {tmp_path}: {tensorboard}"
+    )
 
 
 @pytest.mark.parametrize("given, problem", [("typo", "does not exist"), ("file", "is not a directory")])
