@@ -115,7 +115,8 @@ def _best_first(run: Run) -> tuple:
 def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     """The jobs of the sweep in `sweep_dir` that have no dir: those of a sweep stopped before they began (a resume
     of the sweep runs them), or of one still running, as its multirun.yaml plans them. None for an Optuna search,
-    whose trials are drawn as it goes, or a sweep whose jobs keep no record in .hydra/ (hydra.output_subdir, set before mlp_exp refused it)."""
+    whose trials are drawn as it goes, or a sweep whose jobs keep no record in .hydra/ (hydra.output_subdir, set
+    before mlp_exp refused it)."""
     config, planned = planned_sweep(sweep_dir) or (None, None)
     if planned is None or config.hydra.get("output_subdir") != ".hydra":  # Optuna's trials are drawn as it goes
         return []

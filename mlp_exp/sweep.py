@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import signal
@@ -116,7 +117,8 @@ def refuse_changed_jobs(sweep_dir: Path, config: DictConfig, config_name: str) -
         now = compose(config_name, overrides=[*search_path(config), *job_overrides])
         now = OmegaConf.to_container(now, resolve=False, enum_to_str=True)
         for key in RESUME_REWRITES:
-            before.pop(key, None), now.pop(key, None)
+            before.pop(key, None)
+            now.pop(key, None)
         _refuse_changed(before, now, sweep_dir, saved)
 
 
@@ -328,8 +330,8 @@ class FailedSweep(NamedTuple):
 
 def report_failed_sweep() -> FailedSweep | None:
     """The comparison, after a sweep that ended on a failed job (Hydra then skips `on_multirun_end`), and the line
-    that ends the sweep. None outside a sweep, and where no job left a record (hydra.output_subdir=null, before mlp_exp refused it): the failed
-    job's own error then says it."""
+    that ends the sweep. None outside a sweep, and where no job left a record (hydra.output_subdir=null, before
+    mlp_exp refused it): the failed job's own error then says it."""
     from mlp_exp import compare
     from mlp_exp.tracking import Status
 
@@ -420,10 +422,13 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
         key = override.key_or_group
         if key not in leaves or not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
             continue
-        values = list(override.sweep_iterator())
-        if override.is_range_sweep():
-            # Optuna draws from range(a, b) up to b itself
-            values = [min(values), max(values), *([override.value().stop] if _searched(config) else [])]
+        if override.is_range_sweep():  # its ends, without listing a range of millions
+            sweep = override.value()
+            count = math.ceil((sweep.stop - sweep.start) / sweep.step)
+            ends = [sweep.start, sweep.start + (count - 1) * sweep.step] if count > 0 else []
+            values = [*ends, *([sweep.stop] if _searched(config) else [])]  # Optuna draws range(a, b) up to b itself
+        else:
+            values = list(override.sweep_iterator())
         set_by_the_job = {
             k for other in swept if other is not override for k in _keys_set_by(other, config, config_name)
         }

@@ -407,12 +407,16 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (["-m", "hiddens=64,0"], f"hiddens=0 is not allowed: use {WIDTHS}"),
         (["-m", "hiddens=[32,32],[64,0]"], f"hiddens=[64,0] is not allowed: use {WIDTHS}"),
         (["-m", "epochs=range(0,2)"], "epochs=0 is not allowed: use a positive int, e.g. epochs=10"),
+        (  # Optuna draws an int from range(a, b) up to b itself
+            ["hparams_search=optuna", "visuals.predictions=range(190,201)"],
+            "visuals.predictions=201 is not allowed: use an int from 1 to 200, e.g. visuals.predictions=48",
+        ),
         (["hparams_search=optuna", "lr=choice(0.1,-1)"], "lr=-1 is not allowed: use a positive number, e.g. lr=0.1"),
         (
             ["-m", "optimizer=adam", "optimizer.momentum=0,0.5"],
             (
-                "optimizer.momentum=0.5 is not allowed: use 0 with adam and adamw, whose betas are fixed at (0.9, 0.999): "
-                "momentum is SGD's"
+                "optimizer.momentum=0.5 is not allowed: use 0 with adam and adamw, whose betas are fixed at "
+                "(0.9, 0.999): momentum is SGD's"
             ),
         ),
         (  # every job would fail on it; refused before the datasets are read and the sweep dir is made
