@@ -84,7 +84,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         key = _typed_key(cause.full_key, overrides)  # OmegaConf names a dotted key's first unknown part only
         return unknown_key_message(key, _typed_value(key, overrides))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
-        refused = f"{cause.full_key}={as_typed(cause.value)} is not allowed: use {allowed_values(cause.full_key)}"
+        typed = _typed_value(cause.full_key, overrides) or as_typed(cause.value)  # epochs=2.0 as typed, not as 2
+        refused = f"{cause.full_key}={typed} is not allowed: use {allowed_values(cause.full_key)}"
         return refused + _the_option_instead(cause.full_key, cause.value)
     if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
         wanted = re.search(r"could not be converted to (Integer|Float)|is not a valid (bool)", first_line(cause.msg))

@@ -40,6 +40,7 @@ COMPOSE_ERRORS = [
     ("lr=abc", "lr=abc is not allowed: use a number"),
     ("lr=", "lr='' is not allowed: use a number"),
     ("epochs=1.5", "epochs=1.5 is not allowed: use an int"),
+    ("epochs=2.0", "epochs=2.0 is not allowed: use an int"),  # as typed, not as the 2 it reads as
     ("epochs=true", "epochs=true is not allowed: use an int"),
     ("batch_size=big", "batch_size=big is not allowed: use an int"),
     ("init_scale=[1]", "init_scale=[1] is not allowed: use a number"),
