@@ -31,7 +31,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError, cannot_use, check_before_the_job, check_dataset_option, check_overrides
+from mlp_exp.config import (
+    ConfigError,
+    cannot_use,
+    check_before_the_job,
+    check_dataset_option,
+    check_overrides,
+    check_single_run,
+)
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, ends_the_command, exit_code_for, fail
 from mlp_exp.files import command, compare_command, resume_command, say, silence
 from mlp_exp.sweep import (
@@ -67,6 +74,7 @@ class RunCallback(Callback):
         # after ~2 s), which the rest needs.
         try:
             check_overrides(config.hydra)
+            check_single_run(config.hydra)
             check_before_the_job(config, dataset_option=config.hydra.runtime.choices.get("dataset"))
         except ConfigError as e:
             fail(e)

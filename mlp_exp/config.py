@@ -279,6 +279,18 @@ def check_overrides(hydra: DictConfig) -> None:
         )
 
 
+def check_single_run(hydra: DictConfig) -> None:
+    """A sweep or search preset that would run as one default run: one of the user's own, without `hydra: mode:
+    MULTIRUN`."""
+    for group in ("sweep", "hparams_search"):
+        option = hydra.runtime.choices.get(group)
+        if option not in (None, "null"):
+            raise ConfigError(
+                f"{group}={option} is not allowed in a single run: the preset does not set `hydra: mode: MULTIRUN`, "
+                f"as those of conf/{group}/ do; add that to it, or run it with -m"
+            )
+
+
 def check_dataset_option(cfg: DictConfig, option: str) -> None:
     """A dataset's option (dataset=mnist) sets its files (system_dir) and class names along with its name: a name
     changed apart from it (on the command line, in a preset, by a sweeper) would train on the option's files under

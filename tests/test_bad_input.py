@@ -468,6 +468,21 @@ def test_an_option_from_the_users_own_search_path_sweeps_or_stays_fixed(monkeypa
     assert [metrics_of(job)["status"] for job in sorted(sweep_dir.glob("[01]_*"))] == ["completed", "completed"]
 
 
+def test_a_sweep_preset_of_the_users_own_without_multirun_is_refused_as_a_single_run(monkeypatch, capsys, tmp_path):
+    (tmp_path / "my_conf" / "sweep").mkdir(parents=True)
+    (tmp_path / "my_conf" / "sweep" / "lrs2.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweeper:\n    params:\n      lr: 0.01,0.1\n"  # no `mode: MULTIRUN`
+    )
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(monkeypatch, capsys, f"--config-dir={tmp_path / 'my_conf'}", "sweep=lrs2")
+    assert code == 2
+    assert err == [
+        "error: sweep=lrs2 is not allowed in a single run: the preset does not set `hydra: mode: MULTIRUN`, as those "
+        "of conf/sweep/ do; add that to it, or run it with -m"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_conf"]  # no run dir
+
+
 def test_an_unknown_option_is_told_the_options_of_the_users_search_path_too(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_main(monkeypatch, capsys, "-m", "optimizer=gentle,nosuch", users_search_path(tmp_path))
