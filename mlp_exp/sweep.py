@@ -372,12 +372,28 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     At ~70 ms a compose, a key's values are tried one per kind: each string (a number or a choice could be
     misspelled), one of each other type; a key no run has (`hiddenz=16,32`, `+hiddenz=16,32`) is refused at once.
     A group's values are looked up among its options, which the user's own search path (--config-dir,
-    hydra.searchpath) may add to."""
+    hydra.searchpath) may add to. A value in hydra.sweeper.params that is no sweep (`lr: [0.01, 0.1]`, in a preset
+    of the user's own) is in no job's config yet: every job gets it, and it is tried too."""
     from mlp_exp.config_errors import one_line
 
     leaves, nested = schema_keys(), nested_keys()
     overrides = sweep_overrides(config)
     fixed = fixed_overrides(config, overrides)
+    params = set(config.hydra.sweeper.get("params") or {})
+    if fixed_params := [o for o in overrides if o.key_or_group in params and not o.is_sweep_override()]:
+        try:
+            compose(config_name, overrides=fixed)
+        except Exception as e:
+            message = one_line(e, fixed)
+            if message is None:
+                raise
+            lists = (o for o in fixed_params if isinstance(o.value(), list) and message.startswith(o.input_line))
+            if listed := next(lists, None):
+                values = ",".join(map(as_typed, listed.value()))
+                message += (
+                    f"; hydra.sweeper.params lists a sweep's values without brackets: {listed.key_or_group}: {values}"
+                )
+            raise ConfigError(message) from e
     for override in overrides:
         key = override.key_or_group
         # Hydra's own keys are checked before, and so is each value that is not swept.

@@ -477,10 +477,37 @@ def test_a_sweep_preset_of_the_users_own_without_multirun_is_refused_as_a_single
     code, _, err = run_main(monkeypatch, capsys, f"--config-dir={tmp_path / 'my_conf'}", "sweep=lrs2")
     assert code == 2
     assert err == [
-        "error: sweep=lrs2 is not allowed in a single run: the preset does not set `hydra: mode: MULTIRUN`, as those "
-        "of conf/sweep/ do; add that to it, or run it with -m"
+        (
+            "error: sweep=lrs2 is not allowed in a single run: the preset does not set `hydra: mode: MULTIRUN`, as those "
+            "of conf/sweep/ do; add that to it, or run it with -m"
+        )
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my_conf"]  # no run dir
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (
+            "[0.01, 0.1]",
+            (
+                "lr=[0.01, 0.1] is not allowed: use a number; hydra.sweeper.params lists a sweep's values without "
+                "brackets: lr: 0.01,0.1"
+            ),
+        ),
+        ("abc", "lr=abc is not allowed: use a number"),
+    ],
+)
+def test_a_value_every_job_of_a_users_sweep_preset_gets_is_tried_before_the_sweep_starts(
+    monkeypatch, capsys, tmp_path, value, message
+):
+    (tmp_path / "my_conf" / "sweep").mkdir(parents=True)
+    preset = f"# @package _global_\nhydra:\n  mode: MULTIRUN\n  sweeper:\n    params:\n      lr: {value}\n"
+    (tmp_path / "my_conf" / "sweep" / "mine.yaml").write_text(preset + "      hiddens: 16,32\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(monkeypatch, capsys, f"--config-dir={tmp_path / 'my_conf'}", "sweep=mine")
+    assert code == 2 and err == [f"error: {message}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_conf"]  # no sweep dir
 
 
 def test_an_unknown_option_is_told_the_options_of_the_users_search_path_too(monkeypatch, capsys, tmp_path):
