@@ -149,11 +149,12 @@ def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torc
         elif hint := mkl_on_amd.not_built():
             on += f"; {hint}"
     log.info(
-        "%s %s MLP (%s) on %s: %d train / %d test images, %s, lr %g, on %s",
+        "%s %s MLP (%s) on %s from %s: %d train / %d test images, %s, lr %g, on %s",
         doing,
         "-".join(map(str, net.widths)),
         cfg.activation.name,
         cfg.dataset.name.name,
+        data.cache_path(cfg.dataset).parent,  # which copy: a dataset.root of one's own may hold other files
         n_train,
         n_test,
         describe(cfg.optimizer),

@@ -209,6 +209,12 @@ def test_weights_that_start_at_zero_are_warned_about_as_they_will_train(
     assert metrics["history"][-1]["train_loss"] == pytest.approx(metrics["history"][0]["train_loss"], abs=0.05)
 
 
+def test_the_first_line_names_the_copy_of_the_dataset_the_run_trains_on(tiny_root, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="mlp_exp"):
+        train(tiny_cfg(tiny_root, "epochs=1"), tmp_path / "run")
+    assert f"MLP (relu) on fashion_mnist from {tiny_root / 'FashionMNIST'}: 600 train / 100 test images" in caplog.text
+
+
 @pytest.mark.parametrize("batch_size, warned", [(TINY_TRAIN, False), (TINY_TRAIN + 1, True)])
 def test_a_batch_beyond_the_training_set_is_warned_to_take_one_step_an_epoch(
     tiny_root, tmp_path, caplog, batch_size, warned
