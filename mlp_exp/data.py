@@ -183,18 +183,22 @@ def find_raw_files(cfg: DatasetConfig) -> Path:
     if len(present) == len(RAW_FILES):
         return raw_dir
 
-    for gz_dir in dict.fromkeys(folder for folder in (raw_dir, system_dir(cfg)) if folder):
-        if gz_dir != raw_dir:
-            tried.append(f"{gz_dir} (gzipped IDX files)")
-        lacking = [f"{name}.gz" for name in RAW_FILES if not (gz_dir / f"{name}.gz").is_file()]
-        if not lacking:
+    for source in dict.fromkeys(folder for folder in (raw_dir, system_dir(cfg)) if folder):
+        # In the raw dir, its gzipped files (as torchvision downloads them); in a system dir, its files either way.
+        either_way = source != raw_dir
+        if either_way:
+            tried.append(f"{source} (IDX files, gzipped or not)")
+        found = {name: path for name in RAW_FILES if (path := _raw_file(source, name, either_way))}
+        if len(found) == len(RAW_FILES):
             raw_dir.mkdir(parents=True, exist_ok=True)
             unpacking = [name for name in RAW_FILES if name not in present]  # never overwrite a file the user put there
-            log.info("Unpacking %s from %s into %s", ", ".join(unpacking), gz_dir, raw_dir)
+            verb = "Unpacking" if all(found[name].suffix == ".gz" for name in unpacking) else "Copying"
+            log.info("%s %s from %s into %s", verb, ", ".join(unpacking), source, raw_dir)
             for name in unpacking:
-                _unpack(gz_dir / f"{name}.gz", raw_dir / name)
+                _unpack(found[name], raw_dir / name)
             return raw_dir
-        if len(lacking) < len(RAW_FILES):  # some are there: which are not is what to fix
+        if found:  # some are there: which are not is what to fix
+            lacking = [f"{name}{'(.gz)' if either_way else '.gz'}" for name in RAW_FILES if name not in found]
             tried[-1] += f" lacks {', '.join(lacking)}"
 
     if present:
@@ -230,16 +234,23 @@ def find_raw_files(cfg: DatasetConfig) -> Path:
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 
 
-def _unpack(gz_path: Path, path: Path) -> None:
-    """gunzip into a temporary file first: a corrupt archive or a crash never leaves a partial file at `path`."""
+def _raw_file(folder: Path, name: str, either_way: bool) -> Path | None:
+    """Raw file `name` in `folder` gzipped (`name`.gz), or, `either_way`, as it is; None if neither is there."""
+    candidates = [folder / f"{name}.gz", *([folder / name] if either_way else [])]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def _unpack(source: Path, path: Path) -> None:
+    """gunzip (or copy, where `source` is not gzipped) into a temporary file first: a corrupt archive or a crash
+    never leaves a partial file at `path`."""
     try:
         with atomic_write(path) as tmp:
-            with gzip.open(gz_path, "rb") as src, open(tmp, "wb") as dst:
+            with (gzip.open if source.suffix == ".gz" else open)(source, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             _idx_shape(tmp)
     except (OSError, EOFError, zlib.error, ValueError) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(
-            f"{gz_path} is corrupt ({first_line(e)}); replace it with a good copy, "
+            f"{source} is corrupt ({first_line(e)}); replace it with a good copy, "
             "or set dataset.system_dir=null to download the data instead"
         ) from e
 
