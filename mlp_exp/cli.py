@@ -38,6 +38,7 @@ from mlp_exp.config import (
     check_dataset_option,
     check_overrides,
     check_single_run,
+    say_shadowed_files,
 )
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, ends_the_command, exit_code_for, fail
 from mlp_exp.files import command, compare_command, resume_command, say, silence
@@ -73,6 +74,7 @@ class RunCallback(Callback):
         # A config no run can use is refused before any dir is made, and before torch's import (said at once, not
         # after ~2 s), which the rest needs.
         try:
+            say_shadowed_files(config.hydra)
             check_overrides(config.hydra)
             check_single_run(config.hydra)
             check_before_the_job(config, dataset_option=config.hydra.runtime.choices.get("dataset"))

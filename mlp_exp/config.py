@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import logging
 import math
 import os
 import re
@@ -32,6 +33,8 @@ from omegaconf.errors import InterpolationValidationError, OmegaConfBaseExceptio
 _PACKAGE_DIR = Path(__file__).resolve().parent
 INSTALLED = (_PACKAGE_DIR / "conf").is_dir()
 CONF_DIR = _PACKAGE_DIR / "conf" if INSTALLED else _PACKAGE_DIR.parent / "conf"
+
+log = logging.getLogger("mlp_exp")
 
 
 class ConfigError(ValueError):
@@ -276,6 +279,25 @@ def check_overrides(hydra: DictConfig) -> None:
         raise ConfigError(
             f"hydra.output_subdir={as_typed(hydra.output_subdir)} is not allowed: mlp_exp resumes and compares a run "
             "from the config Hydra saves in its .hydra/ dir; leave it out"
+        )
+
+
+def say_shadowed_files(hydra: DictConfig) -> None:
+    """A warning naming the user's config files (in --config-dir, or hydra.searchpath) that Hydra never reads: mlp_exp's
+    own conf/, first in the search path, has files of the same names (a copy of optimizer/sgd.yaml, edited)."""
+    own = sorted(path.relative_to(CONF_DIR) for path in CONF_DIR.rglob("*.yaml"))
+    users = [
+        Path(s.path)
+        for s in hydra.runtime.config_sources
+        if s.schema == "file" and Path(s.path).resolve() != CONF_DIR.resolve()  # not mlp_exp's, given again
+    ]
+    if files := [folder / name for folder in users for name in own if (folder / name).is_file()]:
+        named = ", ".join(map(str, files[:3])) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        log.warning(
+            "%s %s not read: mlp_exp's own conf/ has files of the same names, and comes first; give yours other "
+            "names (optimizer=my_sgd)",
+            named,
+            "is" if len(files) == 1 else "are",
         )
 
 

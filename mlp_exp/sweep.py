@@ -42,6 +42,7 @@ from mlp_exp.config import (
     check_swept_values,
     given_overrides,
     nested_keys,
+    say_shadowed_files,
     schema_keys,
     unknown_key_message,
 )
@@ -180,6 +181,7 @@ class SweepCallback(Callback):
     @ends_the_command
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
         try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
+            say_shadowed_files(config.hydra)
             check_overrides(config.hydra)
             # What every job would be refused for (`~optimizer`, `epochs=0`), and the swept values some job would be
             # refused for (`hiddens=64,0`) or Hydra could not compose, before the data is read and a dir is made.

@@ -510,6 +510,22 @@ def test_a_value_every_job_of_a_users_sweep_preset_gets_is_tried_before_the_swee
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my_conf"]  # no sweep dir
 
 
+def test_a_config_file_of_the_users_own_that_mlp_exps_conf_shadows_is_named(monkeypatch, capsys, tiny_root, tmp_path):
+    (tmp_path / "my_conf" / "optimizer").mkdir(parents=True)
+    (tmp_path / "my_conf" / "optimizer" / "sgd.yaml").write_text("name: sgd\nmomentum: 0.5\n")  # a copy, edited
+    (tmp_path / "my_conf" / "optimizer" / "gentle.yaml").write_text("name: sgd\nmomentum: 0.5\n")
+    monkeypatch.chdir(tmp_path)
+    args = (f"--config-dir={tmp_path / 'my_conf'}", *tiny_overrides(tiny_root, "epochs=1"), "hydra.run.dir=run")
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
+    cli.main()
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"{tmp_path / 'my_conf' / 'optimizer' / 'sgd.yaml'} is not read: mlp_exp's own conf/ has files of the same "
+        "names, and comes first; give yours other names (optimizer=my_sgd)"
+    )
+    assert read_metrics(tmp_path / "run")["hparams"]["momentum"] == 0  # mlp_exp's sgd, as said
+
+
 def test_an_unknown_option_is_told_the_options_of_the_users_search_path_too(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_main(monkeypatch, capsys, "-m", "optimizer=gentle,nosuch", users_search_path(tmp_path))
