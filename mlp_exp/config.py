@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import filecmp
 import logging
 import math
 import os
@@ -35,6 +36,9 @@ INSTALLED = (_PACKAGE_DIR / "conf").is_dir()
 CONF_DIR = _PACKAGE_DIR / "conf" if INSTALLED else _PACKAGE_DIR.parent / "conf"
 
 log = logging.getLogger("mlp_exp")
+
+# The config groups whose presets set up a sweep of their own (hydra.mode: MULTIRUN).
+SWEEP_PRESETS = ("sweep", "hparams_search")
 
 
 class ConfigError(ValueError):
@@ -258,7 +262,7 @@ def check_overrides(hydra: DictConfig) -> None:
     """The command line's overrides (as `hydra` records them) that compose, but would not do what they say."""
     given = given_overrides(hydra)
     overrides = OverridesParser.create().parse_overrides([*given["task"], *given["hydra"]])
-    presets = {o.key_or_group: o.input_line for o in overrides if o.key_or_group in ("sweep", "hparams_search")}
+    presets = {o.key_or_group: o.input_line for o in overrides if o.key_or_group in SWEEP_PRESETS}
     if len(presets) == 2:  # Hydra merges the search's space over the sweep's values
         raise ConfigError(
             f"{presets['sweep']} is not allowed with {presets['hparams_search']}: the search's space would replace "
@@ -267,7 +271,7 @@ def check_overrides(hydra: DictConfig) -> None:
     for override in overrides:
         key = override.key_or_group
         # Each of these presets sets up a sweep; swept over, each job would get the preset but not its sweep.
-        if key in ("sweep", "hparams_search") and override.is_sweep_override():
+        if key in SWEEP_PRESETS and override.is_sweep_override():
             raise ConfigError(
                 f"{override.input_line} is not allowed: each {key} preset is a sweep of its own; run one at a time"
             )
@@ -284,32 +288,42 @@ def check_overrides(hydra: DictConfig) -> None:
 
 def say_shadowed_files(hydra: DictConfig) -> None:
     """A warning naming the user's config files (in --config-dir, or hydra.searchpath) that Hydra never reads: mlp_exp's
-    own conf/, first in the search path, has files of the same names (a copy of optimizer/sgd.yaml, edited)."""
-    own = sorted(path.relative_to(CONF_DIR) for path in CONF_DIR.rglob("*.yaml"))
-    users = [
-        Path(s.path)
-        for s in hydra.runtime.config_sources
-        if s.schema == "file" and Path(s.path).resolve() != CONF_DIR.resolve()  # not mlp_exp's, given again
+    own conf/, before them in the search path, has files of the same names (a copy of optimizer/sgd.yaml, edited).
+    Not with --config-path, which replaces conf/; not for a file the same as mlp_exp's."""
+    folders = [Path(s.path).resolve() for s in hydra.runtime.config_sources if s.schema == "file"]
+    own = CONF_DIR.resolve()
+    if own not in folders:
+        return
+    names = sorted(path.relative_to(own) for path in own.rglob("*.yaml"))
+    files = [
+        folder / name
+        for folder in folders[folders.index(own) + 1 :]
+        for name in names
+        if folder != own and (folder / name).is_file() and not filecmp.cmp(folder / name, own / name, shallow=False)
     ]
-    if files := [folder / name for folder in users for name in own if (folder / name).is_file()]:
-        named = ", ".join(map(str, files[:3])) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        log.warning(
-            "%s %s not read: mlp_exp's own conf/ has files of the same names, and comes first; give yours other "
-            "names (optimizer=my_sgd)",
-            named,
-            "is" if len(files) == 1 else "are",
-        )
+    if not files:
+        return
+    first = files[0].relative_to(next(folder for folder in folders if files[0].is_relative_to(folder)))
+    rename = f"{first.parent.as_posix()}=my_{first.stem}" if first.parent != Path(".") else "--config-name my_config"
+    named = ", ".join(map(str, files[:3])) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    log.warning(
+        "%s %s not read: mlp_exp's own conf/ comes first in the search path and has files of the same names; give "
+        "yours other names (%s)",
+        named,
+        "is" if len(files) == 1 else "are",
+        rename,
+    )
 
 
 def check_single_run(hydra: DictConfig) -> None:
     """A sweep or search preset that would run as one default run: one of the user's own, without `hydra: mode:
     MULTIRUN`."""
-    for group in ("sweep", "hparams_search"):
+    for group in SWEEP_PRESETS:
         option = hydra.runtime.choices.get(group)
         if option not in (None, "null"):
             raise ConfigError(
-                f"{group}={option} is not allowed in a single run: the preset does not set `hydra: mode: MULTIRUN`, "
-                f"as those of conf/{group}/ do; add that to it, or run it with -m"
+                f"{group}={option} is not allowed in a single run: run it with -m, or set `hydra: mode: MULTIRUN` "
+                f"in the preset, as those of conf/{group}/ do"
             )
 
 
@@ -407,15 +421,25 @@ def check_swept_values(config: DictConfig, key: str, values: Iterable[Any], set_
     callback gets), ~1 ms a value. The keys in `set_by_the_job` (those the sweep's other overrides set) are left
     without a value, so that a rule that reads one of them (momentum's, which reads the optimizer's name) is left to
     the job: the sweep's config holds none of their values."""
-    cfg = task_config(config)
-    for other in set_by_the_job - {key}:
-        OmegaConf.update(cfg, other, MISSING)
+    cfg = _without(task_config(config), set_by_the_job - {key})
     for value in values:
         try:
             OmegaConf.update(cfg, key, value)
         except OmegaConfBaseException:  # of a type the key does not take: Hydra says so in its job
             continue
         check_values(cfg, unresolved_to_the_job=True)
+
+
+def check_values_left(cfg: DictConfig, set_by_the_job: set[str]) -> None:
+    """`check_values` of a job's config but for the keys in `set_by_the_job`, which are left to the job."""
+    check_values(_without(cfg, set_by_the_job), unresolved_to_the_job=True)
+
+
+def _without(cfg: DictConfig, keys: set[str]) -> DictConfig:
+    """`cfg` with `keys` left without a value: a rule that reads one of them is skipped."""
+    for key in keys:
+        OmegaConf.update(cfg, key, MISSING)
+    return cfg
 
 
 def _unset(cfg: DictConfig, key: str) -> bool:

@@ -184,26 +184,24 @@ def find_raw_files(cfg: DatasetConfig) -> Path:
         return raw_dir
 
     for source in dict.fromkeys(folder for folder in (raw_dir, system_dir(cfg)) if folder):
-        # In the raw dir, its gzipped files (as torchvision downloads them); in a system dir, its files either way.
-        either_way = source != raw_dir
-        if either_way:
+        if source != raw_dir:
             tried.append(f"{source} (IDX files, gzipped or not)")
-        found = {name: path for name in RAW_FILES if (path := _raw_file(source, name, either_way))}
+        found = {name: path for name in RAW_FILES if (path := _raw_file(source, name))}
         if len(found) == len(RAW_FILES):
             raw_dir.mkdir(parents=True, exist_ok=True)
             unpacking = [name for name in RAW_FILES if name not in present]  # never overwrite a file the user put there
-            verb = "Unpacking" if all(found[name].suffix == ".gz" for name in unpacking) else "Copying"
+            gzipped = [found[name].suffix == ".gz" for name in unpacking]
+            verb = "Unpacking" if all(gzipped) else "Copying" if not any(gzipped) else "Unpacking and copying"
             log.info("%s %s from %s into %s", verb, ", ".join(unpacking), source, raw_dir)
             for name in unpacking:
                 _unpack(found[name], raw_dir / name)
             return raw_dir
-        if found:  # some are there: which are not is what to fix
-            lacking = [f"{name}{'(.gz)' if either_way else '.gz'}" for name in RAW_FILES if name not in found]
-            tried[-1] += f" lacks {', '.join(lacking)}"
+        if found and (source != raw_dir or len(found) > len(present)):  # some are there: which are not is the fix
+            tried[-1] += f" lacks {', '.join(f'{name}(.gz)' for name in RAW_FILES if name not in found)}"
 
     if present:
         # Some files are there: the user's. torchvision's download would rewrite all four, theirs among them.
-        missing = [name for name in RAW_FILES if name not in present]
+        missing = [name for name in RAW_FILES if not _raw_file(raw_dir, name)]  # neither as it is nor gzipped
         raise DataError(
             f"{raw_dir} lacks {', '.join(missing)}; add {'it' if len(missing) == 1 else 'them'} "
             "(mlp_exp never downloads over files that are there), "
@@ -234,10 +232,9 @@ def find_raw_files(cfg: DatasetConfig) -> Path:
     raise DataError(f"{cfg.name.name} not found; tried: {'; '.join(tried)}. Fix: {fixes}")
 
 
-def _raw_file(folder: Path, name: str, either_way: bool) -> Path | None:
-    """Raw file `name` in `folder` gzipped (`name`.gz), or, `either_way`, as it is; None if neither is there."""
-    candidates = [folder / f"{name}.gz", *([folder / name] if either_way else [])]
-    return next((path for path in candidates if path.is_file()), None)
+def _raw_file(folder: Path, name: str) -> Path | None:
+    """Raw file `name` in `folder`, as it is or gzipped (`name`.gz, as torchvision downloads it); None if neither."""
+    return next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
 
 
 def _unpack(source: Path, path: Path) -> None:

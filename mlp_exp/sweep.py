@@ -7,15 +7,17 @@ whatever the sweeper (basic, Optuna) and the launcher (basic, joblib, submitit).
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import itertools
 import logging
-import math
 import os
 import shutil
 import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,12 +36,14 @@ from omegaconf.errors import OmegaConfBaseException
 from mlp_exp import interrupt
 from mlp_exp.config import (
     RESUME_REWRITES,
+    SWEEP_PRESETS,
     ConfigError,
     as_typed,
     cannot_use,
     check_before_the_job,
     check_overrides,
     check_swept_values,
+    check_values_left,
     given_overrides,
     nested_keys,
     say_shadowed_files,
@@ -53,6 +57,8 @@ from mlp_exp.run_dirs import SWEEP_FILE, holds_a_run, refuse_inside_a_run, refus
 
 log = logging.getLogger("mlp_exp")
 
+# The most values of a swept knob checked one by one before the sweep starts (~1 ms each); of more, the ends.
+CHECKED_VALUES = 10_000
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
@@ -205,7 +211,7 @@ class SweepCallback(Callback):
 
         sweep_dir = absolute_sweep_dir(config.hydra)
         resumed = resuming(sweep_dir)
-        if config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
+        if _searched(config):
             log_optuna_as_hydra()
         try:
             # Jobs running side by side would each unpack or download a missing dataset into the same files
@@ -384,7 +390,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     params = set(config.hydra.sweeper.get("params") or {})
     if fixed_params := [o for o in overrides if o.key_or_group in params and not o.is_sweep_override()]:
         try:
-            compose(config_name, overrides=fixed)
+            every_job = compose(config_name, overrides=fixed)
         except Exception as e:
             message = one_line(e, fixed)
             if message is None:
@@ -396,11 +402,15 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
                     f"; hydra.sweeper.params lists a sweep's values without brackets: {listed.key_or_group}: {values}"
                 )
             raise ConfigError(message) from e
+        swept = [o for o in overrides if o.is_sweep_override()]
+        check_values_left(every_job, {k for o in swept for k in _keys_set_by(o, config, config_name)})
     for override in overrides:
         key = override.key_or_group
         # Hydra's own keys are checked before, and so is each value that is not swept.
-        if key.split(".")[0].split("/")[0] == "hydra" or not override.is_sweep_override():
+        if _hydras_own(key) or not override.is_sweep_override():
             continue
+        if override.is_range_sweep() and override.value().step == 0:  # Hydra's range would fail with a traceback
+            raise ConfigError(f"{override.input_line} is not allowed: give a range a step other than 0")
         options = _group_options(key, config, config_name)
         # A key no run has, misspelled or added with + (hiddenz=16,32, +dataset.foo=1,2, lrr=interval(0.01,0.1)). An
         # item of a list (dataset.classes.0) is a key of the run's.
@@ -435,20 +445,27 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     adam jobs with momentum). Of a range, its ends: every rule allows an interval. (Checked after
     `refuse_uncomposable_values`, which names a value of the wrong type as such.)"""
     leaves = schema_keys()
-    swept = [o for o in sweep_overrides(config) if o.is_sweep_override()]
+    overrides = sweep_overrides(config)
+    swept = [o for o in overrides if o.is_sweep_override()]
+    # What hydra.sweeper.params fixes (a preset's `optimizer: sgd`) is in no job's config yet either.
+    params = set(config.hydra.sweeper.get("params") or {})
+    set_by_params = [o for o in overrides if o.key_or_group in params and not o.is_sweep_override()]
     for override in swept:
         key = override.key_or_group
         if key not in leaves or not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
             continue
-        if override.is_range_sweep():  # its ends, without listing a range of millions
+        values = list(itertools.islice(override.sweep_iterator(), CHECKED_VALUES))
+        if len(values) == CHECKED_VALUES:  # a range of millions: its ends, as every rule allows an interval
+            values.append(collections.deque(override.sweep_iterator(), maxlen=1)[0])
+        if override.is_range_sweep() and _searched(config):  # Optuna draws range(a, b) up to b where a step lands
             sweep = override.value()
-            count = math.ceil((sweep.stop - sweep.start) / sweep.step)
-            ends = [sweep.start, sweep.start + (count - 1) * sweep.step] if count > 0 else []
-            values = [*ends, *([sweep.stop] if _searched(config) else [])]  # Optuna draws range(a, b) up to b itself
-        else:
-            values = list(override.sweep_iterator())
+            if Decimal(str(sweep.stop - sweep.start)) % Decimal(str(sweep.step)) == 0:
+                values.append(sweep.stop)
         set_by_the_job = {
-            k for other in swept if other is not override for k in _keys_set_by(other, config, config_name)
+            k
+            for other in [*swept, *set_by_params]
+            if other is not override
+            for k in _keys_set_by(other, config, config_name)
         }
         check_swept_values(config, key, values, set_by_the_job)
 
@@ -458,7 +475,7 @@ def _keys_set_by(override: Override, config: DictConfig, config_name: str) -> se
     options (optimizer=sgd,adam), or every key for a group whose options are global presets (experiment=...); none
     of Hydra's own."""
     key = override.key_or_group
-    if key.split(".")[0].split("/")[0] == "hydra":
+    if _hydras_own(key):
         return set()
     if not _group_options(key, config, config_name):
         return {key}
@@ -472,7 +489,13 @@ def _group_options(key: str, config: DictConfig, config_name: str) -> list[str]:
 
 
 def _searched(config: DictConfig) -> bool:
+    """Whether the sweep is an Optuna search."""
     return config.hydra.sweeper._target_ == OPTUNA_SWEEPER
+
+
+def _hydras_own(key: str) -> bool:
+    """Whether an override's key or group is Hydra's (hydra.launcher.n_jobs, hydra/launcher), not a job's."""
+    return key.split(".")[0].split("/")[0] == "hydra"
 
 
 def say_swept_over_the_experiment(config: DictConfig) -> None:
@@ -480,7 +503,7 @@ def say_swept_over_the_experiment(config: DictConfig) -> None:
     given sets for each job: its jobs take the sweep's values (one-layer nets for sweep=widths), though their dirs
     name the experiment. A knob swept on the command line is the user's own word, and not warned about."""
     given = {override.partition("=")[0]: override for override in given_overrides(config.hydra)["task"]}
-    sweeping = next((given[key] for key in ("sweep", "hparams_search") if key in given), None)
+    sweeping = next((given[key] for key in SWEEP_PRESETS if key in given), None)
     if "experiment" not in given or sweeping is None:
         return
     option = config.hydra.runtime.choices.experiment
@@ -518,7 +541,7 @@ def refuse_interval_in_a_plain_sweep(config: DictConfig) -> None:
 def refuse_searched_seed(config: DictConfig) -> None:
     """Optuna takes `seed=1,2` as one more knob to search (its best seed), not as seeds to run each trial from: a
     seed that scores best only says which draw of the noise was lucky."""
-    if config.hydra.sweeper._target_ != OPTUNA_SWEEPER:
+    if not _searched(config):
         return
     if seeds := next((o for o in sweep_overrides(config) if o.key_or_group == "seed" and o.is_sweep_override()), None):
         raise ConfigError(
@@ -572,7 +595,7 @@ def refuse_no_jobs(config: DictConfig) -> None:
         raise ConfigError(
             "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core"
         )
-    if config.hydra.sweeper._target_ != OPTUNA_SWEEPER:
+    if not _searched(config):
         return
     for key, what in (("n_trials", "the number of trials"), ("n_jobs", "the number of trials asked for at once")):
         if config.hydra.sweeper[key] < 1:
@@ -599,6 +622,9 @@ def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:
         if override.key_or_group == "dataset" and (override.is_choice_sweep() or override.is_range_sweep())
         for name in override.sweep_string_iterator()
     ]
+    # One that hydra.sweeper.params fixes (a preset's `dataset: mnist`) is in no job's config yet.
+    params = set(config.hydra.sweeper.get("params") or {})
+    names = names or [str(o.value()) for o in overrides if o.key_or_group == "dataset" and o.key_or_group in params]
     if not names:
         return [config.dataset]
     # Each dataset option brings its own settings (system_dir, classes), so each is composed as its jobs will be.

@@ -154,7 +154,7 @@ def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torc
         "-".join(map(str, net.widths)),
         cfg.activation.name,
         cfg.dataset.name.name,
-        data.cache_path(cfg.dataset).parent,  # which copy: a dataset.root of one's own may hold other files
+        data.cache_path(cfg.dataset).parent.absolute(),  # which copy: a dataset.root of one's own may hold others
         n_train,
         n_test,
         describe(cfg.optimizer),

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sys
 import warnings
@@ -10,7 +11,7 @@ import pytest
 from conftest import FAST, compose_cfg, files_under, metrics_of, run_cli, tiny_overrides
 from hydra.errors import ConfigCompositionException
 
-from mlp_exp import cli, compare, resume, sweep
+from mlp_exp import cli, compare, config, resume, sweep
 from mlp_exp.config import (
     ConfigError,
     Device,
@@ -468,6 +469,27 @@ def test_an_option_from_the_users_own_search_path_sweeps_or_stays_fixed(monkeypa
     assert [metrics_of(job)["status"] for job in sorted(sweep_dir.glob("[01]_*"))] == ["completed", "completed"]
 
 
+def test_a_sweep_presets_fixed_option_is_what_its_swept_values_are_checked_with(monkeypatch, tiny_root, tmp_path):
+    # The experiment chooses adam; the sweep preset fixes sgd for its jobs, whose momenta are then SGD's.
+    for group, text in (
+        ("experiment", "# @package _global_\ndefaults:\n  - override /optimizer: adam\nlr: 0.001\n"),
+        (
+            "sweep",
+            (
+                "# @package _global_\nhydra:\n  mode: MULTIRUN\n  sweeper:\n    params:\n"
+                "      optimizer: sgd\n      optimizer.momentum: 0,0.9\n"
+            ),
+        ),
+    ):
+        (tmp_path / "my_conf" / group).mkdir(parents=True)
+        (tmp_path / "my_conf" / group / "mine.yaml").write_text(text)
+    sweep_dir = tmp_path / "sweep"
+    args = [f"--config-dir={tmp_path / 'my_conf'}", "experiment=mine", "sweep=mine", f"hydra.sweep.dir={sweep_dir}"]
+    monkeypatch.setattr(sys, "argv", ["mlp_exp", *args, *tiny_overrides(tiny_root, *FAST, "epochs=1")])
+    cli.main()
+    assert [metrics_of(job)["hparams"]["momentum"] for job in sorted(sweep_dir.glob("[01]_*"))] == [0, 0.9]
+
+
 def test_a_sweep_preset_of_the_users_own_without_multirun_is_refused_as_a_single_run(monkeypatch, capsys, tmp_path):
     (tmp_path / "my_conf" / "sweep").mkdir(parents=True)
     (tmp_path / "my_conf" / "sweep" / "lrs2.yaml").write_text(
@@ -478,8 +500,8 @@ def test_a_sweep_preset_of_the_users_own_without_multirun_is_refused_as_a_single
     assert code == 2
     assert err == [
         (
-            "error: sweep=lrs2 is not allowed in a single run: the preset does not set `hydra: mode: MULTIRUN`, as those "
-            "of conf/sweep/ do; add that to it, or run it with -m"
+            "error: sweep=lrs2 is not allowed in a single run: run it with -m, or set `hydra: mode: MULTIRUN` in the "
+            "preset, as those of conf/sweep/ do"
         )
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my_conf"]  # no run dir
@@ -496,6 +518,7 @@ def test_a_sweep_preset_of_the_users_own_without_multirun_is_refused_as_a_single
             ),
         ),
         ("abc", "lr=abc is not allowed: use a number"),
+        ("-1", "lr=-1 is not allowed: use a positive number, e.g. lr=0.1"),  # composes, but no run can use it
     ],
 )
 def test_a_value_every_job_of_a_users_sweep_preset_gets_is_tried_before_the_sweep_starts(
@@ -520,10 +543,19 @@ def test_a_config_file_of_the_users_own_that_mlp_exps_conf_shadows_is_named(monk
     cli.main()
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
-        f"{tmp_path / 'my_conf' / 'optimizer' / 'sgd.yaml'} is not read: mlp_exp's own conf/ has files of the same "
-        "names, and comes first; give yours other names (optimizer=my_sgd)"
+        f"{tmp_path / 'my_conf' / 'optimizer' / 'sgd.yaml'} is not read: mlp_exp's own conf/ comes first in the "
+        "search path and has files of the same names; give yours other names (optimizer=my_sgd)"
     )
     assert read_metrics(tmp_path / "run")["hparams"]["momentum"] == 0  # mlp_exp's sgd, as said
+
+    # mlp_exp's own conf/ given again, and a copy of it in its place (--config-path, whose files Hydra reads).
+    shutil.copytree(config.CONF_DIR, tmp_path / "copy")
+    (tmp_path / "copy" / "optimizer" / "sgd.yaml").write_text("name: sgd\nmomentum: 0.5\n")
+    for i, flag in enumerate((f"--config-dir={config.CONF_DIR}", f"--config-path={tmp_path / 'copy'}")):
+        args = (flag, *tiny_overrides(tiny_root, "epochs=1"), f"hydra.run.dir={tmp_path / f'again{i}'}")
+        monkeypatch.setattr(sys, "argv", ["mlp_exp", *args])
+        cli.main()
+        assert "is not read" not in capsys.readouterr().out
 
 
 def test_an_unknown_option_is_told_the_options_of_the_users_search_path_too(monkeypatch, capsys, tmp_path):

@@ -126,6 +126,15 @@ def test_a_system_dir_of_ones_own_holds_the_files_gzipped_or_not(tmp_path, gz, c
     assert f"{'Unpacking' if gz else 'Copying'} train-images-idx3-ubyte, " in caplog.text
 
 
+def test_a_file_there_as_it_is_is_taken_before_its_gzipped_copy(tmp_path):
+    system_dir = tmp_path / "mine"
+    written = write_tiny_dataset(system_dir)
+    (system_dir / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")  # a broken copy beside the good file
+    cfg = dataset_cfg(f"dataset.root={tmp_path / 'data'}", f"dataset.system_dir={system_dir}", "dataset.download=false")
+    train_set, _ = data.load(cfg)
+    assert torch.equal(train_set.labels, torch.from_numpy(written["train-labels-idx1-ubyte"]).long())
+
+
 @pytest.mark.parametrize("system_dir", ["null", "own_copy"])
 def test_without_the_packages_dir_the_fix_is_not_to_install_the_package(tmp_path, system_dir):
     """No system_dir, or the user's own copy that no package fills."""
