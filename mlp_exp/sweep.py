@@ -442,8 +442,8 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     """A swept value of the right type that no run can use (`-m hiddens=64,0`, `lr=0.1,-1`) would fail its job, after
     the jobs before it trained: each value of a knob is checked here, in the sweep's config, where the keys the
     sweep's other overrides set are left to the job (`-m optimizer=sgd,adam optimizer.momentum=0,0.9` fails only its
-    adam jobs with momentum). Of a range, its ends: every rule allows an interval. (Checked after
-    `refuse_uncomposable_values`, which names a value of the wrong type as such.)"""
+    adam jobs with momentum). Up to CHECKED_VALUES values of a knob, then its last: every rule allows an interval.
+    (Checked after `refuse_uncomposable_values`, which names a value of the wrong type as such.)"""
     leaves = schema_keys()
     overrides = sweep_overrides(config)
     swept = [o for o in overrides if o.is_sweep_override()]
@@ -459,7 +459,7 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
             values.append(collections.deque(override.sweep_iterator(), maxlen=1)[0])
         if override.is_range_sweep() and _searched(config):  # Optuna draws range(a, b) up to b where a step lands
             sweep = override.value()
-            if Decimal(str(sweep.stop - sweep.start)) % Decimal(str(sweep.step)) == 0:
+            if (Decimal(str(sweep.stop)) - Decimal(str(sweep.start))) % Decimal(str(sweep.step)) == 0:
                 values.append(sweep.stop)
         set_by_the_job = {
             k
