@@ -196,7 +196,7 @@ def say_one_step_an_epoch(batch_size: int, n_train: int) -> None:
     if batch_size > n_train:
         log.warning(
             "batch_size=%d is more than the %d training images: each epoch takes one step, on all of them (full-batch "
-            "gradient descent); batch_size=%d says so, a smaller one takes more steps an epoch",
+            "gradient descent, as batch_size=%d does); a smaller one takes more steps an epoch",
             batch_size,
             n_train,
             n_train,

@@ -223,7 +223,7 @@ def test_a_batch_beyond_the_training_set_is_warned_to_take_one_step_an_epoch(
         train(tiny_cfg(tiny_root, f"batch_size={batch_size}", "epochs=1"), tmp_path / "run")
     warning = (
         f"batch_size={batch_size} is more than the {TINY_TRAIN} training images: each epoch takes one step, on all of "
-        f"them (full-batch gradient descent); batch_size={TINY_TRAIN} says so, a smaller one takes more steps an epoch"
+        f"them (full-batch gradient descent, as batch_size={TINY_TRAIN} does); a smaller one takes more steps an epoch"
     )
     assert (warning in caplog.messages) == warned
 
