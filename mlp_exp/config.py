@@ -295,15 +295,16 @@ def say_shadowed_files(hydra: DictConfig) -> None:
     if own not in folders:
         return
     names = sorted(path.relative_to(own) for path in own.rglob("*.yaml"))
-    files = [
-        folder / name
+    shadowed = [
+        (folder, name)
         for folder in folders[folders.index(own) + 1 :]
         for name in names
         if folder != own and (folder / name).is_file() and not filecmp.cmp(folder / name, own / name, shallow=False)
     ]
-    if not files:
+    if not shadowed:
         return
-    first = files[0].relative_to(next(folder for folder in folders if files[0].is_relative_to(folder)))
+    files = [folder / name for folder, name in shadowed]
+    first = shadowed[0][1]
     rename = f"{first.parent.as_posix()}=my_{first.stem}" if first.parent != Path(".") else "--config-name my_config"
     named = ", ".join(map(str, files[:3])) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     log.warning(

@@ -387,8 +387,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     leaves, nested = schema_keys(), nested_keys()
     overrides = sweep_overrides(config)
     fixed = fixed_overrides(config, overrides)
-    params = set(config.hydra.sweeper.get("params") or {})
-    if fixed_params := [o for o in overrides if o.key_or_group in params and not o.is_sweep_override()]:
+    if fixed_params := fixed_by_params(config, overrides):
         try:
             every_job = compose(config_name, overrides=fixed)
         except Exception as e:
@@ -448,8 +447,7 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     overrides = sweep_overrides(config)
     swept = [o for o in overrides if o.is_sweep_override()]
     # What hydra.sweeper.params fixes (a preset's `optimizer: sgd`) is in no job's config yet either.
-    params = set(config.hydra.sweeper.get("params") or {})
-    set_by_params = [o for o in overrides if o.key_or_group in params and not o.is_sweep_override()]
+    keys_set = [(o, _keys_set_by(o, config, config_name)) for o in [*swept, *fixed_by_params(config, overrides)]]
     for override in swept:
         key = override.key_or_group
         if key not in leaves or not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
@@ -461,12 +459,7 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
             sweep = override.value()
             if (Decimal(str(sweep.stop)) - Decimal(str(sweep.start))) % Decimal(str(sweep.step)) == 0:
                 values.append(sweep.stop)
-        set_by_the_job = {
-            k
-            for other in [*swept, *set_by_params]
-            if other is not override
-            for k in _keys_set_by(other, config, config_name)
-        }
+        set_by_the_job = {k for other, keys in keys_set if other is not override for k in keys}
         check_swept_values(config, key, values, set_by_the_job)
 
 
@@ -623,13 +616,19 @@ def sweep_datasets(config: DictConfig, config_name: str) -> list[DictConfig]:
         for name in override.sweep_string_iterator()
     ]
     # One that hydra.sweeper.params fixes (a preset's `dataset: mnist`) is in no job's config yet.
-    params = set(config.hydra.sweeper.get("params") or {})
-    names = names or [str(o.value()) for o in overrides if o.key_or_group == "dataset" and o.key_or_group in params]
+    names = names or [str(o.value()) for o in fixed_by_params(config, overrides) if o.key_or_group == "dataset"]
     if not names:
         return [config.dataset]
     # Each dataset option brings its own settings (system_dir, classes), so each is composed as its jobs will be.
     fixed = fixed_overrides(config, overrides)
     return [compose(config_name, overrides=[*fixed, f"dataset={name}"]).dataset for name in dict.fromkeys(names)]
+
+
+def fixed_by_params(config: DictConfig, overrides: list[Override]) -> list[Override]:
+    """The overrides hydra.sweeper.params gives every job (a preset's `optimizer: sgd`): unlike those of the command
+    line, they are in no job's config yet, the sweep's own included."""
+    params = set(config.hydra.sweeper.get("params") or {})
+    return [o for o in overrides if o.key_or_group in params and not o.is_sweep_override()]
 
 
 def fixed_overrides(config: DictConfig, overrides: list[Override]) -> list[str]:
