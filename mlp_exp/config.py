@@ -15,7 +15,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,6 +26,7 @@ from hydra import initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import InterpolationValidationError, OmegaConfBaseException
 
@@ -183,17 +184,21 @@ def hidden_widths(hiddens: Any) -> list[int]:
     return widths
 
 
-def check(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
+def check(
+    cfg: DictConfig, unresolved_to_the_job: bool = False, set_in: Callable[[str], str | None] | None = None
+) -> None:
     """Reject keys the schema does not have and values that type checks let through but no run can use.
 
     `unresolved_to_the_job`: skip each rule whose value does not resolve yet (`seed=${hydra:job.num}` before the
-    job runs); the job's own check takes it."""
+    job runs); the job's own check takes it. `set_in`: names the config file a key's value came from, if one did."""
     check_keys(cfg)
     check_resolvable(cfg, unresolved_to_the_job)
-    check_values(cfg, unresolved_to_the_job)
+    check_values(cfg, unresolved_to_the_job, set_in)
 
 
-def check_values(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
+def check_values(
+    cfg: DictConfig, unresolved_to_the_job: bool = False, set_in: Callable[[str], str | None] | None = None
+) -> None:
     """`check`'s rules on the values: each an interval (or a point) of the values allowed, of one key or of two."""
     # Each rule as a function of the config, so that one value that cannot be resolved yet skips only its rules.
     # `< inf` because Hydra reads lr=inf and lr=nan as floats (and nan fails every comparison).
@@ -228,7 +233,9 @@ def check_values(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:
                 raise
             continue
         if not passed:
-            raise ConfigError(f"{key}={as_typed(OmegaConf.select(cfg, key))} is not allowed: use {allowed}")
+            # A preset's `momentum: 1.5` reads in the composed config as if typed: the file is the place to fix it.
+            where = f" (set in {file})" if set_in is not None and (file := set_in(key)) else ""
+            raise ConfigError(f"{key}={as_typed(OmegaConf.select(cfg, key))}{where} is not allowed: use {allowed}")
 
 
 def as_typed(value: Any) -> str:
@@ -411,10 +418,37 @@ def check_before_the_job(
     cfg = task_config(config)
     if any(_unset(cfg, key) for key in swept):
         return
-    check(cfg, unresolved_to_the_job=True)
+    check(cfg, unresolved_to_the_job=True, set_in=lambda key: file_that_set(config, key))
     if dataset_option is not None:
         with suppress(OmegaConfBaseException):  # a dataset.name that resolves only in the job
             check_dataset_option(cfg, dataset_option)
+
+
+def file_that_set(config: DictConfig, key: str) -> str | None:
+    """The config file of the user's own (a --config-dir's) whose value of dotted `key` the composed `config` (a Hydra
+    callback's) holds: the last in its defaults list to set it. None where an override on the command line set it
+    (the user knows where), or no such file did (mlp_exp's own conf/, the schema's default)."""
+    given = given_overrides(config.hydra)
+    overrides = OverridesParser.create().parse_overrides([*given["task"], *given["hydra"]])
+    if any(o.key_or_group == key for o in overrides):
+        return None
+    loader = GlobalHydra.instance().config_loader()
+    fixed = [o.input_line for o in overrides if not o.is_sweep_override()]  # a swept group: the job names its file
+    found = None
+    for default in loader.compute_defaults_list(config.hydra.job.config_name, fixed, RunMode.RUN).defaults:
+        package = default.package or ""
+        if default.config_path is None or (package and not key.startswith(f"{package}.")):
+            continue
+        loaded = loader.repository.load_config(default.config_path)
+        folder = Path(loaded.path.removeprefix("file://")) if loaded and loaded.path.startswith("file://") else None
+        if folder is None or folder.resolve() == CONF_DIR.resolve():
+            continue
+        if OmegaConf.select(loaded.config, key.removeprefix(f"{package}."), default=_ABSENT) is not _ABSENT:
+            found = str(folder / f"{default.config_path}.yaml")
+    return found
+
+
+_ABSENT = object()
 
 
 def check_swept_values(config: DictConfig, key: str, values: Iterable[Any], set_by_the_job: set[str]) -> None:
@@ -431,9 +465,11 @@ def check_swept_values(config: DictConfig, key: str, values: Iterable[Any], set_
         check_values(cfg, unresolved_to_the_job=True)
 
 
-def check_values_left(cfg: DictConfig, set_by_the_job: set[str]) -> None:
-    """`check_values` of a job's config but for the keys in `set_by_the_job`, which are left to the job."""
-    check_values(_without(cfg, set_by_the_job), unresolved_to_the_job=True)
+def check_values_left(cfg: DictConfig, set_by_the_job: set[str], composed: DictConfig | None = None) -> None:
+    """`check_values` of a job's config but for the keys in `set_by_the_job`, which are left to the job. `composed`:
+    the job's config with Hydra's (`cfg` is that without it), to name the file of the user's own a value came from."""
+    set_in = None if composed is None else lambda key: file_that_set(composed, key)
+    check_values(_without(cfg, set_by_the_job), unresolved_to_the_job=True, set_in=set_in)
 
 
 def _without(cfg: DictConfig, keys: set[str]) -> DictConfig:

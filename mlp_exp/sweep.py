@@ -48,6 +48,7 @@ from mlp_exp.config import (
     nested_keys,
     say_shadowed_files,
     schema_keys,
+    task_config,
     unknown_key_message,
 )
 from mlp_exp.cores import available
@@ -442,7 +443,9 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     the jobs before it trained: each value of a knob is checked here, in the sweep's config, where the keys the
     sweep's other overrides set are left to the job (`-m optimizer=sgd,adam optimizer.momentum=0,0.9` fails only its
     adam jobs with momentum). Up to CHECKED_VALUES values of a knob, then its last: every rule allows an interval.
-    (Checked after `refuse_uncomposable_values`, which names a value of the wrong type as such.)"""
+    Each swept option of a config group is composed (~70 ms) and checked likewise: a preset of the user's own may
+    set a value no run can use (`momentum: 1.5`). (Checked after `refuse_uncomposable_values`, which names a value
+    of the wrong type as such.)"""
     leaves = schema_keys()
     overrides = sweep_overrides(config)
     swept = [o for o in overrides if o.is_sweep_override()]
@@ -450,7 +453,16 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     keys_set = [(o, _keys_set_by(o, config, config_name)) for o in [*swept, *fixed_by_params(config, overrides)]]
     for override in swept:
         key = override.key_or_group
-        if key not in leaves or not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+        if not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+            continue
+        set_by_the_job = {k for other, keys in keys_set if other is not override for k in keys}
+        if _group_options(key, config, config_name):
+            for option in override.sweep_string_iterator():
+                job_overrides = [*fixed_overrides(config, overrides), f"{key}={option}"]
+                job = compose(config_name, overrides=job_overrides, return_hydra_config=True)
+                check_values_left(task_config(job), set_by_the_job, composed=job)
+            continue
+        if key not in leaves:
             continue
         values = list(itertools.islice(override.sweep_iterator(), CHECKED_VALUES))
         if len(values) == CHECKED_VALUES:  # a range of millions: its ends, as every rule allows an interval
@@ -459,7 +471,6 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
             sweep = override.value()
             if (Decimal(str(sweep.stop)) - Decimal(str(sweep.start))) % Decimal(str(sweep.step)) == 0:
                 values.append(sweep.stop)
-        set_by_the_job = {k for other, keys in keys_set if other is not override for k in keys}
         check_swept_values(config, key, values, set_by_the_job)
 
 

@@ -533,6 +533,33 @@ def test_a_value_every_job_of_a_users_sweep_preset_gets_is_tried_before_the_swee
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my_conf"]  # no sweep dir
 
 
+def test_a_value_no_run_can_use_names_the_config_file_of_the_users_own_it_came_from(
+    monkeypatch, capsys, tiny_root, tmp_path
+):
+    conf = tmp_path / "my_conf"
+    for path, text in (
+        ("experiment/rough.yaml", "# @package _global_\noptimizer:\n  momentum: 1.5\nlr: 0.05\n"),
+        ("optimizer/backwards.yaml", "name: sgd\nmomentum: -0.5\n"),
+    ):
+        (conf / path).parent.mkdir(parents=True, exist_ok=True)
+        (conf / path).write_text(text)
+    rough, backwards = conf / "experiment" / "rough.yaml", conf / "optimizer" / "backwards.yaml"
+    monkeypatch.chdir(tmp_path)
+    for args, message in (
+        (["experiment=rough"], f"optimizer.momentum=1.5 (set in {rough}) is not allowed"),
+        (["experiment=rough", "optimizer=adam"], f"optimizer.momentum=1.5 (set in {rough}) is not allowed"),
+        (["optimizer=backwards"], f"optimizer.momentum=-0.5 (set in {backwards}) is not allowed"),
+        # Typed on the command line, the last word: no file to name.
+        (["experiment=rough", "optimizer.momentum=2"], "optimizer.momentum=2 is not allowed"),
+        # In a sweep, each swept option is composed before any job runs.
+        (["-m", "optimizer=sgd,backwards"], f"optimizer.momentum=-0.5 (set in {backwards}) is not allowed"),
+        (["-m", "experiment=deeper,rough", "seed=1,2"], f"optimizer.momentum=1.5 (set in {rough}) is not allowed"),
+    ):
+        code, _, err = run_main(monkeypatch, capsys, f"--config-dir={conf}", *args, *tiny_overrides(tiny_root, *FAST))
+        assert code == 2 and err == [f"error: {message}: use a number in [0, 1)"], args
+        assert not (tmp_path / "outputs").exists(), args  # no run or sweep dir
+
+
 def test_a_config_file_of_the_users_own_that_mlp_exps_conf_shadows_is_named(monkeypatch, capsys, tiny_root, tmp_path):
     (tmp_path / "my_conf" / "optimizer").mkdir(parents=True)
     (tmp_path / "my_conf" / "optimizer" / "sgd.yaml").write_text("name: sgd\nmomentum: 0.5\n")  # a copy, edited
