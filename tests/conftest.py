@@ -30,6 +30,14 @@ def pytest_configure(config):
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@pytest.fixture(autouse=True)
+def alone_on_the_cores(monkeypatch):
+    """A run in this process never finds its threads waiting for cores that other processes keep busy (a parallel
+    test session, a CI neighbour): that warning would land among the ones the tests read. The warning's own tests
+    set their own clock."""
+    monkeypatch.setattr("mlp_exp.train.waited_s", lambda: 0.0)
+
+
 TINY_TRAIN, TINY_TEST = 600, 100
 FAST = ("epochs=2", "batch_size=100", "device=cpu")  # overrides for a quick end-to-end run on the tiny data
 
