@@ -172,8 +172,8 @@ def say_big_adam_step(cfg: DictConfig) -> None:
     """Adam and AdamW with SGD's lr (`optimizer=adam` leaves lr at 0.1): a warning before the first step."""
     if cfg.optimizer.name in ADAPTIVE and cfg.lr > ADAM_LR_LIMIT:
         log.warning(
-            "optimizer=%s with lr=%s: Adam moves each weight by about lr every step, whatever its gradient, so this "
-            "step is likely too big; try lr=0.001",
+            "optimizer=%s with lr=%s: an adaptive optimizer (Adam's kind) moves each weight by about lr every step, "
+            "whatever its gradient, so this step is likely too big; try lr=0.001",
             cfg.optimizer.name.name,
             as_typed(cfg.lr),
         )

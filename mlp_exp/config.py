@@ -1,7 +1,7 @@
 """The config schema: every knob, its type and its default, checked by Hydra before a run starts.
 
 `conf/config.yaml` extends `Config` (stored in Hydra's ConfigStore as `mlp_exp_schema`), so an override
-of the wrong type (`lr=abc`, `epochs=1.5`, `activation=swish`) fails while composing, and the YAML files
+of the wrong type (`lr=abc`, `epochs=1.5`, `activation=ReLU`) fails while composing, and the YAML files
 only choose values. Checks that a type cannot express (positive widths, ...) live in `check`.
 """
 
@@ -214,7 +214,10 @@ def check_values(
         (
             "optimizer.momentum",
             lambda: cfg.optimizer.momentum == 0 or cfg.optimizer.name is OptimizerName.sgd,
-            "0 with adam and adamw, whose betas are fixed at (0.9, 0.999): momentum is SGD's",
+            (
+                f"0 with {' or '.join(n.name for n in OptimizerName if n is not OptimizerName.sgd)}: momentum is "
+                "SGD's (Adam's betas are fixed at (0.9, 0.999))"
+            ),
         ),
         ("optimizer.weight_decay", lambda: 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
         ("visuals.every", lambda: cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
@@ -338,7 +341,7 @@ def check_single_run(hydra: DictConfig) -> None:
 def check_dataset_option(cfg: DictConfig, option: str) -> None:
     """A dataset's option (dataset=mnist) sets its files (system_dir) and class names along with its name: a name
     changed apart from it (on the command line, in a preset, by a sweeper) would train on the option's files under
-    the other name. An option of the user's own (conf/dataset/my_data.yaml) may name any dataset."""
+    the other name. An option of the user's own (a --config-dir's dataset/my_copy.yaml) may name any of DatasetName's."""
     if OmegaConf.is_missing(cfg.dataset, "name"):  # `dataset.name=???`: `check` names it
         return
     name = cfg.dataset.name.name
@@ -623,7 +626,7 @@ def unknown_key_message(key: str, value: Any = None) -> str:
 
 
 def optimizer_rule(name: OptimizerName, momentum: float) -> str:
-    """sgd, momentum (SGD with momentum), adam or adamw."""
+    """The optimizer's name, or `momentum` for SGD with momentum."""
     return "momentum" if name is OptimizerName.sgd and momentum else name.name
 
 

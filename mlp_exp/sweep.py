@@ -373,7 +373,7 @@ def log_optuna_as_hydra() -> None:
 
 
 def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
-    """A swept value Hydra cannot compose a config from (`lr=0.1,abc`, `activation=relu,swish`,
+    """A swept value Hydra cannot compose a config from (`lr=0.1,abc`, `activation=relu,ReLU`,
     `optimizer=sgd,nosuch`) stops the whole sweep where its job comes, after the jobs before it ran (or, for a
     group's option, at the sweep's start, its dir already made), and every resume of it there again: such values
     are tried here, before any job. (A value of the right type that no run can use: `refuse_unusable_values`.)

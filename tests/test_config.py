@@ -50,7 +50,7 @@ def test_hiddens_takes_a_list_for_deeper_nets():
 
 @pytest.mark.parametrize(
     "override",
-    ["lr=abc", "epochs=1.5", "batch_size=big", "activation=swish", "device=tpu", "seed=x", "init_scale=[1]"],
+    ["lr=abc", "epochs=1.5", "batch_size=big", "activation=ReLU", "device=tpu", "seed=x", "init_scale=[1]"],
 )
 def test_wrong_types_fail_while_composing(override):
     with pytest.raises((ConfigCompositionException, ValidationError)):
@@ -63,7 +63,7 @@ def test_unknown_keys_fail_while_composing(override):
         compose_cfg(override)
 
 
-@pytest.mark.parametrize("override", ["dataset=cifar", "optimizer=rmsprop"])
+@pytest.mark.parametrize("override", ["dataset=cifar", "optimizer=SGD"])
 def test_unknown_group_options_fail_while_composing(override):
     with pytest.raises(ConfigCompositionException):
         compose_cfg(override)

@@ -5,10 +5,11 @@ import sys
 
 import pytest
 import yaml
-from conftest import compose_cfg, run_cli
+from conftest import compose_cfg, options, run_cli
 from omegaconf import OmegaConf
 
 from mlp_exp import cli
+from mlp_exp.config import CONF_DIR, Activation
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,9 @@ def help_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONPROFILEIMPORTTIME", "1")
         return run_cli("--help", cwd=tmp_path_factory.mktemp("help"), timeout=60)
+
+
+README = CONF_DIR.parent / "README.md"
 
 
 def section(text, title):
@@ -42,11 +46,23 @@ def test_help_lists_every_knob_with_its_default(help_run):
 
 def test_help_lists_the_groups_with_their_options(help_run):
     groups = section(help_run.stdout, "Config groups")
-    assert "dataset: fashion_mnist, kmnist, mnist" in groups
-    assert "optimizer: adam, adamw, momentum, sgd" in groups
-    assert "experiment: d2l_baseline, deeper" in groups
+    for group in ("dataset", "optimizer", "experiment"):
+        assert f"{group}: {', '.join(options(group))}" in groups
     for described in ("sweep ", "hparams_search ", "hydra/launcher "):  # each group with a line saying what it does
         assert f"\n  {described}" in groups
+
+
+def test_every_activation_and_optimizer_is_named_where_users_choose_them(help_run):
+    # Hand-written lines that a new activation or optimizer (README's "Extending") needs added to.
+    knobs = section(help_run.stdout, "Knobs")
+    activation_line = next(line for line in knobs.splitlines() if line.startswith("  activation="))
+    readme_row = next(line for line in README.read_text().splitlines() if line.startswith("| `activation` |"))
+    optimizer_line = next(line for line in help_run.stdout.splitlines() if line.startswith("  optimizer "))
+    readme_optimizers = next(line for line in README.read_text().splitlines() if line.startswith("| `optimizer` |"))
+    for name in Activation.__members__:
+        assert re.search(rf"\b{name}\b", activation_line) and f"`{name}`" in readme_row, name
+    for option in options("optimizer"):
+        assert re.search(rf"\b{option}\b", optimizer_line) and f"`{option}`" in readme_optimizers, option
 
 
 def test_help_examples_are_commands_that_compose(help_run):
