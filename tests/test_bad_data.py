@@ -72,16 +72,17 @@ def test_labels_that_do_not_match_the_images_are_named(tiny_root):
     )
 
 
-def test_a_label_beyond_the_datasets_classes_is_named_and_never_cached(tiny_root):
+@pytest.mark.parametrize("label", [200, 10])  # 10: the first beyond the classes 0-9
+def test_a_label_beyond_the_datasets_classes_is_named_and_never_cached(tiny_root, label):
     from conftest import tiny_split, write_idx
 
     _, labels = tiny_split(100, seed=2)
-    labels[7] = 200
+    labels[7] = label
     path = raw_dir(tiny_root) / "t10k-labels-idx1-ubyte"
     write_idx(path, labels)
     cfg = dataset_cfg(*tiny_overrides(tiny_root))
 
-    assert load_error(cfg).startswith(f"{path} holds label 200, but fashion_mnist has 10 classes (0-9); replace it")
+    assert load_error(cfg).startswith(f"{path} holds label {label}, but fashion_mnist has 10 classes (0-9); replace")
     assert not data.cache_path(cfg).exists()
 
 

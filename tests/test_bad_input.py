@@ -403,6 +403,7 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         ),
         # A swept value Hydra cannot compose would stop the sweep where its job comes, after the jobs before it.
         (["-m", "lr=0.1,abc"], "lr=abc is not allowed: use a number"),
+        (["-m", "seed=range(1,4,0)"], "seed=range(1,4,0) is not allowed: give a range a step other than 0"),
         (["-m", "activation=relu,ReLU"], f"activation=ReLU is not allowed: use one of {ACTIVATIONS}"),
         # Hydra's own check before the first job comes after the sweep dir is made, and stops every resume too.
         (["-m", "optimizer=sgd,nosuch"], f"optimizer=nosuch is not allowed: use one of {OPTIMIZER_OPTIONS}"),
@@ -1000,14 +1001,15 @@ def test_the_real_command_says_it_in_one_line_and_exits_2(override, message, tin
     assert not (tmp_path / "run").exists()  # refused before the run dir is made
 
 
-def test_class_names_that_do_not_match_the_data_are_named_before_the_run_dir(tiny_root, tmp_path):
-    result = run_cli(
-        *tiny_overrides(tiny_root, "dataset.classes=[a,b]"), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
-    )
+@pytest.mark.parametrize("names", [2, 11])  # 11: a net of 11 outputs, one never trained
+def test_class_names_that_do_not_match_the_data_are_named_before_the_run_dir(tiny_root, tmp_path, names):
+    classes = f"dataset.classes=[{','.join(f'c{i}' for i in range(names))}]"
+    result = run_cli(*tiny_overrides(tiny_root, classes), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
 
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: dataset.classes has 2 names but fashion_mnist has 10 classes: give one name per class, in label order"
+        f"error: dataset.classes has {names} names but fashion_mnist has 10 classes: give one name per class, in "
+        "label order"
     )
     assert not (tmp_path / "run").exists()
 

@@ -128,8 +128,10 @@ def test_a_run_trained_again_after_its_checkpoint_was_deleted_shows_each_epoch_o
         (lambda path: path.write_bytes(bytes(range(7, 107))), "(it is not a file torch.save wrote)"),
         (lambda path: torch.save([torch.zeros(3)], path), "is not an mlp_exp checkpoint"),
         (lambda path: torch.save({"model": {}, "format": 99}, path), "is not an mlp_exp checkpoint"),
+        # Every entry of the right kind, but of a format this mlp_exp does not read.
+        (lambda path: torch.save({**torch.load(path), "format": 99}, path), "is not an mlp_exp checkpoint"),
     ],
-    ids=["truncated", "its-end-lost", "empty", "garbage", "text", "other-bytes", "a-list", "other-format"],
+    ids=["truncated", "its-end-lost", "empty", "garbage", "text", "other-bytes", "a-list", "foreign", "other-format"],
 )
 def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_path, damage, message, monkeypatch):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)

@@ -85,6 +85,8 @@ def test_unknown_group_options_fail_while_composing(override):
         ("batch_size=-1", "batch_size"),
         ("threads=-1", "threads"),
         ("optimizer.momentum=1.5", "optimizer.momentum"),
+        ("optimizer.momentum=1", "optimizer.momentum"),  # its momentum buffer would never decay
+        ("optimizer.weight_decay=-0.1", "optimizer.weight_decay"),
         ("visuals.every=-1", "visuals.every"),
         ("visuals.predictions=0", "visuals.predictions"),
     ],

@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+import torch
 from conftest import files_under, run_cli, tiny_overrides
 from test_train import hparams_plugin_data, read_events, tiny_cfg
 
@@ -113,3 +114,22 @@ def test_logs_and_tables_show_a_huge_loss_as_a_number_one_can_read():
     assert metric_text(0.51234) == "0.5123" and metric_text(12345.6789) == "12345.6789"
     assert metric_text(3.2e30) == "3.2e+30"  # not 35 digits
     assert (metric_text(math.inf), metric_text(math.nan)) == ("inf", "nan")
+
+
+def test_an_infinite_loss_is_divergence_too(tiny_root, tmp_path, monkeypatch):
+    # A loss can overflow to inf before any NaN: that epoch's model is as unusable.
+    import mlp_exp.train
+
+    real_epoch, epochs = mlp_exp.train.train_epoch, iter([False, True])
+    monkeypatch.setattr(
+        mlp_exp.train,
+        "train_epoch",
+        lambda *args: (math.inf, 0.1) if next(epochs) else real_epoch(*args),
+    )
+    run_dir = tmp_path / "run"
+    with pytest.raises(Diverged, match=r"^training diverged at epoch 2 \(train loss inf\)"):
+        train(tiny_cfg(tiny_root, "epochs=3"), run_dir)
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and [h["epoch"] for h in metrics["history"]] == [1, 2]
+    assert [h["epoch"] for h in torch.load(run_dir / FILE_NAME)["history"]] == [1]  # not the diverged model's

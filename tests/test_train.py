@@ -7,13 +7,15 @@ import torch
 from conftest import TINY_TRAIN, compose_cfg, options, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
+from tqdm import tqdm
 
 from mlp_exp.advice import guessing
 from mlp_exp.config import Activation, ConfigError
-from mlp_exp.data import load
+from mlp_exp.data import Split, load
 from mlp_exp.files import resume_command
+from mlp_exp.model import cross_entropy
 from mlp_exp.tracking import Status, Tracker
-from mlp_exp.train import Diverged, new_net, train
+from mlp_exp.train import Diverged, batches, new_net, train, train_epoch
 
 
 def tiny_cfg(root, *extra):
@@ -260,3 +262,41 @@ def test_every_scalar_of_an_epochs_record_reaches_tensorboard(tmp_path):
     tracker.close(Status.completed)
     scalars = read_events(tmp_path).Tags()["scalars"]
     assert {"train/loss", "test_loss"} <= set(scalars) and "epoch" not in scalars
+
+
+def test_each_epoch_takes_every_example_once_in_an_order_of_its_own():
+    n = 1000
+    split = Split(torch.arange(n).remainder(256).to(torch.uint8).repeat(784, 1).T.contiguous(), torch.arange(n))
+    shuffle = torch.Generator().manual_seed(1)
+    orders = []
+    for _ in range(2):
+        epoch = list(batches(split, 300, shuffle))
+        assert [len(y) for _, y in epoch] == [300, 300, 300, 100]
+        for X, y in epoch:  # each image beside its own label, scaled to [0, 1]
+            assert torch.equal(X, (y.remainder(256).float() / 255)[:, None].expand(-1, 784))
+        orders.append(torch.cat([y for _, y in epoch]))
+    for order in orders:
+        assert sorted(order.tolist()) == list(range(n))
+    assert not torch.equal(orders[0], torch.arange(n)) and not torch.equal(orders[0], orders[1])
+
+
+def test_an_epochs_loss_and_accuracy_are_over_all_its_examples(tiny_root):
+    cfg = tiny_cfg(tiny_root)
+    train_set, _ = load(cfg.dataset)
+    net, optimizer = new_net(cfg, torch.device("cpu"))
+    seen = []
+
+    def loss(y_hat, y):  # mlp_exp's, noting what each step saw
+        seen.append((y_hat.detach(), y))
+        return cross_entropy(y_hat, y)
+
+    with tqdm(disable=True) as progress:
+        train_loss, train_acc = train_epoch(
+            net, loss, optimizer, train_set, cfg.batch_size, torch.Generator().manual_seed(0), progress
+        )
+    steps = seen[:-1]  # the last call is the epoch's own, over all its outputs
+    assert len(steps) == math.ceil(TINY_TRAIN / cfg.batch_size)
+    y_hat, y = torch.cat([o for o, _ in steps]), torch.cat([t for _, t in steps])
+    per_example = torch.nn.functional.cross_entropy(y_hat, y, reduction="none")
+    assert train_loss == pytest.approx(per_example.mean().item(), rel=1e-6)
+    assert train_acc == (y_hat.argmax(dim=1) == y).sum().item() / TINY_TRAIN
