@@ -263,6 +263,9 @@ LOKY_WORKER = b"joblib.externals.loky.backend.popen_loky_posix"
 # How long the sweep's process waits for its jobs to stop by themselves (a terminal's Ctrl-C reaches them too), and
 # then, having passed the Ctrl-C or SIGTERM on to those still training, for them to record where they stopped.
 JOBS_STOP_S, JOBS_RECORD_S = 0.5, 15.0
+# A signal this soon after the first is the same stop (a key pressed twice, a script's `kill` repeated); a later
+# one ends the wait.
+SAME_STOP_S = 1.0
 
 
 @contextlib.contextmanager
@@ -270,7 +273,8 @@ def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
     """In a joblib sweep's process: a Ctrl-C or SIGTERM that reaches only this process (`kill PID`) is passed on to
     the jobs still training, which then record where they stopped, as on a terminal's Ctrl-C, before joblib kills
     its workers (with SIGKILL: the jobs' records would say `running`, and their logs end without a word). A second
-    signal ends the wait. Linux only (it finds the workers in /proc); elsewhere joblib's way stands."""
+    signal, SAME_STOP_S or more after the first, ends the wait. Linux only (it finds the workers in /proc); elsewhere
+    joblib's way stands."""
     if not interrupt.can_handle_signals():
         yield
         return
@@ -279,14 +283,24 @@ def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
     sweep_dir = sweep_dir.resolve()  # as /proc names the dirs the workers hold
 
     def pass_on(signum: int, frame: object) -> None:
-        for each, previous in handlers.items():  # a second signal ends the wait
-            signal.signal(each, previous)
-        training = _workers_training(sweep_dir, JOBS_STOP_S)
-        for pid in training:
-            with contextlib.suppress(OSError):  # ended since
-                os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C: this process says how to resume the sweep
-        if training:
-            _workers_training(sweep_dir, JOBS_RECORD_S)
+        first = time.monotonic()
+
+        def again(signum: int, frame: object) -> None:
+            if time.monotonic() - first >= SAME_STOP_S:
+                raise stops[signum]()
+
+        for each in stops:
+            signal.signal(each, again)
+        try:
+            training = _workers_training(sweep_dir, JOBS_STOP_S)
+            for pid in training:
+                with contextlib.suppress(OSError):  # ended since
+                    os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C: this process says how to resume the sweep
+            if training:
+                _workers_training(sweep_dir, JOBS_RECORD_S)
+        finally:
+            for each, previous in handlers.items():
+                signal.signal(each, previous)
         raise stops[signum]()
 
     for signum in stops:

@@ -758,6 +758,8 @@ def test_a_signal_to_a_parallel_sweeps_process_alone_reaches_its_jobs_which_reco
     # Epochs enough to be training still once the sweep's process has waited for them to stop by themselves.
     process, sweep_dir, jobs = parallel_sweep_training(tiny_data_root, tmp_path, epochs=100_000)
     process.send_signal(signum)  # `kill PID`: to the sweep's process, not to its joblib workers
+    time.sleep(0.2)
+    process.send_signal(signum)  # repeated at once, by an impatient script or hand: the same stop
     stdout, stderr = process.communicate(timeout=120)
 
     assert process.returncode == 128 + signum
