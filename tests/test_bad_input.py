@@ -420,6 +420,13 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
             "visuals.predictions=201 is not allowed: use an int from 1 to 200, e.g. visuals.predictions=48",
         ),
         (["hparams_search=optuna", "lr=choice(0.1,-1)"], "lr=-1 is not allowed: use a positive number, e.g. lr=0.1"),
+        (  # a swept group's option composed with what every job gets: its adam jobs, before its sgd ones ran
+            ["-m", "optimizer=sgd,adam", "optimizer.momentum=0.5"],
+            (
+                "optimizer.momentum=0.5 is not allowed: use 0 with adam or adamw: momentum is SGD's (Adam's betas "
+                "are fixed at (0.9, 0.999))"
+            ),
+        ),
         (
             ["-m", "optimizer=adam", "optimizer.momentum=0,0.5"],
             (
