@@ -244,6 +244,7 @@ class SweepCallback(Callback):
         if config.hydra.launcher._target_ == JOBLIB_LAUNCHER:
             self.hold.enter_context(jobs_record_their_stop(sweep_dir))
             say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher, jobs_at_once(sweep_dir)))
+            say_trials_one_by_one(config)
         say_swept_over_the_experiment(config)
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info("Sweep dir: %s (compare its jobs: %s)", sweep_dir, compare_command(sweep_dir))
@@ -710,6 +711,27 @@ def threads_per_job(launcher: DictConfig, jobs: int | None = None, cores: int | 
     if launcher._target_ == SUBMITIT_LOCAL_LAUNCHER:  # all jobs at once, however many
         return max(1, cores // jobs) if jobs else 1
     if launcher._target_ == JOBLIB_LAUNCHER:
-        n_jobs = launcher.n_jobs if launcher.n_jobs > 0 else max(1, cores + 1 + launcher.n_jobs)  # joblib's -1: all
+        n_jobs = joblib_workers(launcher, cores)
         return max(1, cores // min(n_jobs, jobs or n_jobs))
     return 0
+
+
+def joblib_workers(launcher: DictConfig, cores: int) -> int:
+    """The jobs the joblib launcher runs side by side: its n_jobs, where -1 is one per core (joblib's rule)."""
+    return launcher.n_jobs if launcher.n_jobs > 0 else max(1, cores + 1 + launcher.n_jobs)
+
+
+def say_trials_one_by_one(config: DictConfig) -> None:
+    """A warning where an Optuna search asks for fewer trials at once (hydra.sweeper.n_jobs) than the joblib launcher
+    would run side by side: the launcher gets that many, and the rest of its workers wait."""
+    sweeper, workers = config.hydra.sweeper, joblib_workers(config.hydra.launcher, available())
+    if _searched(config) and sweeper.n_jobs < min(workers, sweeper.n_trials):
+        side_by_side = min(workers, sweeper.n_trials)
+        log.warning(
+            "hydra.sweeper.n_jobs=%d: Optuna asks for %s at a time, and the launcher's other workers wait; "
+            "hydra.sweeper.n_jobs=%d runs %d side by side",
+            sweeper.n_jobs,
+            "one trial" if sweeper.n_jobs == 1 else f"{sweeper.n_jobs} trials",
+            side_by_side,
+            side_by_side,
+        )

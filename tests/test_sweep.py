@@ -33,6 +33,7 @@ from mlp_exp.sweep import (
     report_failed_sweep,
     resuming_job,
     say_swept_over_the_experiment,
+    say_trials_one_by_one,
     threads_per_job,
 )
 
@@ -182,6 +183,27 @@ def test_threads_per_job_divides_the_cores_among_parallel_jobs():
     local.cpus_per_task = 2
     assert threads_per_job(local, jobs=3, cores=8) == 2
     assert threads_per_job(compose_hydra().launcher, jobs=3, cores=8) == 0  # one job at a time: torch's default
+
+
+@pytest.mark.parametrize(
+    "overrides, warned",
+    [
+        (["hydra.launcher.n_jobs=2"], True),  # the search's default: one trial at a time
+        (["hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2"], False),
+        (["hydra.launcher.n_jobs=2", "hydra.sweeper.n_trials=1"], False),  # one trial in all
+        (["hydra.launcher.n_jobs=1"], False),
+    ],
+)
+def test_a_search_asking_for_fewer_trials_at_once_than_the_launcher_runs_is_warned_about(overrides, warned, caplog):
+    with composing():
+        config = compose("config", ["hparams_search=optuna", "hydra/launcher=joblib", *overrides], True)
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        say_trials_one_by_one(config)
+    said = (
+        "hydra.sweeper.n_jobs=1: Optuna asks for one trial at a time, and the launcher's other workers wait; "
+        "hydra.sweeper.n_jobs=2 runs 2 side by side"
+    )
+    assert caplog.messages == ([said] if warned else [])
 
 
 @pytest.mark.parametrize(
