@@ -282,9 +282,7 @@ def check_overrides(hydra: DictConfig) -> None:
         key = override.key_or_group
         # Each of these presets sets up a sweep; swept over, each job would get the preset but not its sweep.
         if key in SWEEP_PRESETS and override.is_sweep_override():
-            raise ConfigError(
-                f"{override.input_line} is not allowed: each {key} preset is a sweep of its own; run one at a time"
-            )
+            raise ConfigError(presets_swept(override.input_line, key))
         if key in ("hydra.run.dir", "hydra.sweep.dir") and not str(override.value()).strip():
             raise ConfigError(
                 f"{override.input_line} is not allowed: it would write into the working dir; give a dir, or leave it out"
@@ -294,6 +292,11 @@ def check_overrides(hydra: DictConfig) -> None:
             f"hydra.output_subdir={as_typed(hydra.output_subdir)} is not allowed: mlp_exp resumes and compares a run "
             "from the config Hydra saves in its .hydra/ dir; leave it out"
         )
+
+
+def presets_swept(override: str, group: str) -> str:
+    """Why `sweep=widths,lrs` cannot run, with -m or without: each job would get the preset but not its sweep."""
+    return f"{override} is not allowed: each {group} preset is a sweep of its own; run one at a time"
 
 
 def say_shadowed_files(hydra: DictConfig) -> None:

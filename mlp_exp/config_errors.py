@@ -20,11 +20,13 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from mlp_exp.config import (
     CONF_DIR,
     CONFIG_GROUPS,
+    SWEEP_PRESETS,
     Config,
     allowed_values,
     as_typed,
     first_line,
     nested_keys,
+    presets_swept,
     schema_keys,
     unknown_key_message,
 )
@@ -121,6 +123,8 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
             return f"{first_line(e)}: add -m to sweep over its values, or hparams_search=optuna to search it"
         if ambiguous := re.fullmatch(r"Ambiguous value for argument '(.*)'", first_line(e)):  # `lr=0.1,0.05`, no -m
             key, _, value = ambiguous[1].partition("=")
+            if key in SWEEP_PRESETS:  # which -m would not help
+                return presets_swept(ambiguous[1], key)
             one_list = key in LIST_KEYS and not set(value) & set("[]'\"")  # no brackets or quotes of its own to nest
             return f"{first_line(e)}: add -m to sweep over the values" + (
                 f", or write one list as '{key}=[{value}]'" if one_list else ""

@@ -372,9 +372,12 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
 @pytest.mark.parametrize(
     "args, message",
     [
-        (
-            ["-m", "sweep=widths,lrs"],
-            "sweep=widths,lrs is not allowed: each sweep preset is a sweep of its own; run one at a time",
+        *(
+            (
+                [*dash_m, "sweep=widths,lrs"],  # without -m, Hydra's "ambiguous" value: -m would not help
+                "sweep=widths,lrs is not allowed: each sweep preset is a sweep of its own; run one at a time",
+            )
+            for dash_m in (["-m"], [])
         ),
         (["hydra.run.dir="], f"hydra.run.dir= {EMPTY_DIR}"),
         (["hydra.run.dir=''"], f"hydra.run.dir='' {EMPTY_DIR}"),
