@@ -278,7 +278,21 @@ def main(argv: list[str] | None = None) -> None:
         help="go on with N CPU threads from now on, instead of those the run trained with (fewer where other "
         "processes keep the cores busy)",
     )
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `resume RUN epochs=20`: a knob as the main command takes it (a run dir's own name holds `=` too: it exists).
+    candidates = {*extra, str(args.dir)}
+    overrides = [
+        arg
+        for arg in (sys.argv[1:] if argv is None else argv)
+        if arg in candidates and re.fullmatch(r"\+*[\w.]+=.*", arg) and not Path(arg).exists()
+    ]
+    if overrides:
+        fail(
+            f"{overrides[0]} is not allowed: a resume goes on with the run's own config, up to its own epochs; "
+            f"for other values, start a new run: {command('python', '-m', 'mlp_exp', *overrides)}"
+        )
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     directory, device, threads = args.dir, Device(args.device) if args.device else None, args.threads
     if _never_started(directory):  # compare lists it as `not started`
         sweep = resume_command(directory.parent)

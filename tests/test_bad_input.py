@@ -706,6 +706,22 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
     assert err[0].endswith("; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags")
 
 
+@pytest.mark.parametrize("before", [True, False])
+def test_a_knob_given_to_resume_says_a_resume_keeps_the_runs_config(monkeypatch, capsys, tmp_path, before):
+    run_dir = tmp_path / "2026-12-03_10-04-31-4711_hiddens=16"  # a run dir's name holds `=` too
+    run_dir.mkdir()
+    args = ["epochs=20", "+lr=0.5"] if before else [str(run_dir), "epochs=20", "+lr=0.5"]
+    with pytest.raises(SystemExit) as exit_:
+        resume.main(args)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        (
+            "error: epochs=20 is not allowed: a resume goes on with the run's own config, up to its own epochs; for "
+            f"other values, start a new run: {command('python', '-m', 'mlp_exp', 'epochs=20', '+lr=0.5')}"
+        )
+    ]
+
+
 @pytest.mark.parametrize(
     "args, together",
     [
