@@ -14,7 +14,13 @@ from collections.abc import Sequence
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
+from hydra.errors import (
+    ConfigCompositionException,
+    HydraException,
+    MissingConfigException,
+    OverrideParseException,
+    SearchPathException,
+)
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from mlp_exp.config import (
@@ -70,6 +76,17 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
         return f"{e.override} is not a valid override ({first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
+    # Config folders on the command line that are not there: Hydra's words name no flag and no fix.
+    if isinstance(e, SearchPathException) and (folder := re.search(r"config directory '(.*)' not found", str(e))):
+        return (
+            f"--config-dir {folder[1]}: no such folder; give one of config files in conf/'s layout (experiment/, ...)"
+        )
+    if isinstance(e, MissingConfigException) and (folder := re.search(r"config directory '(.*)' exists", str(e))):
+        return f"--config-path {folder[1]}: no such folder; give a whole copy of mlp_exp's conf/, or leave it out"
+    if isinstance(e, MissingConfigException) and (module := re.match(r"Primary config module 'mlp_exp\.(.*)'", str(e))):
+        # Hydra takes a relative --config-path inside the package of the app (mlp_exp's), as a module.
+        relative = module[1].replace(".", "/")
+        return f"--config-path {relative}: no such folder in mlp_exp's package; give the folder's absolute path"
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"

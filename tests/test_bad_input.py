@@ -706,6 +706,19 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
     assert err[0].endswith("; `python -m mlp_exp --help` lists the knobs, `--hydra-help` Hydra's flags")
 
 
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--config-dir={tmp}/nope", "--config-dir {tmp}/nope: no such folder; give one of config files in conf/'s"),
+        ("--config-path={tmp}/nope", "--config-path {tmp}/nope: no such folder; give a whole copy of mlp_exp's conf/"),
+        ("--config-path=my/conf", "--config-path my/conf: no such folder in mlp_exp's package; give the folder's abs"),
+    ],
+)
+def test_a_config_folder_that_is_not_there_is_named_with_its_flag(monkeypatch, capsys, tmp_path, flag, message):
+    code, _, err = run_main(monkeypatch, capsys, flag.format(tmp=tmp_path), "epochs=1")
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {message.format(tmp=tmp_path)}")
+
+
 @pytest.mark.parametrize("before", [True, False])
 def test_a_knob_given_to_resume_says_a_resume_keeps_the_runs_config(monkeypatch, capsys, tmp_path, before):
     run_dir = tmp_path / "2026-12-03_10-04-31-4711_hiddens=16"  # a run dir's name holds `=` too
