@@ -20,6 +20,10 @@ class DirInUse(RuntimeError):
     """Another process trains in the dir; the message says what to do."""
 
 
+def dir_in_use(directory: Path, advice: str = WAIT_THEN_RESUME) -> DirInUse:
+    return DirInUse(f"{directory} is being trained by another process; {advice}")
+
+
 # The dirs this process holds (only_process_in), by device and inode, with why each could not be locked (None: it
 # was). Two flocks of one process on two descriptors of a dir refuse each other: a hold inside a hold of the same
 # dir (the run callback's around train's) must not take a second one.
@@ -47,7 +51,7 @@ def only_process_in(run_dir: Path, advice: str = WAIT_THEN_RESUME) -> Iterator[N
         try:
             _lock(fd)
         except BlockingIOError:
-            raise DirInUse(f"{run_dir} is being trained by another process; {advice}") from None
+            raise dir_in_use(run_dir, advice) from None
         except OSError as e:  # NFS, for one, locks no directory opened read-only
             unlocked = e
             _say_unlocked(run_dir, e)

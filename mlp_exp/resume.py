@@ -32,6 +32,7 @@ from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
 from mlp_exp.config import RESUME_REWRITES, Config, ConfigError, Device, first_line, given_overrides
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
+from mlp_exp.lock import dir_in_use, in_use
 from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job
 from mlp_exp.sweep import RESUMING
 
@@ -153,6 +154,8 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
         started_in = Path(hydra_cfg.runtime.cwd)
     except Exception as e:  # not YAML, or not a sweep's config
         raise _unreadable(path, e) from e
+    if in_use(sweep_dir):  # the sweep's command would say so too, but only after this process said it resumes
+        raise dir_in_use(sweep_dir)
     _work_from(started_in)
     say(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: {command('python', '-m', 'mlp_exp', *args)}")
     os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: str(sweep_dir)})

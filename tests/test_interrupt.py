@@ -593,6 +593,7 @@ def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_
     assert second.stderr.strip() == (
         f"error: {sweep_dir} is being trained by another process; wait for it to end (or stop it), then resume it"
     )
+    assert second.stdout == ""  # not first that it resumes the sweep
 
     # As if conf/ had said init_scale: 0.02 when the sweep ran: its jobs would not be the same jobs now.
     saved = sweep_dir / "multirun.yaml"
