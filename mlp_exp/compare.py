@@ -46,10 +46,10 @@ from mlp_exp.config import (
     with_optimizer_rule,
 )
 from mlp_exp.exits import ends_as_told, fail
-from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, say
+from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, resume_command, say
 from mlp_exp.lock import in_use
 from mlp_exp.resume import load_run_config
-from mlp_exp.run_dirs import SWEEP_FILE, job_dirname
+from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job, job_dirname
 from mlp_exp.sweep import planned_sweep
 from mlp_exp.tracking import HOST, METRICS_FILE, SESSION_STATUS, TAGS, Status, metric_text, read_metrics
 
@@ -85,6 +85,7 @@ class Run:
     hparams: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> [(epoch, value)]
     error: str | None = None  # why a failed run failed: from its metrics.json, or a job's log where it has none
+    dir: Path | None = None  # where it is, or would be (a sweep's job that never began)
 
     def final(self, tag: str) -> float | None:
         return self.curves[tag][-1][1] if self.curves.get(tag) else None
@@ -129,7 +130,11 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     names, knobs = _JobDirNames(config), _PlannedKnobs(config)
     dirs = [(sweep_dir / names.of(num, job), job) for num, job in unstarted]
     # A dir of its planned name with a run's records is the job's, though its .hydra/ is gone: find_runs lists it.
-    return [Run(_name(job_dir, root), NOT_STARTED, knobs.of(job)) for job_dir, job in dirs if not _has_records(job_dir)]
+    return [
+        Run(_name(job_dir, root), NOT_STARTED, knobs.of(job), dir=job_dir)
+        for job_dir, job in dirs
+        if not _has_records(job_dir)
+    ]
 
 
 def _has_records(run_dir: Path) -> bool:
@@ -198,7 +203,8 @@ def read_run(run_dir: Path, root: Path) -> Run:
     metrics = read_metrics(run_dir) or {}
     events = _EventRecords(run_dir)
     if not metrics and not events.any():
-        return Run(_name(run_dir, root), UNREADABLE, {}, error=f"its {METRICS_FILE} cannot be read, nor an event file")
+        error = f"its {METRICS_FILE} cannot be read, nor an event file"
+        return Run(_name(run_dir, root), UNREADABLE, {}, error=error, dir=run_dir)
     hparams = metrics.get("hparams")
     # metrics.json's knobs are in the run's order (the event file's map has none)
     hparams = with_optimizer_rule(_recorded(hparams) if isinstance(hparams, dict) else events.hparams())
@@ -214,9 +220,8 @@ def read_run(run_dir: Path, root: Path) -> Run:
     except (TypeError, KeyError, ValueError):  # not a history that mlp_exp wrote
         curves = {}
     error = metrics.get("error") if status == Status.failed else None  # why its last resume failed
-    return Run(
-        _name(run_dir, root), status, hparams, curves or events.curves(tags), error=str(error) if error else None
-    )
+    curves = curves or events.curves(tags)
+    return Run(_name(run_dir, root), status, hparams, curves, error=str(error) if error else None, dir=run_dir)
 
 
 class _EventRecords:
@@ -332,8 +337,8 @@ def read_failed_job(job_dir: Path, root: Path) -> Run:
         if "error: " in line
     ]
     if not errors:
-        return Run(_name(job_dir, root), NOT_STARTED, hparams)
-    return Run(_name(job_dir, root), Status.failed, hparams, error=errors[-1])
+        return Run(_name(job_dir, root), NOT_STARTED, hparams, dir=job_dir)
+    return Run(_name(job_dir, root), Status.failed, hparams, error=errors[-1], dir=job_dir)
 
 
 def _name(run_dir: Path, root: Path) -> str:
@@ -576,6 +581,11 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
     for run in runs:
         if run.error:
             say(f"{run.name} {run.status}: {run.error}")
+    if unfinished := [run.dir for run in runs if _unfinished(run)]:
+        resumed = list(dict.fromkeys(d.parent if a_sweeps_job(d) else d for d in unfinished))  # a job: its sweep
+        commands = [resume_command(d) for d in resumed[:3]] + ([f"{len(resumed) - 3} more"] if resumed[3:] else [])
+        counted = f"{len(unfinished)} of {len(runs)} unfinished" if len(runs) > 1 else "unfinished"
+        say(f"{counted}; go on with: {'; '.join(commands)}")
     if any(run.curves for run in runs):
         png = png or (dirs[0] if len(dirs) == 1 else Path.cwd()) / "compare.png"
         try:
@@ -590,6 +600,13 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
     else:  # each dir's runs under its name, and none of the dir they share
         say("in TensorBoard:", command("tensorboard", "--logdir_spec", ",".join(f"{d.name}:{d}" for d in dirs)))
     return runs
+
+
+def _unfinished(run: Run) -> bool:
+    """Whether a resume goes on with `run`: stopped, cut short with no word, or a sweep's job that never began."""
+    if run.dir is None:
+        return False
+    return run.status in (Status.interrupted, CUT_SHORT) or (run.status == NOT_STARTED and a_sweeps_job(run.dir))
 
 
 def plot_file(png: Path) -> Path:

@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from test_checkpoint import HOLD_RUN_DIR
 
 from mlp_exp import compare
-from mlp_exp.files import command
+from mlp_exp.files import command, resume_command
 from mlp_exp.interrupt import Terminated
 from mlp_exp.tracking import read_metrics
 from mlp_exp.train import train
@@ -172,6 +172,22 @@ def test_a_planned_jobs_dir_without_its_records_is_a_job_not_started(mixed_sweep
     (stopped / never_began[0]).mkdir()
     runs = {run.name: run.status for run in compare.find_runs(stopped)}
     assert [runs[name] for name in never_began] == ["not started"] * len(never_began)
+
+
+def test_unfinished_runs_are_counted_with_the_resume_that_finishes_them(mixed_sweep, tmp_path, capsys):
+    stopped = stopped_copy(mixed_sweep, tmp_path)  # its jobs but the first never began
+    runs = compare.report(stopped)
+    unfinished = f"{len(runs) - 1} of {len(runs)} unfinished; go on with: {resume_command(stopped)}"
+    assert unfinished in capsys.readouterr().out.splitlines()
+
+    job = job_dirs(stopped)[0]
+    metrics = json.loads((job / "metrics.json").read_text())
+    (job / "metrics.json").write_text(json.dumps({**metrics, "status": "interrupted"}))
+    shutil.copytree(job, tmp_path / "run")  # and a run of its own, beside the sweep
+    compare.report(tmp_path / "run")
+    assert f"unfinished; go on with: {resume_command(tmp_path / 'run')}" in capsys.readouterr().out.splitlines()
+    compare.report(mixed_sweep)  # each job ended: none to go on with
+    assert "unfinished" not in capsys.readouterr().out
 
 
 def test_a_run_that_says_running_is_running_while_a_process_holds_it_and_else_cut_short(tmp_path, tiny_root):
