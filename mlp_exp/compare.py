@@ -383,8 +383,9 @@ def table(runs: list[Run], knobs: list[str]) -> str:
 
 def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
     """Where runs differ in their seed, per setting of the other knobs: the mean test accuracy of its completed
-    runs, their standard deviation, how many of its runs completed and how many seeds those had, best first
-    (settings none of whose runs completed last); None where no setting was run more than once."""
+    runs, their standard deviation, how many of its runs completed and how many seeds those had, best first: the
+    settings all of whose runs completed, then the others (a mean of the lucky seeds that finished is no match for
+    a whole one), then those none of whose runs completed; None where no setting was run more than once."""
     if "seed" not in knobs:
         return None
     others = [knob for knob in knobs if knob != "seed"]
@@ -403,13 +404,14 @@ def seed_means(runs: list[Run], knobs: list[str]) -> str | None:
         knob_cells = [_knob_cell(setting[0].hparams.get(knob)) for knob in others]
         # Of the runs in the mean. A seed run twice is counted twice there: its repeats differ only in the last digits.
         seeds = len({repr(run.hparams.get("seed")) for run, _ in finished})
+        rank = (mean is None, len(accuracies) < len(setting), -mean if mean is not None else 0)
         rows.append(
             (
-                mean,
+                rank,
                 [*knob_cells, _metric_cell(mean), _metric_cell(std), f"{len(accuracies)}/{len(setting)}", str(seeds)],
             )
         )
-    rows.sort(key=lambda row: -row[0] if row[0] is not None else math.inf)
+    rows.sort(key=lambda row: row[0])
     return columns([[*others, "test_acc_mean", "std", "completed", "seeds"], *(cells for _, cells in rows)])
 
 

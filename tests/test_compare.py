@@ -597,7 +597,7 @@ def completed(name: str, hparams: dict, test_acc: float) -> compare.Run:
     return compare.Run(name, "completed", hparams, {"test/acc": [(1, test_acc)]})
 
 
-def test_runs_of_several_seeds_get_their_mean_and_spread_per_setting_best_first():
+def test_runs_of_several_seeds_get_their_mean_and_spread_per_setting_best_first_those_all_done_first():
     runs = [
         completed(f"{i}", {"hiddens": hiddens, "seed": float(seed)}, acc)
         for i, (hiddens, seed, acc) in enumerate(
@@ -616,9 +616,9 @@ def test_runs_of_several_seeds_get_their_mean_and_spread_per_setting_best_first(
 
     assert [line.split() for line in lines] == [
         ["hiddens", "test_acc_mean", "std", "completed", "seeds"],
-        ["512", "0.8550", "0.0071", "2/3", "2"],  # the seeds of the runs in the mean
         ["16", "0.8300", "0.0000", "2/2", "1"],
         ["64", "0.8200", "0.0200", "3/3", "3"],
+        ["512", "0.8550", "0.0071", "2/3", "2"],  # the seeds of the runs in the mean; below the settings all done
         ["8", "-", "-", "0/2", "0"],
     ]
     # One run per setting, or no seed that differs: nothing to average.
