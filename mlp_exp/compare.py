@@ -48,7 +48,7 @@ from mlp_exp.config import (
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, resume_command, say
 from mlp_exp.lock import in_use
-from mlp_exp.resume import load_run_config
+from mlp_exp.resume import goes_on_with, load_run_config
 from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job, job_dirname
 from mlp_exp.sweep import planned_sweep
 from mlp_exp.tracking import HOST, METRICS_FILE, SESSION_STATUS, TAGS, Status, metric_text, read_metrics
@@ -584,10 +584,13 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
         if run.error:
             say(f"{run.name} {run.status}: {run.error}")
     if unfinished := [run.dir for run in runs if _unfinished(run)]:
-        resumed = list(dict.fromkeys(d.parent if a_sweeps_job(d) else d for d in unfinished))  # a job: its sweep
+        # A sweep that still runs goes on with its jobs not started by itself.
+        resumed = [d for d in dict.fromkeys(map(goes_on_with, unfinished)) if not in_use(d)]
         commands = [resume_command(d) for d in resumed[:3]] + ([f"{len(resumed) - 3} more"] if resumed[3:] else [])
         counted = f"{len(unfinished)} of {len(runs)} unfinished" if len(runs) > 1 else "unfinished"
-        say(f"{counted}; go on with: {'; '.join(commands)}")
+        say(
+            f"{counted}; go on with: {'; '.join(commands)}" if commands else f"{counted}; their sweep goes on with them"
+        )
     if any(run.curves for run in runs):
         png = png or (dirs[0] if len(dirs) == 1 else Path.cwd()) / "compare.png"
         try:

@@ -344,7 +344,8 @@ def check_single_run(hydra: DictConfig) -> None:
 def check_dataset_option(cfg: DictConfig, option: str) -> None:
     """A dataset's option (dataset=mnist) sets its files (system_dir) and class names along with its name: a name
     changed apart from it (on the command line, in a preset, by a sweeper) would train on the option's files under
-    the other name. An option of the user's own (a --config-dir's dataset/my_copy.yaml) may name any of DatasetName's."""
+    the other name. An option of the user's own (a --config-dir's dataset/my_copy.yaml) may name any
+    of DatasetName's."""
     if OmegaConf.is_missing(cfg.dataset, "name"):  # `dataset.name=???`: `check` names it
         return
     name = cfg.dataset.name.name
@@ -431,26 +432,31 @@ def check_before_the_job(
 
 
 def file_that_set(config: DictConfig, key: str) -> str | None:
-    """The config file of the user's own (a --config-dir's) whose value of dotted `key` the composed `config` (a Hydra
-    callback's) holds: the last in its defaults list to set it. None where an override on the command line set it
-    (the user knows where), or no such file did (mlp_exp's own conf/, the schema's default)."""
+    """The config file of the user's own (a --config-dir's, hydra.searchpath's) whose value of dotted `key` the
+    composed `config` (a Hydra callback's) holds: the last in its defaults list to set it. None where an override on
+    the command line set it or a dict above it (the user knows where), or no such file did (mlp_exp's own conf/, the
+    schema's default)."""
     given = given_overrides(config.hydra)
     overrides = OverridesParser.create().parse_overrides([*given["task"], *given["hydra"]])
-    if any(o.key_or_group == key for o in overrides):
+    set_above = (o.key_or_group for o in overrides if o.key_or_group not in CONFIG_GROUPS)  # `visuals={every:-1}`
+    if any(key == o.key_or_group for o in overrides) or any(key.startswith(f"{above}.") for above in set_above):
         return None
     loader = GlobalHydra.instance().config_loader()
     fixed = [o.input_line for o in overrides if not o.is_sweep_override()]  # a swept group: the job names its file
+    folders = [Path(source.path) for source in config.hydra.runtime.config_sources if source.schema == "file"]
     found = None
     for default in loader.compute_defaults_list(config.hydra.job.config_name, fixed, RunMode.RUN).defaults:
         package = default.package or ""
         if default.config_path is None or (package and not key.startswith(f"{package}.")):
             continue
-        loaded = loader.repository.load_config(default.config_path)
-        folder = Path(loaded.path.removeprefix("file://")) if loaded and loaded.path.startswith("file://") else None
-        if folder is None or folder.resolve() == CONF_DIR.resolve():
+        # Where Hydra found it: the first folder of the search path that has it.
+        file = next(
+            (f / f"{default.config_path}.yaml" for f in folders if (f / f"{default.config_path}.yaml").is_file()), None
+        )
+        if file is None or file.resolve().is_relative_to(CONF_DIR.resolve()):
             continue
-        if OmegaConf.select(loaded.config, key.removeprefix(f"{package}."), default=_ABSENT) is not _ABSENT:
-            found = str(folder / f"{default.config_path}.yaml")
+        if OmegaConf.select(OmegaConf.load(file), key.removeprefix(f"{package}."), default=_ABSENT) is not _ABSENT:
+            found = str(file)
     return found
 
 

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -79,14 +80,16 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     # Config folders on the command line that are not there: Hydra's words name no flag and no fix.
     if isinstance(e, SearchPathException) and (folder := re.search(r"config directory '(.*)' not found", str(e))):
         return (
-            f"--config-dir {folder[1]}: no such folder; give one of config files in conf/'s layout (experiment/, ...)"
+            f"--config-dir {folder[1]}: no such folder; give a folder of config files in conf/'s layout (experiment/)"
         )
-    if isinstance(e, MissingConfigException) and (folder := re.search(r"config directory '(.*)' exists", str(e))):
-        return f"--config-path {folder[1]}: no such folder; give a whole copy of mlp_exp's conf/, or leave it out"
-    if isinstance(e, MissingConfigException) and (module := re.match(r"Primary config module 'mlp_exp\.(.*)'", str(e))):
-        # Hydra takes a relative --config-path inside the package of the app (mlp_exp's), as a module.
-        relative = module[1].replace(".", "/")
-        return f"--config-path {relative}: no such folder in mlp_exp's package; give the folder's absolute path"
+    if isinstance(e, MissingConfigException) and (path := _flag_value(overrides, "--config-path", "-cp")):
+        copy = "give the absolute path of a whole copy of mlp_exp's conf/, or leave it out"
+        if re.match(r"Primary config (directory|module) .*not found", str(e)):
+            # Hydra looks for a relative one inside the package of the app (mlp_exp's), as a module.
+            where = "" if Path(path).is_absolute() else " (a relative path is looked for inside mlp_exp's package)"
+            return f"--config-path {path}: no such folder{where}; {copy}"
+        if str(e).startswith("Cannot find primary config"):
+            return f"--config-path {path}: it has no {e.missing_cfg_file}.yaml; {copy}"
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
@@ -221,6 +224,15 @@ def _plugin_fix(node: str, name: str) -> str:
     if close[0] == name:
         return f"; it comes with {choices[name]}"
     return f"; did you mean {node}.{close[0]}, which comes with {choices[close[0]]}?"
+
+
+def _flag_value(args: Sequence[str], *flags: str) -> str | None:
+    """The value given to one of `flags` (`--config-path DIR`, `--config-path=DIR`), as typed; None without one."""
+    for i, arg in enumerate(args):
+        flag, equals, value = arg.partition("=")
+        if flag in flags:
+            return value if equals else (args[i + 1] if i + 1 < len(args) else None)
+    return None
 
 
 def value_after(args: Sequence[str], i: int) -> str:

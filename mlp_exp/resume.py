@@ -207,11 +207,15 @@ def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
             OmegaConf.save(saved, tmp)
 
 
+def goes_on_with(run_dir: Path) -> Path:
+    """The dir whose resume goes on with the run in `run_dir`: its sweep's, for a sweep's job."""
+    return run_dir.parent if a_sweeps_job(run_dir) else run_dir
+
+
 def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, cut short by a lost
     machine: status `running`, or one whose last resume failed), the one written to last first; and those a
     process is training now. A sweep's job stands for its sweep."""
-    from mlp_exp.lock import in_use
     from mlp_exp.tracking import ENDED, METRICS_FILE, run_status  # imports torch: only where this is asked
 
     found: dict[Path, float] = {}
@@ -222,7 +226,7 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
             continue
         if run_status(run) in (None, *ENDED):
             continue
-        goes_on = run.parent if a_sweeps_job(run) else run
+        goes_on = goes_on_with(run)
         held_in.setdefault(goes_on, {goes_on}).add(run)  # a sweep's job resumed on its own holds its own dir only
         with contextlib.suppress(OSError):  # removed since
             found[goes_on] = max(found.get(goes_on, 0.0), path.stat().st_mtime)
@@ -239,6 +243,11 @@ def _what_to_resume(directory: Path) -> str:
         return "; no run or sweep under it is unfinished"
     more = f" ({len(unfinished)} unfinished under it)" if len(unfinished) > 1 else ""
     return f"; the unfinished one under it written to last goes on with {resume_command(unfinished[0])}{more}"
+
+
+def _a_knob(key: str) -> bool:
+    """Whether `key` is mlp_exp's or Hydra's (`epochs`, `optimizer.momentum`, `hydra.run.dir`)."""
+    return key.split(".")[0] in {*config_errors.KNOBS_AND_GROUPS, "hydra"}
 
 
 def _positive_int(text: str) -> int:
@@ -282,12 +291,13 @@ def main(argv: list[str] | None = None) -> None:
         "processes keep the cores busy)",
     )
     args, extra = parser.parse_known_args(argv)
-    # `resume RUN epochs=20`: a knob as the main command takes it (a run dir's own name holds `=` too: it exists).
+    # `resume RUN epochs=20`: a knob as the main command takes it. A run dir's name holds `=` too (`1_seed=2`), but
+    # no knob's name before it.
     candidates = {*extra, str(args.dir)}
     overrides = [
         arg
         for arg in (sys.argv[1:] if argv is None else argv)
-        if arg in candidates and re.fullmatch(r"\+*[\w.]+=.*", arg) and not Path(arg).exists()
+        if arg in candidates and (knob := re.fullmatch(r"\+*([\w.]+)=.*", arg)) and _a_knob(knob[1])
     ]
     if overrides:
         fail(

@@ -264,8 +264,8 @@ LOKY_WORKER = b"joblib.externals.loky.backend.popen_loky_posix"
 # How long the sweep's process waits for its jobs to stop by themselves (a terminal's Ctrl-C reaches them too), and
 # then, having passed the Ctrl-C or SIGTERM on to those still training, for them to record where they stopped.
 JOBS_STOP_S, JOBS_RECORD_S = 0.5, 15.0
-# A signal this soon after the first is the same stop (a key pressed twice, a script's `kill` repeated); a later
-# one ends the wait.
+# While it waits, a signal this soon after the first is the same stop (a key pressed twice, a script's `kill`
+# repeated); a later one ends the wait.
 SAME_STOP_S = 1.0
 
 
@@ -273,7 +273,7 @@ SAME_STOP_S = 1.0
 def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
     """In a joblib sweep's process: a Ctrl-C or SIGTERM that reaches only this process (`kill PID`) is passed on to
     the jobs still training, which then record where they stopped, as on a terminal's Ctrl-C, before joblib kills
-    its workers (with SIGKILL: the jobs' records would say `running`, and their logs end without a word). A second
+    its workers (with SIGKILL: the jobs' records would say `running`, and their logs end without a word). Another
     signal, SAME_STOP_S or more after the first, ends the wait. Linux only (it finds the workers in /proc); elsewhere
     joblib's way stands."""
     if not interrupt.can_handle_signals():
@@ -300,8 +300,11 @@ def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
             if training:
                 _workers_training(sweep_dir, JOBS_RECORD_S)
         finally:
+            # Held back while the handlers are put back: one arriving midway would leave the other one `again`.
+            signal.pthread_sigmask(signal.SIG_BLOCK, stops)
             for each, previous in handlers.items():
                 signal.signal(each, previous)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         raise stops[signum]()
 
     for signum in stops:
@@ -405,7 +408,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
     fixed = fixed_overrides(config, overrides)
     if fixed_params := fixed_by_params(config, overrides):
         try:
-            every_job = compose(config_name, overrides=fixed)
+            every_job = compose(config_name, overrides=fixed, return_hydra_config=True)
         except Exception as e:
             message = one_line(e, fixed)
             if message is None:
@@ -418,7 +421,8 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
                 )
             raise ConfigError(message) from e
         swept = [o for o in overrides if o.is_sweep_override()]
-        check_values_left(every_job, {k for o in swept for k in _keys_set_by(o, config, config_name)})
+        set_by_the_job = {k for o in swept for k in _keys_set_by(o, config, config_name)}
+        check_values_left(task_config(every_job), set_by_the_job, composed=every_job)
     for override in overrides:
         key = override.key_or_group
         # Hydra's own keys are checked before, and so is each value that is not swept.
@@ -459,8 +463,8 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     sweep's other overrides set are left to the job (`-m optimizer=sgd,adam optimizer.momentum=0,0.9` fails only its
     adam jobs with momentum). Up to CHECKED_VALUES values of a knob, then its last: every rule allows an interval.
     Each swept option of a config group is composed (~70 ms) and checked likewise: a preset of the user's own may
-    set a value no run can use (`momentum: 1.5`). (Checked after `refuse_uncomposable_values`, which names a value
-    of the wrong type as such.)"""
+    set a value no run can use (`momentum: 1.5`), or one of the wrong type (`momentum: abc`, which its compose here
+    refuses). (Checked after `refuse_uncomposable_values`, which names a swept value of the wrong type as such.)"""
     leaves = schema_keys()
     overrides = sweep_overrides(config)
     swept = [o for o in overrides if o.is_sweep_override()]
@@ -473,7 +477,7 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
         set_by_the_job = {k for other, keys in keys_set if other is not override for k in keys}
         if _group_options(key, config, config_name):
             for option in override.sweep_string_iterator():
-                job_overrides = [*fixed_overrides(config, overrides), f"{key}={option}"]
+                job_overrides = [*fixed_overrides(config, overrides), f"{override.get_key_element()}={option}"]
                 job = compose(config_name, overrides=job_overrides, return_hydra_config=True)
                 check_values_left(task_config(job), set_by_the_job, composed=job)
             continue
@@ -725,8 +729,8 @@ def say_trials_one_by_one(config: DictConfig) -> None:
     """A warning where an Optuna search asks for fewer trials at once (hydra.sweeper.n_jobs) than the joblib launcher
     would run side by side: the launcher gets that many, and the rest of its workers wait."""
     sweeper, workers = config.hydra.sweeper, joblib_workers(config.hydra.launcher, available())
-    if _searched(config) and sweeper.n_jobs < min(workers, sweeper.n_trials):
-        side_by_side = min(workers, sweeper.n_trials)
+    side_by_side = min(workers, sweeper.n_trials) if _searched(config) else 0
+    if sweeper.get("n_jobs", 0) < side_by_side:
         log.warning(
             "hydra.sweeper.n_jobs=%d: Optuna asks for %s at a time, and the launcher's other workers wait; "
             "hydra.sweeper.n_jobs=%d runs %d side by side",

@@ -60,8 +60,8 @@ COMPOSE_ERRORS = [
     (  # a name that is an option of the group: the option sets it with its settings (momentum=0.9)
         "optimizer.name=momentum",
         (
-            f"optimizer.name=momentum is not allowed: use one of {OPTIMIZER_NAMES}, or choose the optimizer by its option, "
-            "with its settings: optimizer=momentum"
+            f"optimizer.name=momentum is not allowed: use one of {OPTIMIZER_NAMES}, or choose the optimizer by its "
+            "option, with its settings: optimizer=momentum"
         ),
     ),
     ("dataset=cifar", "dataset=cifar is not allowed: use one of fashion_mnist, kmnist, mnist"),
@@ -556,6 +556,12 @@ def test_a_value_no_run_can_use_names_the_config_file_of_the_users_own_it_came_f
     for path, text in (
         ("experiment/rough.yaml", "# @package _global_\noptimizer:\n  momentum: 1.5\nlr: 0.05\n"),
         ("optimizer/backwards.yaml", "name: sgd\nmomentum: -0.5\n"),
+        (
+            "sweep/back.yaml",
+            "# @package _global_\nhydra:\n  mode: MULTIRUN\n  sweeper:\n    params:\n      optimizer: backwards\n      seed: 1,2\n",
+        ),
+        ("extra/a.yaml", "# @package _global_\nlr: 0.05\n"),  # a group of the user's own, not in the defaults
+        ("extra/b.yaml", "# @package _global_\noptimizer:\n  momentum: 1.5\n"),
     ):
         (conf / path).parent.mkdir(parents=True, exist_ok=True)
         (conf / path).write_text(text)
@@ -570,10 +576,24 @@ def test_a_value_no_run_can_use_names_the_config_file_of_the_users_own_it_came_f
         # In a sweep, each swept option is composed before any job runs.
         (["-m", "optimizer=sgd,backwards"], f"optimizer.momentum=-0.5 (set in {backwards}) is not allowed"),
         (["-m", "experiment=deeper,rough", "seed=1,2"], f"optimizer.momentum=1.5 (set in {rough}) is not allowed"),
+        (["sweep=back"], f"optimizer.momentum=-0.5 (set in {backwards}) is not allowed"),  # every job's option
+        # A group added with + and swept: each option composed as the job will be.
+        (["-m", "+extra=a,b"], f"optimizer.momentum=1.5 (set in {conf / 'extra' / 'b.yaml'}) is not allowed"),
     ):
         code, _, err = run_main(monkeypatch, capsys, f"--config-dir={conf}", *args, *tiny_overrides(tiny_root, *FAST))
         assert code == 2 and err == [f"error: {message}: use a number in [0, 1)"], args
         assert not (tmp_path / "outputs").exists(), args  # no run or sweep dir
+
+    # The user's folder as a search path, and a value set above the key on the command line (the user's word).
+    vis = "# @package _global_\nvisuals:\n  every: -1\n"
+    (conf / "experiment" / "vis.yaml").write_text(vis)
+    every = "visuals.every=-1 {}is not allowed: use 0 (figures at the end only) or a positive int"
+    for args, message in (
+        (["experiment=vis"], every.format(f"(set in {conf / 'experiment' / 'vis.yaml'}) ")),
+        (["experiment=vis", "visuals={every:-1,enabled:true}"], every.format("")),
+    ):
+        code, _, err = run_main(monkeypatch, capsys, f"hydra.searchpath=[file://{conf}]", *args)
+        assert code == 2 and err == [f"error: {message}"], args
 
 
 def test_a_config_file_of_the_users_own_that_mlp_exps_conf_shadows_is_named(monkeypatch, capsys, tiny_root, tmp_path):
@@ -709,9 +729,13 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
 @pytest.mark.parametrize(
     "flag, message",
     [
-        ("--config-dir={tmp}/nope", "--config-dir {tmp}/nope: no such folder; give one of config files in conf/'s"),
-        ("--config-path={tmp}/nope", "--config-path {tmp}/nope: no such folder; give a whole copy of mlp_exp's conf/"),
-        ("--config-path=my/conf", "--config-path my/conf: no such folder in mlp_exp's package; give the folder's abs"),
+        ("--config-dir={tmp}/nope", "--config-dir {tmp}/nope: no such folder; give a folder of config files in conf/"),
+        (
+            "--config-path={tmp}/nope",
+            "--config-path {tmp}/nope: no such folder; give the absolute path of a whole copy",
+        ),
+        ("--config-path=./my.conf", "--config-path ./my.conf: no such folder (a relative path is looked for inside"),
+        ("--config-path={tmp}", "--config-path {tmp}: it has no config.yaml; give the absolute path of a whole copy"),
     ],
 )
 def test_a_config_folder_that_is_not_there_is_named_with_its_flag(monkeypatch, capsys, tmp_path, flag, message):
@@ -733,6 +757,10 @@ def test_a_knob_given_to_resume_says_a_resume_keeps_the_runs_config(monkeypatch,
             f"other values, start a new run: {command('python', '-m', 'mlp_exp', 'epochs=20', '+lr=0.5')}"
         )
     ]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        resume.main(["1_epochs=1,seed=2"])  # a job's dir, named as compare names it: no knob
+    assert capsys.readouterr().err.startswith("error: 1_epochs=1,seed=2 does not exist")
 
 
 @pytest.mark.parametrize(

@@ -174,11 +174,31 @@ def test_a_planned_jobs_dir_without_its_records_is_a_job_not_started(mixed_sweep
     assert [runs[name] for name in never_began] == ["not started"] * len(never_began)
 
 
+# A process that holds the dir given (as a sweep's process does) until it is killed.
+HOLDS_ITS_DIR = """
+import sys, time
+from mlp_exp.lock import only_process_in
+with only_process_in(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
 def test_unfinished_runs_are_counted_with_the_resume_that_finishes_them(mixed_sweep, tmp_path, capsys):
     stopped = stopped_copy(mixed_sweep, tmp_path)  # its jobs but the first never began
     runs = compare.report(stopped)
-    unfinished = f"{len(runs) - 1} of {len(runs)} unfinished; go on with: {resume_command(stopped)}"
-    assert unfinished in capsys.readouterr().out.splitlines()
+    unfinished = f"{len(runs) - 1} of {len(runs)} unfinished"
+    assert f"{unfinished}; go on with: {resume_command(stopped)}" in capsys.readouterr().out.splitlines()
+    holder = subprocess.Popen(  # the sweep still running, in a process of its own: it goes on with them itself
+        [sys.executable, "-c", HOLDS_ITS_DIR, str(stopped)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        compare.report(stopped)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"{unfinished}; their sweep goes on with them" in capsys.readouterr().out.splitlines()
 
     job = job_dirs(stopped)[0]
     metrics = json.loads((job / "metrics.json").read_text())
