@@ -496,6 +496,10 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> list[tuple[str, str]] |
         positions = numbers
         if min(numbers) > 0 and max(numbers) / min(numbers) >= 20:
             ax.set_xscale("log")
+        shown = {number: _knob_cell(x) for number, x in zip(numbers, xs)}
+        if len(shown) <= SERIES_LEGEND_MAX:  # ticks at the values run (64, 256), not at round numbers between them
+            ax.set_xticks(sorted(shown), [shown[number] for number in sorted(shown)])
+            ax.minorticks_off()
     else:  # categories (activation, optimizer, "256-256") in natural order: 64, 64-64, 512
         categories = sorted({str(x) for x in xs}, key=_natural_order)
         positions = [categories.index(str(x)) for x in xs]
@@ -524,9 +528,16 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> list[tuple[str, str]] |
         at_x = series[name]
         color, style = _look(i)
         ax.scatter([x for x, ys in at_x.items() for _ in ys], [y for ys in at_x.values() for y in ys], color=color)
-        if numeric or repeats or len(series) > 1:
-            means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
-            ax.plot(sorted(at_x), means, style, color=color, label=name if len(series) > 1 else "mean")
+        label = name if len(series) > 1 else "mean"
+        means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
+        if knob == "seed":  # no trend from one seed to the next: their mean, across
+            ax.axhline(
+                statistics.mean(y for ys in at_x.values() for y in ys), linestyle=style, color=color, label=label
+            )
+        elif numeric:
+            ax.plot(sorted(at_x), means, style, color=color, label=label)
+        elif repeats or len(series) > 1:  # between categories (relu, tanh; 256, 256-256) a line would be no trend
+            ax.plot(sorted(at_x), means, linestyle="none", marker="_", markersize=16, color=color, label=label)
     if repeats or 1 < len(series) <= SERIES_LEGEND_MAX:  # below the panels, where it covers none of the points
         ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower left", ncols=3, fontsize=8, title=ax_title)
     ax.set(xlabel=knob or "run", ylabel="final test accuracy", title=ax_title)

@@ -818,3 +818,21 @@ def test_the_final_accuracy_plot_draws_each_value_of_a_second_swept_knob_in_its_
     assert ticks == ["relu", "tanh"]  # not the seed, whose runs repeat the others' values
     assert legend == ["init_scale=0.01", "init_scale=0.1"]
     assert means == {"init_scale=0.01": [pytest.approx(0.75), 0.6], "init_scale=0.1": [0.5, pytest.approx(0.35)]}
+
+
+def test_the_final_accuracy_panel_draws_a_trend_only_along_a_knob_that_has_one():
+    import matplotlib.pyplot as plt
+
+    fig, (widths, seeds, depths) = plt.subplots(1, 3)
+    runs = [completed(f"{h}_{s}", {"hiddens": h, "seed": s}, 0.8) for h in ("64", "256", "1024") for s in (1.0, 2.0)]
+    compare.plot_final(widths, runs, ["hiddens", "seed"])
+    compare.plot_final(seeds, [completed(f"{s}", {"seed": float(s)}, 0.8 + s / 100) for s in (1, 2, 3)], ["seed"])
+    compare.plot_final(depths, [completed(h, {"hiddens": h}, 0.8) for h in ("256", "256-256", "512")] * 2, ["hiddens"])
+    fig.canvas.draw()
+    ticks = [label.get_text() for label in widths.get_xticklabels()]
+    (mean_of_seeds,) = seeds.get_lines()
+    (depth_means,) = depths.get_lines()
+    plt.close(fig)
+    assert ticks == ["64", "256", "1024"]  # the widths run, on the log axis
+    assert mean_of_seeds.get_ydata()[0] == pytest.approx(0.82) and len(set(mean_of_seeds.get_ydata())) == 1
+    assert depth_means.get_linestyle() == "None"  # a mark per category, no line from one to the next
