@@ -477,11 +477,11 @@ def check_swept_values(config: DictConfig, key: str, values: Iterable[Any], set_
         check_values(cfg, unresolved_to_the_job=True)
 
 
-def check_values_left(cfg: DictConfig, set_by_the_job: set[str], composed: DictConfig | None = None) -> None:
-    """`check_values` of a job's config but for the keys in `set_by_the_job`, which are left to the job. `composed`:
-    the job's config with Hydra's (`cfg` is that without it), to name the file of the user's own a value came from."""
-    set_in = None if composed is None else lambda key: file_that_set(composed, key)
-    check_values(_without(cfg, set_by_the_job), unresolved_to_the_job=True, set_in=set_in)
+def check_values_left(composed: DictConfig, set_by_the_job: set[str]) -> None:
+    """`check_values` of a job's config, composed with Hydra's (which names the file of the user's own a value came
+    from), but for the keys in `set_by_the_job`, which are left to the job."""
+    cfg = _without(task_config(composed), set_by_the_job)
+    check_values(cfg, unresolved_to_the_job=True, set_in=lambda key: file_that_set(composed, key))
 
 
 def _without(cfg: DictConfig, keys: set[str]) -> DictConfig:

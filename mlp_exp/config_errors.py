@@ -82,7 +82,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         return (
             f"--config-dir {folder[1]}: no such folder; give a folder of config files in conf/'s layout (experiment/)"
         )
-    if isinstance(e, MissingConfigException) and (path := _flag_value(overrides, "--config-path", "-cp")):
+    if isinstance(e, MissingConfigException) and (path := _config_path_given(overrides)):
         copy = "give the absolute path of a whole copy of mlp_exp's conf/, or leave it out"
         if re.match(r"Primary config (directory|module) .*not found", str(e)):
             # Hydra looks for a relative one inside the package of the app (mlp_exp's), as a module.
@@ -226,13 +226,12 @@ def _plugin_fix(node: str, name: str) -> str:
     return f"; did you mean {node}.{close[0]}, which comes with {choices[close[0]]}?"
 
 
-def _flag_value(args: Sequence[str], *flags: str) -> str | None:
-    """The value given to one of `flags` (`--config-path DIR`, `--config-path=DIR`), as typed; None without one."""
-    for i, arg in enumerate(args):
-        flag, equals, value = arg.partition("=")
-        if flag in flags:
-            return value if equals else (args[i + 1] if i + 1 < len(args) else None)
-    return None
+def _config_path_given(args: Sequence[str]) -> str | None:
+    """--config-path as typed (`-cp DIR`, `--config-path=DIR`), read by the parser Hydra's main runs (as cli.read_flags
+    does), which read these `args` before; None without one."""
+    from hydra._internal.utils import get_args_parser  # hydra-core 1.3
+
+    return get_args_parser().parse_known_args(list(args))[0].config_path
 
 
 def value_after(args: Sequence[str], i: int) -> str:

@@ -48,7 +48,6 @@ from mlp_exp.config import (
     nested_keys,
     say_shadowed_files,
     schema_keys,
-    task_config,
     unknown_key_message,
 )
 from mlp_exp.cores import available
@@ -422,7 +421,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
             raise ConfigError(message) from e
         swept = [o for o in overrides if o.is_sweep_override()]
         set_by_the_job = {k for o in swept for k in _keys_set_by(o, config, config_name)}
-        check_values_left(task_config(every_job), set_by_the_job, composed=every_job)
+        check_values_left(every_job, set_by_the_job)
     for override in overrides:
         key = override.key_or_group
         # Hydra's own keys are checked before, and so is each value that is not swept.
@@ -470,6 +469,7 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     swept = [o for o in overrides if o.is_sweep_override()]
     # What hydra.sweeper.params fixes (a preset's `optimizer: sgd`) is in no job's config yet either.
     keys_set = [(o, _keys_set_by(o, config, config_name)) for o in [*swept, *fixed_by_params(config, overrides)]]
+    fixed = fixed_overrides(config, overrides)
     for override in swept:
         key = override.key_or_group
         if not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
@@ -477,9 +477,8 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
         set_by_the_job = {k for other, keys in keys_set if other is not override for k in keys}
         if _group_options(key, config, config_name):
             for option in override.sweep_string_iterator():
-                job_overrides = [*fixed_overrides(config, overrides), f"{override.get_key_element()}={option}"]
-                job = compose(config_name, overrides=job_overrides, return_hydra_config=True)
-                check_values_left(task_config(job), set_by_the_job, composed=job)
+                job = compose(config_name, [*fixed, f"{override.get_key_element()}={option}"], return_hydra_config=True)
+                check_values_left(job, set_by_the_job)
             continue
         if key not in leaves:
             continue
