@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from mlp_exp.config import RESTATING_HIDDENS, first_line, with_optimizer_rule
+from mlp_exp.exits import OneLineError
 from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
 
@@ -37,7 +38,7 @@ ENTRIES = {
 }
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(OneLineError, RuntimeError):
     """A checkpoint that cannot or must not be loaded; the message names the file and what to do."""
 
 

@@ -42,6 +42,8 @@ from mlp_exp.config import (
 )
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, ends_the_command, exit_code_for, fail
 from mlp_exp.files import command, compare_command, resume_command, say, silence
+from mlp_exp.lock import only_process_in
+from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_run_dir
 from mlp_exp.sweep import (
     RESUMING,
     SweepCallback,
@@ -73,40 +75,28 @@ class RunCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         # A config no run can use is refused before any dir is made, and before torch's import (said at once, not
         # after ~2 s), which the rest needs.
-        try:
-            say_shadowed_files(config.hydra)
-            check_overrides(config.hydra)
-            check_single_run(config.hydra)
-            check_before_the_job(config, dataset_option=config.hydra.runtime.choices.get("dataset"))
-        except ConfigError as e:
-            fail(e)
+        say_shadowed_files(config.hydra)
+        check_overrides(config.hydra)
+        check_single_run(config.hydra)
+        check_before_the_job(config, dataset_option=config.hydra.runtime.choices.get("dataset"))
         interrupt.import_torch()
-        from mlp_exp.data import DataError, load
-        from mlp_exp.lock import DirInUse, only_process_in
-        from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_run_dir
+        from mlp_exp.data import load
         from mlp_exp.train import pick_device
 
         HydraConfig.instance().set_config(config)  # as Hydra's run_job does next: `${hydra:...}` in hydra.run.dir
         run_dir = Path(config.hydra.run.dir)
-        try:
-            device = OmegaConf.select(config, "device", throw_on_resolution_failure=False)
-            if device is not None:  # None: it resolves only in the job, which checks it
-                pick_device(device)
-            with contextlib.suppress(OmegaConfBaseException):  # a dataset key that resolves only in the job
-                load(config.dataset)  # prepared (the job then only reads the cache, as a sweep's jobs do) and checked
-        except (ConfigError, DataError) as e:
-            fail(e)
+        device = OmegaConf.select(config, "device", throw_on_resolution_failure=False)
+        if device is not None:  # None: it resolves only in the job, which checks it
+            pick_device(device)
+        with contextlib.suppress(OmegaConfBaseException):  # a dataset key that resolves only in the job
+            load(config.dataset)  # prepared (the job then only reads the cache, as a sweep's jobs do) and checked
         try:
             refuse_inside_a_run(run_dir, "hydra.run.dir")
             run_dir.mkdir(parents=True, exist_ok=True)
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
         except OSError as e:
-            self.hold.close()
             fail(cannot_use(run_dir, e, "hydra.run.dir"))
-        except (ConfigError, DirInUse) as e:
-            self.hold.close()
-            fail(e)
 
 
 @hydra.main(version_base="1.3", config_path=str(config.CONF_DIR), config_name="config")
@@ -414,16 +404,14 @@ def main() -> None:
     if "--version" in sys.argv[1:]:  # Hydra's says only its own (and its parser would exit on it)
         say(versions())
         return
+    if refused := dashed_knob(sys.argv[1:]):
+        fail(refused)
     try:
-        refused = dashed_knob(sys.argv[1:])
-        if refused:
-            raise ConfigError(refused)
         flags = read_flags(sys.argv[1:])
-        refused = config.misused_override(flags.overrides, repeats_allowed=RESUMING in os.environ)
-        if refused:
-            raise ConfigError(refused)
     except ConfigError as e:
         fail(e)
+    if refused := config.misused_override(flags.overrides, repeats_allowed=RESUMING in os.environ):
+        fail(refused)
     # Said by Hydra before it reads the file; the error (config_errors) says what to use instead.
     warnings.filterwarnings("ignore", "Experimental rerun CLI option", UserWarning)
     full_error = os.environ.get("HYDRA_FULL_ERROR")

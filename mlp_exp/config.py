@@ -30,6 +30,8 @@ from hydra.types import RunMode
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import InterpolationValidationError, OmegaConfBaseException
 
+from mlp_exp.exits import OneLineError
+
 # Absolute, so the console script and `python -m` find the same configs (a relative path does not: hydra#2125).
 # A wheel has them inside the package (pyproject.toml); a clone, or an editable install of one, beside it.
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -42,7 +44,7 @@ log = logging.getLogger("mlp_exp")
 SWEEP_PRESETS = ("sweep", "hparams_search")
 
 
-class ConfigError(ValueError):
+class ConfigError(OneLineError, ValueError):
     """A config value the user chose that cannot run; the message names the key, the value and the fix."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from mlp_exp.config import INSTALLED, ConfigError, DatasetConfig, DatasetName, first_line
+from mlp_exp.exits import OneLineError
 from mlp_exp.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ TRAIN_SIZE, MEAN_TOLERANCE = 60000, 0.02
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
-class DataError(RuntimeError):
+class DataError(OneLineError, RuntimeError):
     """The dataset cannot be found or read; the message names the paths and the fix."""
 
 

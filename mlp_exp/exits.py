@@ -14,22 +14,16 @@ EXIT_USER_ERROR = 2  # a config, data, checkpoint or command line to change, or 
 EXIT_DIVERGED = 3
 
 
-def exit_code_for(e: Exception) -> int | None:
-    """EXIT_USER_ERROR for a config, data or checkpoint problem, EXIT_DIVERGED for divergence, None for anything
-    else (a bug)."""
-    # Imported here: data and train import torch (~2 s), which a refused command line need not wait for, and config
-    # Hydra, which `import mlp_exp` (whose mkl_on_amd uses files.py, and it this module) need not load.
-    from mlp_exp.checkpoint import CheckpointError
-    from mlp_exp.config import ConfigError
-    from mlp_exp.data import DataError
-    from mlp_exp.lock import DirInUse
-    from mlp_exp.train import Diverged
+class OneLineError(Exception):
+    """An error a user can cause and fix (a config, data or checkpoint problem, a dir in use, divergence): the
+    command ends with its message, which names the cause and the fix, in one line, and `exit_code`."""
 
-    if isinstance(e, Diverged):
-        return EXIT_DIVERGED
-    if isinstance(e, (ConfigError, DataError, CheckpointError, DirInUse)):
-        return EXIT_USER_ERROR
-    return None
+    exit_code = EXIT_USER_ERROR
+
+
+def exit_code_for(e: Exception) -> int | None:
+    """The exit code of a OneLineError; None for anything else (a bug)."""
+    return e.exit_code if isinstance(e, OneLineError) else None
 
 
 def fail(problem: object, code: int = EXIT_USER_ERROR) -> NoReturn:

@@ -11,12 +11,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from mlp_exp.exits import OneLineError
+
 log = logging.getLogger(__name__)
 
 WAIT_THEN_RESUME = "wait for it to end (or stop it), then resume it"  # what to do about a run dir in use
 
 
-class DirInUse(RuntimeError):
+class DirInUse(OneLineError, RuntimeError):
     """Another process trains in the dir; the message says what to do."""
 
 

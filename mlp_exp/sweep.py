@@ -53,6 +53,7 @@ from mlp_exp.config import (
 from mlp_exp.cores import available
 from mlp_exp.exits import ends_the_command, fail
 from mlp_exp.files import atomic_write, compare_command
+from mlp_exp.lock import WAIT_THEN_RESUME, only_process_in
 from mlp_exp.run_dirs import SWEEP_FILE, holds_a_run, refuse_inside_a_run, refuse_used_sweep_dir
 
 log = logging.getLogger("mlp_exp")
@@ -186,40 +187,34 @@ class SweepCallback(Callback):
 
     @ends_the_command
     def on_multirun_start(self, config: DictConfig, config_name: str, **kwargs: Any) -> None:
-        try:  # before torch's import, which the rest needs: a refused override is said at once, not after ~2 s
-            say_shadowed_files(config.hydra)
-            check_overrides(config.hydra)
-            # What every job would be refused for (`~optimizer`, `epochs=0`), and the swept values some job would be
-            # refused for (`hiddens=64,0`) or Hydra could not compose, before the data is read and a dir is made.
-            swept = frozenset(o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override())
-            check_before_the_job(config, swept)
-            refuse_uncomposable_values(config, config_name)
-            if not resuming(absolute_sweep_dir(config.hydra)):  # a sweep started before these were refused goes on
-                refuse_unusable_values(config, config_name)
-            refuse_optuna_grid(config)
-            refuse_interval_in_a_plain_sweep(config)
-            refuse_searched_seed(config)
-            refuse_unseeded_sampler(config)
-            refuse_slurm_without_slurm(config)
-            refuse_no_jobs(config)
-        except ConfigError as e:
-            fail(e)
+        # Before torch's import, which the rest needs: a refused override is said at once, not after ~2 s.
+        say_shadowed_files(config.hydra)
+        check_overrides(config.hydra)
+        # What every job would be refused for (`~optimizer`, `epochs=0`), and the swept values some job would be
+        # refused for (`hiddens=64,0`) or Hydra could not compose, before the data is read and a dir is made.
+        swept = frozenset(o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override())
+        check_before_the_job(config, swept)
+        refuse_uncomposable_values(config, config_name)
+        if not resuming(absolute_sweep_dir(config.hydra)):  # a sweep started before these were refused goes on
+            refuse_unusable_values(config, config_name)
+        refuse_optuna_grid(config)
+        refuse_interval_in_a_plain_sweep(config)
+        refuse_searched_seed(config)
+        refuse_unseeded_sampler(config)
+        refuse_slurm_without_slurm(config)
+        refuse_no_jobs(config)
         interrupt.import_torch()
         from mlp_exp.advice import say_threads_beside_jobs
-        from mlp_exp.data import DataError, load
-        from mlp_exp.lock import WAIT_THEN_RESUME, DirInUse, only_process_in
+        from mlp_exp.data import load
 
         sweep_dir = absolute_sweep_dir(config.hydra)
         resumed = resuming(sweep_dir)
         if _searched(config):
             log_optuna_as_hydra()
-        try:
-            # Jobs running side by side would each unpack or download a missing dataset into the same files
-            # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
-            for dataset in sweep_datasets(config, config_name):
-                load(dataset)  # and its class names checked
-        except (ConfigError, DataError) as e:
-            fail(e)
+        # Jobs running side by side would each unpack or download a missing dataset into the same files
+        # (pytorch/pytorch#68320). Prepared here, before any job starts, the jobs only read the finished cache.
+        for dataset in sweep_datasets(config, config_name):
+            load(dataset)  # and its class names checked
         try:
             if not resumed:
                 refuse_inside_a_run(sweep_dir, "hydra.sweep.dir")
@@ -235,8 +230,6 @@ class SweepCallback(Callback):
                 refuse_used_sweep_dir(sweep_dir)
             with interrupt.deferred(), atomic_write(sweep_dir / SWEEP_FILE) as tmp:  # rewritten on each resume
                 OmegaConf.save(config, tmp)
-        except (ConfigError, DirInUse) as e:
-            fail(e)
         except OSError as e:
             fail(cannot_use(sweep_dir, e, "hydra.sweep.dir"))
         SweepCallback.sweep_dir = sweep_dir

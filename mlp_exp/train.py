@@ -30,7 +30,7 @@ from mlp_exp.advice import (
 )
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.cores import waited_s
-from mlp_exp.exits import EXIT_USER_ERROR, exit_code_for
+from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, exit_code_for
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
@@ -46,8 +46,10 @@ NUM_INPUTS = 28 * 28
 EVAL_CHUNK = 2048
 
 
-class Diverged(RuntimeError):
+class Diverged(OneLineError, RuntimeError):
     """The training loss became NaN or infinite."""
+
+    exit_code = EXIT_DIVERGED
 
 
 def pick_device(device: Device, fix: str = "use device=cpu or device=auto") -> torch.device:
