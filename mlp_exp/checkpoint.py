@@ -22,7 +22,6 @@ from mlp_exp.exits import OneLineError
 from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
 
-FILE_NAME = "checkpoint.pt"
 # What to do with a checkpoint that cannot be read.
 NO_CHECKPOINT_FIX = "restore it from a copy, or delete it to train the run from epoch 1"
 FORMAT = 1

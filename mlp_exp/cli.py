@@ -40,9 +40,10 @@ from mlp_exp.config import (
     check_single_run,
     say_shadowed_files,
 )
-from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, ends_the_command, exit_code_for, fail
+from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, ends_the_command, exit_code_for, fail
 from mlp_exp.files import command, compare_command, resume_command, say, silence
 from mlp_exp.lock import only_process_in
+from mlp_exp.records import Status, run_status
 from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_run_dir
 from mlp_exp.sweep import (
     RESUMING,
@@ -96,7 +97,11 @@ class RunCallback(Callback):
             self.hold.enter_context(only_process_in(run_dir, "choose another hydra.run.dir, or wait for it to end"))
             refuse_used_run_dir(run_dir)
         except OSError as e:
+            self.hold.close()
             fail(cannot_use(run_dir, e, "hydra.run.dir"))
+        except OneLineError:  # a dir in use, or one that holds another run
+            self.hold.close()  # let go of at once: the process may go on (a notebook, a test)
+            raise
 
 
 @hydra.main(version_base="1.3", config_path=str(config.CONF_DIR), config_name="config")
@@ -155,8 +160,6 @@ def train_reporting(
         with interrupt.sigterm_raises():
             metrics = train(cfg, run_dir, resume=resume)
     except KeyboardInterrupt as e:
-        from mlp_exp.tracking import Status, run_status
-
         completed = run_status(run_dir) == Status.completed  # at its very end
         if sweep_dir is None and completed:
             remember_completed(run_dir)

@@ -48,10 +48,18 @@ from mlp_exp.config import (
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, resume_command, say
 from mlp_exp.lock import in_use
-from mlp_exp.resume import goes_on_with, load_run_config
-from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job, job_dirname
+from mlp_exp.records import (
+    METRICS_FILE,
+    SWEEP_FILE,
+    Status,
+    a_sweeps_job,
+    goes_on_with,
+    load_run_config,
+    read_metrics,
+)
+from mlp_exp.run_dirs import job_dirname
 from mlp_exp.sweep import planned_sweep
-from mlp_exp.tracking import HOST, METRICS_FILE, SESSION_STATUS, TAGS, Status, metric_text, read_metrics
+from mlp_exp.tracking import HOST, SESSION_STATUS, TAGS, metric_text
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table, and warns of the steps
 # a resumed run's restart marker hides (as meant: a resume goes on from its checkpoint, or anew without one).

@@ -19,83 +19,39 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from hydra.core.utils import configure_log, setup_globals
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from hydra.core.utils import configure_log
+from omegaconf import OmegaConf
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
-from mlp_exp.config import RESUME_REWRITES, Config, ConfigError, Device, first_line, given_overrides
+from mlp_exp.config import RESUME_REWRITES, ConfigError, Device, first_line, given_overrides
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
-from mlp_exp.lock import dir_in_use, in_use
-from mlp_exp.run_dirs import SWEEP_FILE, a_sweeps_job
+from mlp_exp.lock import dir_in_use, in_use, only_process_in
+from mlp_exp.records import (
+    ENDED,
+    METRICS_FILE,
+    RUN_CONFIG,
+    SWEEP_FILE,
+    NotARunDir,
+    goes_on_with,
+    hydra_record,
+    load_run_config,
+    run_status,
+    unreadable,
+)
 from mlp_exp.sweep import RESUMING
 
 log = logging.getLogger("mlp_exp")
 
 
-class NotARunDir(ConfigError):
-    """A dir with no run of mlp_exp's in it (nor a sweep)."""
-
-
-def load_run_config(run_dir: Path) -> DictConfig:
-    """The config a run dir was made with, typed by the schema as Hydra typed it."""
-    path = run_dir / ".hydra" / "config.yaml"
-    if not (path.is_file() and (run_dir / ".hydra" / "hydra.yaml").is_file()):
-        raise NotARunDir(
-            f"{run_dir} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
-            f"nor a sweep dir (it has no {SWEEP_FILE})"
-        )
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
-    except OmegaConfBaseException as e:
-        raise ConfigError(f"{path}: {config_errors.one_line(e, [])}") from e
-    except Exception as e:  # a file that is not YAML at all
-        raise _unreadable(path, e) from e
-    if "${hydra:" in OmegaConf.to_yaml(cfg):  # `seed=${hydra:job.num}` in a sweep: resolved as the job resolved it
-        # What else cannot be resolved, the run's own check names.
-        with _hydra_resolver(run_dir), contextlib.suppress(OmegaConfBaseException):
-            OmegaConf.resolve(cfg)
-    return cfg
-
-
-@contextlib.contextmanager
-def _hydra_resolver(run_dir: Path) -> Iterator[None]:
-    """Hydra's `${hydra:...}` resolver, reading the record Hydra saved with the run: Hydra's own reads state that
-    exists only inside Hydra's job."""
-    saved = _hydra_record(run_dir)
-    OmegaConf.register_new_resolver("hydra", lambda key: OmegaConf.select(saved, key), replace=True)
-    try:
-        yield
-    finally:
-        setup_globals()  # Hydra's own resolvers again, for a process that runs Hydra later (tests, a notebook)
-
-
-def _hydra_record(run_dir: Path) -> DictConfig:
-    """The `hydra` node Hydra saved with the run (.hydra/hydra.yaml): its logging, the dir it started in, its job."""
-    path = run_dir / ".hydra" / "hydra.yaml"
-    try:
-        hydra_cfg = OmegaConf.load(path).hydra
-        if any(OmegaConf.select(hydra_cfg, key) is None for key in ("job_logging", "verbose", "runtime.cwd")):
-            raise ValueError("not Hydra's record of a run")
-    except Exception as e:  # not YAML, or not Hydra's record of a run
-        raise _unreadable(path, e) from e
-    return hydra_cfg
-
-
-def _unreadable(path: Path, e: Exception) -> ConfigError:
-    return ConfigError(f"cannot read {path} ({first_line(e)}); restore it from a copy")
-
-
 def _go_on_as_the_run_did(run_dir: Path) -> None:
     """Log as the run did (console, and appended to its log file), wherever the run dir is now; work from the dir
     it was started in, where relative paths in its config (dataset.root=data) mean what they meant."""
-    hydra_cfg = _hydra_record(run_dir)
+    hydra_cfg = hydra_record(run_dir)
     hydra_cfg.runtime.output_dir = str(run_dir)
     # A run made before mlp_exp.cli.Console logged to the console through Python's plain handler, which prints a
     # traceback for each line once the reader leaves (`| head`).
@@ -153,7 +109,7 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
         args = [str(arg) for arg in args]  # a hand-edited file may hold numbers
         started_in = Path(hydra_cfg.runtime.cwd)
     except Exception as e:  # not YAML, or not a sweep's config
-        raise _unreadable(path, e) from e
+        raise unreadable(path, e) from e
     if in_use(sweep_dir):  # the sweep's command would say so too, but only after this process said it resumes
         raise dir_in_use(sweep_dir)
     _work_from(started_in)
@@ -174,8 +130,6 @@ def resume_run(run_dir: Path, device: Device | None = None, threads: int | None 
     logging into its log."""
     # Imported here, not at the top: torch costs ~2 s, which resuming a sweep (a process of its own) need not pay.
     interrupt.import_torch()
-    from mlp_exp.lock import only_process_in
-    from mlp_exp.tracking import ENDED, run_status
     from mlp_exp.train import pick_device
 
     cfg = load_run_config(run_dir)
@@ -196,7 +150,7 @@ def resume_run(run_dir: Path, device: Device | None = None, threads: int | None 
 def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
     """--device and --threads from here on, in the run's saved config: the resume command it prints after a Ctrl-C,
     pasted as it is, goes on as this one did (a GPU's run on a CPU machine, on fewer threads)."""
-    path = run_dir / ".hydra" / "config.yaml"
+    path = run_dir / RUN_CONFIG
     saved = OmegaConf.load(path)  # as Hydra wrote it, interpolations and all
     as_written = OmegaConf.to_container(saved)  # an interpolation is not resolved
     changed = {key: getattr(value, "value", value) for key, value in changed.items()}  # Device.cpu as `cpu`
@@ -207,22 +161,15 @@ def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
             OmegaConf.save(saved, tmp)
 
 
-def goes_on_with(run_dir: Path) -> Path:
-    """The dir whose resume goes on with the run in `run_dir`: its sweep's, for a sweep's job."""
-    return run_dir.parent if a_sweeps_job(run_dir) else run_dir
-
-
 def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, cut short by a lost
     machine: status `running`, or one whose last resume failed), the one written to last first; and those a
     process is training now. A sweep's job stands for its sweep."""
-    from mlp_exp.tracking import ENDED, METRICS_FILE, run_status  # imports torch: only where this is asked
-
     found: dict[Path, float] = {}
     held_in: dict[Path, set[Path]] = {}  # the dirs a process training each holds: its own, or a sweep's and a job's
     for path in found_below(directory, METRICS_FILE, 5):
         run = path.parent
-        if not (run / ".hydra" / "config.yaml").is_file():  # not a run that resume could go on with
+        if not (run / RUN_CONFIG).is_file():  # not a run that resume could go on with
             continue
         if run_status(run) in (None, *ENDED):
             continue
@@ -260,7 +207,7 @@ def _never_started(job_dir: Path) -> bool:
     """Whether `job_dir`, which does not exist, is the dir a job of the sweep above it would have, had it started."""
     if job_dir.exists() or not (job_dir.parent / SWEEP_FILE).is_file():
         return False
-    from mlp_exp.compare import unstarted_jobs  # which imports this module
+    from mlp_exp.compare import unstarted_jobs  # imported here: it imports torch and TensorBoard (~3 s)
 
     return job_dir.name in {run.name for run in unstarted_jobs(job_dir.parent, job_dir.parent)}
 

@@ -11,11 +11,7 @@ from pathlib import Path
 
 from mlp_exp.config import ConfigError
 from mlp_exp.files import found_below, resume_command
-
-# The sweep's config, in its sweep dir, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it
-# there, the Optuna sweeper does not: sweep.SweepCallback saves it for every sweep.
-SWEEP_FILE = "multirun.yaml"
-
+from mlp_exp.records import ENDED, SWEEP_FILE, holds_a_run, run_status
 
 # A decimal number in an override's value; with more significant digits than a person types (Optuna's sampled
 # floats have about 16), a dir name shows it to 4.
@@ -76,27 +72,10 @@ def job_dirname(num: int, overrides: str) -> str:
     return f"{num}_{_dirname_part(overrides)}" if overrides else str(num)
 
 
-def a_sweeps_job(run_dir: Path) -> bool:
-    """Whether `run_dir` is a job's dir of a sweep: its sweep dir, right above it, holds the sweep's record."""
-    return (run_dir.parent / SWEEP_FILE).is_file()
-
-
-def holds_a_run(directory: Path) -> bool:
-    """Whether `directory` holds a run's records: its metrics.json (written as its training starts) or its
-    checkpoint (after each epoch), either of which may have been deleted since."""
-    # Imported here: both import torch (~2 s), which the sweep's checks, in this module too, need not wait for.
-    from mlp_exp.checkpoint import FILE_NAME
-    from mlp_exp.tracking import METRICS_FILE
-
-    return any((directory / name).exists() for name in (METRICS_FILE, FILE_NAME))
-
-
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
     or its checkpoint): that run's records and checkpoint would be lost. Nor into a sweep's dir, whose jobs it
     would join."""
-    from mlp_exp.tracking import ENDED, run_status  # imports torch, as holds_a_run does
-
     if (run_dir / SWEEP_FILE).exists():
         raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
     refuse_runs_below(run_dir, "hydra.run.dir")

@@ -54,7 +54,8 @@ from mlp_exp.cores import available
 from mlp_exp.exits import ends_the_command, fail
 from mlp_exp.files import atomic_write, compare_command
 from mlp_exp.lock import WAIT_THEN_RESUME, only_process_in
-from mlp_exp.run_dirs import SWEEP_FILE, holds_a_run, refuse_inside_a_run, refuse_used_sweep_dir
+from mlp_exp.records import RUN_CONFIG, SWEEP_FILE, Status, holds_a_run
+from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_sweep_dir
 
 log = logging.getLogger("mlp_exp")
 
@@ -112,7 +113,7 @@ def refuse_changed_jobs(sweep_dir: Path, config: DictConfig, config_name: str) -
     if not groups:
         return
     parser, seen = OverridesParser.create(), set()
-    for saved in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
+    for saved in sorted(sweep_dir.glob(f"*/{RUN_CONFIG}")):
         try:
             before = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
             job_overrides = [str(o) for o in OmegaConf.load(saved.parent / "overrides.yaml")]
@@ -352,7 +353,6 @@ def report_failed_sweep() -> FailedSweep | None:
     that ends the sweep. None outside a sweep, and where no job left a record (hydra.output_subdir=null, before
     mlp_exp refused it): the failed job's own error then says it."""
     from mlp_exp import compare
-    from mlp_exp.tracking import Status
 
     if SweepCallback.sweep_dir is None:
         return None

@@ -7,10 +7,7 @@ new sub-directory that TensorBoard lists as an extra run).
 
 from __future__ import annotations
 
-import json
-import math
 import socket
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,8 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-from mlp_exp.files import atomic_write
+from mlp_exp.records import METRICS_FILE, Status, write_json_atomic
 
-METRICS_FILE = "metrics.json"
 HOST = socket.gethostname()
 # The TensorBoard tags of an epoch record's scalars (metrics.json's history), grouped as TensorBoard shows them; a
 # scalar not named here goes to TensorBoard under its own key.
@@ -34,23 +30,6 @@ TAGS = {
     "examples_per_s": "time/examples_per_s",
 }
 
-
-class Status(StrEnum):
-    """metrics.json's `status`: how the run stands."""
-
-    running = "running"  # training, or cut short with no word (a lost machine): a resume goes on from its checkpoint
-    completed = "completed"
-    diverged = "diverged"
-    interrupted = "interrupted"  # by Ctrl-C or SIGTERM: a resume goes on from its checkpoint
-    # A resume that ended on an error a user can fix (metrics.json's `error`: a damaged checkpoint, data gone): once
-    # fixed, the next resume goes on from the checkpoint. compare also lists a sweep's job that failed before its
-    # first epoch (no metrics.json, its error in its log) as failed.
-    failed = "failed"
-
-
-# The ends a resume leaves as they are; from any other status (or none, a run cut short before its first epoch's
-# records), a resume goes on.
-ENDED = (Status.completed, Status.diverged)
 
 # How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
 # TensorBoard keeps the first one it reads, so one here would hide the "completed" of a later resume.
@@ -64,47 +43,6 @@ def metric_text(value: float) -> str:
     """A metric as logs and tables show it: four decimals, unless a run on its way to diverge made it too big for
     them to be read (1e+30, not a 35-digit number)."""
     return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
-
-
-def read_metrics(run_dir: Path) -> dict[str, Any] | None:
-    """metrics.json of the run in `run_dir` (written when its training starts); None if it has none, or an
-    unreadable one."""
-    try:
-        metrics = json.loads((run_dir / METRICS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return metrics if isinstance(metrics, dict) else None
-
-
-def record_failure(run_dir: Path, error: str) -> None:
-    """Mark the unfinished run in `run_dir` failed for `error`, which a resume of it ended on: its records would
-    otherwise still say `interrupted`, and a sweep's table list it so. The next resume that trains clears it."""
-    metrics = read_metrics(run_dir)
-    if metrics and metrics.get("status") not in ENDED:
-        rest = {key: value for key, value in metrics.items() if key not in ("status", "error")}
-        write_json_atomic(run_dir / METRICS_FILE, {"status": Status.failed, "error": error, **rest})
-
-
-def run_status(run_dir: Path) -> str | None:
-    """metrics.json's status of the run in `run_dir`; None without a readable one."""
-    return (read_metrics(run_dir) or {}).get("status")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Readers (a watching script, a sweep's compare) never see a half-written file."""
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(_finite_or_null(data), indent=2, allow_nan=False) + "\n")
-
-
-def _finite_or_null(data: Any) -> Any:
-    """A diverged run's NaN or infinite loss as null: json.dumps would write NaN, which is not JSON (jq rejects it)."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    if isinstance(data, dict):
-        return {key: _finite_or_null(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_finite_or_null(value) for value in data]
-    return data
 
 
 class Tracker:

@@ -34,8 +34,9 @@ from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, exit_cod
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
-from mlp_exp.run_dirs import a_sweeps_job, refuse_used_run_dir
-from mlp_exp.tracking import Status, Tracker, metric_text, read_metrics, record_failure
+from mlp_exp.records import CHECKPOINT_FILE, Status, a_sweeps_job, read_metrics, record_failure
+from mlp_exp.run_dirs import refuse_used_run_dir
+from mlp_exp.tracking import Tracker, metric_text
 from mlp_exp.visuals import Visuals
 
 log = logging.getLogger(__name__)
@@ -267,7 +268,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     if resume and (completed := _completed_run(out_dir, cfg)):
         return completed
     device = pick_device(cfg.device)
-    checkpoint_path = out_dir / checkpoint.FILE_NAME
+    checkpoint_path = out_dir / CHECKPOINT_FILE
     if not resume:
         refuse_used_run_dir(out_dir)
     if cfg.threads:

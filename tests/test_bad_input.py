@@ -24,8 +24,8 @@ from mlp_exp.config import (
 )
 from mlp_exp.exits import ends_the_command
 from mlp_exp.files import command
+from mlp_exp.records import read_metrics
 from mlp_exp.run_dirs import refuse_inside_a_run
-from mlp_exp.tracking import read_metrics
 from mlp_exp.train import pick_device
 
 # What a wrong choice is told to use: built from the choices, so that a newcomer's new activation or optimizer

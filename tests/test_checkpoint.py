@@ -17,10 +17,11 @@ from test_interrupt import signal_during_epoch
 from test_train import tiny_cfg
 
 from mlp_exp import compare, lock
-from mlp_exp.checkpoint import FILE_NAME, CheckpointError
+from mlp_exp.checkpoint import CheckpointError
 from mlp_exp.cli import RunCallback
 from mlp_exp.config import ConfigError, composing
 from mlp_exp.lock import only_process_in
+from mlp_exp.records import CHECKPOINT_FILE
 from mlp_exp.train import train
 
 
@@ -54,7 +55,7 @@ def test_each_epoch_leaves_a_checkpoint_of_tensors_and_plain_data(tiny_root, tmp
     lr = "lr=0.01" if optimizer == "adam" else "lr=0.5"
     metrics = train(tiny_cfg(tiny_root, f"optimizer={optimizer}", lr), tmp_path / "run")
 
-    state = torch.load(tmp_path / "run" / FILE_NAME, weights_only=True)
+    state = torch.load(tmp_path / "run" / CHECKPOINT_FILE, weights_only=True)
 
     assert plain(state)
     assert state["history"] == metrics["history"]  # the state after the last completed epoch
@@ -80,7 +81,7 @@ def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(
     tiny_root, tmp_path, write, detail, unsafe_load, monkeypatch
 ):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
-    path = run_dir / FILE_NAME
+    path = run_dir / CHECKPOINT_FILE
     state = torch.load(path, weights_only=True)
     marker = tmp_path / "code-ran"
     state["history"].append(Payload(marker))  # someone else's checkpoint, doctored
@@ -100,7 +101,7 @@ def test_a_run_trained_again_after_its_checkpoint_was_deleted_shows_each_epoch_o
     tiny_root, tmp_path, monkeypatch, caplog
 ):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
-    (run_dir / FILE_NAME).unlink()  # as a damaged checkpoint's message advises
+    (run_dir / CHECKPOINT_FILE).unlink()  # as a damaged checkpoint's message advises
 
     train(tiny_cfg(tiny_root), run_dir, resume=True)
 
@@ -135,12 +136,12 @@ def test_a_run_trained_again_after_its_checkpoint_was_deleted_shows_each_epoch_o
 )
 def test_a_damaged_or_foreign_checkpoint_is_named_in_one_line(tiny_root, tmp_path, damage, message, monkeypatch):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
-    damage(run_dir / FILE_NAME)
+    damage(run_dir / CHECKPOINT_FILE)
 
     with pytest.raises(CheckpointError) as error:
         train(tiny_cfg(tiny_root), run_dir, resume=True)
 
-    assert message in str(error.value) and str(run_dir / FILE_NAME) in str(error.value)
+    assert message in str(error.value) and str(run_dir / CHECKPOINT_FILE) in str(error.value)
     assert "\n" not in str(error.value)
 
 
@@ -148,7 +149,7 @@ def test_a_resume_that_fails_leaves_the_run_failed_with_its_error_until_a_resume
     tiny_root, tmp_path, monkeypatch, capsys
 ):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
-    (run_dir / FILE_NAME).write_bytes(b"")
+    (run_dir / CHECKPOINT_FILE).write_bytes(b"")
     with pytest.raises(CheckpointError) as error:
         train(tiny_cfg(tiny_root), run_dir, resume=True)
 
@@ -159,14 +160,14 @@ def test_a_resume_that_fails_leaves_the_run_failed_with_its_error_until_a_resume
     shown = capsys.readouterr().out
     assert f"run failed: {error.value}" in shown and "interrupted" not in shown
 
-    (run_dir / FILE_NAME).unlink()  # the fix the error names: train it from epoch 1
+    (run_dir / CHECKPOINT_FILE).unlink()  # the fix the error names: train it from epoch 1
     metrics = train(tiny_cfg(tiny_root), run_dir, resume=True)
     assert metrics["status"] == "completed" and "error" not in json.loads((run_dir / "metrics.json").read_text())
 
 
 def test_a_resume_that_fails_on_a_full_disk_says_the_error_it_failed_on(tiny_root, tmp_path, monkeypatch):
     run_dir = interrupted_run(tiny_cfg(tiny_root), tmp_path / "run", monkeypatch)
-    (run_dir / FILE_NAME).write_bytes(b"")
+    (run_dir / CHECKPOINT_FILE).write_bytes(b"")
 
     def disk_full(*args):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -187,22 +188,22 @@ def test_a_run_dir_refused_to_a_new_run_keeps_the_records_of_the_run_it_holds(ti
 def test_optimizer_state_that_does_not_fit_the_network_is_refused_in_one_line(tiny_root, tmp_path, monkeypatch):
     cfg = tiny_cfg(tiny_root, "optimizer=momentum")
     run_dir = interrupted_run(cfg, tmp_path / "run", monkeypatch)
-    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    state = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
     momentum = state["optimizer"]["state"]["momentum"]
     momentum[0] = momentum[0][:-1]  # one row of W1's momentum lost
-    torch.save(state, run_dir / FILE_NAME)
+    torch.save(state, run_dir / CHECKPOINT_FILE)
 
     with pytest.raises(CheckpointError) as error:
         train(cfg, run_dir, resume=True)
 
-    assert str(error.value).startswith(f"{run_dir / FILE_NAME} does not fit this run's network (optimizer state")
+    assert str(error.value).startswith(f"{run_dir / CHECKPOINT_FILE} does not fit this run's network (optimizer state")
     assert "\n" not in str(error.value)
 
 
 def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, tmp_path):
     train(tiny_cfg(tiny_root, "hiddens=16"), tmp_path / "theirs")
     (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / FILE_NAME).write_bytes((tmp_path / "theirs" / FILE_NAME).read_bytes())
+    (tmp_path / "mine" / CHECKPOINT_FILE).write_bytes((tmp_path / "theirs" / CHECKPOINT_FILE).read_bytes())
 
     with pytest.raises(CheckpointError, match=r"belongs to a different run \(hiddens '16' in the checkpoint, '32'"):
         train(tiny_cfg(tiny_root), tmp_path / "mine", resume=True)
@@ -211,9 +212,9 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tiny_root, t
 def test_a_checkpoint_of_an_older_mlp_exp_that_recorded_momentum_as_sgd_resumes(tiny_root, tmp_path, monkeypatch):
     cfg = tiny_cfg(tiny_root, "optimizer=momentum")
     run_dir = interrupted_run(cfg, tmp_path / "run", monkeypatch)
-    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    state = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
     state["hparams"]["optimizer"] = "sgd"
-    torch.save(state, run_dir / FILE_NAME)
+    torch.save(state, run_dir / CHECKPOINT_FILE)
 
     assert_resumes_from_epoch_1(cfg, run_dir)
 
@@ -224,9 +225,9 @@ def test_a_checkpoint_may_lack_only_a_key_that_restates_hiddens_as_an_older_mlp_
 ):
     cfg = tiny_cfg(tiny_root)
     run_dir = interrupted_run(cfg, tmp_path / "run", monkeypatch)
-    state = torch.load(run_dir / FILE_NAME, weights_only=True)
+    state = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
     del state["hparams"][missing]
-    torch.save(state, run_dir / FILE_NAME)
+    torch.save(state, run_dir / CHECKPOINT_FILE)
 
     if missing == "width":
         assert_resumes_from_epoch_1(cfg, run_dir)
@@ -251,14 +252,14 @@ def run_left_running(tiny_root, tmp_path) -> Path:
 def test_the_resume_command_refuses_a_doctored_checkpoint_in_one_line(tiny_root, tmp_path):
     run_dir = run_left_running(tiny_root, tmp_path)
     marker = tmp_path / "code-ran"
-    state = torch.load(run_dir / FILE_NAME, weights_only=True)
-    torch.save({**state, "model": Payload(marker)}, run_dir / FILE_NAME)
+    state = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
+    torch.save({**state, "model": Payload(marker)}, run_dir / CHECKPOINT_FILE)
 
     result = run_cli(str(run_dir), cwd=tmp_path, module="mlp_exp.resume")
 
     assert result.returncode == 2
     errors = error_lines(result)
-    assert len(errors) == 1 and errors[0].startswith(f"error: refusing to load {run_dir / FILE_NAME}")
+    assert len(errors) == 1 and errors[0].startswith(f"error: refusing to load {run_dir / CHECKPOINT_FILE}")
     assert "Traceback" not in result.stderr
     assert not marker.exists()
 

@@ -26,7 +26,7 @@ from test_checkpoint import HOLD_RUN_DIR
 from mlp_exp import compare
 from mlp_exp.files import command, resume_command
 from mlp_exp.interrupt import Terminated
-from mlp_exp.tracking import read_metrics
+from mlp_exp.records import read_metrics
 from mlp_exp.train import train
 
 # Two jobs that train, one that diverges, one that fails before training: its lr resolves only in the job, to

@@ -9,9 +9,9 @@ from conftest import files_under, run_cli, tiny_overrides
 from test_train import hparams_plugin_data, read_events, tiny_cfg
 
 from mlp_exp.advice import what_to_lower
-from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
+from mlp_exp.records import CHECKPOINT_FILE
 from mlp_exp.tracking import metric_text
 from mlp_exp.train import Diverged, train
 
@@ -92,7 +92,7 @@ def test_a_new_run_is_refused_in_the_dir_of_one_that_diverged_even_in_its_first_
     run_dir = tmp_path / "run"
     with pytest.raises(Diverged):
         train(tiny_cfg(tiny_root, "init_scale=1e30"), run_dir)  # logits overflow to inf in epoch 1
-    assert not (run_dir / FILE_NAME).exists()  # no checkpoint of a NaN model
+    assert not (run_dir / CHECKPOINT_FILE).exists()  # no checkpoint of a NaN model
     records = files_under(run_dir)
 
     with pytest.raises(ConfigError) as refused:
@@ -132,4 +132,4 @@ def test_an_infinite_loss_is_divergence_too(tiny_root, tmp_path, monkeypatch):
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and [h["epoch"] for h in metrics["history"]] == [1, 2]
-    assert [h["epoch"] for h in torch.load(run_dir / FILE_NAME)["history"]] == [1]  # not the diverged model's
+    assert [h["epoch"] for h in torch.load(run_dir / CHECKPOINT_FILE)["history"]] == [1]  # not the diverged model's

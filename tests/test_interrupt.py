@@ -21,10 +21,10 @@ from test_train import hparams_plugin_data, read_events, tiny_cfg, without_times
 
 from mlp_exp import checkpoint, cli, compare, interrupt, lock, resume
 from mlp_exp import train as train_module
-from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import remember_completed, train_reporting
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command, resume_command
+from mlp_exp.records import CHECKPOINT_FILE
 from mlp_exp.sweep import SweepCallback
 from mlp_exp.tracking import Tracker
 from mlp_exp.train import Diverged, train
@@ -79,7 +79,7 @@ def test_resuming_after_ctrl_c_gives_the_numbers_of_an_uninterrupted_run(tiny_ro
 
     interrupted = metrics_of(run_dir)
     assert interrupted["status"] == "interrupted" and interrupted["epochs_done"] == 2
-    assert torch.load(run_dir / FILE_NAME, weights_only=True)["history"] == interrupted["history"]
+    assert torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)["history"] == interrupted["history"]
     assert scalar_steps(run_dir)["test/acc"] == [1, 2]  # the event file was flushed
 
     resumed = train(cfg, run_dir, resume=True)
@@ -107,7 +107,7 @@ def test_a_run_interrupted_in_its_first_epoch_resumes_from_the_start(tiny_root, 
     signal_during_epoch(monkeypatch, 1)
     with caplog.at_level(logging.INFO, logger=train_module.log.name), pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "run")
-    assert not (tmp_path / "run" / FILE_NAME).exists()
+    assert not (tmp_path / "run" / CHECKPOINT_FILE).exists()
     assert (
         f"Interrupted in epoch 1 of 3, before any epoch was done, in {tmp_path / 'run'}; a resume starts" in caplog.text
     )
@@ -222,7 +222,7 @@ def test_a_signal_while_the_checkpoint_is_written_waits_until_it_is_whole(tiny_r
 
     metrics = metrics_of(tmp_path / "run")
     assert metrics["status"] == "interrupted" and metrics["epochs_done"] == 1
-    assert torch.load(tmp_path / "run" / FILE_NAME, weights_only=True)["history"] == metrics["history"]
+    assert torch.load(tmp_path / "run" / CHECKPOINT_FILE, weights_only=True)["history"] == metrics["history"]
     # and its line in the log: a resume goes on after it, and would leave the log without it
     (epoch_line,) = [m for m in caplog.messages if m.startswith("epoch ")]
     assert epoch_line.startswith("epoch  1/")
@@ -247,7 +247,7 @@ def test_a_crash_while_the_checkpoint_is_written_leaves_the_previous_one(tiny_ro
         train(cfg, tmp_path / "run")
     monkeypatch.undo()
 
-    state = torch.load(tmp_path / "run" / FILE_NAME, weights_only=True)
+    state = torch.load(tmp_path / "run" / CHECKPOINT_FILE, weights_only=True)
     assert [h["epoch"] for h in state["history"]] == [1]
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
     assert without_times(train(cfg, tmp_path / "run", resume=True)) == without_times(reference)
@@ -336,7 +336,7 @@ def test_the_real_command_stopped_by_a_signal_resumes_to_the_same_numbers(
     assert f"Resume it with: {command('python', '-m', 'mlp_exp.resume', run_dir)}" in stdout
     interrupted = metrics_of(run_dir)
     assert interrupted["status"] == "interrupted" and 2 <= interrupted["epochs_done"] < 100
-    assert torch.load(run_dir / FILE_NAME, weights_only=True)["history"] == interrupted["history"]
+    assert torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)["history"] == interrupted["history"]
     assert scalar_steps(run_dir)["test/acc"] == list(range(1, interrupted["epochs_done"] + 1))
 
     resumed = run_cli(str(run_dir), cwd=run_dir, module="mlp_exp.resume")  # from another dir
@@ -407,8 +407,8 @@ def test_a_gpus_run_goes_on_on_the_cpu_when_told_to(tiny_root, tmp_path, capsys,
     # As a GPU machine's run leaves it: its config, and its checkpoint with the GPU host's 64 threads.
     saved = run_dir / ".hydra" / "config.yaml"
     saved.write_text(saved.read_text().replace("device: cpu", "device: cuda"))
-    state = torch.load(run_dir / FILE_NAME, weights_only=True)
-    torch.save({**state, "device": "cuda", "threads": 64}, run_dir / FILE_NAME)
+    state = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
+    torch.save({**state, "device": "cuda", "threads": 64}, run_dir / CHECKPOINT_FILE)
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     go_on = resume_command("--device", "cpu", run_dir)
 

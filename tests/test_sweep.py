@@ -21,11 +21,11 @@ from test_compare import job_dirs, metrics_of, sweep_dir_of
 
 import mlp_exp
 from mlp_exp import compare, mkl_on_amd
-from mlp_exp.checkpoint import FILE_NAME
 from mlp_exp.cli import interrupted_sweep_line
 from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, Activation, composing
 from mlp_exp.cores import available
 from mlp_exp.files import command
+from mlp_exp.records import CHECKPOINT_FILE
 from mlp_exp.sweep import (
     RESUMING,
     SweepCallback,
@@ -122,8 +122,8 @@ def test_parallel_jobs_share_the_cores_even_resumed_and_read_data_prepared_befor
     assert f"(threads: {expected_threads})" in resumed.stdout
 
     # So does a job of the sweep resumed where the cores are shared otherwise (here: its checkpoint says so).
-    state = torch.load(job / FILE_NAME, weights_only=True)
-    torch.save({**state, "threads": expected_threads + 1}, job / FILE_NAME)
+    state = torch.load(job / CHECKPOINT_FILE, weights_only=True)
+    torch.save({**state, "threads": expected_threads + 1}, job / CHECKPOINT_FILE)
     (job / "metrics.json").write_text(json.dumps({**metrics_of(job), "status": "interrupted"}))
     resumed = run_cli(str(sweep_dir_of(tmp_path)), cwd=tmp_path, module="mlp_exp.resume", timeout=240)
     assert resumed.returncode == 0, resumed.stderr
@@ -517,5 +517,5 @@ def test_a_resumed_sweeps_job_goes_on_from_its_checkpoint_though_its_metrics_jso
     job_dir = tmp_path / "0_lr=0.1"
     job_dir.mkdir()  # as Hydra makes it before the job runs
     assert not resuming_job(job_dir, tmp_path)  # a job that never started runs as a new one
-    (job_dir / FILE_NAME).write_bytes(b"")
+    (job_dir / CHECKPOINT_FILE).write_bytes(b"")
     assert resuming_job(job_dir, tmp_path)  # not refused as a new run in a dir that holds one

@@ -14,7 +14,8 @@ from mlp_exp.config import Activation, ConfigError
 from mlp_exp.data import Split, load
 from mlp_exp.files import resume_command
 from mlp_exp.model import cross_entropy
-from mlp_exp.tracking import Status, Tracker
+from mlp_exp.records import Status
+from mlp_exp.tracking import Tracker
 from mlp_exp.train import Diverged, batches, new_net, train, train_epoch
 
 

@@ -1,0 +1,158 @@
+"""What a run's dir and a sweep's dir hold, read and written without torch: the config Hydra saved with a run
+(.hydra/), the sweep's (multirun.yaml), metrics.json with the run's status and history, and its checkpoint's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import setup_globals
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from mlp_exp import config_errors
+from mlp_exp.config import Config, ConfigError, first_line
+from mlp_exp.files import atomic_write
+
+# Hydra's record of a run: the config it composed (which resume trains again and compare reads) and its own.
+RUN_CONFIG = Path(".hydra", "config.yaml")
+HYDRA_RECORD = Path(".hydra", "hydra.yaml")
+# The sweep's config, in its sweep dir, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it
+# there, the Optuna sweeper does not: sweep.SweepCallback saves it for every sweep.
+SWEEP_FILE = "multirun.yaml"
+METRICS_FILE = "metrics.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class Status(StrEnum):
+    """metrics.json's `status`: how the run stands."""
+
+    running = "running"  # training, or cut short with no word (a lost machine): a resume goes on from its checkpoint
+    completed = "completed"
+    diverged = "diverged"
+    interrupted = "interrupted"  # by Ctrl-C or SIGTERM: a resume goes on from its checkpoint
+    # A resume that ended on an error a user can fix (metrics.json's `error`: a damaged checkpoint, data gone): once
+    # fixed, the next resume goes on from the checkpoint. compare also lists a sweep's job that failed before its
+    # first epoch (no metrics.json, its error in its log) as failed.
+    failed = "failed"
+
+
+# The ends a resume leaves as they are; from any other status (or none, a run cut short before its first epoch's
+# records), a resume goes on.
+ENDED = (Status.completed, Status.diverged)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """metrics.json of the run in `run_dir` (written when its training starts); None if it has none, or an
+    unreadable one."""
+    try:
+        metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
+
+
+def record_failure(run_dir: Path, error: str) -> None:
+    """Mark the unfinished run in `run_dir` failed for `error`, which a resume of it ended on: its records would
+    otherwise still say `interrupted`, and a sweep's table list it so. The next resume that trains clears it."""
+    metrics = read_metrics(run_dir)
+    if metrics and metrics.get("status") not in ENDED:
+        rest = {key: value for key, value in metrics.items() if key not in ("status", "error")}
+        write_json_atomic(run_dir / METRICS_FILE, {"status": Status.failed, "error": error, **rest})
+
+
+def run_status(run_dir: Path) -> str | None:
+    """metrics.json's status of the run in `run_dir`; None without a readable one."""
+    return (read_metrics(run_dir) or {}).get("status")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Readers (a watching script, a sweep's compare) never see a half-written file."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(_finite_or_null(data), indent=2, allow_nan=False) + "\n")
+
+
+def _finite_or_null(data: Any) -> Any:
+    """A diverged run's NaN or infinite loss as null: json.dumps would write NaN, which is not JSON (jq rejects it)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite_or_null(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_finite_or_null(value) for value in data]
+    return data
+
+
+def a_sweeps_job(run_dir: Path) -> bool:
+    """Whether `run_dir` is a job's dir of a sweep: its sweep dir, right above it, holds the sweep's record."""
+    return (run_dir.parent / SWEEP_FILE).is_file()
+
+
+def holds_a_run(directory: Path) -> bool:
+    """Whether `directory` holds a run's records: its metrics.json (written as its training starts) or its
+    checkpoint (after each epoch), either of which may have been deleted since."""
+    return any((directory / name).exists() for name in (METRICS_FILE, CHECKPOINT_FILE))
+
+
+def goes_on_with(run_dir: Path) -> Path:
+    """The dir whose resume goes on with the run in `run_dir`: its sweep's, for a sweep's job."""
+    return run_dir.parent if a_sweeps_job(run_dir) else run_dir
+
+
+class NotARunDir(ConfigError):
+    """A dir with no run of mlp_exp's in it (nor a sweep)."""
+
+
+def load_run_config(run_dir: Path) -> DictConfig:
+    """The config a run dir was made with, typed by the schema as Hydra typed it."""
+    path = run_dir / RUN_CONFIG
+    if not (path.is_file() and (run_dir / HYDRA_RECORD).is_file()):
+        raise NotARunDir(
+            f"{run_dir} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
+            f"nor a sweep dir (it has no {SWEEP_FILE})"
+        )
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"{path}: {config_errors.one_line(e, [])}") from e
+    except Exception as e:  # a file that is not YAML at all
+        raise unreadable(path, e) from e
+    if "${hydra:" in OmegaConf.to_yaml(cfg):  # `seed=${hydra:job.num}` in a sweep: resolved as the job resolved it
+        # What else cannot be resolved, the run's own check names.
+        with _hydra_resolver(run_dir), contextlib.suppress(OmegaConfBaseException):
+            OmegaConf.resolve(cfg)
+    return cfg
+
+
+@contextlib.contextmanager
+def _hydra_resolver(run_dir: Path) -> Iterator[None]:
+    """Hydra's `${hydra:...}` resolver, reading the record Hydra saved with the run: Hydra's own reads state that
+    exists only inside Hydra's job."""
+    saved = hydra_record(run_dir)
+    OmegaConf.register_new_resolver("hydra", lambda key: OmegaConf.select(saved, key), replace=True)
+    try:
+        yield
+    finally:
+        setup_globals()  # Hydra's own resolvers again, for a process that runs Hydra later (tests, a notebook)
+
+
+def hydra_record(run_dir: Path) -> DictConfig:
+    """The `hydra` node Hydra saved with the run (.hydra/hydra.yaml): its logging, the dir it started in, its job."""
+    path = run_dir / HYDRA_RECORD
+    try:
+        hydra_cfg = OmegaConf.load(path).hydra
+        if any(OmegaConf.select(hydra_cfg, key) is None for key in ("job_logging", "verbose", "runtime.cwd")):
+            raise ValueError("not Hydra's record of a run")
+    except Exception as e:  # not YAML, or not Hydra's record of a run
+        raise unreadable(path, e) from e
+    return hydra_cfg
+
+
+def unreadable(path: Path, e: Exception) -> ConfigError:
+    return ConfigError(f"cannot read {path} ({first_line(e)}); restore it from a copy")
