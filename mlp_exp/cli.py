@@ -31,18 +31,18 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import (
-    ConfigError,
-    cannot_use,
+from mlp_exp.config import ConfigError, cannot_use
+from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, ends_the_command, exit_code_for, fail
+from mlp_exp.files import command, compare_command, resume_command, say, silence
+from mlp_exp.lock import only_process_in
+from mlp_exp.overrides import (
     check_before_the_job,
     check_dataset_option,
     check_overrides,
     check_single_run,
+    misused_override,
     say_shadowed_files,
 )
-from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, ends_the_command, exit_code_for, fail
-from mlp_exp.files import command, compare_command, resume_command, say, silence
-from mlp_exp.lock import only_process_in
 from mlp_exp.records import Status, run_status
 from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_run_dir
 from mlp_exp.sweep import (
@@ -413,7 +413,7 @@ def main() -> None:
         flags = read_flags(sys.argv[1:])
     except ConfigError as e:
         fail(e)
-    if refused := config.misused_override(flags.overrides, repeats_allowed=RESUMING in os.environ):
+    if refused := misused_override(flags.overrides, repeats_allowed=RESUMING in os.environ):
         fail(refused)
     # Said by Hydra before it reads the file; the error (config_errors) says what to use instead.
     warnings.filterwarnings("ignore", "Experimental rerun CLI option", UserWarning)

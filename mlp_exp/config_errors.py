@@ -33,11 +33,11 @@ from mlp_exp.config import (
     as_typed,
     first_line,
     nested_keys,
-    presets_swept,
     schema_keys,
     unknown_key_message,
 )
 from mlp_exp.files import command, resume_command
+from mlp_exp.overrides import presets_swept
 
 GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
 # The names a command line sets: knobs (`epochs=2`) and config groups (`optimizer=adam`).

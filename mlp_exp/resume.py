@@ -27,10 +27,11 @@ from omegaconf import OmegaConf
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
-from mlp_exp.config import RESUME_REWRITES, ConfigError, Device, first_line, given_overrides
+from mlp_exp.config import RESUME_REWRITES, ConfigError, Device, first_line
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.lock import dir_in_use, in_use, only_process_in
+from mlp_exp.overrides import given_overrides
 from mlp_exp.records import (
     ENDED,
     METRICS_FILE,

@@ -40,13 +40,7 @@ from mlp_exp.config import (
     ConfigError,
     as_typed,
     cannot_use,
-    check_before_the_job,
-    check_overrides,
-    check_swept_values,
-    check_values_left,
-    given_overrides,
     nested_keys,
-    say_shadowed_files,
     schema_keys,
     unknown_key_message,
 )
@@ -54,6 +48,14 @@ from mlp_exp.cores import available
 from mlp_exp.exits import ends_the_command, fail
 from mlp_exp.files import atomic_write, compare_command
 from mlp_exp.lock import WAIT_THEN_RESUME, only_process_in
+from mlp_exp.overrides import (
+    check_before_the_job,
+    check_overrides,
+    check_swept_values,
+    check_values_left,
+    given_overrides,
+    say_shadowed_files,
+)
 from mlp_exp.records import RUN_CONFIG, SWEEP_FILE, Status, holds_a_run
 from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_sweep_dir
 

@@ -12,18 +12,10 @@ from conftest import FAST, compose_cfg, files_under, metrics_of, options, run_cl
 from hydra.errors import ConfigCompositionException
 
 from mlp_exp import cli, compare, config, resume, sweep
-from mlp_exp.config import (
-    Activation,
-    ConfigError,
-    Device,
-    OptimizerName,
-    check,
-    check_before_the_job,
-    check_dataset_option,
-    unknown_key_message,
-)
+from mlp_exp.config import Activation, ConfigError, Device, OptimizerName, check, unknown_key_message
 from mlp_exp.exits import ends_the_command
 from mlp_exp.files import command
+from mlp_exp.overrides import check_before_the_job, check_dataset_option
 from mlp_exp.records import read_metrics
 from mlp_exp.run_dirs import refuse_inside_a_run
 from mlp_exp.train import pick_device
