@@ -30,8 +30,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from mlp_exp import config, config_errors, interrupt
-from mlp_exp.config import ConfigError, cannot_use
+from mlp_exp import config_errors, interrupt
+from mlp_exp.config import CONF_DIR, ConfigError, cannot_use, register
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, ends_the_command, exit_code_for, fail
 from mlp_exp.files import command, compare_command, resume_command, say, silence
 from mlp_exp.lock import only_process_in
@@ -57,7 +57,7 @@ from mlp_exp.sweep import (
 )
 
 log = logging.getLogger("mlp_exp")
-config.register()
+register()
 
 
 class RunCallback(Callback):
@@ -104,7 +104,7 @@ class RunCallback(Callback):
             raise
 
 
-@hydra.main(version_base="1.3", config_path=str(config.CONF_DIR), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def run(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -314,12 +314,11 @@ def versions() -> str:
 def dashed_knob(args: list[str]) -> str | None:
     """What is wrong with a knob given as other tools take options (`--epochs=2`, `--lr 0.1`), where Hydra's parser
     would print its usage text; None if there is none."""
-    knobs_and_groups = config_errors.KNOBS_AND_GROUPS | {"hydra"}
     for i, arg in enumerate(args):
         name, has_value, value = arg.removeprefix("--").partition("=")
         key = name.replace("-", "_")
         # `--hydra` alone is Hydra's own abbreviation of --hydra-help.
-        if not arg.startswith("--") or key.split(".")[0] not in knobs_and_groups or key == "hydra":
+        if not arg.startswith("--") or not config_errors.names_a_key(key) or key == "hydra":
             continue
         if not has_value:
             value = config_errors.value_after(args, i)
@@ -436,17 +435,19 @@ def main() -> None:
     except Exception as e:
         if (stop := interrupt.hidden_in(e)) is not None:  # a Ctrl-C that Hydra reported as an error of its own
             exit_interrupted(stop)
-        message = config_errors.one_line(e, sys.argv[1:])
-        code = EXIT_USER_ERROR if message is not None else exit_code_for(e)  # the latter: a failed job of a sweep
-        searched = search_failed(e)  # an Optuna search none of whose trials completed
-        if full_error == "1" or (code is None and not searched):
+        if full_error == "1":
             raise
-        if message is None:  # each failed job said why in its own lines (and its log)
-            failed = report_failed_sweep()
-            message = failed and failed.message
-            if searched:
-                code = EXIT_DIVERGED if failed and failed.diverged_only else EXIT_USER_ERROR
-        fail(message or e, code)
+        if (message := config_errors.one_line(e, sys.argv[1:])) is not None:
+            fail(message)
+        # A failed job of a sweep, or an Optuna search none of whose trials completed: each job said why in its own
+        # lines (and its log), and the sweep's comparison says which failed.
+        code, searched = exit_code_for(e), search_failed(e)
+        if code is None and not searched:
+            raise  # a bug
+        failed = report_failed_sweep()
+        if searched:
+            code = EXIT_DIVERGED if failed and failed.diverged_only else EXIT_USER_ERROR
+        fail(failed.message if failed else e, code)
     finally:
         # Forgotten, for a process that runs another (tests, a notebook).
         remember_completed(None)

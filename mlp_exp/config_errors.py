@@ -44,6 +44,11 @@ GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
 KNOBS_AND_GROUPS = frozenset({*Config.__dataclass_fields__, *CONFIG_GROUPS})
 
 
+def names_a_key(key: str) -> bool:
+    """Whether dotted `key` is mlp_exp's or Hydra's (`epochs`, `optimizer.momentum`, `hydra.run.dir`)."""
+    return key.split(".")[0] in {*KNOBS_AND_GROUPS, "hydra"}
+
+
 def _the_option_instead(key: str, value: object) -> str:
     """`optimizer.name=momentum`: the group's option of that name (conf/optimizer/momentum.yaml) sets the name along
     with its settings (momentum=0.9)."""
@@ -53,10 +58,10 @@ def _the_option_instead(key: str, value: object) -> str:
     return ""
 
 
-def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
+def one_line(e: Exception, args: Sequence[str]) -> str | None:
     """The message for a config error Hydra or OmegaConf raised, None for anything else.
 
-    `overrides`: the command line's arguments, where an unknown key's value is looked up.
+    `args`: the command line's arguments, where an unknown key's value is looked up.
     """
     if isinstance(e, OverrideParseException):
         key, equals, value = e.override.partition("=")
@@ -66,14 +71,14 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
             fix = f"write the path from / ({key}=$HOME{value[1:]})"
             if key in ("dataset.root", "dataset.system_dir"):  # the keys that expand a ~ of their own
                 fix += f", or quote it: '{key}=\"{value}\"'"
-        elif not equals and key in ("compare", "resume") and key in overrides:  # `python -m mlp_exp compare outputs`
-            following = value_after(overrides, overrides.index(key))
+        elif not equals and key in ("compare", "resume") and key in args:  # `python -m mlp_exp compare outputs`
+            following = value_after(args, args.index(key))
             directory = following if following != "VALUE" else "DIR"
             return (
                 f"{key} is not a knob but a command of its own: {command('python', '-m', f'mlp_exp.{key}')} {directory}"
             )
-        elif not equals and key in KNOBS_AND_GROUPS and key in overrides:  # `epochs 2`
-            fix = f"write key=value, as {key}={value_after(overrides, overrides.index(key))}"
+        elif not equals and key in KNOBS_AND_GROUPS and key in args:  # `epochs 2`
+            fix = f"write key=value, as {key}={value_after(args, args.index(key))}"
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
         return f"{e.override} is not a valid override ({first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
@@ -82,7 +87,7 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         return (
             f"--config-dir {folder[1]}: no such folder; give a folder of config files in conf/'s layout (experiment/)"
         )
-    if isinstance(e, MissingConfigException) and (path := _config_path_given(overrides)):
+    if isinstance(e, MissingConfigException) and (path := _config_path_given(args)):
         copy = "give the absolute path of a whole copy of mlp_exp's conf/, or leave it out"
         if re.match(r"Primary config (directory|module) .*not found", str(e)):
             # Hydra looks for a relative one inside the package of the app (mlp_exp's), as a module.
@@ -97,16 +102,16 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
         mark, context = e.problem_mark, f"{e.context}, " if e.context else ""
         return f"cannot read {mark.name}: {context}{e.problem} at line {mark.line + 1}, column {mark.column + 1}"
     if isinstance(e, ConfigCompositionException) and (in_file := re.match(r"In '([^']+)': ", str(e))):
-        return _in_config_file(in_file[1], e, overrides)
+        return _in_config_file(in_file[1], e, args)
     # Hydra wraps OmegaConf's error, which names the key, in its own ("Error merging override lr=abc").
     cause = e.__cause__ if isinstance(e, ConfigCompositionException) and e.__cause__ is not None else e
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key.startswith("hydra."):
-        return _unknown_hydra_key(cause, overrides)
+        return _unknown_hydra_key(cause, args)
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key not in schema_keys():
-        key = _typed_key(cause.full_key, overrides)  # OmegaConf names a dotted key's first unknown part only
-        return unknown_key_message(key, _typed_value(key, overrides))
+        key = _typed_key(cause.full_key, args)  # OmegaConf names a dotted key's first unknown part only
+        return unknown_key_message(key, _typed_value(key, args))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
-        typed = _typed_value(cause.full_key, overrides) or as_typed(cause.value)  # epochs=2.0 as typed, not as 2
+        typed = _typed_value(cause.full_key, args) or as_typed(cause.value)  # epochs=2.0 as typed, not as 2
         refused = f"{cause.full_key}={typed} is not allowed: use {allowed_values(cause.full_key)}"
         return refused + _the_option_instead(cause.full_key, cause.value)
     if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
@@ -118,17 +123,17 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
     if isinstance(cause, ValidationError) and cause.full_key in nested_keys():  # `visuals=false`
         first = next(key for key in schema_keys() if key.startswith(f"{cause.full_key}."))
         return (
-            f"{cause.full_key}={_typed_value(cause.full_key, overrides) or as_typed(cause.value)} is not allowed: "
+            f"{cause.full_key}={_typed_value(cause.full_key, args) or as_typed(cause.value)} is not allowed: "
             f"{cause.full_key} holds several keys; "
             f"set one of them, e.g. {first}=... (`python -m mlp_exp --cfg job` lists them all)"
         )
     if isinstance(e, (HydraException, OmegaConfBaseException)):
         # `+lr=0.2`: Hydra's + adds a key, and takes one that has a value already only for a list or a dict.
         if appended := re.fullmatch(r"Could not append to config\. An item is already at '(.*)'\.", first_line(e)):
-            line = next((arg for arg in overrides if arg.startswith(f"+{appended[1]}=")), f"+{appended[1]}=...")
+            line = next((arg for arg in args if arg.startswith(f"+{appended[1]}=")), f"+{appended[1]}=...")
             return f"{line} is not allowed: {appended[1]} has a value already; set it without the +: {line[1:]}"
-        if str(e).startswith(("Ambiguous value", "Sweep parameters")) and "--cfg" in overrides:
-            if any(arg.startswith("hparams_search=") for arg in overrides):  # its space is in hydra.sweeper.params
+        if str(e).startswith(("Ambiguous value", "Sweep parameters")) and "--cfg" in args:
+            if any(arg.startswith("hparams_search=") for arg in args):  # its space is in hydra.sweeper.params
                 return (
                     f"{first_line(e)}: --cfg shows one run's config, --cfg hydra the search's space (hydra.sweeper."
                     "params) without the command line's values; drop the value"
@@ -161,11 +166,11 @@ def one_line(e: Exception, overrides: Sequence[str]) -> str | None:
             f'as in eval "$({install})", which completes the mlp-exp command'
         )
     # --experimental-rerun, or any abbreviation of it Hydra's parser takes (the only flag that starts so).
-    if str(e).startswith("File ") and any(arg.startswith("--e") for arg in overrides):
+    if str(e).startswith("File ") and any(arg.startswith("--e") for arg in args):
         resume = resume_command("RUN_DIR")
         return f"--experimental-rerun: {first_line(e).rstrip('!')}; to go on with a stopped run, use {resume}"
     if str(e).startswith("Config group override must be a string or a list"):  # `optimizer=null`
-        null = next((arg for arg in overrides if arg.endswith("=null") and "." not in arg), "a group=null override")
+        null = next((arg for arg in args if arg.endswith("=null") and "." not in arg), "a group=null override")
         return f"{null} is not allowed: choose one of the group's options (`python -m mlp_exp --help` lists them)"
     return None
 
@@ -181,7 +186,7 @@ PLUGIN_CONFIGS = {
 }
 
 
-def _in_config_file(source: str, e: ConfigCompositionException, overrides: Sequence[str]) -> str:
+def _in_config_file(source: str, e: ConfigCompositionException, args: Sequence[str]) -> str:
     """What Hydra could not compose in the config file `source` (`experiment/mine`, in conf/ or a --config-dir): a
     key or value of OmegaConf's error, which Hydra's own line does not name ("In 'experiment/mine': ConfigKeyError
     raised while composing config:"), or Hydra's own word ("In 'experiment/mine': Could not override 'optimizr'")."""
@@ -192,17 +197,17 @@ def _in_config_file(source: str, e: ConfigCompositionException, overrides: Seque
             f"{source}.yaml puts its keys under {group}, not at the top level: make its first line "
             f"`# @package _global_`, as in conf/{group}/"
         )
-    told = one_line(inner, overrides) if isinstance(inner, Exception) else None
+    told = one_line(inner, args) if isinstance(inner, Exception) else None
     return f"{source}.yaml: {told or first_line(str(e).partition(': ')[2] or e)}"
 
 
-def _unknown_hydra_key(cause: OmegaConfBaseException, overrides: Sequence[str]) -> str:
+def _unknown_hydra_key(cause: OmegaConfBaseException, args: Sequence[str]) -> str:
     """`hydra.sweeper.n_trial=2 is not allowed: hydra.sweeper has no key n_trial; did you mean ...n_trials?`, with
     the launcher or sweeper to choose for a key of one not chosen (`hydra.launcher.n_jobs` with the basic launcher).
     """
     node, _, name = cause.full_key.rpartition(".")
     # The override that set it, or one below it (`hydra.foo.bar=1`: hydra has no key foo), the deepest if several.
-    given = [arg for arg in overrides if f"{arg.lstrip('+~').partition('=')[0]}.".startswith(f"{cause.full_key}.")]
+    given = [arg for arg in args if f"{arg.lstrip('+~').partition('=')[0]}.".startswith(f"{cause.full_key}.")]
     typed = max(given, key=lambda arg: len(arg.partition("=")[0]), default=cause.full_key)
     known = [str(key) for key in cause.parent_node] if cause.parent_node is not None else []
     close = difflib.get_close_matches(name, known, n=1)
@@ -249,18 +254,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _typed_key(key: str, overrides: Sequence[str]) -> str:
+def _typed_key(key: str, args: Sequence[str]) -> str:
     """The key on the command line that `key` starts (`visual.enabled=false` for `visual`), else `key`."""
-    for override in overrides:
+    for override in args:
         name = override.partition("=")[0].lstrip("+~")
         if name.startswith(f"{key}."):
             return name
     return key
 
 
-def _typed_value(key: str, overrides: Sequence[str]) -> str | None:
+def _typed_value(key: str, args: Sequence[str]) -> str | None:
     """The value given for `key` on the command line (`hiddenz=5` -> "5"), None if it is not there."""
-    for override in overrides:
+    for override in args:
         name, sep, value = override.partition("=")
         if sep and name.lstrip("+~") == key:
             return value

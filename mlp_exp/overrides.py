@@ -70,11 +70,23 @@ def presets_swept(override: str, group: str) -> str:
     return f"{override} is not allowed: each {group} preset is a sweep of its own; run one at a time"
 
 
+def config_folders(hydra: DictConfig) -> list[Path]:
+    """The folders Hydra looks for config files in, in its order: mlp_exp's conf/ and the user's own (--config-dir,
+    hydra.searchpath), or --config-path's in place of conf/."""
+    return [Path(source.path) for source in hydra.runtime.config_sources if source.schema == "file"]
+
+
+def config_file(hydra: DictConfig, name: str) -> Path | None:
+    """The file of config `name` (`experiment/deeper`) that Hydra reads: in the first folder of its search path that
+    has one."""
+    return next((file for folder in config_folders(hydra) if (file := folder / f"{name}.yaml").is_file()), None)
+
+
 def say_shadowed_files(hydra: DictConfig) -> None:
     """A warning naming the user's config files (in --config-dir, or hydra.searchpath) that Hydra never reads: mlp_exp's
     own conf/, before them in the search path, has files of the same names (a copy of optimizer/sgd.yaml, edited).
     Not with --config-path, which replaces conf/; not for a file the same as mlp_exp's."""
-    folders = [Path(s.path).resolve() for s in hydra.runtime.config_sources if s.schema == "file"]
+    folders = [folder.resolve() for folder in config_folders(hydra)]
     own = CONF_DIR.resolve()
     if own not in folders:
         return
@@ -166,16 +178,12 @@ def file_that_set(config: DictConfig, key: str) -> str | None:
         return None
     loader = GlobalHydra.instance().config_loader()
     fixed = [o.input_line for o in overrides if not o.is_sweep_override()]  # a swept group: the job names its file
-    folders = [Path(source.path) for source in config.hydra.runtime.config_sources if source.schema == "file"]
     found = None
     for default in loader.compute_defaults_list(config.hydra.job.config_name, fixed, RunMode.RUN).defaults:
         package = default.package or ""
         if default.config_path is None or (package and not key.startswith(f"{package}.")):
             continue
-        # Where Hydra found it: the first folder of the search path that has it.
-        file = next(
-            (f / f"{default.config_path}.yaml" for f in folders if (f / f"{default.config_path}.yaml").is_file()), None
-        )
+        file = config_file(config.hydra, default.config_path)
         if file is None or file.resolve().is_relative_to(CONF_DIR.resolve()):
             continue
         if OmegaConf.select(OmegaConf.load(file), key.removeprefix(f"{package}."), default=_ABSENT) is not _ABSENT:

@@ -193,11 +193,6 @@ def _what_to_resume(directory: Path) -> str:
     return f"; the unfinished one under it written to last goes on with {resume_command(unfinished[0])}{more}"
 
 
-def _a_knob(key: str) -> bool:
-    """Whether `key` is mlp_exp's or Hydra's (`epochs`, `optimizer.momentum`, `hydra.run.dir`)."""
-    return key.split(".")[0] in {*config_errors.KNOBS_AND_GROUPS, "hydra"}
-
-
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -245,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = [
         arg
         for arg in (sys.argv[1:] if argv is None else argv)
-        if arg in candidates and (knob := re.fullmatch(r"\+*([\w.]+)=.*", arg)) and _a_knob(knob[1])
+        if arg in candidates and (knob := re.fullmatch(r"\+*([\w.]+)=.*", arg)) and config_errors.names_a_key(knob[1])
     ]
     if overrides:
         fail(

@@ -53,6 +53,7 @@ from mlp_exp.overrides import (
     check_overrides,
     check_swept_values,
     check_values_left,
+    config_file,
     given_overrides,
     say_shadowed_files,
 )
@@ -429,8 +430,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
         # item of a list (dataset.classes.0) is a key of the run's.
         if not options and key not in [*leaves, *nested] and not any(key.startswith(f"{leaf}.") for leaf in leaves):
             raise ConfigError(unknown_key_message(key, override.input_line.partition("=")[2]))  # the values as typed
-        # Optuna draws an interval's numbers; a glob sweep (`optimizer=glob(s*)`) picks among a group's options.
-        if not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+        if not _lists_its_values(override):
             continue
         if options:  # a config group, mlp_exp's or the user's own
             for value in override.sweep_string_iterator():
@@ -467,7 +467,7 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
     fixed = fixed_overrides(config, overrides)
     for override in swept:
         key = override.key_or_group
-        if not override.is_discrete_sweep() or override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+        if not _lists_its_values(override):
             continue
         set_by_the_job = {k for other, keys in keys_set if other is not override for k in keys}
         if _group_options(key, config, config_name):
@@ -485,6 +485,12 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
             if (Decimal(str(sweep.stop)) - Decimal(str(sweep.start))) % Decimal(str(sweep.step)) == 0:
                 values.append(sweep.stop)
         check_swept_values(config, key, values, set_by_the_job)
+
+
+def _lists_its_values(override: Override) -> bool:
+    """Whether a sweep's override lists the values its jobs get: not an interval, whose numbers Optuna draws, nor a
+    glob (`optimizer=glob(s*)`), which picks among a group's options."""
+    return override.is_discrete_sweep() and override.value_type is not ValueType.GLOB_CHOICE_SWEEP
 
 
 def _keys_set_by(override: Override, config: DictConfig, config_name: str) -> set[str]:
@@ -524,8 +530,7 @@ def say_swept_over_the_experiment(config: DictConfig) -> None:
     if "experiment" not in given or sweeping is None:
         return
     option = config.hydra.runtime.choices.experiment
-    sources = [Path(source.path) for source in config.hydra.runtime.config_sources if source.schema == "file"]
-    preset = next((path for path in (s / "experiment" / f"{option}.yaml" for s in sources) if path.is_file()), None)
+    preset = config_file(config.hydra, f"experiment/{option}")
     if preset is None:
         return
     own = OmegaConf.load(preset)  # its own keys, not those of the presets it extends (deeper: hiddens)
@@ -672,7 +677,7 @@ def planned_sweep(sweep_dir: Path) -> tuple[DictConfig, list[list[str]] | None] 
     options, which only Hydra's config loader expands); None without a readable multirun.yaml."""
     try:
         config = OmegaConf.load(sweep_dir / SWEEP_FILE)
-        if not str(config.hydra.sweeper._target_).endswith(".BasicSweeper"):
+        if config.hydra.sweeper._target_ != BASIC_SWEEPER:
             return config, None
     except (OSError, yaml.YAMLError, OmegaConfBaseException):
         return None
@@ -693,7 +698,7 @@ def jobs_at_once(sweep_dir: Path) -> int | None:
         sweeper = config.hydra.sweeper
         if planned is not None:
             return min(len(planned), sweeper.get("max_batch_size") or len(planned))
-        if sweeper._target_ == OPTUNA_SWEEPER:
+        if _searched(config):
             return min(int(sweeper.n_jobs), int(sweeper.n_trials))
     return None
 
@@ -722,8 +727,10 @@ def joblib_workers(launcher: DictConfig, cores: int) -> int:
 def say_trials_one_by_one(config: DictConfig) -> None:
     """A warning where an Optuna search asks for fewer trials at once (hydra.sweeper.n_jobs) than the joblib launcher
     would run side by side: the launcher gets that many, and the rest of its workers wait."""
+    if not _searched(config):
+        return
     sweeper, workers = config.hydra.sweeper, joblib_workers(config.hydra.launcher, available())
-    side_by_side = min(workers, sweeper.n_trials) if _searched(config) else 0
+    side_by_side = min(workers, sweeper.n_trials)
     if sweeper.get("n_jobs", 0) < side_by_side:
         log.warning(
             "hydra.sweeper.n_jobs=%d: Optuna asks for %s at a time, and the launcher's other workers wait; "
