@@ -535,14 +535,13 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> list[tuple[str, str]] |
     for i, name in enumerate(names):
         at_x = series[name]
         color, style = _look(i)
-        ax.scatter([x for x, ys in at_x.items() for _ in ys], [y for ys in at_x.values() for y in ys], color=color)
+        finals = [y for ys in at_x.values() for y in ys]
+        ax.scatter([x for x, ys in at_x.items() for _ in ys], finals, color=color)
         label = name if len(series) > 1 else "mean"
         means = [sum(at_x[x]) / len(at_x[x]) for x in sorted(at_x)]
-        if knob == "seed":  # no trend from one seed to the next: their mean, across
-            ax.axhline(
-                statistics.mean(y for ys in at_x.values() for y in ys), linestyle=style, color=color, label=label
-            )
-        elif numeric:
+        if knob == "seed" and finals:  # no trend from one seed to the next: their mean, across
+            ax.axhline(statistics.mean(finals), linestyle=style, color=color, label=label)
+        elif numeric or not finals:  # a setting none of whose runs completed keeps its legend entry: its curves' colour
             ax.plot(sorted(at_x), means, style, color=color, label=label)
         elif repeats or len(series) > 1:  # between categories (relu, tanh; 256, 256-256) a line would be no trend
             ax.plot(sorted(at_x), means, linestyle="none", marker="_", markersize=16, color=color, label=label)

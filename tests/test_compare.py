@@ -836,3 +836,26 @@ def test_the_final_accuracy_panel_draws_a_trend_only_along_a_knob_that_has_one()
     assert ticks == ["64", "256", "1024"]  # the widths run, on the log axis
     assert mean_of_seeds.get_ydata()[0] == pytest.approx(0.82) and len(set(mean_of_seeds.get_ydata())) == 1
     assert depth_means.get_linestyle() == "None"  # a mark per category, no line from one to the next
+
+
+@pytest.mark.parametrize("swept", ["seed", "optimizer"])
+def test_a_setting_none_of_whose_runs_completed_is_drawn_as_crosses_and_keeps_its_colour(tmp_path, monkeypatch, swept):
+    import matplotlib.pyplot as plt
+
+    if swept == "seed":  # a seeds sweep stopped in its first two jobs
+        runs = [compare.Run(f"{s}", "interrupted", {"seed": float(s)}, {"test/acc": [(1, 0.5)]}) for s in (1, 2)]
+    else:  # a width sweep with two optimizers, one of which failed at every width
+        runs = [
+            compare.Run(f"{o}_{h}", status, {"hiddens": h, "optimizer": o}, {"test/acc": [(1, 0.5)]})
+            for o, status in (("sgd", "failed"), ("adam", "completed"))
+            for h in ("64", "128")
+        ]
+    fig = drawn_figure(monkeypatch, runs, tmp_path)
+    crosses = [text.get_text() for text in fig.axes[0].texts]
+    legend = {text.get_text() for legend in fig.legends for text in legend.get_texts()}
+    plt.close(fig)
+    assert (tmp_path / "plot.png").is_file()
+    if swept == "seed":
+        assert crosses == ["interrupted", "interrupted"]
+    else:  # the failed runs' curves are drawn in sgd's colour: the legend names it
+        assert crosses == ["failed", "failed"] and {"optimizer=sgd", "optimizer=adam"} <= legend
