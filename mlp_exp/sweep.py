@@ -66,6 +66,7 @@ log = logging.getLogger("mlp_exp")
 CHECKED_VALUES = 10_000
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+OPTUNA_DIRECTIONS = ("maximize", "minimize")
 OPTUNA_GRID_SAMPLER = "optuna.samplers.GridSampler"
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 OPTUNA_NO_TRIAL_COMPLETED = "No trials are completed yet."  # optuna.storages' error
@@ -202,6 +203,7 @@ class SweepCallback(Callback):
         if not resuming(absolute_sweep_dir(config.hydra)):  # a sweep started before these were refused goes on
             refuse_unusable_values(config, config_name)
         refuse_optuna_grid(config)
+        refuse_unsearchable(config)
         refuse_interval_in_a_plain_sweep(config)
         refuse_searched_seed(config)
         refuse_unseeded_sampler(config)
@@ -581,6 +583,27 @@ def refuse_optuna_grid(config: DictConfig) -> None:
             "hydra/sweeper/sampler=grid is not allowed: for a grid search, sweep without Optuna, which runs each "
             "combination once: python -m mlp_exp -m lr=0.01,0.1 hiddens=64,256"
         )
+
+
+def refuse_unsearchable(config: DictConfig) -> None:
+    """What Optuna cannot search (hydra.sweeper.direction=max, lr=interval(1,0.1), a log interval from 0) it refuses
+    with a traceback once the data is read and the sweep dir made; said here, before, by the sweeper's own reading."""
+    if not _searched(config):
+        return
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
+
+    direction = config.hydra.sweeper.direction
+    if str(direction) not in OPTUNA_DIRECTIONS:  # a list is several objectives, where a trial returns one
+        raise ConfigError(
+            f"hydra.sweeper.direction={direction} is not allowed: a search has one objective, a trial's final test "
+            "accuracy; give hydra.sweeper.direction=maximize (or minimize, to find the worst settings)"
+        )
+    for override in sweep_overrides(config):
+        try:
+            create_optuna_distribution_from_override(override)
+        except ValueError as e:  # its reason names the fix: "The `low` value must be larger than 0 for a log ..."
+            reason = str(e).rstrip(".").replace("`", "")
+            raise ConfigError(f"{override.input_line} is no interval Optuna can search: {reason}") from None
 
 
 def refuse_unseeded_sampler(config: DictConfig) -> None:

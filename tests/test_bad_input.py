@@ -396,6 +396,27 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
             ["hparams_search=optuna", "hydra.sweeper.n_jobs=0"],
             "hydra.sweeper.n_jobs=0 is not allowed: give the number of trials asked for at once, 1 or more",
         ),
+        (
+            ["hparams_search=optuna", "hydra.sweeper.direction=max"],
+            (
+                "hydra.sweeper.direction=max is not allowed: a search has one objective, a trial's final test accuracy; "
+                "give hydra.sweeper.direction=maximize (or minimize, to find the worst settings)"
+            ),
+        ),
+        (
+            ["hparams_search=optuna", "lr=interval(1,0.1)"],
+            (
+                "lr=interval(1,0.1) is no interval Optuna can search: The low value must be smaller than or equal to "
+                "the high value (low=1.0, high=0.1)"
+            ),
+        ),
+        (
+            ["hparams_search=optuna", "hiddens=tag(log,interval(0,512))"],
+            (
+                "hiddens=tag(log,interval(0,512)) is no interval Optuna can search: The low value must be larger than "
+                "0 for a log distribution (low=0.0, high=512.0)"
+            ),
+        ),
         # A swept value Hydra cannot compose would stop the sweep where its job comes, after the jobs before it.
         (["-m", "lr=0.1,abc"], "lr=abc is not allowed: use a number"),
         (["-m", "seed=range(1,4,0)"], "seed=range(1,4,0) is not allowed: give a range a step other than 0"),
