@@ -127,6 +127,10 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
             f"{cause.full_key} holds several keys; "
             f"set one of them, e.g. {first}=... (`python -m mlp_exp --cfg job` lists them all)"
         )
+    if isinstance(e, ValueError) and (shell := re.match(r"No completion plugin for '(.*)' found", str(e))):
+        given = next((arg for arg in args if arg.endswith(f"install={shell[1]}")), f"install={shell[1]}")  # or un-
+        shells = re.findall(r"^\t(\S+)", str(e), re.MULTILINE)  # Hydra lists them, one a line
+        return f"-sc {given} is not allowed: use one of {', '.join(shells)}"
     if isinstance(e, (HydraException, OmegaConfBaseException)):
         # `+lr=0.2`: Hydra's + adds a key, and takes one that has a value already only for a list or a dict.
         if appended := re.fullmatch(r"Could not append to config\. An item is already at '(.*)'\.", first_line(e)):

@@ -203,9 +203,9 @@ class SweepCallback(Callback):
         if not resuming(absolute_sweep_dir(config.hydra)):  # a sweep started before these were refused goes on
             refuse_unusable_values(config, config_name)
         refuse_optuna_grid(config)
+        refuse_searched_seed(config)
         refuse_unsearchable(config)
         refuse_interval_in_a_plain_sweep(config)
-        refuse_searched_seed(config)
         refuse_unseeded_sampler(config)
         refuse_slurm_without_slurm(config)
         refuse_no_jobs(config)
@@ -427,11 +427,18 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
             continue
         if override.is_range_sweep() and override.value().step == 0:  # Hydra's range would fail with a traceback
             raise ConfigError(f"{override.input_line} is not allowed: give a range a step other than 0")
+        if override.is_range_sweep() and not list(override.sweep_iterator()):  # a sweep of no jobs, which "ran"
+            raise ConfigError(
+                f"{override.input_line} is not allowed: it has no values; a range runs from its start "
+                "up to its stop, not including it, by its step"
+            )
         options = _group_options(key, config, config_name)
         # A key no run has, misspelled or added with + (hiddenz=16,32, +dataset.foo=1,2, lrr=interval(0.01,0.1)). An
         # item of a list (dataset.classes.0) is a key of the run's.
         if not options and key not in [*leaves, *nested] and not any(key.startswith(f"{leaf}.") for leaf in leaves):
             raise ConfigError(unknown_key_message(key, override.input_line.partition("=")[2]))  # the values as typed
+        if override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+            _refuse_glob(override, options, searched=_searched(config))
         if not _lists_its_values(override):
             continue
         if options:  # a config group, mlp_exp's or the user's own
@@ -487,6 +494,26 @@ def refuse_unusable_values(config: DictConfig, config_name: str) -> None:
             if (Decimal(str(sweep.stop)) - Decimal(str(sweep.start))) % Decimal(str(sweep.step)) == 0:
                 values.append(sweep.stop)
         check_swept_values(config, key, values, set_by_the_job)
+
+
+def _refuse_glob(override: Override, options: list[str], searched: bool) -> None:
+    """A glob over a group's options that matches none would be a sweep of no jobs, which "ran"; Optuna's sweeper
+    takes no glob, and fails on one with a bare assertion."""
+    if not options:
+        raise ConfigError(
+            f"{override.input_line} is not allowed: a glob picks among a config group's options, and "
+            f"{override.key_or_group} is no group; list its values"
+        )
+    if not (matched := override.value().filter(options)):
+        raise ConfigError(
+            f"{override.input_line} is not allowed: it matches none of {override.key_or_group}'s options "
+            f"({', '.join(options)})"
+        )
+    if searched:
+        raise ConfigError(
+            f"{override.input_line} is not allowed in a search: list the options to search, as "
+            f"{override.key_or_group}=choice({','.join(matched)})"
+        )
 
 
 def _lists_its_values(override: Override) -> bool:
@@ -603,7 +630,7 @@ def refuse_unsearchable(config: DictConfig) -> None:
             create_optuna_distribution_from_override(override)
         except ValueError as e:  # its reason names the fix: "The `low` value must be larger than 0 for a log ..."
             reason = str(e).rstrip(".").replace("`", "")
-            raise ConfigError(f"{override.input_line} is no interval Optuna can search: {reason}") from None
+            raise ConfigError(f"{override.input_line} is not allowed in a search: {reason}") from None
 
 
 def refuse_unseeded_sampler(config: DictConfig) -> None:

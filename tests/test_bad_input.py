@@ -406,20 +406,45 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (
             ["hparams_search=optuna", "lr=interval(1,0.1)"],
             (
-                "lr=interval(1,0.1) is no interval Optuna can search: The low value must be smaller than or equal to "
-                "the high value (low=1.0, high=0.1)"
+                "lr=interval(1,0.1) is not allowed in a search: The low value must be smaller than or equal to the "
+                "high value (low=1.0, high=0.1)"
             ),
         ),
         (
             ["hparams_search=optuna", "hiddens=tag(log,interval(0,512))"],
             (
-                "hiddens=tag(log,interval(0,512)) is no interval Optuna can search: The low value must be larger than "
-                "0 for a log distribution (low=0.0, high=512.0)"
+                "hiddens=tag(log,interval(0,512)) is not allowed in a search: The low value must be larger than 0 for "
+                "a log distribution (low=0.0, high=512.0)"
             ),
         ),
         # A swept value Hydra cannot compose would stop the sweep where its job comes, after the jobs before it.
         (["-m", "lr=0.1,abc"], "lr=abc is not allowed: use a number"),
         (["-m", "seed=range(1,4,0)"], "seed=range(1,4,0) is not allowed: give a range a step other than 0"),
+        (
+            ["-m", "seed=range(5,1)"],
+            (
+                "seed=range(5,1) is not allowed: it has no values; a range runs from its start up to its stop, not "
+                "including it, by its step"
+            ),
+        ),
+        (
+            ["-m", "optimizer=glob(nosuch*)"],
+            f"optimizer=glob(nosuch*) is not allowed: it matches none of optimizer's options ({OPTIMIZER_OPTIONS})",
+        ),
+        (
+            ["-m", "hiddens=glob(*)"],
+            (
+                "hiddens=glob(*) is not allowed: a glob picks among a config group's options, and hiddens is no "
+                "group; list its values"
+            ),
+        ),
+        (
+            ["hparams_search=optuna", "optimizer=glob(a*)"],
+            (
+                "optimizer=glob(a*) is not allowed in a search: list the options to search, as "
+                "optimizer=choice(adam,adamw)"
+            ),
+        ),
         (["-m", "activation=relu,ReLU"], f"activation=ReLU is not allowed: use one of {ACTIVATIONS}"),
         # Hydra's own check before the first job comes after the sweep dir is made, and stops every resume too.
         (["-m", "optimizer=sgd,nosuch"], f"optimizer=nosuch is not allowed: use one of {OPTIMIZER_OPTIONS}"),
@@ -800,6 +825,7 @@ def test_overrides_on_both_sides_of_a_flag_are_told_to_come_together(monkeypatch
     "args, line",
     [
         (["--shell-completion"], "error: --shell-completion needs what to do: install=bash, "),
+        (["-sc", "install=bsh"], "error: -sc install=bsh is not allowed: use one of bash, fish, zsh"),
         (["--experimental-rerun", "nope.pickle"], "error: --experimental-rerun: File nope.pickle does not exist; "),
         (["--experimental-re=nope.pickle"], "error: --experimental-rerun: File nope.pickle does not exist; "),
     ],
