@@ -16,8 +16,7 @@ from mlp_exp.cores import available
 from mlp_exp.files import resume_command
 from mlp_exp.model import ACTIVATIONS
 from mlp_exp.optim import ADAPTIVE
-from mlp_exp.records import a_sweeps_job
-from mlp_exp.tracking import metric_text
+from mlp_exp.records import a_sweeps_job, metric_text
 
 log = logging.getLogger(__name__)
 

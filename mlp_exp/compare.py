@@ -49,17 +49,20 @@ from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory, resume_command, say
 from mlp_exp.lock import in_use
 from mlp_exp.records import (
+    HOST,
     METRICS_FILE,
+    SESSION_STATUS,
     SWEEP_FILE,
+    TAGS,
     Status,
     a_sweeps_job,
     goes_on_with,
     load_run_config,
+    metric_text,
     read_metrics,
 )
 from mlp_exp.run_dirs import job_dirname
 from mlp_exp.sweep import planned_sweep
-from mlp_exp.tracking import HOST, SESSION_STATUS, TAGS, metric_text
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table, and warns of the steps
 # a resumed run's restart marker hides (as meant: a resume goes on from its checkpoint, or anew without one).

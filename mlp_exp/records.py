@@ -1,5 +1,6 @@
 """What a run's dir and a sweep's dir hold, read and written without torch: the config Hydra saved with a run
-(.hydra/), the sweep's (multirun.yaml), metrics.json with the run's status and history, and its checkpoint's name.
+(.hydra/), the sweep's (multirun.yaml), metrics.json with the run's status and history, its checkpoint's name, and the
+tags and end status its TensorBoard event file has.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import socket
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 from hydra.core.utils import setup_globals
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from tensorboard.plugins.hparams import api_pb2
 
 from mlp_exp import config_errors
 from mlp_exp.config import Config, ConfigError, first_line
@@ -46,6 +49,32 @@ class Status(StrEnum):
 # The ends a resume leaves as they are; from any other status (or none, a run cut short before its first epoch's
 # records), a resume goes on.
 ENDED = (Status.completed, Status.diverged)
+
+# metrics.json's `host`: where a `running` run trains, the only machine its process can be looked for on.
+HOST = socket.gethostname()
+# The TensorBoard tags of an epoch record's scalars (metrics.json's history), grouped as TensorBoard shows them; a
+# scalar not named here goes to TensorBoard under its own key.
+TAGS = {
+    "train_loss": "train/loss",
+    "train_acc": "train/acc",
+    "test_acc": "test/acc",
+    "epoch_s": "time/epoch_s",
+    "examples_per_s": "time/examples_per_s",
+}
+
+
+# How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
+# TensorBoard keeps the first one it reads, so one here would hide the "completed" of a later resume.
+SESSION_STATUS = {
+    Status.completed: api_pb2.STATUS_SUCCESS,
+    Status.diverged: api_pb2.STATUS_FAILURE,
+}
+
+
+def metric_text(value: float) -> str:
+    """A metric as logs and tables show it: four decimals, unless a run on its way to diverge made it too big for
+    them to be read (1e+30, not a 35-digit number)."""
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:

@@ -7,42 +7,16 @@ new sub-directory that TensorBoard lists as an extra run).
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 from tensorboard.compat.proto.summary_pb2 import Summary
-from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
+from tensorboard.plugins.hparams import plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-from mlp_exp.records import METRICS_FILE, Status, write_json_atomic
-
-HOST = socket.gethostname()
-# The TensorBoard tags of an epoch record's scalars (metrics.json's history), grouped as TensorBoard shows them; a
-# scalar not named here goes to TensorBoard under its own key.
-TAGS = {
-    "train_loss": "train/loss",
-    "train_acc": "train/acc",
-    "test_acc": "test/acc",
-    "epoch_s": "time/epoch_s",
-    "examples_per_s": "time/examples_per_s",
-}
-
-
-# How a run that ended for good shows in the HParams tab. An interrupted or cut-short run gets no end record:
-# TensorBoard keeps the first one it reads, so one here would hide the "completed" of a later resume.
-SESSION_STATUS = {
-    Status.completed: api_pb2.STATUS_SUCCESS,
-    Status.diverged: api_pb2.STATUS_FAILURE,
-}
-
-
-def metric_text(value: float) -> str:
-    """A metric as logs and tables show it: four decimals, unless a run on its way to diverge made it too big for
-    them to be read (1e+30, not a 35-digit number)."""
-    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+from mlp_exp.records import HOST, METRICS_FILE, SESSION_STATUS, TAGS, Status, write_json_atomic
 
 
 class Tracker:

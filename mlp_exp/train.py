@@ -34,9 +34,9 @@ from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, exit_cod
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
-from mlp_exp.records import CHECKPOINT_FILE, Status, a_sweeps_job, read_metrics, record_failure
+from mlp_exp.records import CHECKPOINT_FILE, Status, a_sweeps_job, metric_text, read_metrics, record_failure
 from mlp_exp.run_dirs import refuse_used_run_dir
-from mlp_exp.tracking import Tracker, metric_text
+from mlp_exp.tracking import Tracker
 from mlp_exp.visuals import Visuals
 
 log = logging.getLogger(__name__)

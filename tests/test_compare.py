@@ -80,6 +80,14 @@ def run_compare(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def test_compare_reads_and_plots_runs_without_torchs_import(mixed_sweep, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # every module imported, on stderr
+    result = run_compare(str(mixed_sweep), "--png", str(tmp_path / "plot.png"))
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert result.returncode == 0 and (tmp_path / "plot.png").is_file()
+    assert {"tensorboard", "matplotlib"} <= imported and "torch" not in imported  # ~1.5 s and ~500 MB of its own
+
+
 def test_compare_prints_the_jobs_best_first_and_marks_the_ones_that_did_not_complete(mixed_sweep, tmp_path):
     png = tmp_path / "plot.png"
     result = run_compare(str(mixed_sweep), "--png", str(png))

@@ -11,8 +11,7 @@ from test_train import hparams_plugin_data, read_events, tiny_cfg
 from mlp_exp.advice import what_to_lower
 from mlp_exp.config import ConfigError
 from mlp_exp.files import command
-from mlp_exp.records import CHECKPOINT_FILE
-from mlp_exp.tracking import metric_text
+from mlp_exp.records import CHECKPOINT_FILE, metric_text
 from mlp_exp.train import Diverged, train
 
 # On the tiny data set this loss is finite for two epochs and NaN in the third.
