@@ -22,6 +22,8 @@ from typing import Any, get_type_hints
 from hydra import initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationValidationError, OmegaConfBaseException
 
@@ -254,7 +256,16 @@ def as_typed(value: Any) -> str:
         return f"[{','.join(map(as_typed, value))}]"
     if isinstance(value, dict):
         return "{" + ",".join(f"{key}:{as_typed(item)}" for key, item in value.items()) + "}"
-    return "''" if value == "" else str(value)
+    return f"'{value}'" if value == "" or _reads_as_another_type(value) else str(value)
+
+
+def _reads_as_another_type(text: str) -> bool:
+    """Whether Hydra reads `text`, typed as a value, as something else than that text: `256` is an int, `true` a
+    bool; the string needs its quotes ('256')."""
+    try:
+        return OverridesParser.create().parse_override(f"key={text}").value() != text
+    except HydraException:  # `a=b`, which Hydra reads as no value at all
+        return False
 
 
 def check_resolvable(cfg: DictConfig, unresolved_to_the_job: bool = False) -> None:

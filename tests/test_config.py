@@ -97,6 +97,14 @@ def test_values_no_run_can_use_are_rejected_with_the_key_named(override, key):
         check(cfg)
 
 
+@pytest.mark.parametrize("override", ["hiddens='256'", "hiddens=[64,'true']"])
+def test_a_quoted_value_is_refused_with_its_quotes_where_they_made_it_a_string(override):
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(override)} is not allowed: use a positive int \(hiddens=256\)"
+    ):
+        check(compose_cfg(override))
+
+
 def test_group_options_compose():
     assert compose_cfg("optimizer=momentum").optimizer.momentum == 0.9
     adamw = compose_cfg("optimizer=adamw", "lr=0.001").optimizer
