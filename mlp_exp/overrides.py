@@ -58,6 +58,11 @@ def check_overrides(hydra: DictConfig) -> None:
             raise ConfigError(
                 f"{override.input_line} is not allowed: it would write into the working dir; give a dir, or leave it out"
             )
+        if key == "hydra.sweep.subdir" and hydra.mode == RunMode.MULTIRUN and "${" not in str(override.value()):
+            raise ConfigError(
+                f"{override.input_line} is not allowed: every job of the sweep would train in that one dir; name "
+                "each job's dir after it, e.g. 'hydra.sweep.subdir=${hydra.job.num}', or leave it out"
+            )
     if hydra.output_subdir != ".hydra":  # where resume and compare find a run's config
         raise ConfigError(
             f"hydra.output_subdir={as_typed(hydra.output_subdir)} is not allowed: mlp_exp resumes and compares a run "

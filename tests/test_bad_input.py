@@ -374,6 +374,13 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (["hydra.run.dir="], f"hydra.run.dir= {EMPTY_DIR}"),
         (["hydra.run.dir=''"], f"hydra.run.dir='' {EMPTY_DIR}"),
         (["-m", "seed=1,2", "hydra.sweep.dir= "], f"hydra.sweep.dir=  {EMPTY_DIR}"),
+        (
+            ["-m", "seed=1,2", "hydra.sweep.subdir=same"],
+            (
+                "hydra.sweep.subdir=same is not allowed: every job of the sweep would train in that one dir; name each "
+                "job's dir after it, e.g. 'hydra.sweep.subdir=${hydra.job.num}', or leave it out"
+            ),
+        ),
         *(
             (
                 [*flags, "hydra.output_subdir=null"],
