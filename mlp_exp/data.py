@@ -194,8 +194,14 @@ def find_raw_files(cfg: DatasetConfig) -> Path:
             gzipped = [found[name].suffix == ".gz" for name in unpacking]
             verb = "Unpacking" if all(gzipped) else "Copying" if not any(gzipped) else "Unpacking and copying"
             log.info("%s %s from %s into %s", verb, ", ".join(unpacking), source, raw_dir)
+            if source == raw_dir:  # once some are unpacked, no download would start over: the folder must go
+                fix = f"replace it with a good copy, or move {raw_dir} away to start afresh"
+            else:
+                fix = "replace it with a good copy, or set dataset.system_dir=null to download the data instead" + (
+                    "" if cfg.download else " (with dataset.download=true)"
+                )
             for name in unpacking:
-                _unpack(found[name], raw_dir / name)
+                _unpack(found[name], raw_dir / name, fix)
             return raw_dir
         if found and (source != raw_dir or len(found) > len(present)):  # some are there: which are not is the fix
             tried[-1] += f" lacks {', '.join(f'{name}(.gz)' for name in RAW_FILES if name not in found)}"
@@ -238,19 +244,16 @@ def _raw_file(folder: Path, name: str) -> Path | None:
     return next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
 
 
-def _unpack(source: Path, path: Path) -> None:
+def _unpack(source: Path, path: Path, fix: str) -> None:
     """gunzip (or copy, where `source` is not gzipped) into a temporary file first: a corrupt archive or a crash
-    never leaves a partial file at `path`."""
+    never leaves a partial file at `path`. `fix`: what to do about a corrupt `source`."""
     try:
         with atomic_write(path) as tmp:
             with (gzip.open if source.suffix == ".gz" else open)(source, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             _idx_shape(tmp)
     except (OSError, EOFError, zlib.error, ValueError) as e:  # gzip.BadGzipFile is an OSError
-        raise DataError(
-            f"{source} is corrupt ({first_line(e)}); replace it with a good copy, "
-            "or set dataset.system_dir=null to download the data instead"
-        ) from e
+        raise DataError(f"{source} is corrupt ({first_line(e)}); {fix}") from e
 
 
 def _replace_fix(raw_dir: Path, which: str = "it") -> str:

@@ -154,18 +154,26 @@ def test_a_dataset_root_that_is_a_file_is_named(tmp_path):
     assert message.endswith("); set dataset.root to a dir you can write to")
 
 
-def test_a_corrupt_system_copy_is_named_and_leaves_no_partial_file(tmp_path):
-    system_dir = tmp_path / "usr-share"
-    write_tiny_dataset(system_dir, gz=True)
-    broken = system_dir / "train-images-idx3-ubyte.gz"
-    broken.write_bytes(broken.read_bytes()[:200])  # a cut-off download or a bad disk
+@pytest.mark.parametrize("where", ["system_dir", "raw_dir"])
+def test_a_corrupt_gzipped_file_is_named_with_the_fix_for_where_it_is_and_leaves_no_partial_file(tmp_path, where):
     root = tmp_path / "data"
+    gz_dir = tmp_path / "usr-share" if where == "system_dir" else raw_dir(root)
+    write_tiny_dataset(gz_dir, gz=True)
+    broken = gz_dir / "train-images-idx3-ubyte.gz"
+    broken.write_bytes(broken.read_bytes()[:200])  # a cut-off download or a bad disk
+    system_dir = gz_dir if where == "system_dir" else "null"
     cfg = dataset_cfg(f"dataset.root={root}", f"dataset.system_dir={system_dir}", "dataset.download=false")
 
     message = load_error(cfg)
 
     assert message.startswith(f"{broken} is corrupt (")
-    assert "replace it with a good copy" in message
+    if where == "system_dir":
+        assert message.endswith(
+            "; replace it with a good copy, or set dataset.system_dir=null to download the data instead (with "
+            "dataset.download=true)"
+        )
+    else:  # where dataset.system_dir=null would change nothing
+        assert message.endswith(f"; replace it with a good copy, or move {raw_dir(root)} away to start afresh")
     assert not (raw_dir(root) / "train-images-idx3-ubyte").exists()
     assert [p.name for p in raw_dir(root).iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
