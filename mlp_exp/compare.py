@@ -50,7 +50,9 @@ from mlp_exp.files import OneLineParser, atomic_write, command, not_a_directory,
 from mlp_exp.lock import in_use
 from mlp_exp.records import (
     HOST,
+    HYDRA_RECORD,
     METRICS_FILE,
+    RUN_OVERRIDES,
     SESSION_STATUS,
     SWEEP_FILE,
     TAGS,
@@ -60,6 +62,7 @@ from mlp_exp.records import (
     load_run_config,
     metric_text,
     read_metrics,
+    run_overrides,
 )
 from mlp_exp.run_dirs import job_dirname
 from mlp_exp.sweep import planned_sweep
@@ -73,9 +76,6 @@ STATUS_OF_SESSION = {proto_status: status for status, proto_status in SESSION_ST
 NOT_STARTED = "not started"
 # What find_runs finds a run by: either may have been deleted.
 RUN_RECORDS = (METRICS_FILE, "events.out.tfevents.*")
-# Hydra writes a job's overrides.yaml (with its config.yaml) before the job's first line: a job that failed before
-# training has it alone (an empty .hydra/ is no job's).
-JOB_RECORD = ".hydra/overrides.yaml"
 # A run whose records say `running` but that no process trains: a resume goes on from its checkpoint.
 CUT_SHORT = "cut short"
 # A dir whose metrics.json is damaged (not JSON, not mlp_exp's) and that has no event file to say more.
@@ -114,7 +114,7 @@ def find_runs(directory: Path, root: Path | None = None) -> list[Run]:
     and sweep jobs that ended before writing them."""
     root = root or directory
     run_dirs = {path.parent for pattern in RUN_RECORDS for path in directory.rglob(pattern)}
-    failed_dirs = {path.parent.parent for path in directory.rglob(JOB_RECORD)} - run_dirs
+    failed_dirs = {path.parent.parent for path in directory.rglob(str(RUN_OVERRIDES))} - run_dirs
     runs = [read_run(d, root) for d in run_dirs] + [read_failed_job(d, root) for d in failed_dirs]
     runs += [run for sweep_file in directory.rglob(SWEEP_FILE) for run in unstarted_jobs(sweep_file.parent, root)]
     return sorted(runs, key=_best_first)
@@ -133,7 +133,7 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
     if planned is None or config.hydra.get("output_subdir") != ".hydra":  # Optuna's trials are drawn as it goes
         return []
     started = set()  # by job number: two jobs of a sweep may have the same overrides
-    for path in sweep_dir.rglob(".hydra/hydra.yaml"):
+    for path in sweep_dir.rglob(str(HYDRA_RECORD)):
         with contextlib.suppress(OSError, yaml.YAMLError, TypeError, KeyError):
             started.add(yaml.load(path.read_text(), Loader=_YAML_LOADER)["hydra"]["job"]["num"])
     parser = OverridesParser.create()
@@ -150,7 +150,7 @@ def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
 
 def _has_records(run_dir: Path) -> bool:
     """Whether find_runs lists `run_dir` by what it holds."""
-    return any(next(run_dir.glob(pattern), None) for pattern in (*RUN_RECORDS, JOB_RECORD))
+    return any(next(run_dir.glob(pattern), None) for pattern in (*RUN_RECORDS, str(RUN_OVERRIDES)))
 
 
 # libyaml's loader where PyYAML has it: a sweep's every job has a hydra.yaml of some 150 lines.
@@ -303,11 +303,10 @@ def _recorded(hparams: dict[str, Any]) -> dict[str, Any]:
     return {key: _as_recorded(value) for key, value in hparams.items()}
 
 
-def _given_hparams(overrides: Any) -> dict[str, Any]:
-    """The knobs a job's overrides (a list of `key=value`, as .hydra/overrides.yaml holds them) set, as typed, under
-    the names flat_hparams records them by (`optimizer.momentum=0.9` as `momentum`; `hiddens=[256,256]` as
-    `256-256`); the keys it does not record (threads, device) are left out."""
-    overrides = [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
+def _given_hparams(overrides: list[str]) -> dict[str, Any]:
+    """The knobs a job's overrides (`key=value`, as .hydra/overrides.yaml holds them) set, as typed, under the names
+    flat_hparams records them by (`optimizer.momentum=0.9` as `momentum`; `hiddens=[256,256]` as `256-256`); the
+    keys it does not record (threads, device) are left out."""
     parser = OverridesParser.create()
     hparams = {}
     for given in overrides:
@@ -331,16 +330,11 @@ def _hparam_names() -> frozenset[str]:
 
 
 def read_failed_job(job_dir: Path, root: Path) -> Run:
-    hydra_dir = job_dir / ".hydra"
     try:
         hparams = _recorded(flat_hparams(load_run_config(job_dir)))
     except (ConfigError, OmegaConfBaseException):
         # A value no run can use (hiddens=0, hiddens=???) fails flat_hparams too: show what the job was given instead.
-        try:
-            overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text())
-        except (OSError, yaml.YAMLError):  # removed or damaged since find_runs saw it
-            overrides = []
-        hparams = _given_hparams(overrides)
+        hparams = _given_hparams(run_overrides(job_dir))
     errors = [
         line.split("error: ", 1)[1].strip()
         for log_file in job_dir.glob("*.log")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.core.utils import setup_globals
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -23,9 +24,12 @@ from mlp_exp import config_errors
 from mlp_exp.config import Config, ConfigError, first_line
 from mlp_exp.files import atomic_write
 
-# Hydra's record of a run: the config it composed (which resume trains again and compare reads) and its own.
+# Hydra's record of a run: the config it composed (which resume trains again and compare reads), its own, and the
+# overrides the run was given (written with the config before the run's first line: a job that failed before
+# training has them alone).
 RUN_CONFIG = Path(".hydra", "config.yaml")
 HYDRA_RECORD = Path(".hydra", "hydra.yaml")
+RUN_OVERRIDES = Path(".hydra", "overrides.yaml")
 # The sweep's config, in its sweep dir, which `python -m mlp_exp.resume` runs again. Hydra's basic sweeper saves it
 # there, the Optuna sweeper does not: sweep.SweepCallback saves it for every sweep.
 SWEEP_FILE = "multirun.yaml"
@@ -75,6 +79,15 @@ def metric_text(value: float) -> str:
     """A metric as logs and tables show it: four decimals, unless a run on its way to diverge made it too big for
     them to be read (1e+30, not a 35-digit number)."""
     return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+
+
+def run_overrides(run_dir: Path) -> list[str]:
+    """The overrides the run in `run_dir` was given, as typed; none where their record is gone or damaged."""
+    try:
+        overrides = yaml.safe_load((run_dir / RUN_OVERRIDES).read_text())
+    except (OSError, yaml.YAMLError):
+        return []
+    return [override for override in overrides if isinstance(override, str)] if isinstance(overrides, list) else []
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:

@@ -27,7 +27,8 @@ from omegaconf import OmegaConf
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
-from mlp_exp.config import RESUME_REWRITES, ConfigError, Device, first_line
+from mlp_exp.compare import unstarted_jobs
+from mlp_exp.config import RESUME_REWRITES, SWEEP_PRESETS, ConfigError, Device, first_line
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.lock import dir_in_use, in_use, only_process_in
@@ -41,6 +42,7 @@ from mlp_exp.records import (
     goes_on_with,
     hydra_record,
     load_run_config,
+    run_overrides,
     run_status,
     unreadable,
 )
@@ -203,8 +205,6 @@ def _never_started(job_dir: Path) -> bool:
     """Whether `job_dir`, which does not exist, is the dir a job of the sweep above it would have, had it started."""
     if job_dir.exists() or not (job_dir.parent / SWEEP_FILE).is_file():
         return False
-    from mlp_exp.compare import unstarted_jobs  # imported here: it imports torch and TensorBoard (~3 s)
-
     return job_dir.name in {run.name for run in unstarted_jobs(job_dir.parent, job_dir.parent)}
 
 
@@ -243,9 +243,12 @@ def main(argv: list[str] | None = None) -> None:
         if arg in candidates and (knob := re.fullmatch(r"\+*([\w.]+)=.*", arg)) and config_errors.names_a_key(knob[1])
     ]
     if overrides:
+        # A sweep's job has its sweep preset among its own, which would make the new run a sweep again.
+        left_out = {*SWEEP_PRESETS, *(override.lstrip("+").partition("=")[0] for override in overrides)}
+        own = [o for o in run_overrides(args.dir) if o.lstrip("+~").partition("=")[0] not in left_out]
         fail(
             f"{overrides[0]} is not allowed: a resume goes on with the run's own config, up to its own epochs; "
-            f"for other values, start a new run: {command('python', '-m', 'mlp_exp', *overrides)}"
+            f"for other values, start a new run: {command('python', '-m', 'mlp_exp', *own, *overrides)}"
         )
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
