@@ -37,6 +37,7 @@ from mlp_exp.records import (
     ENDED,
     METRICS_FILE,
     RUN_CONFIG,
+    RUN_OVERRIDES,
     SWEEP_FILE,
     NotARunDir,
     goes_on_with,
@@ -195,6 +196,24 @@ def _what_to_resume(directory: Path) -> str:
     return f"; the unfinished one under it written to last goes on with {resume_command(unfinished[0])}{more}"
 
 
+def _knobs_in(args: list[str], unparsed: set[str]) -> list[str]:
+    """The knobs among `args` that the parser took for no flag of its own (`unparsed`), as overrides: `epochs=20` as
+    the main command takes it, or `--epochs 20` as a flag. A run dir's name holds `=` too (`1_seed=2`), but no
+    knob's name before it."""
+    knobs = []
+    for i, arg in enumerate(args):
+        if arg not in unparsed:
+            continue
+        if (knob := re.fullmatch(r"\+*([\w.]+)=.*", arg)) and config_errors.names_a_key(knob[1]):
+            knobs.append(arg)
+        elif (flag := re.fullmatch(r"--([\w.-]+)(?:=(.*))?", arg)) and config_errors.names_a_key(
+            key := flag[1].replace("-", "_")
+        ):
+            value = flag[2] if flag[2] is not None else args[i + 1] if i + 1 < len(args) else "VALUE"
+            knobs.append(f"{key}={value}")
+    return knobs
+
+
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -234,18 +253,12 @@ def main(argv: list[str] | None = None) -> None:
         "processes keep the cores busy)",
     )
     args, extra = parser.parse_known_args(argv)
-    # `resume RUN epochs=20`: a knob as the main command takes it. A run dir's name holds `=` too (`1_seed=2`), but
-    # no knob's name before it.
-    candidates = {*extra, str(args.dir)}
-    overrides = [
-        arg
-        for arg in (sys.argv[1:] if argv is None else argv)
-        if arg in candidates and (knob := re.fullmatch(r"\+*([\w.]+)=.*", arg)) and config_errors.names_a_key(knob[1])
-    ]
-    if overrides:
+    given = sys.argv[1:] if argv is None else argv
+    if overrides := _knobs_in(given, {*extra, str(args.dir)}):
         # A sweep's job has its sweep preset among its own, which would make the new run a sweep again.
         left_out = {*SWEEP_PRESETS, *(override.lstrip("+").partition("=")[0] for override in overrides)}
-        own = [o for o in run_overrides(args.dir) if o.lstrip("+~").partition("=")[0] not in left_out]
+        run_dir = next((Path(arg) for arg in given if (Path(arg) / RUN_OVERRIDES).is_file()), args.dir)
+        own = [o for o in run_overrides(run_dir) if o.lstrip("+~").partition("=")[0] not in left_out]
         fail(
             f"{overrides[0]} is not allowed: a resume goes on with the run's own config, up to its own epochs; "
             f"for other values, start a new run: {command('python', '-m', 'mlp_exp', *own, *overrides)}"

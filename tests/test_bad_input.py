@@ -788,21 +788,26 @@ def test_a_config_folder_that_is_not_there_is_named_with_its_flag(monkeypatch, c
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {message.format(tmp=tmp_path)}")
 
 
-@pytest.mark.parametrize("before", [True, False])
-def test_a_knob_given_to_resume_says_a_resume_keeps_the_runs_config(monkeypatch, capsys, tmp_path, before):
+@pytest.mark.parametrize("where", ["before its dir", "after its dir", "as flags"])
+def test_a_knob_given_to_resume_says_a_resume_keeps_the_runs_config(monkeypatch, capsys, tmp_path, where):
     run_dir = tmp_path / "2026-12-03_10-04-31-4711_hiddens=16"  # a run dir's name holds `=` too
     (run_dir / ".hydra").mkdir(parents=True)
     # A sweep's job, whose preset would make the new run a sweep again.
     (run_dir / ".hydra" / "overrides.yaml").write_text("- hiddens=16\n- sweep=widths\n- epochs=5\n")
-    args = ["epochs=20", "+lr=0.5"] if before else [str(run_dir), "epochs=20", "+lr=0.5"]
+    args = {
+        "before its dir": ["epochs=20", "+lr=0.5"],
+        "after its dir": [str(run_dir), "epochs=20", "+lr=0.5"],
+        "as flags": ["--epochs", "20", str(run_dir), "--lr=0.5"],
+    }[where]
     with pytest.raises(SystemExit) as exit_:
         resume.main(args)
     assert exit_.value.code == 2
-    own = [] if before else ["hiddens=16"]  # the run's own overrides, where the run's dir is known
+    own = [] if where == "before its dir" else ["hiddens=16"]  # the run's own overrides, where its dir is known
+    added = ["epochs=20", "lr=0.5" if where == "as flags" else "+lr=0.5"]
     assert capsys.readouterr().err.splitlines() == [
         (
             "error: epochs=20 is not allowed: a resume goes on with the run's own config, up to its own epochs; for "
-            f"other values, start a new run: {command('python', '-m', 'mlp_exp', *own, 'epochs=20', '+lr=0.5')}"
+            f"other values, start a new run: {command('python', '-m', 'mlp_exp', *own, *added)}"
         )
     ]
     monkeypatch.chdir(tmp_path)
