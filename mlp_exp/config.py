@@ -395,7 +395,8 @@ CONFIG_GROUPS = ("dataset", "optimizer", "experiment", "sweep", "hparams_search"
 
 
 def unknown_key_message(key: str, value: Any = None) -> str:
-    """`hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens? ...`"""
+    """`hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens? ...`. `value`: as typed, or as
+    a config file has it."""
     # Matched on the last part, so `momentum=0.9` suggests optimizer.momentum; `optimzer=sgd`, the group. A dotted
     # key among the keys of its own prefix first: `optimizer.nam` means optimizer.name, not dataset.name; of keys
     # that share the last part, the one the value is an option of: `nme=adam` means optimizer.name.
@@ -410,7 +411,7 @@ def unknown_key_message(key: str, value: Any = None) -> str:
             meant = next((known for known in alike if known not in CONFIG_GROUPS and _takes(known, value)), alike[0])
             suggestion = f"; did you mean {meant}?"
             break
-    typed = key if value is None else f"{key}={as_typed(value)}"
+    typed = key if value is None else f"{key}={value if isinstance(value, str) else as_typed(value)}"  # text as typed
     return (
         f"{typed} is not allowed: mlp_exp has no key {key}{suggestion} (`python -m mlp_exp --cfg job` lists them all)"
     )
