@@ -167,10 +167,15 @@ def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
 
 def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, cut short by a lost
-    machine: status `running`, or one whose last resume failed), the one written to last first; and those a
-    process is training now. A sweep's job stands for its sweep."""
+    machine: status `running`, or one whose last resume failed; a sweep stopped before some of its jobs began), the
+    one written to last first; and those a process is training now. A sweep's job stands for its sweep."""
     found: dict[Path, float] = {}
     held_in: dict[Path, set[Path]] = {}  # the dirs a process training each holds: its own, or a sweep's and a job's
+    for path in found_below(directory, SWEEP_FILE, 4):
+        if unstarted_jobs(path.parent, path.parent):
+            held_in[path.parent] = {path.parent}
+            with contextlib.suppress(OSError):  # removed since
+                found[path.parent] = path.stat().st_mtime
     for path in found_below(directory, METRICS_FILE, 5):
         run = path.parent
         if not (run / RUN_CONFIG).is_file():  # not a run that resume could go on with

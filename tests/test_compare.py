@@ -23,7 +23,7 @@ from conftest import compose_cfg, metrics_of, tiny_overrides, write_tiny_dataset
 from omegaconf import OmegaConf
 from test_checkpoint import HOLD_RUN_DIR
 
-from mlp_exp import compare
+from mlp_exp import compare, resume
 from mlp_exp.files import command, resume_command
 from mlp_exp.interrupt import Terminated
 from mlp_exp.records import read_metrics
@@ -143,6 +143,20 @@ def test_the_jobs_of_a_stopped_sweep_that_never_began_are_listed_as_not_started_
             assert run.hparams["lr"] == lr
         else:  # every knob, as the job's run recorded it
             assert run.hparams == recorded[job.name]
+
+
+def test_a_sweep_stopped_before_some_jobs_began_is_what_resume_on_its_folder_names(mixed_sweep, tmp_path, capsys):
+    stopped = stopped_copy(mixed_sweep, tmp_path / "multirun")  # its only job completed
+
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(tmp_path)])
+
+    assert exit_.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(f"; the unfinished one under it written to last goes on with {resume_command(stopped)}")
+    )
 
 
 def test_a_job_is_listed_once_as_it_ended_whichever_of_its_records_was_deleted(mixed_sweep, tmp_path):
