@@ -20,7 +20,7 @@ from mlp_exp import compare, lock
 from mlp_exp.checkpoint import CheckpointError
 from mlp_exp.cli import RunCallback
 from mlp_exp.config import ConfigError, composing
-from mlp_exp.lock import only_process_in
+from mlp_exp.lock import in_use, only_process_in
 from mlp_exp.records import CHECKPOINT_FILE
 from mlp_exp.train import train
 
@@ -314,9 +314,11 @@ def test_a_process_holds_its_run_dir_until_its_outermost_hold_ends(tmp_path):
         with only_process_in(tmp_path / "."):
             pass
         with only_process_in(tmp_path):  # still this process's, after the inner hold ended
-            pass
+            assert in_use(tmp_path) is False  # by no other process: compare and resume take it for theirs
         assert held_by_another_process(tmp_path)
     assert not held_by_another_process(tmp_path)
+    with only_process_in(tmp_path):  # held anew, as by the next job of a sweep in the same process
+        assert held_by_another_process(tmp_path)
 
 
 def test_the_run_callback_holds_the_run_dir_and_lets_go_of_one_it_refuses(tiny_root, tmp_path):

@@ -232,12 +232,19 @@ def test_unfinished_runs_are_counted_with_the_resume_that_finishes_them(mixed_sw
     assert "unfinished" not in capsys.readouterr().out
 
 
-def test_a_run_that_says_running_is_running_while_a_process_holds_it_and_else_cut_short(tmp_path, tiny_root):
+def test_a_run_that_says_running_is_running_while_a_process_holds_it_and_else_cut_short(
+    tmp_path, tiny_root, capsys, monkeypatch
+):
     run_dir = tmp_path / "run"
     train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "device=cpu")), run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))  # as SIGKILL leaves it
     assert [run.status for run in compare.find_runs(run_dir)] == ["cut short"]
+    compare.report(run_dir)
+    assert f"unfinished; go on with: {resume_command(run_dir)}" in capsys.readouterr().out.splitlines()
+    with monkeypatch.context() as no_locks:  # a file system without them (some NFS): no telling, so as it says
+        no_locks.setattr(compare, "in_use", lambda directory: None)
+        assert [run.status for run in compare.find_runs(run_dir)] == ["running"]
     # On another machine (a Slurm job's, on a shared disk) its process and its lock cannot be seen from here.
     (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running", "host": "node-17"}))
     assert [run.status for run in compare.find_runs(run_dir)] == ["running"]
@@ -395,6 +402,19 @@ def test_a_job_whose_sweep_stopped_before_it_began_reads_as_not_started_not_fail
     assert (run.status, run.hparams, run.error) == ("not started", {"lr": 0.5}, None)
     compare.report(tmp_path)
     assert "failed" not in capsys.readouterr().out
+
+
+def test_a_failed_jobs_error_is_the_last_its_log_names_and_jobs_that_rank_alike_are_in_job_order(tmp_path):
+    for name in ("10_lr=0.5", "2_lr=0.5"):
+        job = tmp_path / name
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text("- lr=0.5\n")
+        (job / "mlp_exp.log").write_text(
+            "[2026-12-04 10:00:00][mlp_exp][WARNING] - error: a warning's words\n"
+            "[2026-12-04 10:00:01][mlp_exp][ERROR] - error: the one it ended on\n"
+        )
+    runs = [(run.name, run.status, run.error) for run in compare.find_runs(tmp_path)]
+    assert runs == [(name, "failed", "the one it ended on") for name in ("2_lr=0.5", "10_lr=0.5")]
 
 
 def test_dirs_without_a_jobs_record_are_not_runs_and_a_damaged_record_is_read_as_far_as_it_goes(

@@ -29,6 +29,7 @@ from mlp_exp.records import CHECKPOINT_FILE
 from mlp_exp.sweep import (
     RESUMING,
     SweepCallback,
+    joblib_workers,
     jobs_at_once,
     report_failed_sweep,
     resuming_job,
@@ -172,7 +173,7 @@ def test_threads_per_job_divides_the_cores_among_parallel_jobs():
     joblib.n_jobs = -1  # joblib's "one job per core"
     assert threads_per_job(joblib, cores=8) == 1
     joblib.n_jobs = -2  # "all cores but one"
-    assert threads_per_job(joblib, cores=8) == 1
+    assert threads_per_job(joblib, cores=8) == 1 and joblib_workers(joblib, cores=8) == 7
     assert threads_per_job(joblib, jobs=3, cores=8) == 2  # three jobs in all: the other cores would idle
     joblib.n_jobs = 2
     assert threads_per_job(joblib, jobs=5, cores=8) == 4

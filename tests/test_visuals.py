@@ -80,6 +80,8 @@ def test_every_parameter_and_its_gradient_gets_a_histogram_each_epoch(tiny_run):
     W1 = events.Histograms("params/W1")[-1].histogram_value
     assert W1.num == 784 * 32 and sum(W1.bucket) == W1.num  # tiny_cfg: hiddens=32
     assert W1.min < 0 < W1.max
+    # Each bucket by its right edge: the last ends at the max, the first's left edge is the min.
+    assert W1.bucket_limit[-1] == pytest.approx(W1.max) and W1.bucket_limit[0] > W1.min
 
 
 def test_confusion_matrix_counts_every_test_image_and_agrees_with_the_accuracies(tiny_run):
