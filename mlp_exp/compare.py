@@ -101,13 +101,6 @@ class Run:
     def final(self, tag: str) -> float | None:
         return self.curves[tag][-1][1] if self.curves.get(tag) else None
 
-    @property
-    def rank(self) -> tuple[bool, float]:
-        """Completed runs first, then by test accuracy, best first; runs without one last."""
-        test_acc = self.final("test/acc")
-        known = test_acc is not None and math.isfinite(test_acc)
-        return self.status != Status.completed, -test_acc if known else math.inf
-
 
 def find_runs(directory: Path, root: Path | None = None) -> list[Run]:
     """Every run under `directory`, best first, named from `root` (default: `directory`): dirs with RUN_RECORDS,
@@ -121,7 +114,10 @@ def find_runs(directory: Path, root: Path | None = None) -> list[Run]:
 
 
 def _best_first(run: Run) -> tuple:
-    return run.rank, _natural_order(run.name)  # job 2 before job 10
+    """Completed runs first, then by test accuracy, best first (runs without one last), then job 2 before job 10."""
+    test_acc = run.final("test/acc")
+    known = test_acc is not None and math.isfinite(test_acc)
+    return run.status != Status.completed, -test_acc if known else math.inf, _natural_order(run.name)
 
 
 def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
@@ -227,7 +223,9 @@ def read_run(run_dir: Path, root: Path) -> Run:
         status = CUT_SHORT
     tags = {tag: key for key, tag in TAGS.items() if tag in CURVES}
     try:
-        curves = {tag: [(h["epoch"], _number(h[key])) for h in history] for tag, key in tags.items()} if history else {}
+        curves = (
+            {tag: [(h["epoch"], _nan_if_null(h[key])) for h in history] for tag, key in tags.items()} if history else {}
+        )
     except (TypeError, KeyError, ValueError):  # not a history that mlp_exp wrote
         curves = {}
     error = metrics.get("error") if status == Status.failed else None  # why its last resume failed
@@ -269,7 +267,7 @@ class _EventRecords:
         """The run's knobs; in the Experiment record's order, where a run of an mlp_exp before 2 December wrote one."""
         records = self._hparams_records
         start = records.get("session_start_info")
-        hparams = {key: _value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
+        hparams = {key: _proto_value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
         order = [info.name for info in records["experiment"].experiment.hparam_infos] if "experiment" in records else []
         return {key: hparams[key] for key in [*order, *hparams] if key in hparams}
 
@@ -283,12 +281,12 @@ class _EventRecords:
         return {tag: [(e.step, e.value) for e in self._events.Scalars(tag)] for tag in tags if tag in scalars}
 
 
-def _number(value: float | None) -> float:
+def _nan_if_null(value: float | None) -> float:
     """A value of metrics.json's history, where a NaN or an infinity is null."""
     return math.nan if value is None else float(value)
 
 
-def _value(value: Any) -> Any:
+def _proto_value(value: Any) -> Any:
     """A google.protobuf Value as the plain Python value it holds (every number a float, as TensorBoard has it)."""
     return getattr(value, value.WhichOneof("kind"))
 
@@ -447,7 +445,7 @@ def swept_knob(runs: list[Run], knobs: list[str]) -> str | None:
     return max(knobs, key=lambda knob: len({repr(run.hparams.get(knob)) for run in runs}), default=None)
 
 
-def _as_number(value: Any) -> float | None:
+def _float_or_none(value: Any) -> float | None:
     try:
         return float(value)  # also "512", how hiddens records one layer
     except (TypeError, ValueError):
@@ -495,7 +493,7 @@ def plot_final(ax, runs: list[Run], knobs: list[str]) -> list[tuple[str, str]] |
     knob = swept_knob(runs, knobs)
     ax_title = "final test accuracy"
     xs = [run.hparams.get(knob) if knob else run.name for run in runs]
-    numbers = [_as_number(x) for x in xs]
+    numbers = [_float_or_none(x) for x in xs]
     numeric = all(n is not None for n in numbers)
     if numeric:
         positions = numbers
