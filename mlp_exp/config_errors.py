@@ -6,6 +6,7 @@ key, the value and what is allowed instead, in the words `config.check` uses for
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import importlib
@@ -79,22 +80,34 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
             )
         elif not equals and key in KNOBS_AND_GROUPS and key in args:  # `epochs 2`
             fix = f"write key=value, as {key}={value_after(args, args.index(key))}"
+        elif value.endswith(",") and value.count("[") == value.count("]"):  # `-m hiddens=64,128,`, not `[512,`
+            return (
+                f"{e.override} is not a valid override: it ends in a comma; leave that out: {key}={value.rstrip(',')}"
+            )
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
-        return f"{e.override} is not a valid override ({first_line(e.message)}); {fix} (see {GRAMMAR_DOCS})"
+        # The parser's list of every token it would have taken says nothing to a user.
+        problem = re.sub(r" expecting \{.*\}", "", first_line(e.message))
+        return f"{e.override} is not a valid override ({problem}); {fix} (see {GRAMMAR_DOCS})"
     # Config folders on the command line that are not there: Hydra's words name no flag and no fix.
     if isinstance(e, SearchPathException) and (folder := re.search(r"config directory '(.*)' not found", str(e))):
         return (
             f"--config-dir {folder[1]}: no such folder; give a folder of config files in conf/'s layout (experiment/)"
         )
-    if isinstance(e, MissingConfigException) and (path := _config_path_given(args)):
+    primary = isinstance(e, MissingConfigException) and str(e).startswith("Cannot find primary config")
+    if isinstance(e, MissingConfigException) and (path := _flags_given(args).config_path):
         copy = "give the absolute path of a whole copy of mlp_exp's conf/, or leave it out"
         if re.match(r"Primary config (directory|module) .*not found", str(e)):
             # Hydra looks for a relative one inside the package of the app (mlp_exp's), as a module.
             where = "" if Path(path).is_absolute() else " (a relative path is looked for inside mlp_exp's package)"
             return f"--config-path {path}: no such folder{where}; {copy}"
-        if str(e).startswith("Cannot find primary config"):
+        if primary:
             return f"--config-path {path}: it has no {e.missing_cfg_file}.yaml; {copy}"
+    if primary and (name := _flags_given(args).config_name):
+        return (
+            f"--config-name {name}: there is no {name}.yaml; give the name of a config file of your own "
+            "--config-dir (a copy of conf/config.yaml, changed), or leave it out"
+        )
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
@@ -235,12 +248,12 @@ def _plugin_fix(node: str, name: str) -> str:
     return f"; did you mean {node}.{close[0]}, which comes with {choices[close[0]]}?"
 
 
-def _config_path_given(args: Sequence[str]) -> str | None:
-    """--config-path as typed (`-cp DIR`, `--config-path=DIR`), read by the parser Hydra's main runs (as cli.read_flags
-    does), which read these `args` before; None without one."""
+def _flags_given(args: Sequence[str]) -> argparse.Namespace:
+    """Hydra's flags as typed (`-cp DIR`, `--config-path=DIR`, `-cn NAME`), read by the parser Hydra's main runs (as
+    cli.read_flags does), which read these `args` before; None for one not given."""
     from hydra._internal.utils import get_args_parser  # hydra-core 1.3
 
-    return get_args_parser().parse_known_args(list(args))[0].config_path
+    return get_args_parser().parse_known_args(list(args))[0]
 
 
 def value_after(args: Sequence[str], i: int) -> str:

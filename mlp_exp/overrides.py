@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import filecmp
 import logging
+import re
 from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
@@ -246,10 +247,18 @@ def misused_override(overrides: list[str], repeats_allowed: bool = False) -> str
     - A key given twice (`epochs=2 epochs=1`): Hydra takes the last, and the run dir's name would show both. Not
       a deletion (Hydra's `~key +key=...` replaces a node), nor in a resumed sweep's command (`repeats_allowed`),
       which runs again as it was recorded (Hydra adds its own hydra.mode=MULTIRUN after a typed one).
+    - No key (`=0.1`; a shell variable `$KNOB=0.1` that is not set).
+    - A sweep's or search's values set in hydra.sweeper.params (`hydra.sweeper.params.lr=0.01,0.1`).
     Overrides that do not parse are left to Hydra to name."""
     parser = OverridesParser.create()
     given: dict[tuple[str, str | None], str] = {}  # (key, package) -> the override that gave it
     for line in overrides:  # one at a time, so that one that does not parse leaves the others checked
+        if line.lstrip("+~").startswith("="):  # Hydra reads it as a group's option, or a key '' no defaults list has
+            return f"{line} is not allowed: it names no key; write key=value, e.g. lr=0.1"
+        if (param := re.match(r"\+*hydra\.sweeper\.params\.([\w.]+=.*)", line)) is not None:
+            # Hydra fails on it with a traceback (the basic sweeper's params are null) or calls a swept value
+            # "sweeping over Hydra's configuration"; on the command line, a knob's values join the preset's.
+            return f"{line} is not allowed: give the knob's values on the command line as they are: {param[1]}"
         with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
             (override,) = parser.parse_overrides([line])
             group, options = override.key_or_group, override.value()

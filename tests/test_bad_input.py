@@ -96,6 +96,15 @@ COMPOSE_ERRORS = [
     ("+lr=0.2", "+lr=0.2 is not allowed: lr has a value already; set it without the +: lr=0.2"),
     ("optimizer.beta=0.9", "optimizer.beta=0.9 is not allowed: mlp_exp has no key optimizer.beta"),
     ("hiddens=[512,", "hiddens=[512, is not a valid override ("),
+    ("hiddens=64,", "hiddens=64, is not a valid override: it ends in a comma; leave that out: hiddens=64"),
+    ("=0.1", "=0.1 is not allowed: it names no key; write key=value, e.g. lr=0.1"),  # `$KNOB=0.1`, KNOB not set
+    (  # Hydra failed on it with a traceback
+        "hydra.sweeper.params.lr=0.1,0.2",
+        (
+            "hydra.sweeper.params.lr=0.1,0.2 is not allowed: give the knob's values on the command line as they are: "
+            "lr=0.1,0.2"
+        ),
+    ),
     (  # a sweep's value, without -m or a search
         "lr=choice(0.01,0.1)",
         (
@@ -781,9 +790,10 @@ def test_a_flag_hydra_does_not_take_is_one_line_instead_of_its_usage_text(monkey
         ),
         ("--config-path=./my.conf", "--config-path ./my.conf: no such folder (a relative path is looked for inside"),
         ("--config-path={tmp}", "--config-path {tmp}: it has no config.yaml; give the absolute path of a whole copy"),
+        ("--config-name=foo", "--config-name foo: there is no foo.yaml; give the name of a config file of your own"),
     ],
 )
-def test_a_config_folder_that_is_not_there_is_named_with_its_flag(monkeypatch, capsys, tmp_path, flag, message):
+def test_a_config_folder_or_file_that_is_not_there_is_named_with_its_flag(monkeypatch, capsys, tmp_path, flag, message):
     code, _, err = run_main(monkeypatch, capsys, flag.format(tmp=tmp_path), "epochs=1")
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {message.format(tmp=tmp_path)}")
 
