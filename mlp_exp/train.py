@@ -142,7 +142,9 @@ def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torc
     """The line before the first step: what trains on what, and where; for a resumed run (`done`: the records of the
     epochs it has), from where."""
     doing = "Training"
-    if done is not None:
+    if done is not None and len(done) == cfg.epochs:  # a checkpoint of every epoch, whose run lost its metrics.json
+        doing = f"Resuming after epoch {len(done)}, the last one, to write again the records it lost:"
+    elif done is not None:
         doing = f"Resuming after epoch {len(done)}:" if done else "Resuming from the start:"
     on = str(device)
     if device.type == "cpu":

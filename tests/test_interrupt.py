@@ -117,6 +117,17 @@ def test_a_run_interrupted_in_its_first_epoch_resumes_from_the_start(tiny_root, 
     assert "Resuming from the start: 784-32-10 MLP" in caplog.text
 
 
+def test_a_completed_run_that_lost_its_metrics_json_gets_them_again_from_its_checkpoint(tiny_root, tmp_path, caplog):
+    cfg = tiny_cfg(tiny_root)
+    completed = train(cfg, tmp_path / "run")
+    (tmp_path / "run" / "metrics.json").unlink()
+    with caplog.at_level(logging.INFO, logger=train_module.log.name):
+        again = train(cfg, tmp_path / "run", resume=True)
+    assert again["status"] == "completed" and without_times(again) == without_times(completed)
+    assert "Resuming after epoch 3, the last one, to write again the records it lost: 784-32-10 MLP" in caplog.text
+    assert "epoch " not in caplog.text.split("the records it lost:")[1]  # no epoch trained again
+
+
 def test_a_resume_trains_on_the_threads_the_run_trained_on(tiny_root, tmp_path, monkeypatch, caplog):
     default = torch.get_num_threads()
     cfg = tiny_cfg(tiny_root)  # threads=0, as a parallel sweep's job, whose share of the cores cli.run sets
