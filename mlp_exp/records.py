@@ -154,7 +154,13 @@ class NotARunDir(ConfigError):
 def load_run_config(run_dir: Path) -> DictConfig:
     """The config a run dir was made with, typed by the schema as Hydra typed it."""
     path = run_dir / RUN_CONFIG
-    if not (path.is_file() and (run_dir / HYDRA_RECORD).is_file()):
+    lost = [str(record) for record in (RUN_CONFIG, HYDRA_RECORD) if not (run_dir / record).is_file()]
+    if lost and any((run_dir / name).is_file() for name in (METRICS_FILE, CHECKPOINT_FILE)):
+        raise ConfigError(
+            f"{run_dir} holds a run without Hydra's record of it ({' and '.join(lost)}), which a resume goes on from; "
+            "put it back from a copy of the run's dir, or start a new run"
+        )
+    if lost:
         raise NotARunDir(
             f"{run_dir} is not a run dir of mlp_exp (it has no .hydra/config.yaml and hydra.yaml), "
             f"nor a sweep dir (it has no {SWEEP_FILE})"

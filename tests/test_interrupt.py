@@ -493,6 +493,14 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
         resume.main(["typo"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == "error: typo does not exist; give a run's dir or a sweep's dir"
+    (tmp_path / "metrics.json").write_text("{}")  # a run's, whose .hydra/ was deleted
+    with pytest.raises(SystemExit) as exit_:
+        resume.main([str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path} holds a run without Hydra's record of it (.hydra/config.yaml and .hydra/hydra.yaml), "
+        "which a resume goes on from; put it back from a copy of the run's dir, or start a new run"
+    )
 
 
 def test_resume_given_the_dir_of_a_sweeps_job_that_never_began_names_the_sweep_to_resume(
