@@ -264,11 +264,15 @@ class _EventRecords:
         return bool(self._hparams_records or self._events.Tags()["scalars"])
 
     def hparams(self) -> dict[str, Any]:
-        """The run's knobs; in the Experiment record's order, where a run of an mlp_exp before 2 December wrote one."""
+        """The run's knobs, in the order a run records them (the event file's map has none): the Experiment record's,
+        where a run of an mlp_exp before 2 December wrote one, else this mlp_exp's."""
         records = self._hparams_records
         start = records.get("session_start_info")
         hparams = {key: _proto_value(v) for key, v in start.session_start_info.hparams.items()} if start else {}
-        order = [info.name for info in records["experiment"].experiment.hparam_infos] if "experiment" in records else []
+        if "experiment" in records:
+            order = [info.name for info in records["experiment"].experiment.hparam_infos]
+        else:
+            order = list(_hparam_names())
         return {key: hparams[key] for key in [*order, *hparams] if key in hparams}
 
     def status(self) -> str:
@@ -322,9 +326,10 @@ def _given_hparams(overrides: list[str]) -> dict[str, Any]:
 
 
 @functools.cache
-def _hparam_names() -> frozenset[str]:
+def _hparam_names() -> tuple[str, ...]:
+    """The knobs a run records, in the order it records them."""
     with composing():
-        return frozenset(flat_hparams(compose("config")))
+        return tuple(flat_hparams(compose("config")))
 
 
 def read_failed_job(job_dir: Path, root: Path) -> Run:

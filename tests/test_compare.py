@@ -374,9 +374,11 @@ def test_a_run_with_a_damaged_metrics_json_reads_as_its_event_file_ended_it(tiny
     from conftest import compose_cfg
 
     run_dir = tmp_path / "run"
-    train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "batch_size=100", "device=cpu")), run_dir)
+    metrics = train(compose_cfg(*tiny_overrides(tiny_root, "epochs=1", "batch_size=100", "device=cpu")), run_dir)
     (run_dir / "metrics.json").write_text(damaged)
-    assert compare.read_run(run_dir, tmp_path).status == "completed"
+    run = compare.read_run(run_dir, tmp_path)
+    assert run.status == "completed"
+    assert list(run.hparams) == list(metrics["hparams"])  # in the run's order, as the table's columns show them
 
 
 def test_the_table_shows_the_numbers_the_log_printed_not_the_event_files_float32(tiny_root, tmp_path, capsys):
