@@ -64,6 +64,9 @@ log = logging.getLogger("mlp_exp")
 
 # The most values of a swept knob checked one by one before the sweep starts (~1 ms each); of more, the ends.
 CHECKED_VALUES = 10_000
+# How long Hydra's basic sweeper takes to compose one job's config; a wait for them before the first job longer than
+# SAID_WAIT_S is said (`say_jobs_composed_first`).
+COMPOSE_S, SAID_WAIT_S = 0.07, 10
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_DIRECTIONS = ("maximize", "minimize")
@@ -246,6 +249,7 @@ class SweepCallback(Callback):
         say_swept_over_the_experiment(config)
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info("Sweep dir: %s (compare its jobs: %s)", sweep_dir, compare_command(sweep_dir))
+        say_jobs_composed_first(config, sweep_dir)  # after the dir: the wait is next
 
     @ends_the_command
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -789,4 +793,18 @@ def say_trials_one_by_one(config: DictConfig) -> None:
             "one trial" if sweeper.n_jobs == 1 else f"{sweeper.n_jobs} trials",
             side_by_side,
             side_by_side,
+        )
+
+
+def say_jobs_composed_first(config: DictConfig, sweep_dir: Path) -> None:
+    """A warning where Hydra's basic sweeper would be silent for long before the first job: it composes the config
+    of every job it hands the launcher at once (all, unless hydra.sweeper.max_batch_size), to check them, first."""
+    if config.hydra.sweeper._target_ != BASIC_SWEEPER or not (jobs := jobs_at_once(sweep_dir)):
+        return
+    if (wait_s := jobs * COMPOSE_S) > SAID_WAIT_S:
+        log.warning(
+            "Hydra composes the config of each of the %d jobs before the first starts: about %s; "
+            "hydra.sweeper.max_batch_size=100 starts sooner, then goes on in batches of 100",
+            jobs,
+            f"{wait_s / 60:.0f} min" if wait_s > 120 else f"{wait_s:.0f} s",
         )

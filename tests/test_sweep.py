@@ -33,6 +33,7 @@ from mlp_exp.sweep import (
     jobs_at_once,
     report_failed_sweep,
     resuming_job,
+    say_jobs_composed_first,
     say_swept_over_the_experiment,
     say_trials_one_by_one,
     threads_per_job,
@@ -226,6 +227,28 @@ def test_a_sweeps_jobs_at_once_are_read_from_its_multirun_yaml(composed, swept, 
     OmegaConf.save(config, tmp_path / "multirun.yaml")
     assert jobs_at_once(tmp_path) == at_once
     assert jobs_at_once(tmp_path / "elsewhere") is None
+
+
+@pytest.mark.parametrize(
+    "composed, warned",
+    [
+        ([], "about 3 min"),  # 2999 configs
+        (["hydra.sweeper.max_batch_size=100"], None),  # 100 at a time: 7 s
+        (["hparams_search=optuna"], None),  # Optuna's trials are asked for as it goes
+    ],
+)
+def test_a_sweep_that_hydra_checks_for_long_before_its_first_job_says_so(composed, warned, tmp_path, caplog):
+    with composing():
+        config = compose(config_name="config", overrides=composed, return_hydra_config=True)
+    config.hydra.overrides.task = ["seed=range(1,3000)"]
+    OmegaConf.save(config, tmp_path / "multirun.yaml")
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        say_jobs_composed_first(config, tmp_path)
+    said = (
+        f"Hydra composes the config of each of the 2999 jobs before the first starts: {warned}; "
+        "hydra.sweeper.max_batch_size=100 starts sooner, then goes on in batches of 100"
+    )
+    assert caplog.messages == ([said] if warned else [])
 
 
 def test_a_sweep_without_data_stops_before_any_job_with_one_line(tmp_path):
