@@ -120,7 +120,11 @@ def say_shadowed_files(hydra: DictConfig) -> None:
 
 def check_single_run(hydra: DictConfig) -> None:
     """A sweep or search preset that would run as one default run: one of the user's own, without `hydra: mode:
-    MULTIRUN`."""
+    MULTIRUN`; and a sweep's setting (`hydra/launcher=joblib`, `hydra.sweeper.max_batch_size=10`), which a single
+    run, run by no launcher or sweeper, would ignore."""
+    for override in given_overrides(hydra)["hydra"]:
+        if re.match(r"\+*hydra[./](launcher|sweeper|sweep)\b", override):
+            raise ConfigError(f"{override} is not allowed in a single run, which it would not change: add -m to sweep")
     for group in SWEEP_PRESETS:
         option = hydra.runtime.choices.get(group)
         if option not in (None, "null"):

@@ -400,6 +400,10 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
             )
             for flags in ([], ["-m", "seed=1,2"])
         ),
+        *(
+            ([setting], f"{setting} is not allowed in a single run, which it would not change: add -m to sweep")
+            for setting in ("hydra/launcher=joblib", "hydra.sweeper.max_batch_size=10", "hydra.sweep.dir=elsewhere")
+        ),
         (
             ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
             "hydra.launcher.n_jobs=0 is not allowed: give the number of jobs to run side by side, or -1 for one per core",
