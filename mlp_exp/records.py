@@ -155,7 +155,7 @@ def load_run_config(run_dir: Path) -> DictConfig:
     """The config a run dir was made with, typed by the schema as Hydra typed it."""
     path = run_dir / RUN_CONFIG
     lost = [str(record) for record in (RUN_CONFIG, HYDRA_RECORD) if not (run_dir / record).is_file()]
-    if lost and any((run_dir / name).is_file() for name in (METRICS_FILE, CHECKPOINT_FILE)):
+    if lost and (run_dir / CHECKPOINT_FILE).is_file():  # a metrics.json alone may be a stray copy in a folder of runs
         raise ConfigError(
             f"{run_dir} holds a run without Hydra's record of it ({' and '.join(lost)}), which a resume goes on from; "
             "put it back from a copy of the run's dir, or start a new run"

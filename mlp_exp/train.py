@@ -142,8 +142,8 @@ def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torc
     """The line before the first step: what trains on what, and where; for a resumed run (`done`: the records of the
     epochs it has), from where."""
     doing = "Training"
-    if done is not None and len(done) == cfg.epochs:  # a checkpoint of every epoch, whose run lost its metrics.json
-        doing = f"Resuming after epoch {len(done)}, the last one, to write again the records it lost:"
+    if done is not None and len(done) == cfg.epochs:  # stopped as its end was recorded, or its metrics.json lost
+        doing = f"Resuming after epoch {len(done)}, its last, to finish the run's records:"
     elif done is not None:
         doing = f"Resuming after epoch {len(done)}:" if done else "Resuming from the start:"
     on = str(device)

@@ -124,8 +124,8 @@ def test_a_completed_run_that_lost_its_metrics_json_gets_them_again_from_its_che
     with caplog.at_level(logging.INFO, logger=train_module.log.name):
         again = train(cfg, tmp_path / "run", resume=True)
     assert again["status"] == "completed" and without_times(again) == without_times(completed)
-    assert "Resuming after epoch 3, the last one, to write again the records it lost: 784-32-10 MLP" in caplog.text
-    assert "epoch " not in caplog.text.split("the records it lost:")[1]  # no epoch trained again
+    assert "Resuming after epoch 3, its last, to finish the run's records: 784-32-10 MLP" in caplog.text
+    assert "epoch " not in caplog.text.split("to finish the run's records:")[1]  # no epoch trained again
 
 
 def test_a_resume_trains_on_the_threads_the_run_trained_on(tiny_root, tmp_path, monkeypatch, caplog):
@@ -493,7 +493,7 @@ def test_resume_names_a_dir_that_is_not_a_run(tmp_path, capsys, monkeypatch):
         resume.main(["typo"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == "error: typo does not exist; give a run's dir or a sweep's dir"
-    (tmp_path / "metrics.json").write_text("{}")  # a run's, whose .hydra/ was deleted
+    (tmp_path / "checkpoint.pt").write_bytes(b"")  # a run's, whose .hydra/ was deleted
     with pytest.raises(SystemExit) as exit_:
         resume.main([str(tmp_path)])
     assert exit_.value.code == 2

@@ -120,7 +120,7 @@ def test_parallel_jobs_share_the_cores_even_resumed_and_read_data_prepared_befor
     (job / "metrics.json").write_text(json.dumps({**metrics_of(job), "status": "interrupted"}))
     resumed = run_cli(str(job), cwd=tmp_path, module="mlp_exp.resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert "Resuming after epoch 2: 784-16-10 MLP" in resumed.stdout
+    assert "Resuming after epoch 2, its last, to finish the run's records: 784-16-10 MLP" in resumed.stdout
     assert f"(threads: {expected_threads})" in resumed.stdout
 
     # So does a job of the sweep resumed where the cores are shared otherwise (here: its checkpoint says so).
