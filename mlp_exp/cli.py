@@ -31,7 +31,15 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mlp_exp import config_errors, interrupt
-from mlp_exp.config import CONF_DIR, ConfigError, cannot_use, register
+from mlp_exp.config import (
+    CONF_DIR,
+    ConfigError,
+    cannot_use,
+    nested_keys,
+    register,
+    schema_keys,
+    unknown_key_message,
+)
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, ends_the_command, exit_code_for, fail
 from mlp_exp.files import command, compare_command, resume_command, say, silence
 from mlp_exp.lock import only_process_in
@@ -379,6 +387,10 @@ def read_flags(args: list[str]) -> argparse.Namespace:
             f"-sc query=... is what the installed completion asks, with the line typed so far in COMP_LINE; "
             f'to install it: eval "$({install})"'
         )
+    # Hydra says "package 'lrr' not found in config" and exits 1, as for a bug.
+    package = flags.package or "_global_"
+    if flags.cfg == "job" and package != "_global_" and package not in {*schema_keys(), *nested_keys()}:
+        raise ConfigError(f"-p {unknown_key_message(package)}")
     return flags
 
 

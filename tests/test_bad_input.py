@@ -855,6 +855,7 @@ def test_overrides_on_both_sides_of_a_flag_are_told_to_come_together(monkeypatch
     [
         (["--shell-completion"], "error: --shell-completion needs what to do: install=bash, "),
         (["-sc", "install=bsh"], "error: -sc install=bsh is not allowed: use one of bash, fish, zsh"),
+        (["--cfg", "job", "-p", "lrr"], "error: -p lrr is not allowed: mlp_exp has no key lrr; did you mean lr?"),
         (["--experimental-rerun", "nope.pickle"], "error: --experimental-rerun: File nope.pickle does not exist; "),
         (["--experimental-re=nope.pickle"], "error: --experimental-rerun: File nope.pickle does not exist; "),
     ],
