@@ -668,7 +668,10 @@ def main(argv: list[str] | None = None) -> None:
         png = args.png and plot_file(args.png)
         reported = report(*args.dirs, png=png)
     if not reported:
-        fail(f"no runs under {', '.join(map(str, args.dirs))} (no TensorBoard event files, no .hydra/ job records)")
+        fail(
+            f"no runs under {', '.join(map(str, args.dirs))} (no TensorBoard event files, no .hydra/ job records); "
+            "give a run's dir, a sweep's dir, or a folder of them (outputs/)"
+        )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,11 @@ class ConfigError(OneLineError, ValueError):
 
 def cannot_use(directory: Path, e: OSError, key: str) -> ConfigError:
     """A run's or sweep's dir that cannot be made or written (`hydra.run.dir=/proc/x`), and the key to change."""
-    # mkdir's own word for a file there is "File exists"; isfile, unlike Path.is_file, never raises.
+    # mkdir's own word for a file there is "File exists", and for one above it "Not a directory"; isfile, unlike
+    # Path.is_file, never raises.
     why = "it is a file" if isinstance(e, FileExistsError) and os.path.isfile(directory) else e.strerror or e
+    if file_above := next((above for above in Path(directory).parents if os.path.isfile(above)), None):
+        why = f"{file_above} is a file"
     return ConfigError(f"cannot use {directory} ({why}); choose another {key}")
 
 

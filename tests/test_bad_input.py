@@ -990,7 +990,7 @@ def test_a_dir_that_cannot_be_made_is_one_line_naming_its_key(monkeypatch, capsy
     key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
     args = ["-m", "seed=1,2"] if sweep else []
     code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={where}")
-    assert code == 2 and err == [f"error: cannot use {where} (Not a directory); choose another {key}"]
+    assert code == 2 and err == [f"error: cannot use {where} ({tmp_path / 'file'} is a file); choose another {key}"]
     code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root), f"{key}={tmp_path / 'file'}")
     assert code == 2 and err == [f"error: cannot use {tmp_path / 'file'} (it is a file); choose another {key}"]
 

@@ -438,7 +438,10 @@ def test_compare_on_a_dir_without_runs_is_one_line_and_exit_2(tmp_path):
     result = run_compare(str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: no runs under {tmp_path} (no TensorBoard event files, no .hydra/ job records)"
+        (
+            f"error: no runs under {tmp_path} (no TensorBoard event files, no .hydra/ job records); give a run's "
+            "dir, a sweep's dir, or a folder of them (outputs/)"
+        )
     ]
 
 
