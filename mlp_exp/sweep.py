@@ -250,6 +250,7 @@ class SweepCallback(Callback):
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info("Sweep dir: %s (compare its jobs: %s)", sweep_dir, compare_command(sweep_dir))
         say_jobs_composed_first(config, sweep_dir)  # after the dir: the wait is next
+        say_a_list_is_one_job(config, sweep_dir)
 
     @ends_the_command
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -793,6 +794,20 @@ def say_trials_one_by_one(config: DictConfig) -> None:
             "one trial" if sweeper.n_jobs == 1 else f"{sweeper.n_jobs} trials",
             side_by_side,
             side_by_side,
+        )
+
+
+def say_a_list_is_one_job(config: DictConfig, sweep_dir: Path) -> None:
+    """A warning where a sweep of one job was given a list (`-m hiddens=[64,128]`): one value, a net with two hidden
+    layers, where the user may have meant a sweep over the widths."""
+    if config.hydra.sweeper._target_ != BASIC_SWEEPER or jobs_at_once(sweep_dir) != 1:
+        return
+    if listed := next((o for o in sweep_overrides(config) if isinstance(o.value(), list) and o.value()), None):
+        log.warning(
+            "%s is one value, a list, so this sweep runs one job; one job for each of its items: -m %s=%s",
+            listed.input_line,
+            listed.key_or_group,
+            ",".join(map(as_typed, listed.value())),
         )
 
 

@@ -33,6 +33,7 @@ from mlp_exp.sweep import (
     jobs_at_once,
     report_failed_sweep,
     resuming_job,
+    say_a_list_is_one_job,
     say_jobs_composed_first,
     say_swept_over_the_experiment,
     say_trials_one_by_one,
@@ -249,6 +250,20 @@ def test_a_sweep_that_hydra_checks_for_long_before_its_first_job_says_so(compose
         "hydra.sweeper.max_batch_size=100 starts sooner, then goes on in batches of 100"
     )
     assert caplog.messages == ([said] if warned else [])
+
+
+@pytest.mark.parametrize(
+    "task, warned", [(["hiddens=[64,128]"], True), (["hiddens=[64,128]", "seed=1,2"], False), (["seed=1"], False)]
+)
+def test_a_sweep_of_one_job_given_a_list_says_how_to_sweep_over_its_items(task, warned, tmp_path, caplog):
+    with composing():
+        config = compose(config_name="config", return_hydra_config=True)
+    config.hydra.overrides.task = task
+    OmegaConf.save(config, tmp_path / "multirun.yaml")
+    with caplog.at_level(logging.WARNING, logger="mlp_exp"):
+        say_a_list_is_one_job(config, tmp_path)
+    said = "hiddens=[64,128] is one value, a list, so this sweep runs one job; one job for each of its items: -m "
+    assert caplog.messages == ([said + "hiddens=64,128"] if warned else [])
 
 
 def test_a_sweep_without_data_stops_before_any_job_with_one_line(tmp_path):
