@@ -414,7 +414,8 @@ def unknown_key_message(key: str, value: Any = None) -> str:
             meant = next((known for known in alike if known not in CONFIG_GROUPS and _takes(known, value)), alike[0])
             suggestion = f"; did you mean {meant}?"
             break
-    typed = key if value is None else f"{key}={value if isinstance(value, str) else as_typed(value)}"  # text as typed
+    # Text is the value as the command line typed it, which as_typed would quote where it reads as a number.
+    typed = key if value is None else f"{key}={value if isinstance(value, str) else as_typed(value)}"
     return (
         f"{typed} is not allowed: mlp_exp has no key {key}{suggestion} (`python -m mlp_exp --cfg job` lists them all)"
     )

@@ -124,7 +124,11 @@ def check_single_run(hydra: DictConfig) -> None:
     run, run by no launcher or sweeper, would ignore."""
     for override in given_overrides(hydra)["hydra"]:
         if re.match(r"\+*hydra[./](launcher|sweeper|sweep)\b", override):
-            raise ConfigError(f"{override} is not allowed in a single run, which it would not change: add -m to sweep")
+            run_dir = override.replace("hydra.sweep.dir=", "hydra.run.dir=", 1) if "sweep.dir=" in override else ""
+            raise ConfigError(
+                f"{override} is not allowed in a single run, which it would not change: add -m to sweep"
+                + (f", or give the run's dir: {run_dir}" if run_dir else "")
+            )
     for group in SWEEP_PRESETS:
         option = hydra.runtime.choices.get(group)
         if option not in (None, "null"):
@@ -261,7 +265,7 @@ def misused_override(overrides: list[str], repeats_allowed: bool = False) -> str
             return f"{line} is not allowed: it names no key; write key=value, e.g. lr=0.1"
         if (param := re.match(r"\+*hydra\.sweeper\.params\.([\w.]+=.*)", line)) is not None:
             # Hydra fails on it with a traceback (the basic sweeper's params are null) or calls a swept value
-            # "sweeping over Hydra's configuration"; on the command line, a knob's values join the preset's.
+            # "sweeping over Hydra's configuration"; on the command line, a knob's values replace the preset's.
             return f"{line} is not allowed: give the knob's values on the command line as they are: {param[1]}"
         with suppress(Exception):  # any of the parser's errors: Hydra says what is wrong with the override
             (override,) = parser.parse_overrides([line])

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from hydra.core.utils import configure_log
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
@@ -99,13 +99,7 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
             # Said, though hydra.mode says it too: Hydra reads hydra.mode from a composed config, so a preset
             # deleted since would fail as "Ambiguous value" for each sweep override instead of being named.
             "--multirun",
-            f"--config-name={hydra_cfg.job.config_name}",
-            # The sweep's --config-dir, if it had one (Hydra records it as an absolute path).
-            *(
-                f"--config-dir={source.path}"
-                for source in hydra_cfg.runtime.config_sources
-                if source.provider == "command-line"
-            ),
+            *_config_flags(hydra_cfg),
             *(override for override in given["hydra"] if not override.startswith("hydra.sweep.dir=")),
             f"hydra.sweep.dir={_override_value(sweep_dir)}",
             *given["task"],
@@ -119,6 +113,30 @@ def resume_sweep(sweep_dir: Path) -> NoReturn:
     _work_from(started_in)
     say(f"Resuming the sweep in {sweep_dir}, from {Path.cwd()}: {command('python', '-m', 'mlp_exp', *args)}")
     os.execve(sys.executable, [sys.executable, "-m", "mlp_exp", *args], {**os.environ, RESUMING: str(sweep_dir)})
+
+
+def _config_flags(hydra_cfg: DictConfig) -> list[str]:
+    """The flags that chose the configs of the run or sweep Hydra recorded in `hydra_cfg`: its --config-name, and its
+    --config-dir if it had one (Hydra records it as an absolute path)."""
+    config_dirs = [source.path for source in hydra_cfg.runtime.config_sources if source.provider == "command-line"]
+    return [f"--config-name={hydra_cfg.job.config_name}", *(f"--config-dir={path}" for path in config_dirs)]
+
+
+def _new_run_command(run_dir: Path, changed: list[str]) -> str:
+    """The command of a new run like the one in `run_dir`, with the `changed` overrides: its own config files and
+    overrides, but not a sweep preset's (a sweep's job has one), which would make it a sweep again."""
+    try:
+        flags = [flag for flag in _config_flags(hydra_record(run_dir)) if flag != "--config-name=config"]
+    except ConfigError:  # no record of Hydra's: mlp_exp's own configs
+        flags = []
+    left_out = {*SWEEP_PRESETS, *map(_key_of, changed)}
+    own = [override for override in run_overrides(run_dir) if _key_of(override) not in left_out]
+    return command("python", "-m", "mlp_exp", *flags, *own, *changed)
+
+
+def _key_of(override: str) -> str:
+    """The key an override sets, adds or deletes (`+lr=0.1`, `~optimizer`: lr, optimizer)."""
+    return override.lstrip("+~").partition("=")[0]
 
 
 def _override_value(path: Path) -> str:
@@ -214,7 +232,15 @@ def _knobs_in(args: list[str], unparsed: set[str]) -> list[str]:
         elif (flag := re.fullmatch(r"--([\w.-]+)(?:=(.*))?", arg)) and config_errors.names_a_key(
             key := flag[1].replace("-", "_")
         ):
-            value = flag[2] if flag[2] is not None else args[i + 1] if i + 1 < len(args) else "VALUE"
+            following = args[i + 1] if i + 1 < len(args) else "-"
+            # `--epochs DIR`: no value, where the parser took the dir for one
+            value = (
+                flag[2]
+                if flag[2] is not None
+                else "VALUE"
+                if following.startswith("-") or Path(following).is_dir()
+                else following
+            )
             knobs.append(f"{key}={value}")
     return knobs
 
@@ -260,13 +286,10 @@ def main(argv: list[str] | None = None) -> None:
     args, extra = parser.parse_known_args(argv)
     given = sys.argv[1:] if argv is None else argv
     if overrides := _knobs_in(given, {*extra, str(args.dir)}):
-        # A sweep's job has its sweep preset among its own, which would make the new run a sweep again.
-        left_out = {*SWEEP_PRESETS, *(override.lstrip("+").partition("=")[0] for override in overrides)}
         run_dir = next((Path(arg) for arg in given if (Path(arg) / RUN_OVERRIDES).is_file()), args.dir)
-        own = [o for o in run_overrides(run_dir) if o.lstrip("+~").partition("=")[0] not in left_out]
         fail(
             f"{overrides[0]} is not allowed: a resume goes on with the run's own config, up to its own epochs; "
-            f"for other values, start a new run: {command('python', '-m', 'mlp_exp', *own, *overrides)}"
+            f"for other values, start a new run: {_new_run_command(run_dir, overrides)}"
         )
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

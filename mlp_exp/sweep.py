@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -64,9 +65,10 @@ log = logging.getLogger("mlp_exp")
 
 # The most values of a swept knob checked one by one before the sweep starts (~1 ms each); of more, the ends.
 CHECKED_VALUES = 10_000
-# How long Hydra's basic sweeper takes to compose one job's config; a wait for them before the first job longer than
-# SAID_WAIT_S is said (`say_jobs_composed_first`).
-COMPOSE_S, SAID_WAIT_S = 0.07, 10
+# How long Hydra's basic sweeper takes to compose one job's config, which it does for all before the first job.
+COMPOSE_S = 0.07
+# A wait for them longer than this is said (`say_jobs_composed_first`).
+SAID_WAIT_S = 10
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_DIRECTIONS = ("maximize", "minimize")
@@ -432,7 +434,7 @@ def refuse_uncomposable_values(config: DictConfig, config_name: str) -> None:
             continue
         if override.is_range_sweep() and override.value().step == 0:  # Hydra's range would fail with a traceback
             raise ConfigError(f"{override.input_line} is not allowed: give a range a step other than 0")
-        if override.is_range_sweep() and not list(override.sweep_iterator()):  # a sweep of no jobs, which "ran"
+        if override.is_range_sweep() and next(iter(override.sweep_iterator()), None) is None:  # no jobs, which "ran"
             raise ConfigError(
                 f"{override.input_line} is not allowed: it has no values; a range runs from its start "
                 "up to its stop, not including it, by its step"
@@ -622,13 +624,19 @@ def refuse_unsearchable(config: DictConfig) -> None:
     with a traceback once the data is read and the sweep dir made; said here, before, by the sweeper's own reading."""
     if not _searched(config):
         return
+    # The sweeper's own reading of an override (hydra-optuna-sweeper 1.3's).
     from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
 
     direction = config.hydra.sweeper.direction
-    if str(direction) not in OPTUNA_DIRECTIONS:  # a list is several objectives, where a trial returns one
+    if isinstance(direction, Enum):  # the plugin's default, Direction.minimize: a file or override gives a string
         raise ConfigError(
-            f"hydra.sweeper.direction={direction} is not allowed: a search has one objective, a trial's final test "
-            "accuracy; give hydra.sweeper.direction=maximize (or minimize, to find the worst settings)"
+            "hydra/sweeper=optuna minimizes its objective unless told otherwise, and a trial's is its final test "
+            "accuracy: give hydra.sweeper.direction=maximize, or search with hparams_search=optuna, which does"
+        )
+    if direction not in OPTUNA_DIRECTIONS:  # a list is several objectives, where a trial returns one
+        raise ConfigError(
+            f"hydra.sweeper.direction={as_typed(direction)} is not allowed: a search has one objective, a trial's "
+            "final test accuracy; give hydra.sweeper.direction=maximize (or minimize, to find the worst settings)"
         )
     for override in sweep_overrides(config):
         try:

@@ -10,6 +10,7 @@ import warnings
 import pytest
 from conftest import FAST, compose_cfg, files_under, metrics_of, options, run_cli, tiny_overrides
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 
 from mlp_exp import cli, compare, config, resume, sweep
 from mlp_exp.config import Activation, ConfigError, Device, OptimizerName, check, unknown_key_message
@@ -402,7 +403,14 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         ),
         *(
             ([setting], f"{setting} is not allowed in a single run, which it would not change: add -m to sweep")
-            for setting in ("hydra/launcher=joblib", "hydra.sweeper.max_batch_size=10", "hydra.sweep.dir=elsewhere")
+            for setting in ("hydra/launcher=joblib", "hydra.sweeper.max_batch_size=10")
+        ),
+        (
+            ["hydra.sweep.dir=elsewhere"],
+            (
+                "hydra.sweep.dir=elsewhere is not allowed in a single run, which it would not change: add -m to sweep, "
+                "or give the run's dir: hydra.run.dir=elsewhere"
+            ),
         ),
         (
             ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
@@ -415,6 +423,13 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (
             ["hparams_search=optuna", "hydra.sweeper.n_jobs=0"],
             "hydra.sweeper.n_jobs=0 is not allowed: give the number of trials asked for at once, 1 or more",
+        ),
+        (  # a search of the user's own, without the preset's direction
+            ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=seeded_tpe", "lr=interval(0.01,0.1)"],
+            (
+                "hydra/sweeper=optuna minimizes its objective unless told otherwise, and a trial's is its final test "
+                "accuracy: give hydra.sweeper.direction=maximize, or search with hparams_search=optuna, which does"
+            ),
         ),
         (
             ["hparams_search=optuna", "hydra.sweeper.direction=max"],
@@ -802,26 +817,41 @@ def test_a_config_folder_or_file_that_is_not_there_is_named_with_its_flag(monkey
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {message.format(tmp=tmp_path)}")
 
 
-@pytest.mark.parametrize("where", ["before its dir", "after its dir", "as flags"])
+@pytest.mark.parametrize("where", ["before its dir", "after its dir", "as flags", "as a flag without its value"])
 def test_a_knob_given_to_resume_says_a_resume_keeps_the_runs_config(monkeypatch, capsys, tmp_path, where):
     run_dir = tmp_path / "2026-12-03_10-04-31-4711_hiddens=16"  # a run dir's name holds `=` too
     (run_dir / ".hydra").mkdir(parents=True)
-    # A sweep's job, whose preset would make the new run a sweep again.
+    # A sweep's job, whose preset would make the new run a sweep again, with config files of the user's own.
     (run_dir / ".hydra" / "overrides.yaml").write_text("- hiddens=16\n- sweep=widths\n- epochs=5\n")
-    args = {
-        "before its dir": ["epochs=20", "+lr=0.5"],
-        "after its dir": [str(run_dir), "epochs=20", "+lr=0.5"],
-        "as flags": ["--epochs", "20", str(run_dir), "--lr=0.5"],
+    hydra_record = {
+        "verbose": False,
+        "job_logging": {},
+        "job": {"config_name": "config"},
+        "runtime": {
+            "cwd": str(tmp_path),
+            "config_sources": [
+                {"path": "pkg://hydra.conf", "schema": "pkg", "provider": "hydra"},
+                {"path": str(tmp_path / "conf"), "schema": "file", "provider": "main"},
+                {"path": str(tmp_path / "my_conf"), "schema": "file", "provider": "command-line"},
+            ],
+        },
+    }
+    OmegaConf.save({"hydra": hydra_record}, run_dir / ".hydra" / "hydra.yaml")
+    args, added = {
+        "before its dir": (["epochs=20", "+lr=0.5"], ["epochs=20", "+lr=0.5"]),
+        "after its dir": ([str(run_dir), "epochs=20", "+lr=0.5"], ["epochs=20", "+lr=0.5"]),
+        "as flags": (["--epochs", "20", str(run_dir), "--lr=0.5"], ["epochs=20", "lr=0.5"]),
+        "as a flag without its value": (["--epochs", str(run_dir)], ["epochs=VALUE"]),
     }[where]
     with pytest.raises(SystemExit) as exit_:
         resume.main(args)
     assert exit_.value.code == 2
-    own = [] if where == "before its dir" else ["hiddens=16"]  # the run's own overrides, where its dir is known
-    added = ["epochs=20", "lr=0.5" if where == "as flags" else "+lr=0.5"]
+    # The run's own config files and overrides, where its dir is known.
+    own = [] if where == "before its dir" else [f"--config-dir={tmp_path / 'my_conf'}", "hiddens=16"]
     assert capsys.readouterr().err.splitlines() == [
         (
-            "error: epochs=20 is not allowed: a resume goes on with the run's own config, up to its own epochs; for "
-            f"other values, start a new run: {command('python', '-m', 'mlp_exp', *own, *added)}"
+            f"error: {added[0]} is not allowed: a resume goes on with the run's own config, up to its own epochs; "
+            f"for other values, start a new run: {command('python', '-m', 'mlp_exp', *own, *added)}"
         )
     ]
     monkeypatch.chdir(tmp_path)
