@@ -233,14 +233,12 @@ def _knobs_in(args: list[str], unparsed: set[str]) -> list[str]:
             key := flag[1].replace("-", "_")
         ):
             following = args[i + 1] if i + 1 < len(args) else "-"
-            # `--epochs DIR`: no value, where the parser took the dir for one
-            value = (
-                flag[2]
-                if flag[2] is not None
-                else "VALUE"
-                if following.startswith("-") or Path(following).is_dir()
-                else following
-            )
+            if flag[2] is not None:  # --epochs=20
+                value = flag[2]
+            elif following.startswith("-") or Path(following).is_dir():  # `--epochs DIR`: the dir is no value
+                value = "VALUE"
+            else:
+                value = following
             knobs.append(f"{key}={value}")
     return knobs
 
