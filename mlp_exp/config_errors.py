@@ -250,7 +250,7 @@ def _plugin_fix(node: str, name: str) -> str:
 
 def _flags_given(args: Sequence[str]) -> argparse.Namespace:
     """Hydra's flags as typed (`-cp DIR`, `--config-path=DIR`, `-cn NAME`), read by the parser Hydra's main runs (as
-    cli.read_flags does), which read these `args` before; None for one not given."""
+    cli.read_flags does), which read these `args` before; a flag not given is None."""
     from hydra._internal.utils import get_args_parser  # hydra-core 1.3
 
     return get_args_parser().parse_known_args(list(args))[0]
