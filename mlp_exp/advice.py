@@ -85,16 +85,17 @@ def say_not_learning(record: dict[str, Any], guessed: tuple[float, float], cfg: 
     )
 
 
-def say_too_many_threads(threads: int, how: Literal["given", "default", "restored"]) -> None:
-    """A warning where `threads` are more than this process's cores: `given` (threads=, resume --threads), torch's
-    `default` (one per core it sees, where a CPU quota allows fewer), or `restored` from a resumed run's checkpoint."""
+def say_too_many_threads(threads: int, how: Literal["given", "resumed", "default", "restored"]) -> None:
+    """A warning where `threads` are more than this process's cores: `given` (threads=), `resumed` with (its
+    threads=, or resume --threads), torch's `default` (one per core it sees, where a CPU quota allows fewer), or
+    `restored` from a resumed run's checkpoint."""
     cores = available()
     if threads <= cores:
         return
-    fits = f"threads={cores}, or resume --threads {cores}, fits them"
     said, fix = {
-        "given": (f"threads={threads} is", fits),
-        "default": (f"torch's default of {threads} threads (one per core it sees) is", fits),
+        "given": (f"threads={threads} is", f"threads={cores} fits them"),
+        "resumed": (f"threads={threads} is", f"resume --threads {cores} fits them"),
+        "default": (f"torch's default of {threads} threads (one per core it sees) is", f"threads={cores} fits them"),
         "restored": (
             f"The {threads} threads the run trained on are",
             (

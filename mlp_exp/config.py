@@ -210,7 +210,7 @@ def check_values(
         ("epochs", lambda: cfg.epochs > 0, "a positive int, e.g. epochs=10"),
         ("batch_size", lambda: cfg.batch_size > 0, "a positive int, e.g. batch_size=256"),
         ("seed", lambda: -(2**63) <= cfg.seed < 2**64, "an int that fits in 64 bits, e.g. seed=1"),
-        ("threads", lambda: cfg.threads >= 0, "0 (torch's default) or a positive int"),
+        ("threads", lambda: 0 <= cfg.threads <= MAX_THREADS, f"0 (torch's default) or an int from 1 to {MAX_THREADS}"),
         ("optimizer.momentum", lambda: 0 <= cfg.optimizer.momentum < 1, "a number in [0, 1)"),
         (
             "optimizer.momentum",
@@ -315,6 +315,9 @@ def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{key}", value
 
 
+# More threads than any machine mlp_exp runs on has cores: tens of thousands crash the process in libgomp, with a
+# run dir and no records.
+MAX_THREADS = 1024
 # What `python -m mlp_exp.resume --device/--threads RUN_DIR` writes into the run's saved config, to go on so.
 RESUME_REWRITES = ("device", "threads")
 

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
 from mlp_exp.compare import unstarted_jobs
-from mlp_exp.config import RESUME_REWRITES, SWEEP_PRESETS, ConfigError, Device, first_line
+from mlp_exp.config import MAX_THREADS, RESUME_REWRITES, SWEEP_PRESETS, ConfigError, Device, first_line
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
 from mlp_exp.lock import dir_in_use, in_use, only_process_in
@@ -243,9 +243,9 @@ def _knobs_in(args: list[str], unparsed: set[str]) -> list[str]:
     return knobs
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+def _thread_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_THREADS}")
     return int(text)
 
 
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_thread_count,
         metavar="N",
         help="go on with N CPU threads from now on, instead of those the run trained with (fewer where other "
         "processes keep the cores busy)",

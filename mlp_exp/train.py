@@ -275,7 +275,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         refuse_used_run_dir(out_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-        say_too_many_threads(cfg.threads, "given")
+        say_too_many_threads(cfg.threads, "resumed" if resume else "given")
     elif device.type == "cpu" and not resume:  # a resumed run takes its checkpoint's (or says so)
         say_too_many_threads(torch.get_num_threads(), "default")
     if not resume:

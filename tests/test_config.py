@@ -84,6 +84,7 @@ def test_unknown_group_options_fail_while_composing(override):
         ("epochs=0", "epochs"),
         ("batch_size=-1", "batch_size"),
         ("threads=-1", "threads"),
+        ("threads=100000", "threads"),  # crashes libgomp
         ("optimizer.momentum=1.5", "optimizer.momentum"),
         ("optimizer.momentum=1", "optimizer.momentum"),  # its momentum buffer would never decay
         ("optimizer.weight_decay=-0.1", "optimizer.weight_decay"),
