@@ -11,6 +11,7 @@ a system copy of the gzipped files (Debian's `dataset-fashion-mnist`), then torc
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import logging
 import math
@@ -244,6 +245,10 @@ def _raw_file(folder: Path, name: str) -> Path | None:
     return next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
 
 
+# Errors of writing a file, which reading one never gives: the disk or quota full, a file too big for it.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def _unpack(source: Path, path: Path, fix: str) -> None:
     """gunzip (or copy, where `source` is not gzipped) into a temporary file first: a corrupt archive or a crash
     never leaves a partial file at `path`. `fix`: what to do about a corrupt `source`."""
@@ -252,7 +257,14 @@ def _unpack(source: Path, path: Path, fix: str) -> None:
             with (gzip.open if source.suffix == ".gz" else open)(source, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             _idx_shape(tmp)
-    except (OSError, EOFError, zlib.error, ValueError) as e:  # gzip.BadGzipFile is an OSError
+    except OSError as e:
+        if e.errno in WRITE_ERRNOS:  # the copy's side: nothing wrong with the source
+            raise DataError(
+                f"cannot unpack {source.name} into {path.parent} ({e.strerror}); free space there, or set "
+                "dataset.root to a dir on another disk"
+            ) from e
+        raise DataError(f"{source} is corrupt ({first_line(e)}); {fix}") from e  # gzip.BadGzipFile is an OSError
+    except (EOFError, zlib.error, ValueError) as e:
         raise DataError(f"{source} is corrupt ({first_line(e)}); {fix}") from e
 
 

@@ -1,5 +1,6 @@
 """Missing, truncated or corrupt dataset files: one line naming the file and the fix; the user's files stay."""
 
+import errno
 import gzip
 import logging
 import os
@@ -176,6 +177,22 @@ def test_a_corrupt_gzipped_file_is_named_with_the_fix_for_where_it_is_and_leaves
         assert message.endswith(f"; replace it with a good copy, or move {raw_dir(root)} away to start afresh")
     assert not (raw_dir(root) / "train-images-idx3-ubyte").exists()
     assert [p.name for p in raw_dir(root).iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_full_disk_while_unpacking_names_the_disk_not_the_good_source(tmp_path, monkeypatch):
+    system_dir = tmp_path / "usr-share"
+    write_tiny_dataset(system_dir, gz=True)
+    root = tmp_path / "data"
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)
+    message = load_error(dataset_cfg(f"dataset.root={root}", f"dataset.system_dir={system_dir}"))
+    assert message == (
+        f"cannot unpack train-images-idx3-ubyte.gz into {raw_dir(root)} (No space left on device); free space "
+        "there, or set dataset.root to a dir on another disk"
+    )
 
 
 def test_a_system_copy_with_a_truncated_array_is_named(tmp_path):
