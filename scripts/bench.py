@@ -37,6 +37,7 @@ import json
 import multiprocessing
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -221,6 +222,8 @@ def serve_epochs(connection, with_mlp_exp: bool) -> None:
     # A spawned child inherits "spawn" as its start method; a notebook's kernel has the platform's default (fork
     # on Linux), with which DataLoader workers start without importing torch again.
     multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
+    # A terminal's Ctrl-C reaches this process too: the parent alone says it, and closing its end ends this one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if with_mlp_exp:
         tune_process()
     pipeline = SeedNotebookPipeline(default_config(), with_mlp_exp)
@@ -363,10 +366,17 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=10, help="epochs timed per pipeline (default 10)")
-    parser.add_argument("--quick", action="store_true", help="2 repeats, 1 start-up probe, 2-epoch whole runs")
+    how_long = parser.add_mutually_exclusive_group()
+    how_long.add_argument("--repeats", type=_positive_int, default=10, help="epochs timed per pipeline (default 10)")
+    how_long.add_argument("--quick", action="store_true", help="2 repeats, 1 start-up probe, 2-epoch whole runs")
     args = parser.parse_args()
     # Whole runs vary by ~0.5 s with the host's load: five pairs keep the pictures' share (a ~0.4 s difference)
     # from swinging by more than a few percent.
@@ -444,4 +454,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("Interrupted; no figures", file=sys.stderr)
+        sys.exit(130)
