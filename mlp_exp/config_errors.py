@@ -80,6 +80,8 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
             )
         elif not equals and key in KNOBS_AND_GROUPS and key in args:  # `epochs 2`
             fix = f"write key=value, as {key}={value_after(args, args.index(key))}"
+        elif not value.isascii() and not value.startswith(("'", '"')):  # Hydra's grammar takes such letters quoted
+            fix = f"quote a value with letters beyond ASCII: '{key}=\"{value}\"'"
         elif value.endswith(",") and value.count("[") == value.count("]"):  # `-m hiddens=64,128,`, not `[512,`
             return (
                 f"{e.override} is not a valid override: it ends in a comma; leave that out: {key}={value.rstrip(',')}"

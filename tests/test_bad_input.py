@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from mlp_exp import cli, compare, config, resume, sweep
 from mlp_exp.config import Activation, ConfigError, Device, OptimizerName, check, unknown_key_message
+from mlp_exp.config_errors import GRAMMAR_DOCS
 from mlp_exp.exits import ends_the_command
 from mlp_exp.files import command
 from mlp_exp.overrides import check_before_the_job, check_dataset_option
@@ -899,6 +900,14 @@ def test_hydras_flags_used_wrongly_are_one_line_instead_of_a_traceback(monkeypat
         code, out, err = run_main(monkeypatch, capsys, *args)
     assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(line)
     assert [str(w.message) for w in warned] == []  # Hydra's "experimental" warning would add 2 lines before it
+
+
+def test_a_value_with_letters_beyond_ascii_is_told_to_quote_it(monkeypatch, capsys, tmp_path):
+    code, _, err = run_main(monkeypatch, capsys, f"hydra.run.dir={tmp_path}/müller")  # Hydra takes them quoted
+    assert code == 2 and len(err) == 1
+    assert err[0].endswith(
+        f"; quote a value with letters beyond ASCII: 'hydra.run.dir=\"{tmp_path}/müller\"' (see {GRAMMAR_DOCS})"
+    )
 
 
 @pytest.mark.parametrize(
