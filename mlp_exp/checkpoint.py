@@ -7,6 +7,7 @@ else cannot run code on this machine. It is written atomically: a crash mid-writ
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
@@ -62,8 +63,10 @@ def save(
         "device": next(net.parameters()).device.type,
         "threads": torch.get_num_threads(),
     }
+    serialized = io.BytesIO()  # written in one write below: a full disk is then an OSError, not torch's own error
+    torch.save(state, serialized)
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
-        torch.save(state, f)
+        f.write(serialized.getbuffer())
         f.flush()
         os.fsync(f.fileno())
     directory = os.open(path.parent, os.O_RDONLY)  # the rename survives a power cut once its directory is synced

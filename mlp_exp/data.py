@@ -11,7 +11,6 @@ a system copy of the gzipped files (Debian's `dataset-fashion-mnist`), then torc
 from __future__ import annotations
 
 import contextlib
-import errno
 import gzip
 import logging
 import math
@@ -26,7 +25,7 @@ import torch
 
 from mlp_exp.config import INSTALLED, ConfigError, DatasetConfig, DatasetName, first_line
 from mlp_exp.exits import OneLineError
-from mlp_exp.files import atomic_write
+from mlp_exp.files import WRITE_ERRNOS, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -243,10 +242,6 @@ def find_raw_files(cfg: DatasetConfig) -> Path:
 def _raw_file(folder: Path, name: str) -> Path | None:
     """Raw file `name` in `folder`, as it is or gzipped (`name`.gz, as torchvision downloads it); None if neither."""
     return next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
-
-
-# Errors of writing a file, which reading one never gives: the disk or quota full, a file too big for it.
-WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _unpack(source: Path, path: Path, fix: str) -> None:

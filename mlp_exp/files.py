@@ -4,6 +4,7 @@ output whose reader left."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shlex
 import shutil
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from mlp_exp.exits import fail
+
+# Errors of writing a file, which reading one never gives: the disk or quota full, a file too big for it.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def not_a_directory(path: Path) -> str | None:

@@ -31,6 +31,7 @@ from mlp_exp.advice import (
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
 from mlp_exp.cores import waited_s
 from mlp_exp.exits import EXIT_DIVERGED, EXIT_USER_ERROR, OneLineError, exit_code_for
+from mlp_exp.files import WRITE_ERRNOS, resume_command
 from mlp_exp.lock import only_process_in
 from mlp_exp.model import MLP, cross_entropy
 from mlp_exp.optim import Optimizer, describe, make_optimizer
@@ -213,6 +214,11 @@ def _go_on_from(
     return done
 
 
+class RecordsNotWritten(OneLineError):
+    """A run's records (metrics.json, its checkpoint, TensorBoard's events, pictures) could not be written: a full
+    disk. The run is left resumable from its last whole epoch."""
+
+
 def train(cfg: DictConfig, out_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train one run as `cfg` says, writing its records into `out_dir`; returns metrics.json's content.
 
@@ -295,7 +301,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
 
     tracker = Tracker(out_dir, hparams, resumed=done)
     # What the records keep if a bug or a full disk ends the run here: resumable, like a lost machine's run.
-    status = Status.running
+    status, disk_full = Status.running, False
     hints = Hints(cfg, train_set.labels, done, out_dir)
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
@@ -351,6 +357,15 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             with interrupt.deferred():
                 visuals.log_epoch(cfg.epochs, net, test_set, predict(net, test_X), tracker.history, final=True)
         status = Status.completed
+    except OSError as e:
+        if e.errno not in WRITE_ERRNOS:
+            raise
+        disk_full = True
+        status = Status.interrupted  # a resume goes on from the last epoch whose records were all written
+        raise RecordsNotWritten(
+            f"cannot write the run's records in {out_dir} ({e.strerror}); free space there, then go on with: "
+            f"{resume_command(out_dir)}"
+        ) from e
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under interrupt.sigterm_raises
         if status == Status.diverged:  # the Ctrl-C came while a diverged epoch's records were written
             raise diverged(epoch, train_loss, cfg) from None
@@ -360,5 +375,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         raise
     finally:
         with interrupt.deferred():
-            metrics = tracker.close(status)
+            try:
+                metrics = tracker.close(status)
+            except OSError:
+                if not disk_full:  # else the disk is full still, and the error above says so
+                    raise
     return metrics

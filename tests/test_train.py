@@ -1,6 +1,8 @@
+import errno
 import json
 import logging
 import math
+import os
 
 import pytest
 import torch
@@ -16,7 +18,7 @@ from mlp_exp.files import resume_command
 from mlp_exp.model import cross_entropy
 from mlp_exp.records import Status
 from mlp_exp.tracking import Tracker
-from mlp_exp.train import Diverged, batches, new_net, train, train_epoch
+from mlp_exp.train import Diverged, RecordsNotWritten, batches, new_net, train, train_epoch
 
 
 def tiny_cfg(root, *extra):
@@ -301,3 +303,28 @@ def test_an_epochs_loss_and_accuracy_are_over_all_its_examples(tiny_root):
     per_example = torch.nn.functional.cross_entropy(y_hat, y, reduction="none")
     assert train_loss == pytest.approx(per_example.mean().item(), rel=1e-6)
     assert train_acc == (y_hat.argmax(dim=1) == y).sum().item() / TINY_TRAIN
+
+
+def test_a_full_disk_ends_the_run_in_one_error_that_names_the_resume_which_then_finishes_it(
+    tiny_root, tmp_path, monkeypatch
+):
+    cfg = tiny_cfg(tiny_root)
+    reference = train(cfg, tmp_path / "reference")
+    log_epoch = Tracker.log_epoch
+
+    def disk_full_in_epoch_2(tracker, record):
+        if record["epoch"] == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "metrics.json")
+        log_epoch(tracker, record)
+
+    monkeypatch.setattr(Tracker, "log_epoch", disk_full_in_epoch_2)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RecordsNotWritten) as error:
+        train(cfg, run_dir)
+    assert str(error.value) == (
+        f"cannot write the run's records in {run_dir} (No space left on device); free space there, then go on "
+        f"with: {resume_command(run_dir)}"
+    )
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
+    monkeypatch.setattr(Tracker, "log_epoch", log_epoch)  # space freed
+    assert without_times(train(cfg, run_dir, resume=True)) == without_times(reference)
