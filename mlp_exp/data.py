@@ -252,14 +252,12 @@ def _unpack(source: Path, path: Path, fix: str) -> None:
             with (gzip.open if source.suffix == ".gz" else open)(source, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             _idx_shape(tmp)
-    except OSError as e:
-        if e.errno in WRITE_ERRNOS:  # the copy's side: nothing wrong with the source
+    except (OSError, EOFError, zlib.error, ValueError) as e:  # gzip.BadGzipFile is an OSError
+        if isinstance(e, OSError) and e.errno in WRITE_ERRNOS:  # the copy's side: nothing wrong with the source
             raise DataError(
                 f"cannot unpack {source.name} into {path.parent} ({e.strerror}); free space there, or set "
                 "dataset.root to a dir on another disk"
             ) from e
-        raise DataError(f"{source} is corrupt ({first_line(e)}); {fix}") from e  # gzip.BadGzipFile is an OSError
-    except (EOFError, zlib.error, ValueError) as e:
         raise DataError(f"{source} is corrupt ({first_line(e)}); {fix}") from e
 
 
