@@ -35,6 +35,14 @@ RUN_OVERRIDES = Path(".hydra", "overrides.yaml")
 SWEEP_FILE = "multirun.yaml"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_FILE = "checkpoint.pt"
+# The files of a run's pictures (visuals.py), written over any of the same name in its dir.
+PICTURE_FILES = (
+    "predictions.png",
+    "confusion_matrix.png",
+    "confusion_matrix.csv",
+    "first_layer_weights.png",
+    "learning_curves.png",
+)
 
 
 class Status(StrEnum):

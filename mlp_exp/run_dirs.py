@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mlp_exp.config import ConfigError
 from mlp_exp.files import found_below, resume_command
-from mlp_exp.records import ENDED, SWEEP_FILE, holds_a_run, run_status
+from mlp_exp.records import ENDED, METRICS_FILE, PICTURE_FILES, SWEEP_FILE, holds_a_run, run_status
 
 # A decimal number in an override's value; with more significant digits than a person types (Optuna's sampled
 # floats have about 16), a dir name shows it to 4.
@@ -80,6 +80,11 @@ def refuse_used_run_dir(run_dir: Path) -> None:
         raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
     refuse_runs_below(run_dir, "hydra.run.dir")
     if not holds_a_run(run_dir):
+        if others := [name for name in PICTURE_FILES if (run_dir / name).exists()]:  # a folder of one's own files
+            raise ConfigError(
+                f"{run_dir} holds {', '.join(others)}, but no run (no {METRICS_FILE}), and the run would write over "
+                "them: choose a new or empty hydra.run.dir"
+            )
         return
     status = run_status(run_dir)
     if status in ENDED:  # nothing to resume

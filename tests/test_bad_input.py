@@ -1025,6 +1025,22 @@ def test_a_slurm_sweep_where_there_is_no_slurm_is_one_line_and_writes_nothing(mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_folder_of_ones_own_files_is_not_written_over_by_a_run(monkeypatch, capsys, tiny_root, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "predictions.png").write_bytes(b"my own picture")
+    (docs / "notes.txt").write_text("my notes")
+    before = files_under(docs)
+    code, _, err = run_main(monkeypatch, capsys, *tiny_overrides(tiny_root), f"hydra.run.dir={docs}")
+    assert code == 2 and err == [
+        (
+            f"error: {docs} holds predictions.png, but no run (no metrics.json), and the run would write over "
+            "them: choose a new or empty hydra.run.dir"
+        )
+    ]
+    assert files_under(docs) == before
+
+
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
 def test_a_dir_that_cannot_be_made_is_one_line_naming_its_key(monkeypatch, capsys, tiny_root, tmp_path, sweep):
     (tmp_path / "file").write_text("")

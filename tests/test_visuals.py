@@ -26,6 +26,7 @@ from mlp_exp.pictures import (
     learning_curves_chart,
     predictions_picture,
 )
+from mlp_exp.records import CHECKPOINT_FILE, METRICS_FILE, PICTURE_FILES
 from mlp_exp.train import train
 from mlp_exp.visuals import confusion_matrix, write_confusion_csv
 
@@ -69,6 +70,10 @@ def test_a_run_leaves_its_pictures_as_pngs_and_the_same_pngs_in_tensorboard_at_i
     shown = Image.open(io.BytesIO(image.encoded_image_string))
     assert shown.size == (image.width, image.height)  # the size TensorBoard is told
     assert [p for p in run_dir.iterdir() if p.is_dir()] == []  # pictures sit in the run dir, not in a sub-run
+    # The files a new run refuses to write over in a dir of other files: every picture's, and no more.
+    records = {METRICS_FILE, CHECKPOINT_FILE, "mlp_exp.log"}
+    files = {p.name for p in run_dir.iterdir() if not p.name.startswith("events.out.tfevents.")} - records
+    assert files == set(PICTURE_FILES)
 
 
 def test_every_parameter_and_its_gradient_gets_a_histogram_each_epoch(tiny_run):
