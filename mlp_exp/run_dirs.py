@@ -75,7 +75,7 @@ def job_dirname(num: int, overrides: str) -> str:
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A new run must not write into a dir that holds another run (its metrics.json, written as its training starts,
     or its checkpoint): that run's records and checkpoint would be lost. Nor into a sweep's dir, whose jobs it
-    would join."""
+    would join, nor into a folder of other files that it would write its pictures over."""
     if (run_dir / SWEEP_FILE).exists():
         raise ConfigError(f"{run_dir} holds a sweep, not a run: choose another hydra.run.dir")
     refuse_runs_below(run_dir, "hydra.run.dir")
