@@ -244,15 +244,16 @@ class SweepCallback(Callback):
         except OSError as e:
             fail(cannot_use(sweep_dir, e, "hydra.sweep.dir"))
         SweepCallback.sweep_dir = sweep_dir
+        at_once = jobs_at_once(sweep_dir)
         if config.hydra.launcher._target_ == JOBLIB_LAUNCHER:
             self.hold.enter_context(jobs_record_their_stop(sweep_dir))
-            say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher, jobs_at_once(sweep_dir)))
+            say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher, at_once))
             say_trials_one_by_one(config)
         say_swept_over_the_experiment(config)
         SweepCallback.on_slurm = config.hydra.launcher._target_ == SLURM_LAUNCHER
         log.info("Sweep dir: %s (compare its jobs: %s)", sweep_dir, compare_command(sweep_dir))
-        say_jobs_composed_first(config, sweep_dir)  # after the dir: the wait is next
-        say_a_list_is_one_job(config, sweep_dir)
+        say_jobs_composed_first(config, at_once)  # after the dir: the wait is next
+        say_a_list_is_one_job(config, at_once)
 
     @ends_the_command
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -805,10 +806,10 @@ def say_trials_one_by_one(config: DictConfig) -> None:
         )
 
 
-def say_a_list_is_one_job(config: DictConfig, sweep_dir: Path) -> None:
-    """A warning where a sweep of one job was given a list (`-m hiddens=[64,128]`): one value, a net with two hidden
-    layers, where the user may have meant a sweep over the widths."""
-    if config.hydra.sweeper._target_ != BASIC_SWEEPER or jobs_at_once(sweep_dir) != 1:
+def say_a_list_is_one_job(config: DictConfig, at_once: int | None) -> None:
+    """A warning where a sweep of one job (`at_once`: `jobs_at_once`) was given a list (`-m hiddens=[64,128]`): one
+    value, a net with two hidden layers, where the user may have meant a sweep over the widths."""
+    if config.hydra.sweeper._target_ != BASIC_SWEEPER or at_once != 1:
         return
     if listed := next((o for o in sweep_overrides(config) if isinstance(o.value(), list) and o.value()), None):
         log.warning(
@@ -819,15 +820,16 @@ def say_a_list_is_one_job(config: DictConfig, sweep_dir: Path) -> None:
         )
 
 
-def say_jobs_composed_first(config: DictConfig, sweep_dir: Path) -> None:
+def say_jobs_composed_first(config: DictConfig, at_once: int | None) -> None:
     """A warning where Hydra's basic sweeper would be silent for long before the first job: it composes the config
-    of every job it hands the launcher at once (all, unless hydra.sweeper.max_batch_size), to check them, first."""
-    if config.hydra.sweeper._target_ != BASIC_SWEEPER or not (jobs := jobs_at_once(sweep_dir)):
+    of every job it hands the launcher at once (`at_once`: all, unless hydra.sweeper.max_batch_size), to check them,
+    first."""
+    if config.hydra.sweeper._target_ != BASIC_SWEEPER or not at_once:
         return
-    if (wait_s := jobs * COMPOSE_S) > SAID_WAIT_S:
+    if (wait_s := at_once * COMPOSE_S) > SAID_WAIT_S:
         log.warning(
             "Hydra composes the config of each of the %d jobs before the first starts: about %s; "
             "hydra.sweeper.max_batch_size=100 starts sooner, then goes on in batches of 100",
-            jobs,
+            at_once,
             f"{wait_s / 60:.0f} min" if wait_s > 120 else f"{wait_s:.0f} s",
         )

@@ -244,7 +244,7 @@ def test_a_sweep_that_hydra_checks_for_long_before_its_first_job_says_so(compose
     config.hydra.overrides.task = ["seed=range(1,3000)"]
     OmegaConf.save(config, tmp_path / "multirun.yaml")
     with caplog.at_level(logging.WARNING, logger="mlp_exp"):
-        say_jobs_composed_first(config, tmp_path)
+        say_jobs_composed_first(config, jobs_at_once(tmp_path))
     said = (
         f"Hydra composes the config of each of the 2999 jobs before the first starts: {warned}; "
         "hydra.sweeper.max_batch_size=100 starts sooner, then goes on in batches of 100"
@@ -261,7 +261,7 @@ def test_a_sweep_of_one_job_given_a_list_says_how_to_sweep_over_its_items(task, 
     config.hydra.overrides.task = task
     OmegaConf.save(config, tmp_path / "multirun.yaml")
     with caplog.at_level(logging.WARNING, logger="mlp_exp"):
-        say_a_list_is_one_job(config, tmp_path)
+        say_a_list_is_one_job(config, jobs_at_once(tmp_path))
     said = "hiddens=[64,128] is one value, a list, so this sweep runs one job; one job for each of its items: -m "
     assert caplog.messages == ([said + "hiddens=64,128"] if warned else [])
 
