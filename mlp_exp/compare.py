@@ -121,27 +121,35 @@ def _best_first(run: Run) -> tuple:
 
 
 def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
-    """The jobs of the sweep in `sweep_dir` that have no dir: those of a sweep stopped before they began (a resume
-    of the sweep runs them), or of one still running, as its multirun.yaml plans them. None for an Optuna search,
-    whose trials are drawn as it goes, or a sweep whose jobs keep no record in .hydra/ (hydra.output_subdir, set
-    before mlp_exp refused it)."""
+    """The jobs of the sweep in `sweep_dir` that have no dir (`_unstarted`), with the knobs each will record."""
+    config, unstarted = _unstarted(sweep_dir)
+    knobs = _PlannedKnobs(config) if unstarted else None
+    return [Run(_name(job_dir, root), NOT_STARTED, knobs.of(job), dir=job_dir) for job_dir, job in unstarted]
+
+
+def unstarted_job_dirs(sweep_dir: Path) -> list[Path]:
+    """The dirs the jobs of the sweep in `sweep_dir` that have none would have (`_unstarted`); no config composed."""
+    return [job_dir for job_dir, _ in _unstarted(sweep_dir)[1]]
+
+
+def _unstarted(sweep_dir: Path) -> tuple[DictConfig | None, list[tuple[Path, list[Override]]]]:
+    """The sweep's config, and the dir and overrides of each of its jobs that has no dir: those of a sweep stopped
+    before they began (a resume of the sweep runs them), or of one still running, as its multirun.yaml plans them.
+    None for an Optuna search, whose trials are drawn as it goes, or a sweep whose jobs keep no record in .hydra/
+    (hydra.output_subdir, set before mlp_exp refused it)."""
     config, planned = planned_sweep(sweep_dir) or (None, None)
     if planned is None or config.hydra.get("output_subdir") != ".hydra":  # Optuna's trials are drawn as it goes
-        return []
+        return config, []
     started = set()  # by job number: two jobs of a sweep may have the same overrides
     for path in sweep_dir.rglob(str(HYDRA_RECORD)):
         with contextlib.suppress(OSError, yaml.YAMLError, TypeError, KeyError):
             started.add(yaml.load(path.read_text(), Loader=_YAML_LOADER)["hydra"]["job"]["num"])
     parser = OverridesParser.create()
     unstarted = [(num, parser.parse_overrides(job)) for num, job in enumerate(planned) if num not in started]
-    names, knobs = _JobDirNames(config), _PlannedKnobs(config)
+    names = _JobDirNames(config)
     dirs = [(sweep_dir / names.of(num, job), job) for num, job in unstarted]
     # A dir of its planned name with a run's records is the job's, though its .hydra/ is gone: find_runs lists it.
-    return [
-        Run(_name(job_dir, root), NOT_STARTED, knobs.of(job), dir=job_dir)
-        for job_dir, job in dirs
-        if not _has_records(job_dir)
-    ]
+    return config, [(job_dir, job) for job_dir, job in dirs if not _has_records(job_dir)]
 
 
 def _has_records(run_dir: Path) -> bool:

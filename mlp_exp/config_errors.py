@@ -45,6 +45,11 @@ GRAMMAR_DOCS = "https://hydra.cc/docs/1.3/advanced/override_grammar/basic/"
 KNOBS_AND_GROUPS = frozenset({*Config.__dataclass_fields__, *CONFIG_GROUPS})
 
 
+def key_of(override: str) -> str:
+    """The key an override sets, adds or deletes (`+lr=0.1`, `~optimizer`: lr, optimizer)."""
+    return override.lstrip("+~").partition("=")[0]
+
+
 def names_a_key(key: str) -> bool:
     """Whether dotted `key` is mlp_exp's or Hydra's (`epochs`, `optimizer.momentum`, `hydra.run.dir`)."""
     return key.split(".")[0] in {*KNOBS_AND_GROUPS, "hydra"}
@@ -226,7 +231,7 @@ def _unknown_hydra_key(cause: OmegaConfBaseException, args: Sequence[str]) -> st
     """
     node, _, name = cause.full_key.rpartition(".")
     # The override that set it, or one below it (`hydra.foo.bar=1`: hydra has no key foo), the deepest if several.
-    given = [arg for arg in args if f"{arg.lstrip('+~').partition('=')[0]}.".startswith(f"{cause.full_key}.")]
+    given = [arg for arg in args if f"{key_of(arg)}.".startswith(f"{cause.full_key}.")]
     typed = max(given, key=lambda arg: len(arg.partition("=")[0]), default=cause.full_key)
     known = [str(key) for key in cause.parent_node] if cause.parent_node is not None else []
     close = difflib.get_close_matches(name, known, n=1)
@@ -276,7 +281,7 @@ def _is_number(text: str) -> bool:
 def _typed_key(key: str, args: Sequence[str]) -> str:
     """The key on the command line that `key` starts (`visual.enabled=false` for `visual`), else `key`."""
     for override in args:
-        name = override.partition("=")[0].lstrip("+~")
+        name = key_of(override)
         if name.startswith(f"{key}."):
             return name
     return key

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
-from mlp_exp.compare import unstarted_jobs
+from mlp_exp.compare import unstarted_job_dirs
 from mlp_exp.config import MAX_THREADS, RESUME_REWRITES, SWEEP_PRESETS, ConfigError, Device, first_line
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
@@ -129,14 +129,9 @@ def _new_run_command(run_dir: Path, changed: list[str]) -> str:
         flags = [flag for flag in _config_flags(hydra_record(run_dir)) if flag != "--config-name=config"]
     except ConfigError:  # no record of Hydra's: mlp_exp's own configs
         flags = []
-    left_out = {*SWEEP_PRESETS, *map(_key_of, changed)}
-    own = [override for override in run_overrides(run_dir) if _key_of(override) not in left_out]
+    left_out = {*SWEEP_PRESETS, *map(config_errors.key_of, changed)}
+    own = [override for override in run_overrides(run_dir) if config_errors.key_of(override) not in left_out]
     return command("python", "-m", "mlp_exp", *flags, *own, *changed)
-
-
-def _key_of(override: str) -> str:
-    """The key an override sets, adds or deletes (`+lr=0.1`, `~optimizer`: lr, optimizer)."""
-    return override.lstrip("+~").partition("=")[0]
 
 
 def _override_value(path: Path) -> str:
@@ -190,7 +185,7 @@ def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     found: dict[Path, float] = {}
     held_in: dict[Path, set[Path]] = {}  # the dirs a process training each holds: its own, or a sweep's and a job's
     for path in found_below(directory, SWEEP_FILE, 4):
-        if unstarted_jobs(path.parent, path.parent):
+        if unstarted_job_dirs(path.parent):
             held_in[path.parent] = {path.parent}
             with contextlib.suppress(OSError):  # removed since
                 found[path.parent] = path.stat().st_mtime
@@ -253,7 +248,7 @@ def _never_started(job_dir: Path) -> bool:
     """Whether `job_dir`, which does not exist, is the dir a job of the sweep above it would have, had it started."""
     if job_dir.exists() or not (job_dir.parent / SWEEP_FILE).is_file():
         return False
-    return job_dir.name in {run.name for run in unstarted_jobs(job_dir.parent, job_dir.parent)}
+    return job_dir.name in {planned.name for planned in unstarted_job_dirs(job_dir.parent)}
 
 
 def main(argv: list[str] | None = None) -> None:
