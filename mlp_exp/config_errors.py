@@ -13,6 +13,7 @@ import importlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_type_hints
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -221,8 +222,29 @@ def _in_config_file(source: str, e: ConfigCompositionException, args: Sequence[s
             f"{source}.yaml puts its keys under {group}, not at the top level: make its first line "
             f"`# @package _global_`, as in conf/{group}/"
         )
+    if isinstance(inner, ValidationError) and (replaced := _NOT_A_SUBCLASS.match(str(inner))):
+        return f"{source}.yaml: " + _value_for_keys(replaced[1], replaced[2])
     told = one_line(inner, args) if isinstance(inner, Exception) else None
     return f"{source}.yaml: {told or first_line(str(e).partition(': ')[2] or e)}"
+
+
+# OmegaConf's words for a config file's plain value where the schema has keys (`optimizer: adam`), which it does
+# not name: the schema's type for those keys, and the value.
+_NOT_A_SUBCLASS = re.compile(r"Merge error: \w+ is not a subclass of (\w+)\. value: (.*)")
+
+
+def _value_for_keys(schema_type: str, value: str) -> str:
+    """Why `optimizer: adam` in a config file is refused, where `schema_type` is optimizer's (OptimizerConfig): a
+    group's option is chosen in the file's defaults list; the keys of `visuals` are set one by one."""
+    key = next(key for key in nested_keys() if get_type_hints(Config)[key].__name__ == schema_type)
+    value = {"True": "true", "False": "false", "None": "null"}.get(value, value)  # as YAML spells them
+    if key in CONFIG_GROUPS:
+        return (
+            f"`{key}: {value}` is not allowed: a config file chooses the {key} in its defaults list, as "
+            f"`defaults: [{{override /{key}: {value}}}]`"
+        )
+    first = next(name for name in schema_keys() if name.startswith(f"{key}.")).partition(".")[2]
+    return f"`{key}: {value}` is not allowed: {key} holds several keys; set them, as `{key}: {{{first}: ...}}`"
 
 
 def _unknown_hydra_key(cause: OmegaConfBaseException, args: Sequence[str]) -> str:

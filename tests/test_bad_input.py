@@ -277,8 +277,22 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
             "# @package _global_\ndefaults:\n  - override /optimizr: adam\n",
             "experiment/mine.yaml: Could not override 'optimizr'. No match in the defaults list.",
         ),
+        (  # a group's option chosen as conf/config.yaml's defaults list does, but in the file's body
+            "# @package _global_\noptimizer: adam\nlr: 0.001\n",
+            (
+                "experiment/mine.yaml: `optimizer: adam` is not allowed: a config file chooses the optimizer in its "
+                "defaults list, as `defaults: [{{override /optimizer: adam}}]`"
+            ),
+        ),
+        (
+            "# @package _global_\nvisuals: false\n",
+            (
+                "experiment/mine.yaml: `visuals: false` is not allowed: visuals holds several keys; set them, as "
+                "`visuals: {{enabled: ...}}`"
+            ),
+        ),
     ],
-    ids=["unknown-key", "wrong-type", "no-package-line", "not-yaml", "hydras-own-word"],
+    ids=["unknown-key", "wrong-type", "no-package-line", "not-yaml", "hydras-own-word", "group-option", "keys-value"],
 )
 def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
     monkeypatch, capsys, tmp_path, preset, message
