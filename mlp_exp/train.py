@@ -328,8 +328,10 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
             }
             if not math.isfinite(train_loss):
                 status = Status.diverged  # before its records: a Ctrl-C while they are written must not hide it
-            # The epoch's records, its checkpoint and its line in the log: all of them or none (a resume goes on
-            # after the epochs recorded, and the log then shows each epoch once).
+            # The epoch's records, its checkpoint, its line in the log and its pictures: all of them or none (a
+            # resume goes on after the epochs recorded, and the log then shows each epoch once). A signal inside
+            # TensorBoard's writer could also leave its (non-reentrant) lock held, and closing the writer would then
+            # wait for it forever. A signal that came meanwhile finds the last epoch's run completed.
             with interrupt.deferred():
                 tracker.log_epoch(record)
                 if status != Status.diverged:  # a NaN model is no place to resume from
@@ -343,16 +345,14 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                     test_acc,
                     epoch_s,
                 )
+                if status != Status.diverged:
+                    hints.after_epoch(record, waited)
+                    if visuals:
+                        visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
+                    if epoch == cfg.epochs:
+                        status = Status.completed
             if status == Status.diverged:
                 raise diverged(epoch, train_loss, cfg)
-            hints.after_epoch(record, waited)
-            # Deferred too: a signal inside TensorBoard's writer can leave its (non-reentrant) lock held, and closing
-            # the writer would then wait for it forever. The last epoch's pictures complete the run.
-            with interrupt.deferred():
-                if visuals:
-                    visuals.log_epoch(epoch, net, test_set, y_pred, tracker.history, final=epoch == cfg.epochs)
-                if epoch == cfg.epochs:
-                    status = Status.completed
         if status != Status.completed and visuals:  # a resumed run whose last epoch was recorded, but not its pictures
             with interrupt.deferred():
                 visuals.log_epoch(cfg.epochs, net, test_set, predict(net, test_X), tracker.history, final=True)

@@ -177,21 +177,37 @@ def test_a_ctrl_c_in_the_last_pictures_leaves_a_completed_run(tiny_root, tmp_pat
     assert session_end.status == 1  # STATUS_SUCCESS
 
 
-def test_a_ctrl_c_in_the_last_records_before_the_pictures_leaves_a_run_to_resume(tiny_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("pictures", ["true", "false"])
+def test_a_ctrl_c_in_the_last_records_leaves_a_completed_run(tiny_root, tmp_path, monkeypatch, pictures):
     save = checkpoint.save
 
     def signal_in_the_last_checkpoint(path, hparams, net, optimizer, shuffle, history):
         if len(history) == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # deferred until the epoch's records and pictures are all written
         return save(path, hparams, net, optimizer, shuffle, history)
 
     monkeypatch.setattr(checkpoint, "save", signal_in_the_last_checkpoint)
     with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(tiny_root, f"visuals.enabled={pictures}"), tmp_path / "run")
+    assert metrics_of(tmp_path / "run")["status"] == "completed"
+    assert (tmp_path / "run" / "confusion_matrix.png").is_file() == (pictures == "true")
+
+
+def test_a_run_stopped_while_drawing_its_last_pictures_gets_them_from_its_resume(tiny_root, tmp_path, monkeypatch):
+    log_epoch = Visuals.log_epoch
+
+    def crash_in_the_last_pictures(self, epoch, *args, final, **kwargs):
+        if final:
+            raise RuntimeError("the machine went away")  # as a kill -9 would leave it, but for the process
+        return log_epoch(self, epoch, *args, final=final, **kwargs)
+
+    monkeypatch.setattr(Visuals, "log_epoch", crash_in_the_last_pictures)
+    with pytest.raises(RuntimeError):
         train(tiny_cfg(tiny_root), tmp_path / "run")
-    assert metrics_of(tmp_path / "run")["status"] == "interrupted"  # the final pictures are still to be drawn
+    assert metrics_of(tmp_path / "run")["status"] == "running"  # as a lost machine's run reads
     assert not (tmp_path / "run" / "confusion_matrix.png").exists()
 
-    monkeypatch.setattr(checkpoint, "save", save)
+    monkeypatch.setattr(Visuals, "log_epoch", log_epoch)
     assert train(tiny_cfg(tiny_root), tmp_path / "run", resume=True)["status"] == "completed"
     assert (tmp_path / "run" / "confusion_matrix.png").is_file()  # the resume draws them
 
