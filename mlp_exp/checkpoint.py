@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from mlp_exp.config import RESTATING_HIDDENS, first_line, with_optimizer_rule
+from mlp_exp.config import RESTATING_HIDDENS, first_line, knob_default, with_optimizer_rule
 from mlp_exp.exits import OneLineError
 from mlp_exp.files import atomic_write
 from mlp_exp.optim import Optimizer
@@ -98,12 +98,14 @@ def restore(
     """
     state = _load(path, device=next(net.parameters()).device)
     saved = with_optimizer_rule(state["hparams"])
-    differences = [
-        f"{key} {saved.get(key)!r} in the checkpoint, {value!r} in the config"
-        for key, value in hparams.items()
-        # A checkpoint of an older mlp_exp may lack width, which restates hiddens: that cannot tell runs apart.
-        if (key in saved or key not in RESTATING_HIDDENS) and saved.get(key) != value
-    ]
+    differences = []
+    for key, value in hparams.items():
+        if key in saved and saved[key] != value:
+            differences.append(f"{key} {saved[key]!r} in the checkpoint, {value!r} in the config")
+        # A checkpoint of an older mlp_exp lacks the knobs added since, whose default is what its runs did; it may
+        # lack width, which restates hiddens: that cannot tell runs apart.
+        elif key not in saved and key not in RESTATING_HIDDENS and (default := knob_default(key)) != value:
+            differences.append(f"{key} not in the checkpoint (its default: {default!r}), {value!r} in the config")
     if differences:
         raise CheckpointError(
             f"{path} belongs to a different run ({'; '.join(differences)}); resume it with the config it was saved with"

@@ -441,6 +441,16 @@ def with_optimizer_rule(hparams: dict[str, Any]) -> dict[str, Any]:
 RESTATING_HIDDENS = ("depth", "width")
 
 
+def knob_default(key: str) -> Any:
+    """The schema's default of the knob flat_hparams records as `key` (lr, momentum), as it records it (a choice by
+    its name); None where the schema has none (hiddens' restatements, dataset)."""
+    for schema in (Config, *(get_type_hints(Config)[nested] for nested in nested_keys())):
+        for knob in dataclasses.fields(schema):
+            if knob.name == key and knob.default not in (dataclasses.MISSING, MISSING):
+                return knob.default.name if isinstance(knob.default, Enum) else knob.default
+    return None
+
+
 def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:
     """The run's knobs as one flat dict of scalars, the same keys in every run (TensorBoard's HParams needs that).
 

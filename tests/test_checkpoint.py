@@ -219,20 +219,22 @@ def test_a_checkpoint_of_an_older_mlp_exp_that_recorded_momentum_as_sgd_resumes(
     assert_resumes_from_epoch_1(cfg, run_dir)
 
 
-@pytest.mark.parametrize("missing", ["width", "lr"])
-def test_a_checkpoint_may_lack_only_a_key_that_restates_hiddens_as_an_older_mlp_exps_lacks_width(
+@pytest.mark.parametrize("missing", ["width", "momentum", "lr"])
+def test_a_checkpoint_of_an_older_mlp_exp_lacking_a_knob_resumes_where_the_run_has_its_default(
     tiny_root, tmp_path, missing, monkeypatch
 ):
-    cfg = tiny_cfg(tiny_root)
+    """As one saved before the knob was added (width, which restates hiddens, whatever its value)."""
+    cfg = tiny_cfg(tiny_root)  # momentum 0, the default; lr 0.5, not the default
     run_dir = interrupted_run(cfg, tmp_path / "run", monkeypatch)
     state = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
     del state["hparams"][missing]
     torch.save(state, run_dir / CHECKPOINT_FILE)
 
-    if missing == "width":
+    if missing != "lr":
         assert_resumes_from_epoch_1(cfg, run_dir)
     else:
-        with pytest.raises(CheckpointError, match=r"different run \(lr None in the checkpoint, 0.5 in the config"):
+        message = r"different run \(lr not in the checkpoint \(its default: 0.1\), 0.5 in the config\)"
+        with pytest.raises(CheckpointError, match=message):
             train(cfg, run_dir, resume=True)
 
 
