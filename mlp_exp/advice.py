@@ -168,6 +168,13 @@ def say_goes_on_otherwise(trained: str, goes_on: str) -> None:
     )
 
 
+def say_before_training(cfg: DictConfig, n_train: int) -> None:
+    """The warnings a new run's config calls for before its first step (a resumed run had them at its start)."""
+    say_big_adam_step(cfg)
+    say_weights_start_alike(cfg)
+    say_one_step_an_epoch(cfg.batch_size, n_train)
+
+
 def say_big_adam_step(cfg: DictConfig) -> None:
     """Adam and AdamW with SGD's lr (`optimizer=adam` leaves lr at 0.1): a warning before the first step."""
     if cfg.optimizer.name in ADAPTIVE and cfg.lr > ADAM_LR_LIMIT:

@@ -21,11 +21,9 @@ from tqdm import tqdm
 from mlp_exp import MKL_LIBRARY_LOADED, checkpoint, data, interrupt, mkl_on_amd
 from mlp_exp.advice import (
     Hints,
-    say_big_adam_step,
+    say_before_training,
     say_goes_on_otherwise,
-    say_one_step_an_epoch,
     say_too_many_threads,
-    say_weights_start_alike,
     what_to_lower,
 )
 from mlp_exp.config import ConfigError, Device, check, flat_hparams, hidden_widths
@@ -284,12 +282,9 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         say_too_many_threads(cfg.threads, "resumed" if resume else "given")
     elif device.type == "cpu" and not resume:  # a resumed run takes its checkpoint's (or says so)
         say_too_many_threads(torch.get_num_threads(), "default")
-    if not resume:
-        say_big_adam_step(cfg)
-        say_weights_start_alike(cfg)
     train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
     if not resume:
-        say_one_step_an_epoch(cfg.batch_size, len(train_set))
+        say_before_training(cfg, len(train_set))
 
     # Evaluated every epoch, so scaled to float once (31 MB for Fashion-MNIST's 10000 images), not per epoch.
     test_X = as_float(test_set.images)  # (N_test, 784)
