@@ -56,9 +56,9 @@ from torch import nn
 from tqdm import tqdm
 
 from mlp_exp import config, data
-from mlp_exp.cli import tune_process
 from mlp_exp.config import Activation, OptimizerName, hidden_widths
 from mlp_exp.model import cross_entropy, relu
+from mlp_exp.process import tune_process
 from mlp_exp.train import NUM_INPUTS, as_float, batches, new_net, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -440,7 +440,7 @@ def main() -> None:
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
     )
     print(
-        "mlp_exp's process settings (the MKL library of mlp_exp/mkl_on_amd.py, tune_process of mlp_exp/cli.py): "
+        "mlp_exp's process settings (the MKL library of mlp_exp/mkl_on_amd.py, tune_process of mlp_exp/process.py): "
         f"(a), (c), (d): {mlp_exp_settings()}; (b'): {b_prime.settings}; (b): {b.settings}"
     )
     print(f"default config, {repeats} repeats (medians); epoch times per repeat:")

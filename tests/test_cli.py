@@ -138,7 +138,7 @@ def test_a_run_process_reuses_freed_memory_instead_of_faulting_fresh_pages_in_ev
     a process faults 512 (one 2 MB activation) in every evaluation: so the median of three processes counts."""
     evaluate_ten_times = """
 import resource, sys
-from mlp_exp.cli import tune_process  # first, as in every run: see mlp_exp/mkl_on_amd.py
+from mlp_exp.process import tune_process  # first, as in every run: see mlp_exp/mkl_on_amd.py
 import torch
 from mlp_exp.config import Activation
 from mlp_exp.model import MLP
