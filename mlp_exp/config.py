@@ -174,14 +174,20 @@ def composing() -> Iterator[None]:
         yield
 
 
+HIDDENS_ALLOWED = "a positive int (hiddens=256) or a non-empty list of positive ints ('hiddens=[512,256]')"
+
+
+def _widths(hiddens: Any) -> list[int] | None:
+    """`hiddens` as a list of positive ints; None where it is no such thing."""
+    widths = list(hiddens) if isinstance(hiddens, (list, tuple, ListConfig)) else [hiddens]
+    valid = widths and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths)
+    return widths if valid else None
+
+
 def hidden_widths(hiddens: Any) -> list[int]:
     """`hiddens` as a list of positive ints, or a ConfigError saying what is allowed."""
-    widths = list(hiddens) if isinstance(hiddens, (list, tuple, ListConfig)) else [hiddens]
-    if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
-        raise ConfigError(
-            f"hiddens={as_typed(hiddens)} is not allowed: use a positive int (hiddens=256) "
-            "or a non-empty list of positive ints ('hiddens=[512,256]')"
-        )
+    if (widths := _widths(hiddens)) is None:
+        raise ConfigError(f"hiddens={as_typed(hiddens)} is not allowed: use {HIDDENS_ALLOWED}")
     return widths
 
 
@@ -204,7 +210,7 @@ def check_values(
     # Each rule as a function of the config, so that one value that cannot be resolved yet skips only its rules.
     # `< inf` because Hydra reads lr=inf and lr=nan as floats (and nan fails every comparison).
     rules = [
-        ("hiddens", lambda: bool(hidden_widths(cfg.hiddens)), ""),  # raises its own ConfigError
+        ("hiddens", lambda: _widths(cfg.hiddens) is not None, HIDDENS_ALLOWED),
         ("lr", lambda: 0 < cfg.lr < math.inf, "a positive number, e.g. lr=0.1"),
         ("init_scale", lambda: 0 <= cfg.init_scale < math.inf, "a number >= 0, e.g. init_scale=0.01"),
         ("epochs", lambda: cfg.epochs > 0, "a positive int, e.g. epochs=10"),
