@@ -89,9 +89,17 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
         elif not value.isascii() and not value.startswith(("'", '"')):  # Hydra's grammar takes such letters quoted
             fix = f"quote a value with letters beyond ASCII: '{key}=\"{value}\"'"
         elif value.endswith(",") and value.count("[") == value.count("]"):  # `-m hiddens=64,128,`, not `[512,`
+            following = value_after(args, args.index(e.override)) if e.override in args else "VALUE"
+            if following != "VALUE":  # `-m lr=0.1, 0.3`: the shell split the values at the space
+                return (
+                    f"{e.override} is not a valid override: it ends in a comma, and {following} after it is an "
+                    f"argument of its own; leave the space out: {key}={value}{following}"
+                )
             return (
                 f"{e.override} is not a valid override: it ends in a comma; leave that out: {key}={value.rstrip(',')}"
             )
+        elif re.search(r"[()]", value) and not re.match(r"\w+\(", value):  # a path or name, not `range(1,4)`
+            fix = f"quote a value with parentheses in it: '{key}=\"{value}\"'"
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
         # The parser's list of every token it would have taken says nothing to a user.
@@ -118,6 +126,9 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
         )
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
         group, option = e.missing_cfg_file.rsplit("/", 1)
+        if group.count("/") == 1 and group.split("/")[1] == group.split("/")[0] and option in e.options:
+            group = group.split("/")[0]  # `experiment=experiment/mine`, the path in the config dir
+            return f"{group}={group}/{option} is not allowed: name the option alone: {group}={option}"
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
     if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:  # a config file that is not YAML
         mark, context = e.problem_mark, f"{e.context}, " if e.context else ""
@@ -132,7 +143,10 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
         key = _typed_key(cause.full_key, args)  # OmegaConf names a dotted key's first unknown part only
         return unknown_key_message(key, _typed_value(key, args))
     if isinstance(cause, ValidationError) and cause.full_key in schema_keys():
-        typed = _typed_value(cause.full_key, args) or as_typed(cause.value)  # epochs=2.0 as typed, not as 2
+        # epochs=2.0 as typed, not as 2; a file's `epochs: 2.0` as a float, which is why it is refused
+        typed = _typed_value(cause.full_key, args) or (
+            repr(cause.value) if isinstance(cause.value, float) else as_typed(cause.value)
+        )
         refused = f"{cause.full_key}={typed} is not allowed: use {allowed_values(cause.full_key)}"
         return refused + _the_option_instead(cause.full_key, cause.value)
     if isinstance(cause, ValidationError) and cause.full_key.startswith("hydra."):  # hydra.launcher.n_jobs=abc
@@ -200,6 +214,9 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
     return None
 
 
+# The config groups whose files set keys anywhere (`# @package _global_`); the others' set their group's keys.
+GLOBAL_GROUPS = ("experiment", "sweep", "hparams_search")
+
 # The keys whose one value may be a list (`hiddens=[512,256]`): `hiddens=512,256` without -m may have meant one.
 LIST_KEYS = ("hiddens", "dataset.classes")
 
@@ -217,15 +234,39 @@ def _in_config_file(source: str, e: ConfigCompositionException, args: Sequence[s
     raised while composing config:"), or Hydra's own word ("In 'experiment/mine': Could not override 'optimizr'")."""
     group = source.partition("/")[0]
     inner = e.__cause__ or e.__context__
-    if isinstance(inner, (ConfigAttributeError, ConfigKeyError)) and inner.full_key == group:  # under `experiment.`
+    unknown_key = isinstance(inner, (ConfigAttributeError, ConfigKeyError))
+    # Its keys, or its defaults list's overrides, under `experiment.`
+    if (unknown_key and inner.full_key == group) or re.search(rf"Could not override '(\w+)@{group}\.\1'", str(e)):
         return (
             f"{source}.yaml puts its keys under {group}, not at the top level: make its first line "
             f"`# @package _global_`, as in conf/{group}/"
+        )
+    # `- optimizer: adam` in its defaults list: an option of experiment/optimizer/, not of mlp_exp's optimizer group.
+    if (chosen := re.search(rf"Could not find '{group}/(\w+)/([^']+)'", str(e))) and chosen[1] in CONFIG_GROUPS:
+        return (
+            f"{source}.yaml: `- {chosen[1]}: {chosen[2]}` in its defaults list is looked for in {group}/{chosen[1]}/; "
+            f"choose the {chosen[1]} with `- override /{chosen[1]}: {chosen[2]}`"
+        )
+    # `optimizer.momentum: 0.9`: a command line's dotted key, which YAML reads as one key
+    if unknown_key and "." in inner.full_key and inner.full_key in schema_keys():
+        *parents, leaf = inner.full_key.split(".")
+        nested = "".join(f"{parent}: {{" for parent in parents) + f"{leaf}: ..." + "}" * len(parents)
+        return f"{source}.yaml: `{inner.full_key}: ...` is not allowed: in a config file, nest it: `{nested}`"
+    # An optimizer's `name: sgd` at the top level
+    if unknown_key and group not in GLOBAL_GROUPS and inner.full_key in _keys_of(group):
+        return (
+            f"{source}.yaml puts its keys at the top level, not under {group}: take its `# @package _global_` line "
+            f"out, as conf/{group}/ has none"
         )
     if isinstance(inner, ValidationError) and (replaced := _NOT_A_SUBCLASS.match(str(inner))):
         return f"{source}.yaml: " + _value_for_keys(replaced[1], replaced[2])
     told = one_line(inner, args) if isinstance(inner, Exception) else None
     return f"{source}.yaml: {told or first_line(str(e).partition(': ')[2] or e)}"
+
+
+def _keys_of(group: str) -> list[str]:
+    """The keys a config group's files set (optimizer: name, momentum, weight_decay)."""
+    return [field.name for field in dataclasses.fields(get_type_hints(Config)[group])]
 
 
 # OmegaConf's words for a config file's plain value where the schema has keys (`optimizer: adam`), which it does

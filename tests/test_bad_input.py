@@ -13,7 +13,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from mlp_exp import cli, compare, config, resume, sweep
-from mlp_exp.config import Activation, ConfigError, Device, OptimizerName, check, unknown_key_message
+from mlp_exp.config import HIDDENS_ALLOWED, Activation, ConfigError, Device, OptimizerName, check, unknown_key_message
 from mlp_exp.config_errors import GRAMMAR_DOCS
 from mlp_exp.exits import ends_the_command
 from mlp_exp.files import command
@@ -62,6 +62,10 @@ COMPOSE_ERRORS = [
     ("dataset.name=cifar", "dataset.name=cifar is not allowed: use one of fashion_mnist, mnist, kmnist"),
     ("dataset.download=maybe", "dataset.download=maybe is not allowed: use true or false"),
     ("experiment=nope", "experiment=nope is not allowed: use one of d2l_baseline, deeper"),
+    (  # the file's path in conf/
+        "experiment=experiment/deeper",
+        "experiment=experiment/deeper is not allowed: name the option alone: experiment=deeper",
+    ),
     ("hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
     ("Lr=0.1", "Lr=0.1 is not allowed: mlp_exp has no key Lr; did you mean lr?"),
     ("momentum=0.9", "momentum=0.9 is not allowed: mlp_exp has no key momentum; did you mean optimizer.momentum?"),
@@ -127,6 +131,11 @@ COMPOSE_ERRORS = [
     (  # a run dir's name, pasted as it is
         "hydra.run.dir=outputs/runs/2026-12-02_05-13-16-22322_epochs=2,lr=0.1",
         "hydra.run.dir=outputs/runs/2026-12-02_05-13-16-22322_epochs=2,lr=0.1 is not a valid override (",
+    ),
+    (
+        "hydra.run.dir=runs/(v2)",
+        """hydra.run.dir=runs/(v2) is not a valid override (mismatched input '(' expecting <EOF>); quote a value with \
+parentheses in it: 'hydra.run.dir="runs/(v2)"'""",
     ),
     ("hydra.job.chdir=maybe", "hydra.job.chdir=maybe is not allowed: use true or false"),
     ("hydra.sweeper.max_batch_size=abc", "hydra.sweeper.max_batch_size=abc is not allowed: use an int"),
@@ -291,8 +300,42 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
                 "`visuals: {{enabled: ...}}`"
             ),
         ),
+        (  # which Hydra reads under `experiment.` too, and then finds no optimizer there to override
+            "defaults:\n  - override /optimizer: adam\nlr: 0.001\n",
+            (
+                "experiment/mine.yaml puts its keys under experiment, not at the top level: make its first line "
+                "`# @package _global_`, as in conf/experiment/"
+            ),
+        ),
+        (
+            "# @package _global_\ndefaults:\n  - optimizer: adam\n",
+            (
+                "experiment/mine.yaml: `- optimizer: adam` in its defaults list is looked for in experiment/optimizer/; "
+                "choose the optimizer with `- override /optimizer: adam`"
+            ),
+        ),
+        (
+            "# @package _global_\noptimizer.weight_decay: 0.01\n",
+            (
+                "experiment/mine.yaml: `optimizer.weight_decay: ...` is not allowed: in a config file, nest it: "
+                "`optimizer: {{weight_decay: ...}}`"
+            ),
+        ),
+        ("# @package _global_\nepochs: 2.0\n", "experiment/mine.yaml: epochs=2.0 is not allowed: use an int"),
     ],
-    ids=["unknown-key", "wrong-type", "no-package-line", "not-yaml", "hydras-own-word", "group-option", "keys-value"],
+    ids=[
+        "unknown-key",
+        "wrong-type",
+        "no-package-line",
+        "not-yaml",
+        "hydras-own-word",
+        "group-option",
+        "keys-value",
+        "no-package-line-with-defaults",
+        "defaults-without-override",
+        "dotted-key",
+        "whole-float-for-an-int",
+    ],
 )
 def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
     monkeypatch, capsys, tmp_path, preset, message
@@ -302,6 +345,34 @@ def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
     (tmp_path / "experiment" / "mine.yaml").write_text(preset)
     code, _, err = run_main(monkeypatch, capsys, "--config-dir", str(tmp_path), "experiment=mine", "--cfg", "job")
     assert code == 2 and len(err) == 1 and err[0].startswith("error: " + message.format(conf=tmp_path))
+
+
+def test_an_option_file_of_a_group_with_the_package_line_of_a_preset_is_told_to_take_it_out(
+    monkeypatch, capsys, tmp_path
+):
+    (tmp_path / "optimizer").mkdir()
+    (tmp_path / "optimizer" / "mine.yaml").write_text("# @package _global_\nname: sgd\nmomentum: 0.5\n")
+    code, _, err = run_main(monkeypatch, capsys, "--config-dir", str(tmp_path), "optimizer=mine", "--cfg", "job")
+    assert code == 2
+    assert err == [
+        (
+            "error: optimizer/mine.yaml puts its keys at the top level, not under optimizer: take its "
+            "`# @package _global_` line out, as conf/optimizer/ has none"
+        )
+    ]
+
+
+def test_a_sweeps_values_split_by_a_space_after_a_comma_are_told_to_leave_it_out(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(monkeypatch, capsys, "-m", "lr=0.1,", "0.3")  # `-m lr=0.1, 0.3`
+    assert code == 2
+    assert err == [
+        (
+            "error: lr=0.1, is not a valid override: it ends in a comma, and 0.3 after it is an argument of its "
+            "own; leave the space out: lr=0.1,0.3"
+        )
+    ]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -653,6 +724,7 @@ def test_a_value_no_run_can_use_names_the_config_file_of_the_users_own_it_came_f
         ),
         ("extra/a.yaml", "# @package _global_\nlr: 0.05\n"),  # a group of the user's own, not in the defaults
         ("extra/b.yaml", "# @package _global_\noptimizer:\n  momentum: 1.5\n"),
+        ("experiment/narrow.yaml", "# @package _global_\nhiddens: [512, 0]\n"),
     ):
         (conf / path).parent.mkdir(parents=True, exist_ok=True)
         (conf / path).write_text(text)
@@ -674,6 +746,10 @@ def test_a_value_no_run_can_use_names_the_config_file_of_the_users_own_it_came_f
         code, _, err = run_main(monkeypatch, capsys, f"--config-dir={conf}", *args, *tiny_overrides(tiny_root, *FAST))
         assert code == 2 and err == [f"error: {message}: use a number in [0, 1)"], args
         assert not (tmp_path / "outputs").exists(), args  # no run or sweep dir
+
+    code, _, err = run_main(monkeypatch, capsys, f"--config-dir={conf}", "experiment=narrow")
+    narrow = conf / "experiment" / "narrow.yaml"
+    assert code == 2 and err == [f"error: hiddens=[512,0] (set in {narrow}) is not allowed: use {HIDDENS_ALLOWED}"]
 
     # The user's folder as a search path, and a value set above the key on the command line (the user's word).
     vis = "# @package _global_\nvisuals:\n  every: -1\n"
