@@ -65,7 +65,7 @@ from mlp_exp.records import (
     run_overrides,
 )
 from mlp_exp.run_dirs import job_dirname
-from mlp_exp.sweep import planned_sweep
+from mlp_exp.sweep import OPTUNA_SWEEPER, planned_sweep
 
 # TensorBoard's reader logs every event file it finishes reading, which would bury the table, and warns of the steps
 # a resumed run's restart marker hides (as meant: a resume goes on from its checkpoint, or anew without one).
@@ -150,6 +150,17 @@ def _unstarted(sweep_dir: Path) -> tuple[DictConfig | None, list[tuple[Path, lis
     dirs = [(sweep_dir / names.of(num, job), job) for num, job in unstarted]
     # A dir of its planned name with a run's records is the job's, though its .hydra/ is gone: find_runs lists it.
     return config, [(job_dir, job) for job_dir, job in dirs if not _has_records(job_dir)]
+
+
+def trials_not_drawn(sweep_dir: Path) -> int:
+    """How many trials of the Optuna search in `sweep_dir` have not begun: those of a search stopped before it drew
+    them, which its resume runs. 0 for any other sweep, or without a readable multirun.yaml."""
+    config, _ = planned_sweep(sweep_dir) or (None, None)
+    with contextlib.suppress(OmegaConfBaseException, TypeError, ValueError):  # a hand-edited multirun.yaml's
+        if config is not None and config.hydra.sweeper._target_ == OPTUNA_SWEEPER:
+            begun = sum(1 for _ in sweep_dir.rglob(str(HYDRA_RECORD)))
+            return max(0, int(config.hydra.sweeper.n_trials) - begun)
+    return 0
 
 
 def _has_records(run_dir: Path) -> bool:
@@ -609,11 +620,18 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
     for run in runs:
         if run.error:
             say(f"{run.name} {run.status}: {run.error}")
-    if unfinished := [run.dir for run in runs if _unfinished(run)]:
+    unfinished = [run.dir for run in runs if _unfinished(run)]
+    searches = {path.parent: n for d in dirs for path in d.rglob(SWEEP_FILE) if (n := trials_not_drawn(path.parent))}
+    if unfinished or searches:
         # A sweep that still runs goes on with its jobs not started by itself.
-        resumed = [d for d in dict.fromkeys(map(goes_on_with, unfinished)) if not in_use(d)]
+        resumed = [d for d in dict.fromkeys([*map(goes_on_with, unfinished), *searches]) if not in_use(d)]
         commands = [resume_command(d) for d in resumed[:3]] + ([f"{len(resumed) - 3} more"] if resumed[3:] else [])
-        counted = f"{len(unfinished)} of {len(runs)} unfinished" if len(runs) > 1 else "unfinished"
+        said = []
+        if unfinished:
+            said.append(f"{len(unfinished)} of {len(runs)} unfinished" if len(runs) > 1 else "unfinished")
+        if left := sum(searches.values()):
+            said.append(f"{left} trial{'s' * (left > 1)} of the search{'es' * (len(searches) > 1)} not yet drawn")
+        counted = ", and ".join(said)
         say(
             f"{counted}; go on with: {'; '.join(commands)}" if commands else f"{counted}; their sweep goes on with them"
         )

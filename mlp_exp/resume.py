@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_exp import config_errors, interrupt
 from mlp_exp.cli import exit_interrupted, remember_completed, train_reporting
-from mlp_exp.compare import unstarted_job_dirs
+from mlp_exp.compare import trials_not_drawn, unstarted_job_dirs
 from mlp_exp.config import MAX_THREADS, RESUME_REWRITES, SWEEP_PRESETS, ConfigError, Device, first_line
 from mlp_exp.exits import ends_as_told, fail
 from mlp_exp.files import OneLineParser, atomic_write, command, found_below, not_a_directory, resume_command, say
@@ -180,12 +180,13 @@ def _remember(run_dir: Path, changed: dict[str, Device | int]) -> None:
 
 def unfinished_under(directory: Path) -> tuple[list[Path], list[Path]]:
     """The runs and sweeps below `directory` that a resume goes on with (a run interrupted, cut short by a lost
-    machine: status `running`, or one whose last resume failed; a sweep stopped before some of its jobs began), the
-    one written to last first; and those a process is training now. A sweep's job stands for its sweep."""
+    machine: status `running`, or one whose last resume failed; a sweep stopped before some of its jobs began, a
+    search before it drew all its trials), the one written to last first; and those a process is training now. A
+    sweep's job stands for its sweep."""
     found: dict[Path, float] = {}
     held_in: dict[Path, set[Path]] = {}  # the dirs a process training each holds: its own, or a sweep's and a job's
     for path in found_below(directory, SWEEP_FILE, 4):
-        if unstarted_job_dirs(path.parent):
+        if unstarted_job_dirs(path.parent) or trials_not_drawn(path.parent):
             held_in[path.parent] = {path.parent}
             with contextlib.suppress(OSError):  # removed since
                 found[path.parent] = path.stat().st_mtime

@@ -24,8 +24,9 @@ from mlp_exp import compare, mkl_on_amd
 from mlp_exp.cli import interrupted_sweep_line
 from mlp_exp.config import CONF_DIR, CONFIG_GROUPS, Activation, composing
 from mlp_exp.cores import available
-from mlp_exp.files import command
+from mlp_exp.files import command, resume_command
 from mlp_exp.records import CHECKPOINT_FILE
+from mlp_exp.resume import unfinished_under
 from mlp_exp.sweep import (
     RESUMING,
     SweepCallback,
@@ -384,6 +385,9 @@ def test_a_resumed_optuna_search_asks_the_same_trials_and_runs_only_those_not_do
     *done, stopped = job_dirs(sweep_dir)
     best = (sweep_dir / "optimization_results.yaml").read_text()
     shutil.rmtree(stopped)  # as if the search had stopped before its last trial
+    said = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.compare").stdout.splitlines()
+    assert f"1 trial of the search not yet drawn; go on with: {resume_command(sweep_dir)}" in said
+    assert unfinished_under(tmp_path) == ([sweep_dir], [])  # `python -m mlp_exp.resume FOLDER` finds it
 
     result = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
 
