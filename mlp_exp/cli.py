@@ -47,7 +47,7 @@ from mlp_exp.overrides import (
     say_shadowed_files,
 )
 from mlp_exp.process import tune_process
-from mlp_exp.records import Status, run_status
+from mlp_exp.records import Status, run_status, score
 from mlp_exp.run_dirs import refuse_inside_a_run, refuse_used_run_dir
 from mlp_exp.sweep import (
     RESUMING,
@@ -116,7 +116,7 @@ def run(cfg: DictConfig) -> float:
     if hydra_cfg.job.chdir:  # the job works in its run dir
         read_paths_from(Path(hydra_cfg.runtime.cwd), cfg)
     if hydra_cfg.mode is not RunMode.MULTIRUN:
-        return train_reporting(cfg, run_dir, dataset_option=dataset_option)["test_acc"]
+        return score(train_reporting(cfg, run_dir, dataset_option=dataset_option))
     sweep_dir = absolute_sweep_dir(hydra_cfg)
     share = threads_per_job(hydra_cfg.launcher, jobs_at_once(sweep_dir))
     if share:
@@ -128,7 +128,7 @@ def run(cfg: DictConfig) -> float:
         torch.set_num_threads(share)
         label_console_lines(f"#{hydra_cfg.job.num}")
     resume = resuming_job(run_dir, sweep_dir)  # a job of a resumed sweep, which started before: it goes on
-    return train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option)["test_acc"]
+    return score(train_reporting(cfg, run_dir, resume=resume, sweep_dir=sweep_dir, dataset_option=dataset_option))
 
 
 def read_paths_from(started_in: Path, cfg: DictConfig) -> None:

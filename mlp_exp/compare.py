@@ -3,7 +3,8 @@
 Reads each run's knobs, per-epoch metrics and how it ended from its metrics.json (the numbers its log printed), or
 from its TensorBoard event file where that is missing. Prints the knobs all runs share (one run's: all of them),
 then one row per run with the knobs that differ between runs, the final metrics and the status, completed runs
-first and the best test accuracy first, and where runs differ in their seed, each setting's mean; and writes a PNG
+first and the best test accuracy first (validation accuracy, where every run held out a validation set), and where
+runs differ in their seed, each setting's mean; and writes a PNG
 with the final test accuracy against the swept knob next to each run's learning curves. A sweep job that failed
 before training has no event file, only Hydra's record of it (.hydra/); it is listed as failed, with its error,
 or as not started where its log names none. So is each job of a stopped sweep that never began (no dir at all),
@@ -86,7 +87,9 @@ LINE_STYLES = ["-", "--", ":", "-."]
 CURVES_LEGEND_MAX = SERIES_LEGEND_MAX = 12
 LABEL_WIDTH = 32  # characters per line of a run's label in the legend beside the panels
 # The scalars compare reads for each run: the table's final values and the plot's curves.
-CURVES = ("test/acc", "train/acc", "train/loss")
+CURVES = ("val/acc", "test/acc", "train/acc", "train/loss")
+# A run's validation accuracy, of a run that held out a validation set (dataset.val_fraction).
+VAL_ACC = "val/acc"
 
 
 @dataclass
@@ -113,11 +116,19 @@ def find_runs(directory: Path, root: Path | None = None) -> list[Run]:
     return sorted(runs, key=_best_first)
 
 
-def _best_first(run: Run) -> tuple:
-    """Completed runs first, then by test accuracy, best first (runs without one last), then job 2 before job 10."""
-    test_acc = run.final("test/acc")
-    known = test_acc is not None and math.isfinite(test_acc)
-    return run.status != Status.completed, -test_acc if known else math.inf, _natural_order(run.name)
+def _best_first(run: Run, tag: str = "test/acc") -> tuple:
+    """Completed runs first, then by their final `tag` (accuracy), best first (runs without one last), then job 2
+    before job 10."""
+    acc = run.final(tag)
+    known = acc is not None and math.isfinite(acc)
+    return run.status != Status.completed, -acc if known else math.inf, _natural_order(run.name)
+
+
+def ranked_by(runs: list[Run]) -> str:
+    """What runs are ranked by: their validation accuracy where each run with a score held out a validation set
+    (the runs of a search, which selects on it), else their test accuracy."""
+    scored = [run for run in runs if run.final("test/acc") is not None]
+    return VAL_ACC if scored and all(run.final(VAL_ACC) is not None for run in scored) else "test/acc"
 
 
 def unstarted_jobs(sweep_dir: Path, root: Path) -> list[Run]:
@@ -240,7 +251,8 @@ def read_run(run_dir: Path, root: Path) -> Run:
     # Its process gone (killed, or its machine lost), where it trained: a lock is not seen from another machine.
     if status == Status.running and metrics.get("host") == HOST and in_use(run_dir) is False:
         status = CUT_SHORT
-    tags = {tag: key for key, tag in TAGS.items() if tag in CURVES}
+    held_out = isinstance(history, list) and all(isinstance(h, dict) and "val_acc" in h for h in history)
+    tags = {tag: key for key, tag in TAGS.items() if tag in CURVES and (tag != VAL_ACC or held_out)}
     try:
         curves = (
             {tag: [(h["epoch"], _nan_if_null(h[key])) for h in history] for tag, key in tags.items()} if history else {}
@@ -394,12 +406,13 @@ def _knob_cell(value: Any) -> str:
 
 
 def table(runs: list[Run], knobs: list[str]) -> str:
-    header = ["run", *knobs, "test_acc", "train_acc", "train_loss", "epochs_done", "status"]
+    tags = [tag for tag in CURVES if tag != VAL_ACC or any(run.final(VAL_ACC) is not None for run in runs)]
+    header = ["run", *knobs, *(tag.replace("/", "_") for tag in tags), "epochs_done", "status"]
     rows = [
         [
             run.name,
             *(_knob_cell(run.hparams.get(knob)) for knob in knobs),
-            *(_metric_cell(run.final(tag)) for tag in CURVES),
+            *(_metric_cell(run.final(tag)) for tag in tags),
             str(len(run.curves.get("test/acc", []))),
             run.status,
         ]
@@ -603,13 +616,16 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
     given = list(dict.fromkeys(Path(os.path.abspath(d)) for d in (first, *more)))
     dirs = [d for d in given if not any(d != other and d.is_relative_to(other) for other in given)]  # each run once
     root = Path(os.path.commonpath(dirs))
-    runs = sorted((run for d in dirs for run in find_runs(d, root)), key=_best_first)
+    runs = [run for d in dirs for run in find_runs(d, root)]
     if not runs:
         return runs
+    tag = ranked_by(runs)
+    runs.sort(key=lambda run: _best_first(run, tag))
     knobs = differing_knobs(runs)
     same = {key: runs[0].hparams[key] for key in shown_knobs(runs[0].hparams) if key not in knobs}
     where = ", ".join(map(str, dirs))
-    say(f"{len(runs)} runs under {where}, best first" if len(runs) > 1 else f"1 run under {where}")
+    best = "best first" if tag == "test/acc" else "best first by validation accuracy"
+    say(f"{len(runs)} runs under {where}, {best}" if len(runs) > 1 else f"1 run under {where}")
     if same:
         shared = "same in all" if len(runs) > 1 else "knobs"
         say(f"{shared}: " + " ".join(f"{key}={_knob_cell(value)}" for key, value in same.items()))

@@ -108,6 +108,9 @@ class DatasetConfig:
     system_dir: str | None = None
     download: bool = True
     classes: list[str] = MISSING
+    # The share of the training set held out to validate on (the same images in every run): a search selects on it,
+    # not on the test set. 0: none, as in d2l.
+    val_fraction: float = 0.0
 
 
 @dataclass
@@ -227,6 +230,7 @@ def check_values(
             ),
         ),
         ("optimizer.weight_decay", lambda: 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
+        ("dataset.val_fraction", lambda: 0 <= cfg.dataset.val_fraction < 1, "a number in [0, 1), e.g. 0.1"),
         ("visuals.every", lambda: cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
         # A grid of thousands of images is too big to read, for PIL (a "decompression bomb") and for TensorBoard alike.
         (
@@ -478,5 +482,6 @@ def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:
         "batch_size": int(cfg.batch_size),
         "epochs": int(cfg.epochs),
         "dataset": cfg.dataset.name.name,
+        "val_fraction": float(cfg.dataset.val_fraction),
         "seed": int(cfg.seed),
     }

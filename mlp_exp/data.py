@@ -73,6 +73,27 @@ class Split:
         return Split(self.images.to(device), self.labels.to(device))
 
 
+# Draws which training images dataset.val_fraction holds out: fixed, so that runs of every seed are validated on
+# the same images, and a resumed run on those it started with.
+VAL_DRAW_SEED = 0
+
+
+def hold_out(train: Split, fraction: float) -> tuple[Split, Split | None]:
+    """(train, validation): `fraction` of the training images, drawn at random but the same in every run, held out;
+    each part keeps the images' order. With `fraction` 0, the training set as it is, and None."""
+    if not fraction:
+        return train, None
+    held = round(fraction * len(train))
+    if not 0 < held < len(train):
+        raise ConfigError(
+            f"dataset.val_fraction={fraction} is not allowed: it holds out {held} of the {len(train)} training images; "
+            "leave at least one image on each side"
+        )
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(VAL_DRAW_SEED))
+    parts = (order[held:].sort().values, order[:held].sort().values)
+    return tuple(Split(train.images[rows], train.labels[rows]) for rows in parts)
+
+
 def data_root(cfg: DatasetConfig) -> Path:
     return Path(cfg.root).expanduser() if cfg.root else PROJECT_DATA
 

@@ -69,6 +69,7 @@ HOST = socket.gethostname()
 TAGS = {
     "train_loss": "train/loss",
     "train_acc": "train/acc",
+    "val_acc": "val/acc",
     "test_acc": "test/acc",
     "epoch_s": "time/epoch_s",
     "examples_per_s": "time/examples_per_s",
@@ -148,6 +149,12 @@ def holds_a_run(directory: Path) -> bool:
     """Whether `directory` holds a run's records: its metrics.json (written as its training starts) or its
     checkpoint (after each epoch), either of which may have been deleted since."""
     return any((directory / name).exists() for name in (METRICS_FILE, CHECKPOINT_FILE))
+
+
+def score(metrics: dict[str, Any]) -> float:
+    """What a search maximises of a run's metrics.json: its final validation accuracy where it held out a validation
+    set (dataset.val_fraction), else its final test accuracy."""
+    return metrics["val_acc"] if "val_acc" in metrics else metrics["test_acc"]
 
 
 def goes_on_with(run_dir: Path) -> Path:

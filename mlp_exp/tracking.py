@@ -64,10 +64,10 @@ class Tracker:
             "epochs_done": len(self.history),
             "train_loss": last.get("train_loss"),
             "train_acc": last.get("train_acc"),
-            "test_acc": last.get("test_acc"),
-            "hparams": self.hparams,
-            "history": self.history,
         }
+        if self.hparams.get("val_fraction"):  # a run that holds out a validation set
+            metrics["val_acc"] = last.get("val_acc")
+        metrics |= {"test_acc": last.get("test_acc"), "hparams": self.hparams, "history": self.history}
         write_json_atomic(self.metrics_path, metrics)
         return metrics
 

@@ -130,6 +130,11 @@ def new_net(cfg: DictConfig, device: torch.device) -> tuple[MLP, Optimizer]:
     return net, make_optimizer(cfg.optimizer, cfg.lr, list(net.parameters()))
 
 
+def accuracy(y_pred: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of predicted classes (N,) that are the labels (N,)."""
+    return (y_pred == labels).sum().item() / len(labels)
+
+
 @torch.inference_mode()
 def predict(net: MLP, X: torch.Tensor) -> torch.Tensor:
     """float images (N, 784) -> the predicted class of each (N,)."""
@@ -137,9 +142,15 @@ def predict(net: MLP, X: torch.Tensor) -> torch.Tensor:
     return torch.cat([net(X[start : start + EVAL_CHUNK]).argmax(dim=1) for start in range(0, len(X), EVAL_CHUNK)])
 
 
-def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torch.device, done: list | None) -> None:
-    """The line before the first step: what trains on what, and where; for a resumed run (`done`: the records of the
-    epochs it has), from where."""
+def say_start(
+    cfg: DictConfig,
+    net: MLP,
+    splits: tuple[data.Split, data.Split | None, data.Split],
+    device: torch.device,
+    done: list | None,
+) -> None:
+    """The line before the first step: what trains on what (`splits`: train, validation or None, test), and where;
+    for a resumed run (`done`: the records of the epochs it has), from where."""
     doing = "Training"
     if done is not None and len(done) == cfg.epochs:  # stopped as its end was recorded, or its metrics.json lost
         doing = f"Resuming after epoch {len(done)}, its last, to finish the run's records:"
@@ -153,14 +164,15 @@ def say_start(cfg: DictConfig, net: MLP, n_train: int, n_test: int, device: torc
         elif hint := mkl_on_amd.not_built():
             on += f"; {hint}"
     log.info(
-        "%s %s MLP (%s) on %s from %s: %d train / %d test images, %s, lr %g, on %s",
+        "%s %s MLP (%s) on %s from %s: %s images, %s, lr %g, on %s",
         doing,
         "-".join(map(str, net.widths)),
         cfg.activation.name,
         cfg.dataset.name.name,
         data.cache_path(cfg.dataset).parent.absolute(),  # which copy: a dataset.root of one's own may hold others
-        n_train,
-        n_test,
+        " / ".join(
+            f"{len(split)} {name}" for name, split in zip(("train", "validation", "test"), splits) if split is not None
+        ),
         describe(cfg.optimizer),
         cfg.lr,
         on,
@@ -282,12 +294,17 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
         say_too_many_threads(cfg.threads, "resumed" if resume else "given")
     elif device.type == "cpu" and not resume:  # a resumed run takes its checkpoint's (or says so)
         say_too_many_threads(torch.get_num_threads(), "default")
-    train_set, test_set = (split.to(device) for split in data.load(cfg.dataset))
+    train_set, test_set = data.load(cfg.dataset)
+    train_set, val_set = data.hold_out(train_set, cfg.dataset.val_fraction)
+    train_set, val_set, test_set = (
+        None if split is None else split.to(device) for split in (train_set, val_set, test_set)
+    )
     if not resume:
         say_before_training(cfg, len(train_set))
 
     # Evaluated every epoch, so scaled to float once (31 MB for Fashion-MNIST's 10000 images), not per epoch.
     test_X = as_float(test_set.images)  # (N_test, 784)
+    val_X = None if val_set is None else as_float(val_set.images)  # (N_val, 784)
     net, optimizer = new_net(cfg, device)
     shuffle = torch.Generator().manual_seed(cfg.seed)
     hparams = flat_hparams(cfg)
@@ -300,7 +317,7 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
     hints = Hints(cfg, train_set.labels, done, out_dir)
     try:  # from here on, metrics.json says `running`, and a Ctrl-C leaves a run that reads as interrupted
         visuals = Visuals(cfg.visuals, cfg.dataset.classes, tracker.writer, out_dir) if cfg.visuals.enabled else None
-        say_start(cfg, net, len(train_set), len(test_set), device, done if resume else None)
+        say_start(cfg, net, (train_set, val_set, test_set), device, done if resume else None)
         for epoch in range(len(done) + 1, cfg.epochs + 1):
             started, waited_before = time.perf_counter(), waited_s() if device.type == "cpu" else None
             with tqdm(
@@ -309,14 +326,16 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 train_loss, train_acc = train_epoch(
                     net, cross_entropy, optimizer, train_set, cfg.batch_size, shuffle, progress
                 )
+            val_acc = None if val_set is None else accuracy(predict(net, val_X), val_set.labels)
             y_pred = predict(net, test_X)  # (N_test,)
-            test_acc = (y_pred == test_set.labels).sum().item() / len(test_set)
+            test_acc = accuracy(y_pred, test_set.labels)
             epoch_s = time.perf_counter() - started
             waited = None if waited_before is None else waited_s() - waited_before
             record = {
                 "epoch": epoch,
                 "train_loss": train_loss,
                 "train_acc": train_acc,
+                **({} if val_acc is None else {"val_acc": val_acc}),
                 "test_acc": test_acc,
                 "epoch_s": epoch_s,
                 "examples_per_s": len(train_set) / epoch_s,
@@ -332,11 +351,12 @@ def _train(cfg: DictConfig, out_dir: Path, resume: bool) -> dict[str, Any]:
                 if status != Status.diverged:  # a NaN model is no place to resume from
                     checkpoint.save(checkpoint_path, hparams, net, optimizer, shuffle, tracker.history)
                 log.info(
-                    "epoch %2d/%d  train loss %s  train acc %.4f  test acc %.4f  (%.2f s)",
+                    "epoch %2d/%d  train loss %s  train acc %.4f  %stest acc %.4f  (%.2f s)",
                     epoch,
                     cfg.epochs,
                     metric_text(train_loss),
                     train_acc,
+                    "" if val_acc is None else f"val acc {val_acc:.4f}  ",
                     test_acc,
                     epoch_s,
                 )

@@ -708,6 +708,28 @@ def test_the_report_prints_the_seed_means_below_the_table(tmp_path, monkeypatch,
     ]
 
 
+def test_runs_that_held_out_a_validation_set_are_ranked_by_it_and_show_it(tmp_path, monkeypatch, capsys):
+    def validated(name: str, val_acc: float, test_acc: float) -> compare.Run:
+        return compare.Run(name, "completed", {"lr": 0.1}, {"val/acc": [(1, val_acc)], "test/acc": [(1, test_acc)]})
+
+    runs = [validated("a", 0.80, 0.85), validated("b", 0.84, 0.81)]  # a search's trials, scored on validation
+    monkeypatch.setattr(compare, "find_runs", lambda directory, root: runs)
+    compare.report(tmp_path, png=tmp_path / "plot.png")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("best first by validation accuracy")
+    at = next(i for i, line in enumerate(lines) if line.startswith("run "))
+    assert lines[at].split()[1:3] == ["val_acc", "test_acc"]
+    assert [line.split()[0] for line in lines[at + 1 : at + 3]] == ["b", "a"]
+
+    # Beside a run that held none out, each is ranked by its test accuracy, and the other's val_acc is blank.
+    runs.append(completed("c", {"lr": 0.1}, 0.83))
+    compare.report(tmp_path, png=tmp_path / "plot.png")
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("run "))
+    assert lines[0].endswith(", best first")
+    assert [line.split()[:2] for line in lines[at + 1 : at + 4]] == [["a", "0.8000"], ["c", "-"], ["b", "0.8400"]]
+
+
 def test_runs_that_share_their_knobs_values_are_told_apart_in_the_legend_by_their_names():
     runs = [
         completed(name, {"hiddens": "64", "lr": lr}, 0.8) for name, lr in [("a/0", 0.1), ("b/0", 0.1), ("b/1", 0.3)]

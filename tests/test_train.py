@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from mlp_exp.advice import guessing
 from mlp_exp.config import Activation, ConfigError
-from mlp_exp.data import Split, load
+from mlp_exp.data import Split, hold_out, load
 from mlp_exp.files import resume_command
 from mlp_exp.model import cross_entropy
 from mlp_exp.records import Status
@@ -76,6 +76,32 @@ def test_one_event_file_directly_in_the_run_dir_with_scalars_and_hparams(tiny_ro
     assert hparams["activation"].string_value == "relu" and hparams["dataset"].string_value == "fashion_mnist"
     assert "experiment" not in records  # TensorBoard's is derived from all the runs' values; one run's would hide them
     assert records["session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
+
+
+def test_a_validation_set_is_held_out_of_the_training_set_the_same_in_every_run(tiny_root, tmp_path, caplog):
+    train_set, _ = load(tiny_cfg(tiny_root).dataset)
+    kept, held = hold_out(train_set, 0.25)
+    again, held_again = hold_out(train_set, 0.25)
+    assert (len(kept), len(held)) == (TINY_TRAIN * 3 // 4, TINY_TRAIN // 4)
+    assert torch.equal(held.images, held_again.images) and torch.equal(kept.labels, again.labels)
+    # Every training image on exactly one side.
+    together = torch.cat([kept.images, held.images]).tolist()
+    assert sorted(together) == sorted(train_set.images.tolist())
+    assert hold_out(train_set, 0.0) == (train_set, None)  # d2l's setup: all of it trains, nothing is held out
+
+    caplog.set_level(logging.INFO)
+    metrics = train(tiny_cfg(tiny_root, "dataset.val_fraction=0.25", "seed=2"), tmp_path / "run")
+    assert f"{len(kept)} train / {len(held)} validation / " in caplog.text and "  val acc " in caplog.text
+    assert metrics["val_acc"] == metrics["history"][-1]["val_acc"] > 0.9
+    assert metrics["hparams"]["val_fraction"] == 0.25
+    assert [e.step for e in read_events(tmp_path / "run").Scalars("val/acc")] == [1, 2, 3]
+    assert "val_acc" not in train(tiny_cfg(tiny_root, "epochs=1"), tmp_path / "plain")  # none held out: none said
+
+
+@pytest.mark.parametrize("fraction", ["0.0001", "0.9999"])
+def test_a_validation_share_that_leaves_a_side_empty_is_refused_in_one_line(tiny_root, tmp_path, fraction):
+    with pytest.raises(ConfigError, match=rf"dataset.val_fraction={fraction} is not allowed: it holds out \d+ of"):
+        train(tiny_cfg(tiny_root, f"dataset.val_fraction={fraction}"), tmp_path / "run")
 
 
 def without_times(metrics):
