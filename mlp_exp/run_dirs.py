@@ -126,4 +126,8 @@ def refuse_inside_a_run(directory: Path, key: str) -> None:
     for above in Path(directory).absolute().parents:
         # Hydra's record of a run and mlp_exp's: either alone may be another tool's (a metrics.json, a Hydra app's run).
         if ((above / ".hydra").is_dir() and holds_a_run(above)) or (above / SWEEP_FILE).is_file():
-            raise ConfigError(f"{directory} is inside {above}, which holds a run or sweep: choose another {key}")
+            # Started from within it (`cd` into a run to look at it), the default dir lands inside it.
+            fix = f"choose another {key}"
+            if Path.cwd().is_relative_to(above):
+                fix = f"run it from outside {above}, or {fix}"
+            raise ConfigError(f"{directory} is inside {above}, which holds a run or sweep: {fix}")

@@ -1182,6 +1182,15 @@ def test_a_dir_inside_a_run_or_a_sweep_is_refused_and_left_unmade(monkeypatch, c
         assert not (holder / "new").exists()
     assert files_under(outputs) == before
 
+    # Started from within a run's dir, as one does to look at it: the default dir would land inside it.
+    monkeypatch.chdir(outputs / "runs" / "an_old_run")
+    code, _, err = run_main(monkeypatch, capsys, *args, *tiny_overrides(tiny_root))
+    assert code == 2 and len(err) == 1
+    assert err[0].endswith(
+        f"which holds a run or sweep: run it from outside {outputs / 'runs' / 'an_old_run'}, or choose another {key}"
+    )
+    assert files_under(outputs) == before
+
 
 def test_a_run_dir_is_refused_as_a_sweep_dir(monkeypatch, capsys, tmp_path):
     (tmp_path / "run" / ".hydra").mkdir(parents=True)
