@@ -230,7 +230,11 @@ def check_values(
             ),
         ),
         ("optimizer.weight_decay", lambda: 0 <= cfg.optimizer.weight_decay < math.inf, "a number >= 0"),
-        ("dataset.val_fraction", lambda: 0 <= cfg.dataset.val_fraction < 1, "a number in [0, 1), e.g. 0.1"),
+        (  # fewer than 6 of 60000 training images would be no measure (the three datasets have as many)
+            "dataset.val_fraction",
+            lambda: cfg.dataset.val_fraction == 0 or 1e-4 <= cfg.dataset.val_fraction < 1,
+            "0 (none held out) or a number from 0.0001 to below 1, e.g. 0.1",
+        ),
         ("visuals.every", lambda: cfg.visuals.every >= 0, "0 (figures at the end only) or a positive int"),
         # A grid of thousands of images is too big to read, for PIL (a "decompression bomb") and for TensorBoard alike.
         (
@@ -451,14 +455,26 @@ def with_optimizer_rule(hparams: dict[str, Any]) -> dict[str, Any]:
 RESTATING_HIDDENS = ("depth", "width")
 
 
+def schema_default(key: str) -> Any:
+    """The schema's default for dotted `key` (0.0 for dataset.val_fraction; a choice by its name), None where it has
+    none (dataset.name, a key it does not have)."""
+    *parents, leaf = key.split(".")
+    kind: Any = Config
+    try:
+        for part in parents:
+            kind = get_type_hints(kind)[part]
+        default = {knob.name: knob.default for knob in dataclasses.fields(kind)}[leaf]
+    except (KeyError, TypeError):  # not a key of the schema, or below one that holds no keys
+        return None
+    if default is dataclasses.MISSING or default == MISSING:
+        return None
+    return default.name if isinstance(default, Enum) else default
+
+
 def knob_default(key: str) -> Any:
-    """The schema's default of the knob flat_hparams records as `key` (lr, momentum), as it records it (a choice by
-    its name); None where the schema has none (hiddens' restatements, dataset)."""
-    for schema in (Config, *(get_type_hints(Config)[nested] for nested in nested_keys())):
-        for knob in dataclasses.fields(schema):
-            if knob.name == key and knob.default not in (dataclasses.MISSING, MISSING):
-                return knob.default.name if isinstance(knob.default, Enum) else knob.default
-    return None
+    """The schema's default of a knob flat_hparams records by its key's last part (lr, momentum, val_fraction), as
+    it records it; None where the schema has none (dataset). hiddens is the schema's int, not flat_hparams' text."""
+    return schema_default(next((known for known in schema_keys() if known.rpartition(".")[2] == key), key))
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:

@@ -42,6 +42,7 @@ from mlp_exp.config import (
     as_typed,
     cannot_use,
     nested_keys,
+    schema_default,
     schema_keys,
     unknown_key_message,
 )
@@ -152,14 +153,17 @@ def _refuse_changed(before: dict[str, Any], now: dict[str, Any], sweep_dir: Path
 
 
 def _differing_keys(before: Any, now: Any, prefix: str = "") -> list[str]:
-    """The dotted keys whose values differ between two nested dicts (the whole key where one is not a dict)."""
+    """The dotted keys whose values differ between two nested dicts (the whole key where one is not a dict). A knob
+    mlp_exp added since `before` was saved, which `now` has at its default, is what the jobs had: not a change."""
     if not isinstance(before, dict) or not isinstance(now, dict):
         return [] if before == now else [prefix]
-    return [
-        key
-        for k in before.keys() | now.keys()
-        for key in _differing_keys(before.get(k), now.get(k), f"{prefix}.{k}" if prefix else k)
-    ]
+    keys = []
+    for k in before.keys() | now.keys():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in before and now[k] is not None and now[k] == schema_default(key):
+            continue
+        keys += _differing_keys(before.get(k), now.get(k), key)
+    return keys
 
 
 def refuse_renamed_jobs(sweep_dir: Path) -> None:
@@ -631,13 +635,13 @@ def refuse_unsearchable(config: DictConfig) -> None:
     direction = config.hydra.sweeper.direction
     if isinstance(direction, Enum):  # the plugin's default, Direction.minimize: a file or override gives a string
         raise ConfigError(
-            "hydra/sweeper=optuna minimizes its objective unless told otherwise, and a trial's is its final test "
+            "hydra/sweeper=optuna minimizes its objective unless told otherwise, and a trial's is its final "
             "accuracy: give hydra.sweeper.direction=maximize, or search with hparams_search=optuna, which does"
         )
     if direction not in OPTUNA_DIRECTIONS:  # a list is several objectives, where a trial returns one
         raise ConfigError(
             f"hydra.sweeper.direction={as_typed(direction)} is not allowed: a search has one objective, a trial's "
-            "final test accuracy; give hydra.sweeper.direction=maximize (or minimize, to find the worst settings)"
+            "final accuracy; give hydra.sweeper.direction=maximize (or minimize, to find the worst settings)"
         )
     for override in sweep_overrides(config):
         try:

@@ -655,6 +655,12 @@ def test_a_sweep_dir_is_refused_to_a_new_sweep_to_a_second_resume_and_after_the_
     old_name.rename(job)
     assert files_under(sweep_dir) == before
 
+    # A sweep saved before mlp_exp had dataset.val_fraction: its jobs had what is now its default, and it resumes.
+    saved.write_text(saved.read_text().replace("  val_fraction: 0.0\n", ""))
+    assert "val_fraction" not in OmegaConf.load(saved).dataset
+    resumed = run_cli(str(sweep_dir), cwd=tmp_path, module="mlp_exp.resume")
+    assert resumed.returncode == 0, resumed.stderr
+
 
 def test_a_sweep_is_refused_to_resume_after_a_swept_options_file_changed(tiny_root, tmp_path):
     # Hydra leaves a swept group's option out of the sweep's own config: only its jobs' configs hold what it set.
