@@ -89,17 +89,19 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
         elif not value.isascii() and not value.startswith(("'", '"')):  # Hydra's grammar takes such letters quoted
             fix = f"quote a value with letters beyond ASCII: '{key}=\"{value}\"'"
         elif value.endswith(",") and value.count("[") == value.count("]"):  # `-m hiddens=64,128,`, not `[512,`
-            following = value_after(args, args.index(e.override)) if e.override in args else "VALUE"
-            if following != "VALUE":  # `-m lr=0.1, 0.3`: the shell split the values at the space
+            if rest := _split_off(args, e.override):  # `-m lr=0.1, 0.3, 1`: the shell split the values at the spaces
                 return (
-                    f"{e.override} is not a valid override: it ends in a comma, and {following} after it is an "
-                    f"argument of its own; leave the space out: {key}={value}{following}"
+                    f"{e.override} is not a valid override: it ends in a comma, and {' '.join(rest)} after it "
+                    f"{'are arguments' if len(rest) > 1 else 'is an argument'} of {'their' if len(rest) > 1 else 'its'} "
+                    f"own; leave the space{'s' * (len(rest) > 1)} out: {key}={value}{''.join(rest)}"
                 )
             return (
                 f"{e.override} is not a valid override: it ends in a comma; leave that out: {key}={value.rstrip(',')}"
             )
-        elif re.search(r"[()]", value) and not re.match(r"\w+\(", value):  # a path or name, not `range(1,4)`
-            fix = f"quote a value with parentheses in it: '{key}=\"{value}\"'"
+        elif key in LIST_KEYS and value.startswith("(") and value.endswith(")"):  # `hiddens=(512,256)`, Python's tuple
+            fix = f"write a list in brackets: '{key}=[{value[1:-1]}]'"
+        elif key in TEXT_KEYS and "(" in value and not re.match(rf"({'|'.join(GRAMMAR_FUNCTIONS)})\(", value):
+            fix = f"quote a value with parentheses in it: '{key}=\"{value}\"'"  # a path: `runs/(v2)`, not `glob(*)`
         else:
             fix = "write key=value, e.g. 'hiddens=[512,256]'"
         # The parser's list of every token it would have taken says nothing to a user.
@@ -217,6 +219,18 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
 # The config groups whose files set keys anywhere (`# @package _global_`); the others' set their group's keys.
 GLOBAL_GROUPS = ("experiment", "sweep", "hparams_search")
 
+# The keys whose values are text, such as a path, which may hold what Hydra's grammar reads otherwise.
+TEXT_KEYS = (
+    "hydra.run.dir",
+    "hydra.sweep.dir",
+    "hydra.sweep.subdir",
+    "hydra.job.name",
+    "dataset.root",
+    "dataset.system_dir",
+)
+# The functions of Hydra's override grammar (`range(1,4)`, `glob(*)`).
+GRAMMAR_FUNCTIONS = ("range", "choice", "interval", "glob", "tag", "sort", "shuffle", "str", "int", "float", "bool")
+
 # The keys whose one value may be a list (`hiddens=[512,256]`): `hiddens=512,256` without -m may have meant one.
 LIST_KEYS = ("hiddens", "dataset.classes")
 
@@ -236,13 +250,17 @@ def _in_config_file(source: str, e: ConfigCompositionException, args: Sequence[s
     inner = e.__cause__ or e.__context__
     unknown_key = isinstance(inner, (ConfigAttributeError, ConfigKeyError))
     # Its keys, or its defaults list's overrides, under `experiment.`
-    if (unknown_key and inner.full_key == group) or re.search(rf"Could not override '(\w+)@{group}\.\1'", str(e)):
+    if (unknown_key and inner.full_key == group) or re.search(
+        rf"Could not override '(\w+)@{re.escape(group)}\.\1'", str(e)
+    ):
         return (
             f"{source}.yaml puts its keys under {group}, not at the top level: make its first line "
             f"`# @package _global_`, as in conf/{group}/"
         )
     # `- optimizer: adam` in its defaults list: an option of experiment/optimizer/, not of mlp_exp's optimizer group.
-    if (chosen := re.search(rf"Could not find '{group}/(\w+)/([^']+)'", str(e))) and chosen[1] in CONFIG_GROUPS:
+    if (chosen := re.search(rf"Could not find '{re.escape(group)}/(\w+)/([^']+)'", str(e))) and chosen[
+        1
+    ] in CONFIG_GROUPS:
         return (
             f"{source}.yaml: `- {chosen[1]}: {chosen[2]}` in its defaults list is looked for in {group}/{chosen[1]}/; "
             f"choose the {chosen[1]} with `- override /{chosen[1]}: {chosen[2]}`"
@@ -258,14 +276,18 @@ def _in_config_file(source: str, e: ConfigCompositionException, args: Sequence[s
             f"{source}.yaml puts its keys at the top level, not under {group}: take its `# @package _global_` line "
             f"out, as conf/{group}/ has none"
         )
-    if isinstance(inner, ValidationError) and (replaced := _NOT_A_SUBCLASS.match(str(inner))):
-        return f"{source}.yaml: " + _value_for_keys(replaced[1], replaced[2])
+    replaced = _NOT_A_SUBCLASS.match(str(inner)) if isinstance(inner, ValidationError) else None
+    if replaced and (told := _value_for_keys(replaced[1], replaced[2])):
+        return f"{source}.yaml: {told}"
     told = one_line(inner, args) if isinstance(inner, Exception) else None
     return f"{source}.yaml: {told or first_line(str(e).partition(': ')[2] or e)}"
 
 
 def _keys_of(group: str) -> list[str]:
-    """The keys a config group's files set (optimizer: name, momentum, weight_decay)."""
+    """The keys a config group of the schema's sets (optimizer: name, momentum, weight_decay); none for another
+    group (experiment, a group of the user's own, Hydra's)."""
+    if group not in nested_keys():
+        return []
     return [field.name for field in dataclasses.fields(get_type_hints(Config)[group])]
 
 
@@ -274,15 +296,19 @@ def _keys_of(group: str) -> list[str]:
 _NOT_A_SUBCLASS = re.compile(r"Merge error: \w+ is not a subclass of (\w+)\. value: (.*)")
 
 
-def _value_for_keys(schema_type: str, value: str) -> str:
+def _value_for_keys(schema_type: str, value: str) -> str | None:
     """Why `optimizer: adam` in a config file is refused, where `schema_type` is optimizer's (OptimizerConfig): a
-    group's option is chosen in the file's defaults list; the keys of `visuals` are set one by one."""
-    key = next(key for key in nested_keys() if get_type_hints(Config)[key].__name__ == schema_type)
+    group's option is chosen in the file's defaults list; the keys of `visuals` are set one by one. None for a type
+    of Hydra's own config (`hydra: {job: x}`), whose error says enough."""
+    key = next((key for key in nested_keys() if get_type_hints(Config)[key].__name__ == schema_type), None)
+    if key is None:
+        return None
     value = {"True": "true", "False": "false", "None": "null"}.get(value, value)  # as YAML spells them
     if key in CONFIG_GROUPS:
+        option = value if re.fullmatch(r"[\w-]+", value) else "OPTION"  # not `['adam']`
         return (
             f"`{key}: {value}` is not allowed: a config file chooses the {key} in its defaults list, as "
-            f"`defaults: [{{override /{key}: {value}}}]`"
+            f"`defaults: [{{override /{key}: {option}}}]`"
         )
     first = next(name for name in schema_keys() if name.startswith(f"{key}.")).partition(".")[2]
     return f"`{key}: {value}` is not allowed: {key} holds several keys; set them, as `{key}: {{{first}: ...}}`"
@@ -331,6 +357,21 @@ def value_after(args: Sequence[str], i: int) -> str:
     following = args[i + 1] if i + 1 < len(args) else ""
     flag = following.startswith("-") and not _is_number(following)  # -m, not -0.1
     return following if following and not flag and "=" not in following else "VALUE"
+
+
+def _split_off(args: Sequence[str], override: str) -> list[str]:
+    """The values after `override` (ending in a comma) that the shell split off at spaces: `0.3,` and `1` of
+    `lr=0.1, 0.3, 1`; none where it is not among `args` or no value follows it."""
+    if override not in args:
+        return []
+    rest = []
+    for following in args[args.index(override) + 1 :]:
+        if "=" in following or (following.startswith("-") and not _is_number(following)):
+            break
+        rest.append(following)
+        if not following.endswith(","):
+            break
+    return rest
 
 
 def _is_number(text: str) -> bool:

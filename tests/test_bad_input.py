@@ -133,6 +133,18 @@ COMPOSE_ERRORS = [
         "hydra.run.dir=outputs/runs/2026-12-02_05-13-16-22322_epochs=2,lr=0.1 is not a valid override (",
     ),
     (
+        "hiddens=(512,256)",
+        (
+            "hiddens=(512,256) is not a valid override (Error parsing override 'hiddens=(512,256)'); "
+            "write a list in brackets: 'hiddens=[512,256]'"
+        ),
+    ),
+    ("lr=0.1)", "lr=0.1) is not a valid override (Error parsing override 'lr=0.1)'); write key=value, e.g."),
+    (
+        "dataset.val_fraction=0.00001",
+        "dataset.val_fraction=1e-05 is not allowed: use 0 (none held out) or a number from 0.0001 to below 1, e.g. 0.1",
+    ),  # refused before a run dir is made, as every value no run can use
+    (
         "hydra.run.dir=runs/(v2)",
         """hydra.run.dir=runs/(v2) is not a valid override (mismatched input '(' expecting <EOF>); quote a value with \
 parentheses in it: 'hydra.run.dir="runs/(v2)"'""",
@@ -322,6 +334,17 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
             ),
         ),
         ("# @package _global_\nepochs: 2.0\n", "experiment/mine.yaml: epochs=2.0 is not allowed: use an int"),
+        (
+            "# @package _global_\noptimizer: [adam]\n",
+            (
+                "experiment/mine.yaml: `optimizer: ['adam']` is not allowed: a config file chooses the optimizer in "
+                "its defaults list, as `defaults: [{{override /optimizer: OPTION}}]`"
+            ),
+        ),
+        (  # a plain value for one of Hydra's own nodes: OmegaConf's words, but in one line naming the file
+            "# @package _global_\nhydra:\n  job: foo\n",
+            "experiment/mine.yaml: Merge error: str is not a subclass of JobConf. value: foo",
+        ),
     ],
     ids=[
         "unknown-key",
@@ -335,6 +358,8 @@ def test_a_value_with_an_equals_sign_is_told_how_to_quote_it(monkeypatch, capsys
         "defaults-without-override",
         "dotted-key",
         "whole-float-for-an-int",
+        "group-option-not-a-name",
+        "hydras-own-node",
     ],
 )
 def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
@@ -362,17 +387,37 @@ def test_an_option_file_of_a_group_with_the_package_line_of_a_preset_is_told_to_
     ]
 
 
-def test_a_sweeps_values_split_by_a_space_after_a_comma_are_told_to_leave_it_out(monkeypatch, capsys, tmp_path):
+@pytest.mark.parametrize(
+    "args, told",
+    [
+        (["lr=0.1,", "0.3"], "and 0.3 after it is an argument of its own; leave the space out: lr=0.1,0.3"),
+        (
+            ["lr=0.1,", "0.3,", "1", "epochs=1"],
+            "and 0.3, 1 after it are arguments of their own; leave the spaces out: lr=0.1,0.3,1",
+        ),
+    ],
+)
+def test_a_sweeps_values_split_by_a_space_after_a_comma_are_told_to_leave_it_out(
+    monkeypatch, capsys, tmp_path, args, told
+):
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_main(monkeypatch, capsys, "-m", "lr=0.1,", "0.3")  # `-m lr=0.1, 0.3`
+    code, _, err = run_main(monkeypatch, capsys, "-m", *args)  # `-m lr=0.1, 0.3`
+    assert code == 2
+    assert err == [f"error: lr=0.1, is not a valid override: it ends in a comma, {told}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_preset_of_a_group_the_schema_does_not_have_names_its_unknown_key(monkeypatch, capsys, tmp_path):
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "bad.yaml").write_text("# @package _global_\nlrr: 0.1\n")
+    code, _, err = run_main(monkeypatch, capsys, "--config-dir", str(tmp_path), "+extra=bad", "--cfg", "job")
     assert code == 2
     assert err == [
         (
-            "error: lr=0.1, is not a valid override: it ends in a comma, and 0.3 after it is an argument of its "
-            "own; leave the space out: lr=0.1,0.3"
+            "error: extra/bad.yaml: lrr is not allowed: mlp_exp has no key lrr; did you mean lr? (`python -m mlp_exp "
+            "--cfg job` lists them all)"
         )
     ]
-    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -516,14 +561,14 @@ EMPTY_DIR = "is not allowed: it would write into the working dir; give a dir, or
         (  # a search of the user's own, without the preset's direction
             ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=seeded_tpe", "lr=interval(0.01,0.1)"],
             (
-                "hydra/sweeper=optuna minimizes its objective unless told otherwise, and a trial's is its final test "
+                "hydra/sweeper=optuna minimizes its objective unless told otherwise, and a trial's is its final "
                 "accuracy: give hydra.sweeper.direction=maximize, or search with hparams_search=optuna, which does"
             ),
         ),
         (
             ["hparams_search=optuna", "hydra.sweeper.direction=max"],
             (
-                "hydra.sweeper.direction=max is not allowed: a search has one objective, a trial's final test accuracy; "
+                "hydra.sweeper.direction=max is not allowed: a search has one objective, a trial's final accuracy; "
                 "give hydra.sweeper.direction=maximize (or minimize, to find the worst settings)"
             ),
         ),
