@@ -618,6 +618,7 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
     root = Path(os.path.commonpath(dirs))
     runs = [run for d in dirs for run in find_runs(d, root)]
     if not runs:
+        _say_unfinished(runs, searches_left(dirs))  # a search stopped before its first trial
         return runs
     tag = ranked_by(runs)
     runs.sort(key=lambda run: _best_first(run, tag))
@@ -636,21 +637,7 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
     for run in runs:
         if run.error:
             say(f"{run.name} {run.status}: {run.error}")
-    unfinished = [run.dir for run in runs if _unfinished(run)]
-    searches = {path.parent: n for d in dirs for path in d.rglob(SWEEP_FILE) if (n := trials_not_drawn(path.parent))}
-    if unfinished or searches:
-        # A sweep that still runs goes on with its jobs not started by itself.
-        resumed = [d for d in dict.fromkeys([*map(goes_on_with, unfinished), *searches]) if not in_use(d)]
-        commands = [resume_command(d) for d in resumed[:3]] + ([f"{len(resumed) - 3} more"] if resumed[3:] else [])
-        said = []
-        if unfinished:
-            said.append(f"{len(unfinished)} of {len(runs)} unfinished" if len(runs) > 1 else "unfinished")
-        if left := sum(searches.values()):
-            said.append(f"{left} trial{'s' * (left > 1)} of the search{'es' * (len(searches) > 1)} not yet drawn")
-        counted = ", and ".join(said)
-        say(
-            f"{counted}; go on with: {'; '.join(commands)}" if commands else f"{counted}; their sweep goes on with them"
-        )
+    _say_unfinished(runs, searches_left(dirs))
     if any(run.curves for run in runs):
         png = png or (dirs[0] if len(dirs) == 1 else Path.cwd()) / "compare.png"
         try:
@@ -665,6 +652,30 @@ def report(first: Path, *more: Path, png: Path | None = None) -> list[Run]:
     else:  # each dir's runs under its name, and none of the dir they share
         say("in TensorBoard:", command("tensorboard", "--logdir_spec", ",".join(f"{d.name}:{d}" for d in dirs)))
     return runs
+
+
+def searches_left(dirs: list[Path]) -> dict[Path, int]:
+    """The Optuna searches under `dirs` stopped before they drew all their trials, and how many each has left."""
+    found = {path.parent for d in dirs for path in d.rglob(SWEEP_FILE)}  # as find_runs looks for runs
+    return {sweep_dir: n for sweep_dir in sorted(found) if (n := trials_not_drawn(sweep_dir))}
+
+
+def _say_unfinished(runs: list[Run], searches: dict[Path, int]) -> None:
+    """The line below the table that counts the unfinished runs and a search's trials left, and names the resumes
+    that go on with them."""
+    unfinished = [run.dir for run in runs if _unfinished(run)]
+    if not unfinished and not searches:
+        return
+    # A sweep that still runs goes on with its jobs not started by itself.
+    resumed = [d for d in dict.fromkeys([*map(goes_on_with, unfinished), *searches]) if not in_use(d)]
+    commands = [resume_command(d) for d in resumed[:3]] + ([f"{len(resumed) - 3} more"] if resumed[3:] else [])
+    said = []
+    if unfinished:
+        said.append(f"{len(unfinished)} of {len(runs)} unfinished" if len(runs) > 1 else "unfinished")
+    if left := sum(searches.values()):
+        said.append(f"{left} trial{'s' * (left > 1)} of the search{'es' * (len(searches) > 1)} not yet drawn")
+    counted = ", and ".join(said)
+    say(f"{counted}; go on with: {'; '.join(commands)}" if commands else f"{counted}; their sweep goes on with them")
 
 
 def _unfinished(run: Run) -> bool:
@@ -709,7 +720,7 @@ def main(argv: list[str] | None = None) -> None:
     with ends_as_told(_interrupted):  # reading many runs' event files takes seconds
         png = args.png and plot_file(args.png)
         reported = report(*args.dirs, png=png)
-    if not reported:
+    if not reported and not searches_left([Path(os.path.abspath(d)) for d in args.dirs]):
         fail(
             f"no runs under {', '.join(map(str, args.dirs))} (no TensorBoard event files, no .hydra/ job records); "
             "give a run's dir, a sweep's dir, or a folder of them (outputs/)"

@@ -322,6 +322,19 @@ def test_an_optuna_search_or_a_sweep_without_job_records_lists_no_planned_jobs(m
     assert not compare.unstarted_jobs(stopped, stopped)
 
 
+def test_a_search_stopped_before_its_first_trial_is_named_with_its_resume(tmp_path, capsys):
+    search = tmp_path / "search"
+    search.mkdir()
+    (search / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    _target_: hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper\n"
+        "    n_trials: 3\n"
+    )
+    compare.main([str(search)])  # no error: there is nothing to compare yet, but something to go on with
+    assert capsys.readouterr().out.splitlines() == [
+        f"3 trials of the search not yet drawn; go on with: {resume_command(search)}"
+    ]
+
+
 def test_compare_reads_a_single_run_dir(tiny_root, tmp_path):
     from conftest import compose_cfg
 
