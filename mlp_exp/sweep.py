@@ -13,10 +13,7 @@ import itertools
 import logging
 import os
 import shutil
-import signal
-import time
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -250,7 +247,7 @@ class SweepCallback(Callback):
         SweepCallback.sweep_dir = sweep_dir
         at_once = jobs_at_once(sweep_dir)
         if config.hydra.launcher._target_ == JOBLIB_LAUNCHER:
-            self.hold.enter_context(jobs_record_their_stop(sweep_dir))
+            self.hold.enter_context(interrupt.jobs_record_their_stop(sweep_dir))
             say_threads_beside_jobs(config.threads, threads_per_job(config.hydra.launcher, at_once))
             say_trials_one_by_one(config)
         say_swept_over_the_experiment(config)
@@ -267,97 +264,6 @@ class SweepCallback(Callback):
         SweepCallback.completed = True
         with interrupt.deferred():  # a Ctrl-C here leaves the comparison whole, table and plot, then says so
             compare.report(absolute_sweep_dir(config.hydra))
-
-
-# In the command line of each of joblib's (loky's) worker processes.
-LOKY_WORKER = b"joblib.externals.loky.backend.popen_loky_posix"
-# How long the sweep's process waits for its jobs to stop by themselves (a terminal's Ctrl-C reaches them too), and
-# then, having passed the Ctrl-C or SIGTERM on to those still training, for them to record where they stopped.
-JOBS_STOP_S, JOBS_RECORD_S = 0.5, 15.0
-# While it waits, a signal this soon after the first is the same stop (a key pressed twice, a script's `kill`
-# repeated); a later one ends the wait.
-SAME_STOP_S = 1.0
-
-
-@contextlib.contextmanager
-def jobs_record_their_stop(sweep_dir: Path) -> Iterator[None]:
-    """In a joblib sweep's process: a Ctrl-C or SIGTERM that reaches only this process (`kill PID`) is passed on to
-    the jobs still training, which then record where they stopped, as on a terminal's Ctrl-C, before joblib kills
-    its workers (with SIGKILL: the jobs' records would say `running`, and their logs end without a word). Another
-    signal, SAME_STOP_S or more after the first, ends the wait. Linux only (it finds the workers in /proc); elsewhere
-    joblib's way stands."""
-    if not interrupt.can_handle_signals():
-        yield
-        return
-    stops = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: interrupt.Terminated}
-    handlers = {signum: signal.getsignal(signum) for signum in stops}
-    sweep_dir = sweep_dir.resolve()  # as /proc names the dirs the workers hold
-
-    def pass_on(signum: int, frame: object) -> None:
-        first = time.monotonic()
-
-        def again(signum: int, frame: object) -> None:
-            if time.monotonic() - first >= SAME_STOP_S:
-                raise stops[signum]()
-
-        for each in stops:
-            signal.signal(each, again)
-        try:
-            training = _workers_training(sweep_dir, JOBS_STOP_S)
-            for pid in training:
-                with contextlib.suppress(OSError):  # ended since
-                    os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C: this process says how to resume the sweep
-            if training:
-                _workers_training(sweep_dir, JOBS_RECORD_S)
-        finally:
-            # Held back while the handlers are put back: one arriving midway would leave the other one `again`.
-            signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-            for each, previous in handlers.items():
-                signal.signal(each, previous)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-        raise stops[signum]()
-
-    for signum in stops:
-        signal.signal(signum, pass_on)
-    try:
-        yield
-    finally:
-        for signum, previous in handlers.items():
-            if signal.getsignal(signum) is pass_on:  # not since put back by its own owner (interrupt.sigterm_raises)
-                signal.signal(signum, previous)
-
-
-def _workers_training(sweep_dir: Path, wait_s: float) -> list[int]:
-    """The joblib workers of this process still training a job of the sweep after `wait_s` at most: each holds its
-    job's dir open (lock.only_process_in) until the job's records are written."""
-    deadline = time.monotonic() + wait_s
-    while (training := [pid for pid in _joblib_workers() if _holds_a_dir_in(pid, sweep_dir)]) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    return training
-
-
-def _joblib_workers() -> list[int]:
-    """The process ids of this process's joblib workers, as Linux lists its children; none where it does not."""
-    workers = []
-    with contextlib.suppress(OSError):
-        for thread in os.listdir("/proc/self/task"):
-            for pid in Path(f"/proc/self/task/{thread}/children").read_text().split():
-                with contextlib.suppress(OSError):  # ended since
-                    if LOKY_WORKER in Path(f"/proc/{pid}/cmdline").read_bytes():
-                        workers.append(int(pid))
-    return workers
-
-
-def _holds_a_dir_in(pid: int, directory: Path) -> bool:
-    """Whether process `pid` has a dir right below `directory` open (a job's dir of a sweep)."""
-    with contextlib.suppress(OSError):  # ended since, or not ours to look at
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):  # closed since
-                if Path(os.readlink(f"/proc/{pid}/fd/{fd}")).parent == directory:
-                    return True
-    return False
 
 
 class FailedSweep(NamedTuple):
