@@ -309,15 +309,18 @@ class CurvesChart:
 
 
 def learning_curves_chart(history: list[dict[str, Any]]) -> CurvesChart:
-    """d2l's training plot: train loss, train acc and test acc per epoch, on one y axis from 0 up."""
+    """d2l's training plot: train loss, train acc and test acc per epoch, on one y axis from 0 up; and the validation
+    accuracy, where the run held out a validation set."""
     epochs = [record["epoch"] for record in history]
     series = [
         Series(label, color, dashes, epochs, [record[key] for record in history])
         for key, label, color, dashes in (
             ("train_loss", "train loss", (31, 119, 180), ()),
             ("train_acc", "train acc", (191, 0, 191), (8, 4)),
+            ("val_acc", "val acc", (230, 120, 0), (3, 3)),
             ("test_acc", "test acc", (0, 128, 0), (12, 4, 2, 4)),
         )
+        if all(key in record for record in history)
     ]
     # Accuracies reach 1; a loss can go higher (2.3 at chance for 10 classes).
     top = max(1.0, *(value for s in series for value in s.values))

@@ -9,8 +9,8 @@ latest) and, but for the learning curves, a TensorBoard image (keeping each):
   - confusion_matrix.png (`test/confusion_matrix`), with the counts in confusion_matrix.csv;
   - first_layer_weights.png (`params/W1_units`): each hidden unit's input weights as a 28x28 image, i.e.
     what the unit looks at;
-  - learning_curves.png: d2l's plot of train loss, train accuracy and test accuracy per epoch (TensorBoard
-    has them as scalars).
+  - learning_curves.png: d2l's plot of train loss, train accuracy and test accuracy per epoch, and the validation
+    accuracy where the run held out a validation set (TensorBoard has them as scalars).
 The pictures themselves are drawn in mlp_exp/pictures.py; this module decides when, and where they go.
 """
 

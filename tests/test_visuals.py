@@ -240,6 +240,18 @@ def test_learning_curves_plot_train_loss_train_acc_and_test_acc_per_epoch():
         assert np.abs(picture[round(y), round(x)] - series.color).max() < 40
 
 
+def test_learning_curves_add_the_validation_accuracy_of_a_run_that_held_out_a_validation_set():
+    history = [
+        {"epoch": 1, "train_loss": 1.0, "train_acc": 0.6, "val_acc": 0.72, "test_acc": 0.7},
+        {"epoch": 2, "train_loss": 0.6, "train_acc": 0.8, "val_acc": 0.8, "test_acc": 0.79},
+    ]
+    chart = learning_curves_chart(history)
+    assert [series.label for series in chart.series] == ["train loss", "train acc", "val acc", "test acc"]
+    assert chart.series[2].values == [0.72, 0.8]
+    assert len({series.color for series in chart.series}) == len({series.dashes for series in chart.series}) == 4
+    assert curves_picture(chart).size == chart.size
+
+
 @pytest.mark.parametrize(
     ("epochs", "x_labels", "markers"),
     [(1, ["1"], True), (10, [str(e) for e in range(1, 11)], True), (100, [str(e) for e in range(0, 101, 20)], False)],
