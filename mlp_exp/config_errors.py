@@ -90,10 +90,14 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
             fix = f"quote a value with letters beyond ASCII: '{key}=\"{value}\"'"
         elif value.endswith(",") and value.count("[") == value.count("]"):  # `-m hiddens=64,128,`, not `[512,`
             if rest := _split_off(args, e.override):  # `-m lr=0.1, 0.3, 1`: the shell split the values at the spaces
+                split = (
+                    "are arguments of their own; leave the spaces out"
+                    if len(rest) > 1
+                    else "is an argument of its own; leave the space out"
+                )
                 return (
-                    f"{e.override} is not a valid override: it ends in a comma, and {' '.join(rest)} after it "
-                    f"{'are arguments' if len(rest) > 1 else 'is an argument'} of {'their' if len(rest) > 1 else 'its'} "
-                    f"own; leave the space{'s' * (len(rest) > 1)} out: {key}={value}{''.join(rest)}"
+                    f"{e.override} is not a valid override: it ends in a comma, and {' '.join(rest)} after it {split}: "
+                    f"{key}={value}{''.join(rest)}"
                 )
             return (
                 f"{e.override} is not a valid override: it ends in a comma; leave that out: {key}={value.rstrip(',')}"
@@ -127,10 +131,10 @@ def one_line(e: Exception, args: Sequence[str]) -> str | None:
             "--config-dir (a copy of conf/config.yaml, changed), or leave it out"
         )
     if isinstance(e, MissingConfigException) and e.options and "/" in (e.missing_cfg_file or ""):
+        parts = e.missing_cfg_file.split("/")
+        if len(parts) == 3 and parts[0] == parts[1] and parts[2] in e.options:  # `experiment=experiment/mine`
+            return f"{parts[0]}={parts[0]}/{parts[2]} is not allowed: name the option alone: {parts[0]}={parts[2]}"
         group, option = e.missing_cfg_file.rsplit("/", 1)
-        if group.count("/") == 1 and group.split("/")[1] == group.split("/")[0] and option in e.options:
-            group = group.split("/")[0]  # `experiment=experiment/mine`, the path in the config dir
-            return f"{group}={group}/{option} is not allowed: name the option alone: {group}={option}"
         return f"{group}={option} is not allowed: use one of {', '.join(e.options)}"
     if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:  # a config file that is not YAML
         mark, context = e.problem_mark, f"{e.context}, " if e.context else ""
@@ -258,9 +262,8 @@ def _in_config_file(source: str, e: ConfigCompositionException, args: Sequence[s
             f"`# @package _global_`, as in conf/{group}/"
         )
     # `- optimizer: adam` in its defaults list: an option of experiment/optimizer/, not of mlp_exp's optimizer group.
-    if (chosen := re.search(rf"Could not find '{re.escape(group)}/(\w+)/([^']+)'", str(e))) and chosen[
-        1
-    ] in CONFIG_GROUPS:
+    chosen = re.search(rf"Could not find '{re.escape(group)}/(\w+)/([^']+)'", str(e))
+    if chosen and chosen[1] in CONFIG_GROUPS:
         return (
             f"{source}.yaml: `- {chosen[1]}: {chosen[2]}` in its defaults list is looked for in {group}/{chosen[1]}/; "
             f"choose the {chosen[1]} with `- override /{chosen[1]}: {chosen[2]}`"
