@@ -372,21 +372,6 @@ def test_a_config_file_hydra_cannot_compose_is_named_with_the_key_in_one_line(
     assert code == 2 and len(err) == 1 and err[0].startswith("error: " + message.format(conf=tmp_path))
 
 
-def test_an_option_file_of_a_group_with_the_package_line_of_a_preset_is_told_to_take_it_out(
-    monkeypatch, capsys, tmp_path
-):
-    (tmp_path / "optimizer").mkdir()
-    (tmp_path / "optimizer" / "mine.yaml").write_text("# @package _global_\nname: sgd\nmomentum: 0.5\n")
-    code, _, err = run_main(monkeypatch, capsys, "--config-dir", str(tmp_path), "optimizer=mine", "--cfg", "job")
-    assert code == 2
-    assert err == [
-        (
-            "error: optimizer/mine.yaml puts its keys at the top level, not under optimizer: take its "
-            "`# @package _global_` line out, as conf/optimizer/ has none"
-        )
-    ]
-
-
 @pytest.mark.parametrize(
     "args, told",
     [
@@ -407,17 +392,36 @@ def test_a_sweeps_values_split_by_a_space_after_a_comma_are_told_to_leave_it_out
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_preset_of_a_group_the_schema_does_not_have_names_its_unknown_key(monkeypatch, capsys, tmp_path):
-    (tmp_path / "extra").mkdir()
-    (tmp_path / "extra" / "bad.yaml").write_text("# @package _global_\nlrr: 0.1\n")
-    code, _, err = run_main(monkeypatch, capsys, "--config-dir", str(tmp_path), "+extra=bad", "--cfg", "job")
-    assert code == 2
-    assert err == [
-        (
-            "error: extra/bad.yaml: lrr is not allowed: mlp_exp has no key lrr; did you mean lr? (`python -m mlp_exp "
-            "--cfg job` lists them all)"
-        )
-    ]
+@pytest.mark.parametrize(
+    "path, text, override, message",
+    [
+        (  # a group's option file with a preset's first line
+            "optimizer/mine.yaml",
+            "# @package _global_\nname: sgd\nmomentum: 0.5\n",
+            "optimizer=mine",
+            (
+                "optimizer/mine.yaml puts its keys at the top level, not under optimizer: take its "
+                "`# @package _global_` line out, as conf/optimizer/ has none"
+            ),
+        ),
+        (  # a group of the user's own, which the schema does not have
+            "extra/bad.yaml",
+            "# @package _global_\nlrr: 0.1\n",
+            "+extra=bad",
+            (
+                "extra/bad.yaml: lrr is not allowed: mlp_exp has no key lrr; did you mean lr? (`python -m mlp_exp --cfg "
+                "job` lists them all)"
+            ),
+        ),
+    ],
+)
+def test_a_config_file_of_another_group_is_named_with_its_fix(
+    monkeypatch, capsys, tmp_path, path, text, override, message
+):
+    (tmp_path / path).parent.mkdir()
+    (tmp_path / path).write_text(text)
+    code, _, err = run_main(monkeypatch, capsys, "--config-dir", str(tmp_path), override, "--cfg", "job")
+    assert code == 2 and err == [f"error: {message}"]
 
 
 @pytest.mark.parametrize(
