@@ -426,7 +426,13 @@ def unknown_key_message(key: str, value: Any = None) -> str:
     own_prefix = [known for known in known_keys if prefix and known.rpartition(".")[0] == prefix]
     for keys in (own_prefix, known_keys):
         names = {known: known.rpartition(".")[2].lower() for known in keys}  # `Lr` is lr
-        if close := difflib.get_close_matches(last.lower(), names.values(), n=1):
+        # A misspelling (`epocs`), or a name's start or end (`batch`, `decay`); not a word that shares some letters
+        # (`dropout` is no `root`).
+        word = last.lower()
+        close = difflib.get_close_matches(word, names.values(), n=1, cutoff=0.75) or [
+            name for name in names.values() if len(word) >= 3 and (name.startswith(word) or name.endswith(word))
+        ]
+        if close:
             alike = [known for known, name in names.items() if name == close[0]]
             meant = next((known for known in alike if known not in CONFIG_GROUPS and _takes(known, value)), alike[0])
             suggestion = f"; did you mean {meant}?"

@@ -68,6 +68,9 @@ COMPOSE_ERRORS = [
     ),
     ("hiddenz=5", "hiddenz=5 is not allowed: mlp_exp has no key hiddenz; did you mean hiddens?"),
     ("Lr=0.1", "Lr=0.1 is not allowed: mlp_exp has no key Lr; did you mean lr?"),
+    ("batch=128", "batch=128 is not allowed: mlp_exp has no key batch; did you mean batch_size?"),  # a key's start
+    ("decay=0.1", "decay=0.1 is not allowed: mlp_exp has no key decay; did you mean optimizer.weight_decay?"),
+    ("dropout=0.5", "dropout=0.5 is not allowed: mlp_exp has no key dropout (`python"),  # no dataset.root: no match
     ("momentum=0.9", "momentum=0.9 is not allowed: mlp_exp has no key momentum; did you mean optimizer.momentum?"),
     ("optimzer=adam", "optimzer=adam is not allowed: mlp_exp has no key optimzer; did you mean optimizer?"),  # a group
     # dataset.name and optimizer.name share their last part: the prefix typed picks the one
