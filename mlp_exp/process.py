@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 @functools.cache  # once per process: the first call applies them, later ones do nothing
 def tune_process() -> None:
-    """Settings for the whole process that make every run faster, or its end quieter."""
+    """Applies the module's settings to this process."""
     from tqdm import tqdm
 
     # torch's import leaves about a million objects; frozen, the garbage collector stops walking them in its
