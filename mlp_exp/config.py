@@ -464,11 +464,9 @@ RESTATING_HIDDENS = ("depth", "width")
 def schema_default(key: str) -> Any:
     """The schema's default for dotted `key` (0.0 for dataset.val_fraction; a choice by its name), None where it has
     none (dataset.name, a key it does not have)."""
-    *parents, leaf = key.split(".")
-    kind: Any = Config
+    parent, _, leaf = key.rpartition(".")
     try:
-        for part in parents:
-            kind = get_type_hints(kind)[part]
+        kind = _schema_type(parent) if parent else Config
         default = {knob.name: knob.default for knob in dataclasses.fields(kind)}[leaf]
     except (KeyError, TypeError):  # not a key of the schema, or below one that holds no keys
         return None

@@ -289,9 +289,7 @@ def _in_config_file(source: str, e: ConfigCompositionException, args: Sequence[s
 def _keys_of(group: str) -> list[str]:
     """The keys a config group of the schema's sets (optimizer: name, momentum, weight_decay); none for another
     group (experiment, a group of the user's own, Hydra's)."""
-    if group not in nested_keys():
-        return []
-    return [field.name for field in dataclasses.fields(get_type_hints(Config)[group])]
+    return [key.partition(".")[2] for key in schema_keys() if key.partition(".")[0] == group]
 
 
 # OmegaConf's words for a config file's plain value where the schema has keys (`optimizer: adam`), which it does

@@ -59,7 +59,7 @@ from mlp_exp import config, data
 from mlp_exp.config import Activation, OptimizerName, hidden_widths
 from mlp_exp.model import cross_entropy, relu
 from mlp_exp.process import tune_process
-from mlp_exp.train import NUM_INPUTS, as_float, batches, new_net, predict, train_epoch
+from mlp_exp.train import NUM_INPUTS, accuracy, as_float, batches, new_net, predict, train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -90,7 +90,7 @@ class MlpExpPipeline:
             train_epoch(
                 self.net, cross_entropy, self.optimizer, self.train_set, self.cfg.batch_size, self.shuffle, progress
             )
-        return (predict(self.net, self.test_X) == self.test_set.labels).float().mean().item()
+        return accuracy(predict(self.net, self.test_X), self.test_set.labels)
 
 
 def d2l_accuracy(y_hat, y):
@@ -291,7 +291,7 @@ class HandWrittenGradients:
             b2.sub_(dO.sum(dim=0), alpha=lr)
             W1.addmm_(X.T, dZ, alpha=-lr)
             b1.sub_(dZ.sum(dim=0), alpha=lr)
-        return (predict(self.net, self.test_X) == self.test_set.labels).float().mean().item()
+        return accuracy(predict(self.net, self.test_X), self.test_set.labels)
 
 
 def time_epochs(pipelines: dict, repeats: int) -> tuple[dict[str, list[float]], dict[str, float]]:
